@@ -1,0 +1,68 @@
+# Two commands for a fresh machine:
+#   make demo   set up .venv and open JupyterLab on the quickstart notebook with the sample data
+#   make test   set up and run every test (lint, unit tests on pydicom 3 and 2.4, notebooks, browser)
+
+PYTHON ?= python3
+VENV := .venv
+VENV24 := .venv-pydicom24
+BIN := $(VENV)/bin
+BIN24 := $(VENV24)/bin
+STAMP := $(VENV)/.installed
+STAMP24 := $(VENV24)/.installed
+DEMO_ARGS ?=
+PYTEST_ARGS ?=
+SAMPLE_DIR ?= notebooks/sample_data
+
+.PHONY: demo test lint unit unit-pydicom24 notebooks browser browser-deps bench screenshots clean help
+
+help:
+	@echo "make demo   - install into .venv and start JupyterLab on notebooks/01_quickstart.ipynb"
+	@echo "make test   - install and run lint, unit tests (pydicom 3 and 2.4), notebooks and browser tests"
+	@echo "make bench  - run the benchmarks in benchmarks/ and print their ratios"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	@touch $@
+
+# Many users are still on pydicom 2.4: the core's unit tests run there too (numpy < 2, as 2.4 supports).
+$(STAMP24): pyproject.toml
+	$(PYTHON) -m venv $(VENV24)
+	$(BIN24)/python -m pip install -q --upgrade pip
+	$(BIN24)/python -m pip install -q -e '.[test-core]' 'pydicom>=2.4,<2.5' 'numpy<2'
+	@touch $@
+
+demo: $(STAMP)
+	$(BIN)/python -c "from dicom_widgets.data import sample_series_folder; print('sample data in', sample_series_folder('$(SAMPLE_DIR)'))"
+	cd notebooks && DICOM_WIDGETS_DATA=$(abspath $(SAMPLE_DIR)) ../$(BIN)/jupyter lab 01_quickstart.ipynb $(DEMO_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check dicom_widgets tests benchmarks
+	$(BIN)/ruff format --check dicom_widgets tests benchmarks
+
+unit: $(STAMP)
+	$(BIN)/pytest -m "not browser" $(PYTEST_ARGS) tests
+
+unit-pydicom24: $(STAMP24)
+	$(BIN24)/pytest -m "not browser" -p no:cacheprovider $(PYTEST_ARGS) tests
+
+notebooks: $(STAMP)
+	@if ls notebooks/*.ipynb >/dev/null 2>&1; then \
+		$(BIN)/pytest --nbval notebooks --nbval-sanitize-with notebooks/sanitize.cfg -p no:cacheprovider $(PYTEST_ARGS); \
+	else echo "no notebooks yet"; fi
+
+browser-deps:
+	@bash scripts/install-browser.sh
+
+browser: $(STAMP) browser-deps
+	@if [ -d tests/browser ]; then $(BIN)/pytest -m browser $(PYTEST_ARGS) tests/browser; \
+	else echo "no browser tests yet"; fi
+
+test: lint unit unit-pydicom24 notebooks browser
+
+bench: $(STAMP)
+	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) $(VENV24) .pytest_cache build dist *.egg-info

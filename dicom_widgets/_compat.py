@@ -1,0 +1,169 @@
+"""Every difference between pydicom 2.4 and pydicom 3.x, in one place.
+
+The rest of the package calls these helpers instead of testing versions itself,
+so supporting a new pydicom release means editing this module only.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any, BinaryIO
+
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset
+
+__all__ = [
+    "PYDICOM_VERSION",
+    "IS_PYDICOM3",
+    "read_dataset",
+    "write_dataset",
+    "apply_modality_lut",
+    "apply_voi_lut",
+    "apply_color_lut",
+    "convert_color_space",
+    "decode_pixels",
+    "decode_frame",
+    "raw_element_value",
+]
+
+PYDICOM_VERSION: tuple[int, ...] = tuple(
+    int(part) for part in pydicom.__version__.split(".")[:2] if part.isdigit()
+)
+IS_PYDICOM3 = PYDICOM_VERSION >= (3,)
+
+if IS_PYDICOM3:
+    from pydicom.pixels import apply_color_lut as _apply_color_lut
+    from pydicom.pixels import apply_modality_lut as _apply_modality_lut
+    from pydicom.pixels import apply_voi_lut as _apply_voi_lut
+    from pydicom.pixels import convert_color_space as _convert_color_space
+else:  # pragma: no cover - exercised by the pydicom 2.4 environment
+    from pydicom.pixel_data_handlers.util import apply_color_lut as _apply_color_lut
+    from pydicom.pixel_data_handlers.util import apply_modality_lut as _apply_modality_lut
+    from pydicom.pixel_data_handlers.util import apply_voi_lut as _apply_voi_lut
+    from pydicom.pixel_data_handlers.util import convert_color_space as _convert_color_space
+
+
+def read_dataset(
+    source: str | os.PathLike[str] | BinaryIO,
+    *,
+    stop_before_pixels: bool = False,
+    specific_tags: Sequence[int | str] | None = None,
+    force: bool = False,
+    defer_size: int | str | None = None,
+) -> Dataset:
+    """Read a DICOM file with the same keyword arguments on pydicom 2.4 and 3.x.
+
+    Parameters
+    ----------
+    source : path or binary file
+        The file to read.
+    stop_before_pixels : bool
+        Stop before (7FE0,0010) Pixel Data so that only the header is read.
+    specific_tags : sequence of int or str, optional
+        Read only these elements (plus what pydicom always reads).
+    force : bool
+        Read files without the 128-byte preamble and ``DICM`` prefix.
+    defer_size : int or str, optional
+        Values larger than this are read on access only.
+
+    Returns
+    -------
+    pydicom.dataset.FileDataset
+
+    Examples
+    --------
+    >>> from dicom_widgets.data import pydicom_file
+    >>> read_dataset(pydicom_file("ct_small"), stop_before_pixels=True).Modality
+    'CT'
+    """
+    kwargs: dict[str, Any] = {
+        "stop_before_pixels": stop_before_pixels,
+        "force": force,
+        "defer_size": defer_size,
+    }
+    if specific_tags is not None:
+        kwargs["specific_tags"] = list(specific_tags)
+    return pydicom.dcmread(source, **kwargs)
+
+
+def write_dataset(ds: Dataset, target: str | os.PathLike[str] | BinaryIO) -> None:
+    """Write ``ds`` as a DICOM Part 10 file, encoded as its file meta's transfer syntax says.
+
+    ``ds.file_meta.TransferSyntaxUID`` must be set. pydicom 3 takes the encoding from it
+    (``enforce_file_format=True``); pydicom 2.4 needs the ``is_little_endian`` /
+    ``is_implicit_VR`` attributes and ``write_like_original=False``.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset with its ``file_meta``.
+    target : path or binary file
+        Where to write.
+    """
+    transfer_syntax = ds.file_meta.TransferSyntaxUID
+    if IS_PYDICOM3:
+        pydicom.dcmwrite(target, ds, enforce_file_format=True)
+    else:  # pragma: no cover - exercised by the pydicom 2.4 environment
+        ds.is_little_endian = transfer_syntax.is_little_endian
+        ds.is_implicit_VR = transfer_syntax.is_implicit_VR
+        pydicom.dcmwrite(target, ds, write_like_original=False)
+
+
+def apply_modality_lut(arr: np.ndarray, ds: Dataset) -> np.ndarray:
+    """Apply the Modality LUT or Rescale Slope/Intercept of ``ds`` to ``arr``."""
+    return _apply_modality_lut(arr, ds)
+
+
+def apply_voi_lut(arr: np.ndarray, ds: Dataset, index: int = 0) -> np.ndarray:
+    """Apply the VOI LUT Sequence or windowing of ``ds`` (pydicom's implementation)."""
+    return _apply_voi_lut(arr, ds, index=index)
+
+
+def apply_color_lut(arr: np.ndarray, ds: Dataset) -> np.ndarray:
+    """Apply the Palette Color Lookup Table of ``ds`` to ``arr``."""
+    return _apply_color_lut(arr, ds)
+
+
+def convert_color_space(arr: np.ndarray, current: str, desired: str) -> np.ndarray:
+    """Convert pixel data between RGB and YBR_FULL / YBR_FULL_422 colour spaces."""
+    return _convert_color_space(arr, current, desired)
+
+
+def decode_pixels(ds: Dataset) -> np.ndarray:
+    """Decode every frame of ``ds`` as stored values (no colour conversion on 3.x).
+
+    On pydicom 3 the YBR to RGB conversion that ``pixel_array`` performs for JPEG
+    data is kept, as it is on 2.4, so both versions return the same array.
+
+    Raises
+    ------
+    Exception
+        Whatever the pixel handlers raise; callers turn that into a finding.
+    """
+    return ds.pixel_array
+
+
+def decode_frame(ds: Dataset, index: int) -> np.ndarray:
+    """Decode one frame of a (possibly multi-frame) dataset.
+
+    pydicom 3 can decode a single frame without decoding the others; pydicom 2.4
+    cannot, so there the whole array is decoded and the frame sliced out.
+    """
+    frames = int(ds.get("NumberOfFrames", 1) or 1)
+    if IS_PYDICOM3 and frames > 1:
+        from pydicom.pixels import pixel_array
+
+        return pixel_array(ds, index=index)
+    arr = ds.pixel_array
+    if frames > 1:
+        return arr[index]
+    if index != 0:
+        raise IndexError(f"frame index {index} out of range for a single-frame dataset")
+    return arr
+
+
+def raw_element_value(ds: Dataset, tag: int) -> Any:
+    """Return an element's value, converting a raw element on access (same on 2.4 and 3.x)."""
+    return ds[tag].value

@@ -1,0 +1,64 @@
+"""Exceptions and warning categories raised by dicom-widgets.
+
+Every error the package raises derives from :class:`DicomWidgetsError`, so one
+``except DicomWidgetsError`` catches them all; the subclasses say what kind of
+problem it was so that callers can react to it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "DicomWidgetsError",
+    "DicomReadError",
+    "DecodeError",
+    "MissingDependencyError",
+    "SeriesSelectionError",
+    "GeometryError",
+    "UnsafeOutputError",
+    "DicomWidgetsWarning",
+]
+
+
+class DicomWidgetsError(Exception):
+    """Base class of every error raised by dicom-widgets."""
+
+
+class DicomReadError(DicomWidgetsError):
+    """A file could not be read as DICOM (not DICOM, truncated, corrupt).
+
+    Parameters
+    ----------
+    path : str
+        The file that failed.
+    reason : str
+        What went wrong, in words a user can act on.
+    """
+
+    def __init__(self, path: object, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+class DecodeError(DicomWidgetsError):
+    """Pixel data exists but could not be decoded into an array."""
+
+
+class MissingDependencyError(DicomWidgetsError, ImportError):
+    """An optional library is needed for this feature; the message names the extra."""
+
+
+class SeriesSelectionError(DicomWidgetsError, ValueError):
+    """The source holds several series (or none) and the choice is ambiguous."""
+
+
+class GeometryError(DicomWidgetsError, ValueError):
+    """The operation needs geometry (positions, orientation, uniform spacing) the series lacks."""
+
+
+class UnsafeOutputError(DicomWidgetsError, ValueError):
+    """An output location would overwrite or sit inside the source data."""
+
+
+class DicomWidgetsWarning(UserWarning):
+    """Category of every warning dicom-widgets emits (filter it with ``warnings.filterwarnings``)."""

@@ -1,0 +1,1 @@
+"""ipywidgets compositions around the core: SeriesViewer, TagExplorer, AnonymizationPreview."""
