@@ -1,0 +1,52 @@
+"""HTML reprs of datasets, series and catalogs: the only place that builds HTML.
+
+Every value goes through :func:`escape` (directly or via :func:`tag`); the output is
+one scoped stylesheet, CSS-only collapsible sections and a ``<pre>`` text fallback.
+This package imports neither ipywidgets nor matplotlib.
+
+Examples
+--------
+>>> from dicom_widgets.html import tag
+>>> str(tag("td", "<script>"))
+'<td>&lt;script&gt;</td>'
+"""
+
+from __future__ import annotations
+
+from ._core import (
+    CSS_CLASS,
+    Markup,
+    badge,
+    clean_text,
+    collapsible_section,
+    escape,
+    id_scope,
+    join,
+    new_id,
+    note,
+    shorten,
+    stylesheet,
+    table,
+    tag,
+    thumbnail_img,
+    wrap,
+)
+
+__all__ = [
+    "CSS_CLASS",
+    "Markup",
+    "badge",
+    "clean_text",
+    "collapsible_section",
+    "escape",
+    "id_scope",
+    "join",
+    "new_id",
+    "note",
+    "shorten",
+    "stylesheet",
+    "table",
+    "tag",
+    "thumbnail_img",
+    "wrap",
+]
