@@ -50,3 +50,13 @@ __all__ = [
     "thumbnail_img",
     "wrap",
 ]
+
+from .dataset import dataset_body, dataset_html, dataset_summary, dataset_text, dataset_thumbnail
+
+__all__ += [
+    "dataset_body",
+    "dataset_html",
+    "dataset_summary",
+    "dataset_text",
+    "dataset_thumbnail",
+]

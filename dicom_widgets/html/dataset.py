@@ -1,0 +1,692 @@
+"""HTML and text reprs of a pydicom :class:`~pydicom.dataset.Dataset`.
+
+The rows come from :func:`dicom_widgets.tags.iter_rows` (the one walker of a dataset);
+this module only lays them out: a header line, module-like sections (file meta,
+patient, study, series, equipment, image, pixel data, other, private) that collapse
+with CSS only, sequences nested as collapsible items, and a thumbnail of the first
+frame. Big headers are capped (items per sequence, rows, total HTML size) and the
+output says so. Nothing here raises on bad data: problems are shown as marks and notes.
+
+Examples
+--------
+>>> from dicom_widgets.data import pydicom_file
+>>> from dicom_widgets._compat import read_dataset
+>>> from dicom_widgets.html import dataset_html
+>>> html = dataset_html(read_dataset(pydicom_file("ct_small")))
+>>> "CT Image Storage" in html and "Patient" in html
+True
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydicom.dataset import Dataset
+
+from ._core import (
+    Markup,
+    collapsible_section,
+    id_scope,
+    note,
+    tag,
+    thumbnail_img,
+    wrap,
+)
+
+__all__ = [
+    "DEFAULT_MAX_ITEMS_PER_SEQUENCE",
+    "DEFAULT_MAX_ROWS",
+    "DEFAULT_MAX_HTML_CHARS",
+    "SECTIONS",
+    "dataset_html",
+    "dataset_text",
+    "dataset_body",
+    "dataset_summary",
+    "dataset_thumbnail",
+    "section_of",
+]
+
+#: Items rendered per sequence before a "… N more items" line.
+DEFAULT_MAX_ITEMS_PER_SEQUENCE = 10
+#: Rows (elements and items) taken from the dataset before rendering stops.
+DEFAULT_MAX_ROWS = 5000
+#: Size of the rendered rows, in characters, after which the rest is left out.
+DEFAULT_MAX_HTML_CHARS = 1_500_000
+#: Sections with at most this many rows start open.
+OPEN_SECTION_ROWS = 40
+#: Lines of the ``<pre>`` text fallback inside the HTML repr.
+TEXT_FALLBACK_LINES = 60
+
+#: Section titles, in display order.
+SECTIONS: tuple[str, ...] = (
+    "File meta",
+    "Patient",
+    "Study",
+    "Series",
+    "Equipment",
+    "Image",
+    "Pixel data",
+    "Other",
+    "Private",
+)
+
+# Which top-level public elements go in which section. Modules overlap in the standard
+# (an element can sit in several IODs' modules); this is a reading aid, not a validator.
+_STUDY = {
+    0x00080020, 0x00080030, 0x00080050, 0x00080051, 0x00080090, 0x00080096, 0x0008009C,
+    0x00081030, 0x00081032, 0x00081048, 0x00081049, 0x00081060, 0x00081062, 0x00081080,
+    0x00081084, 0x0020000D, 0x00200010, 0x00101010, 0x00101020, 0x00101030, 0x00102180,
+    0x001021B0, 0x00321033, 0x00321060, 0x00321064, 0x00400244, 0x00400245, 0x00400253,
+    0x00400254, 0x00400275,
+}  # fmt: skip
+_SERIES = {
+    0x00080021, 0x00080031, 0x00080060, 0x0008103E, 0x0008103F, 0x00081050, 0x00081052,
+    0x00081070, 0x00081072, 0x00081111, 0x00081250, 0x00180015, 0x00181030, 0x00185100,
+    0x0020000E, 0x00200011, 0x00200052, 0x00200060, 0x00201040, 0x00280108, 0x00280109,
+}  # fmt: skip
+_EQUIPMENT = {
+    0x00080070, 0x00080080, 0x00080081, 0x00081010, 0x00081040, 0x00081090, 0x00181000,
+    0x00181002, 0x00181008, 0x00181016, 0x00181018, 0x00181019, 0x00181020, 0x00181050,
+    0x00181200, 0x00181201, 0x00280120,
+}  # fmt: skip
+_IMAGE_EXTRA = {
+    0x00080008, 0x00080016, 0x00080018, 0x00080022, 0x00080023, 0x0008002A, 0x00080032,
+    0x00080033, 0x00082111, 0x00082112,
+}  # fmt: skip
+
+
+def section_of(tag_value: int, *, in_file_meta: bool = False) -> str:
+    """Return the section title a top-level element is shown under.
+
+    Parameters
+    ----------
+    tag_value : int
+        The element's tag.
+    in_file_meta : bool
+        The element belongs to the file meta information (group 0002).
+
+    Returns
+    -------
+    str
+        One of :data:`SECTIONS`.
+
+    Examples
+    --------
+    >>> section_of(0x00100010), section_of(0x7FE00010), section_of(0x00091001)
+    ('Patient', 'Pixel data', 'Private')
+    """
+    group = tag_value >> 16
+    if in_file_meta or group == 0x0002:
+        return "File meta"
+    if group & 1:
+        return "Private"
+    if group == 0x7FE0 or (0x6000 <= group <= 0x60FF and (tag_value & 0xFFFF) == 0x3000):
+        return "Pixel data"
+    if group == 0x0010 and tag_value not in _STUDY:
+        return "Patient"
+    if tag_value in _STUDY:
+        return "Study"
+    if tag_value in _SERIES:
+        return "Series"
+    if tag_value in _EQUIPMENT:
+        return "Equipment"
+    if tag_value in _IMAGE_EXTRA or group in (0x0018, 0x0020, 0x0028):
+        return "Image"
+    return "Other"
+
+
+# ----------------------------------------------------------------------------------------
+# header summary
+
+
+def _get(ds: Dataset, keyword: str) -> Any:
+    """A value of ``ds`` or ``None``: invalid values and decoding errors never escape."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            value = ds.get(keyword)
+    except Exception:
+        return None
+    if value is None or value == "":
+        return None
+    return value
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    try:
+        text = str(value).strip()
+    except Exception:
+        return None
+    return text or None
+
+
+@dataclass
+class _Summary:
+    title: str
+    kind: str
+    lines: list[tuple[str, str]] = field(default_factory=list)
+
+
+def dataset_summary(ds: Dataset) -> list[tuple[str, str]]:
+    """The header facts of a dataset as ``(label, text)`` pairs (no HTML).
+
+    Covers the SOP class, modality, patient, study, series, image size, transfer syntax
+    and the number of elements; missing facts are left out.
+
+    Examples
+    --------
+    >>> from dicom_widgets.data import pydicom_file
+    >>> from dicom_widgets._compat import read_dataset
+    >>> dict(dataset_summary(read_dataset(pydicom_file("ct_small"))))["Modality"]
+    'CT'
+    """
+    return _summarise(ds).lines
+
+
+def _summarise(ds: Dataset) -> _Summary:
+    kind = type(ds).__name__
+    lines: list[tuple[str, str]] = []
+    sop = _get(ds, "SOPClassUID")
+    sop_name = None
+    if sop is not None:
+        sop_name = _text(getattr(sop, "name", None)) or _text(sop)
+    modality = _text(_get(ds, "Modality"))
+    title_parts = [p for p in (sop_name, modality) if p]
+    if sop_name:
+        lines.append(("SOP class", sop_name))
+    if modality:
+        lines.append(("Modality", modality))
+
+    patient = [
+        _text(_get(ds, "PatientName")),
+        _text(_get(ds, "PatientID")) and f"ID {_text(_get(ds, 'PatientID'))}",
+        _text(_get(ds, "PatientSex")),
+        _text(_get(ds, "PatientAge")) or _text(_get(ds, "PatientBirthDate")),
+    ]
+    if any(patient):
+        lines.append(("Patient", " · ".join(p for p in patient if p)))
+    study = [
+        _text(_get(ds, "StudyDate")),
+        _text(_get(ds, "StudyDescription")),
+        _text(_get(ds, "AccessionNumber")) and f"accession {_text(_get(ds, 'AccessionNumber'))}",
+    ]
+    if any(study):
+        lines.append(("Study", " · ".join(s for s in study if s)))
+    series = [
+        _text(_get(ds, "SeriesNumber")) and f"#{_text(_get(ds, 'SeriesNumber'))}",
+        _text(_get(ds, "SeriesDescription")),
+        _text(_get(ds, "InstanceNumber")) and f"instance {_text(_get(ds, 'InstanceNumber'))}",
+    ]
+    if any(series):
+        lines.append(("Series", " · ".join(s for s in series if s)))
+
+    rows, cols = _get(ds, "Rows"), _get(ds, "Columns")
+    if rows is not None and cols is not None:
+        size = f"{rows} × {cols}"
+        frames = _text(_get(ds, "NumberOfFrames"))
+        if frames and frames not in ("1", "0"):
+            size += f" × {frames} frames"
+        spp = _get(ds, "SamplesPerPixel")
+        photometric = _text(_get(ds, "PhotometricInterpretation"))
+        extra = [p for p in (photometric, spp not in (None, 1) and f"{spp} samples") if p]
+        if extra:
+            size += f" ({', '.join(str(e) for e in extra)})"
+        lines.append(("Image", size))
+        title_parts.append(f"{rows}×{cols}")
+    meta = getattr(ds, "file_meta", None)
+    syntax = None
+    if meta is not None:
+        ts = _get(meta, "TransferSyntaxUID")
+        if ts is not None:
+            syntax = _text(getattr(ts, "name", None)) or _text(ts)
+    if syntax:
+        lines.append(("Transfer syntax", syntax))
+        title_parts.append(syntax)
+    filename = getattr(ds, "filename", None)
+    if isinstance(filename, str) and filename:
+        lines.append(("File", filename))
+    try:
+        n = len(ds)
+    except Exception:
+        n = 0
+    lines.append(("Elements", f"{n} top-level"))
+    title = " · ".join(title_parts) if title_parts else "DICOM dataset"
+    return _Summary(title=title, kind=kind, lines=lines)
+
+
+# ----------------------------------------------------------------------------------------
+# thumbnail
+
+
+def dataset_thumbnail(ds: Dataset, max_size: int = 128) -> Markup:
+    """A windowed thumbnail ``<img>`` of the first frame, or a note saying why there is none.
+
+    The frame is decoded, converted to modality units and windowed by
+    :func:`dicom_widgets.display.to_display` (the file's window, else automatic).
+
+    Parameters
+    ----------
+    ds : Dataset
+        A dataset with Pixel Data.
+    max_size : int
+        Longest side of the thumbnail.
+
+    Returns
+    -------
+    Markup
+        ``<img>`` or a ``dw-note`` element; empty when the dataset has no pixel data.
+    """
+    if not any(t in ds for t in (0x7FE00010, 0x7FE00008, 0x7FE00009)):
+        return Markup("")
+    try:
+        image = _first_frame_display(ds)
+    except Exception as exc:  # decoding is best effort: say why, never raise
+        reason = str(exc).strip().split("\n")[0][:200] or type(exc).__name__
+        return note(f"No thumbnail: pixel data could not be decoded ({reason})", kind="warning")
+    return thumbnail_img(image, max_size=max_size, alt="first frame", title="first frame")
+
+
+def _first_frame_display(ds: Dataset) -> Any:
+    import numpy as np
+
+    from .._compat import apply_modality_lut, decode_frame
+    from ..display import to_display
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        frame = np.asarray(decode_frame(ds, 0))
+        photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2") or "MONOCHROME2")
+        samples = int(ds.get("SamplesPerPixel", 1) or 1)
+        if samples == 1 and frame.ndim == 3:  # decoded with an unexpected extra axis
+            frame = frame[0]
+        if samples == 1 and photometric.strip().upper() != "PALETTE COLOR":
+            frame = np.asarray(apply_modality_lut(frame, ds), dtype=np.float64)
+        elif samples == 3 and frame.ndim == 3 and frame.shape[0] in (3, 4):
+            frame = np.moveaxis(frame, 0, -1)  # planar configuration handled by pydicom
+        if samples == 3 and not photometric.upper().startswith(("RGB", "YBR")):
+            photometric = "RGB"
+        if samples == 3 and getattr(frame, "dtype", None) is not None:
+            # pixel_array already converted JPEG YBR to RGB on both pydicom versions.
+            ts = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+            if ts is not None and getattr(ts, "is_compressed", False):
+                photometric = "RGB"
+        return to_display(frame, None, photometric=photometric, ds=ds)
+
+
+# ----------------------------------------------------------------------------------------
+# rows
+
+
+class _Budget:
+    """Counts rendered characters and rows left out once the limit is reached."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self.skipped = 0
+
+    @property
+    def exhausted(self) -> bool:
+        return self.used >= self.limit
+
+
+_COLUMNS = ("Tag", "Keyword", "VR", "VM", "Value")
+
+
+def _collect_rows(
+    ds: Dataset, max_items: int | None, max_rows: int | None, max_chars: int
+) -> tuple[list[Any], bool]:
+    from ..tags import iter_rows
+
+    rows: list[Any] = []
+    truncated = False
+    iterator = iter_rows(ds, max_items_per_sequence=max_items, max_chars=max_chars)
+    try:
+        for row in iterator:
+            if max_rows is not None and len(rows) >= max_rows:
+                truncated = True
+                break
+            rows.append(row)
+    finally:
+        close = getattr(iterator, "close", None)
+        if close is not None:
+            close()
+    return rows, truncated
+
+
+def _value_cell(row: Any) -> Markup:
+    summary = row.summary
+    if row.problem:
+        return tag(
+            "td",
+            tag("span", "invalid", class_="dw-invalid-label"),
+            tag("span", summary, class_="dw-invalid", title=row.problem),
+            class_="dw-value",
+        )
+    return tag("td", summary, class_="dw-value", title=None)
+
+
+def _keyword_cell(row: Any) -> Markup:
+    cls = "dw-keyword dw-private" if row.is_private else "dw-keyword"
+    return tag("td", row.label, class_=cls, title=row.name or None)
+
+
+def _render_rows(
+    rows: Sequence[Any],
+    children: dict[int, list[Any]],
+    budget: _Budget,
+    max_items: int | None,
+) -> Markup:
+    trs: list[Markup] = []
+    for row in rows:
+        if budget.exhausted:
+            budget.skipped += 1 + _count_descendants(row, children)
+            continue
+        if row.is_sequence:
+            value: Markup = _sequence_cell(row, children, budget, max_items)
+        else:
+            value = _value_cell(row)
+        tr = tag(
+            "tr",
+            tag("td", row.tag_text, class_="dw-tag"),
+            _keyword_cell(row),
+            tag("td", row.vr, class_="dw-vr"),
+            tag("td", row.vm, class_="dw-vm"),
+            value,
+            class_="dw-invalid-row" if row.problem else None,
+        )
+        if not row.is_sequence:
+            budget.used += len(tr)
+        trs.append(tr)
+    if not trs:
+        return Markup("")
+    head = tag("thead", tag("tr", [tag("th", c) for c in _COLUMNS]))
+    return tag("table", head, tag("tbody", trs), class_="dw-table dw-elements")
+
+
+def _count_descendants(row: Any, children: dict[int, list[Any]]) -> int:
+    total = 0
+    stack = list(children.get(row.index, ()))
+    while stack:
+        child = stack.pop()
+        total += 1
+        stack.extend(children.get(child.index, ()))
+    return total
+
+
+def _sequence_cell(
+    row: Any, children: dict[int, list[Any]], budget: _Budget, max_items: int | None
+) -> Markup:
+    n = row.item_count
+    items = children.get(row.index, [])
+    if n == 0:
+        return tag("td", "empty sequence (0 items)", class_="dw-value dw-muted")
+    parts: list[Markup] = []
+    for item in items:
+        if budget.exhausted:
+            budget.skipped += 1 + _count_descendants(item, children)
+            continue
+        elements = children.get(item.index, [])
+        body = _render_rows(elements, children, budget, max_items)
+        if not elements:
+            body = note("empty item" if not item.problem else item.problem)
+        parts.append(
+            collapsible_section(item.label.capitalize(), body, count=item.summary, class_="dw-item")
+        )
+        budget.used += 120  # the item's own markup
+    hidden = n - row.items_shown
+    if hidden > 0:
+        cap = f"; at most {max_items} items per sequence are shown" if max_items else ""
+        parts.append(
+            tag(
+                "div",
+                f"… {hidden} more item{'s' if hidden != 1 else ''}{cap}",
+                class_="dw-truncated",
+            )
+        )
+    if row.problem:
+        parts.insert(0, note(row.problem, kind="error"))
+    title = f"{n} item" if n == 1 else f"{n} items"
+    section = collapsible_section(title, parts, class_="dw-sequence")
+    return tag("td", section, class_="dw-value dw-nested")
+
+
+# ----------------------------------------------------------------------------------------
+# public entry points
+
+
+def dataset_body(
+    ds: Dataset,
+    *,
+    max_items_per_sequence: int | None = DEFAULT_MAX_ITEMS_PER_SEQUENCE,
+    max_rows: int | None = DEFAULT_MAX_ROWS,
+    max_html_chars: int = DEFAULT_MAX_HTML_CHARS,
+    max_chars: int = 80,
+    thumbnail: bool = True,
+    thumbnail_size: int = 128,
+    open_sections: Iterable[str] | None = None,
+    header: bool = True,
+) -> Markup:
+    """The rich body of a dataset repr, without the outer wrapper and stylesheet.
+
+    Use it to embed a dataset inside another repr (the series repr does, for its first
+    instance); it must end up inside :func:`~dicom_widgets.html.wrap` to be styled.
+    Parameters are those of :func:`dataset_html`.
+    """
+    rows, truncated = _collect_rows(ds, max_items_per_sequence, max_rows, max_chars)
+    return _body_from_rows(
+        ds,
+        rows,
+        truncated,
+        max_items_per_sequence=max_items_per_sequence,
+        max_rows=max_rows,
+        max_html_chars=max_html_chars,
+        thumbnail=thumbnail,
+        thumbnail_size=thumbnail_size,
+        open_sections=open_sections,
+        header=header,
+    )
+
+
+def _body_from_rows(
+    ds: Dataset,
+    rows: list[Any],
+    truncated: bool,
+    *,
+    max_items_per_sequence: int | None,
+    max_rows: int | None,
+    max_html_chars: int,
+    thumbnail: bool,
+    thumbnail_size: int,
+    open_sections: Iterable[str] | None,
+    header: bool,
+) -> Markup:
+    # The summary reads values after the rows were collected: the walker must be the
+    # first to convert raw elements, since conversion warnings become its markers.
+    summary = _summarise(ds)
+    children: dict[int, list[Any]] = {}
+    top: dict[str, list[Any]] = {name: [] for name in SECTIONS}
+    for row in rows:
+        if row.parent is None:
+            top[section_of(row.tag, in_file_meta=row.in_file_meta)].append(row)
+        else:
+            children.setdefault(row.parent, []).append(row)
+
+    budget = _Budget(max_html_chars)
+    opened = set(open_sections) if open_sections is not None else None
+    sections: list[Markup] = []
+    for name in SECTIONS:
+        section_rows = top[name]
+        if not section_rows:
+            continue
+        body = _render_rows(section_rows, children, budget, max_items_per_sequence)
+        if opened is not None:
+            is_open = name in opened
+        else:
+            subtree = len(section_rows) + sum(
+                _count_descendants(r, children) for r in section_rows if r.is_sequence
+            )
+            is_open = name not in ("File meta", "Private") and subtree <= OPEN_SECTION_ROWS
+        sections.append(
+            collapsible_section(
+                name, body, open=is_open, count=len(section_rows), class_="dw-top-section"
+            )
+        )
+
+    notes: list[Markup] = []
+    if not rows:
+        notes.append(note("empty dataset (no elements)"))
+    if truncated:
+        notes.append(
+            tag(
+                "div",
+                f"Header truncated: only the first {max_rows:,} elements and items are shown "
+                "(use TagExplorer or str(ds) for the whole header).",
+                class_="dw-truncated",
+            )
+        )
+    if budget.skipped:
+        notes.append(
+            tag(
+                "div",
+                f"Output truncated: {budget.skipped:,} more elements and items are not shown "
+                f"(HTML size capped at {max_html_chars:,} characters).",
+                class_="dw-truncated",
+            )
+        )
+
+    parts: list[Markup] = []
+    if header:
+        parts.append(_header(summary, ds, thumbnail, thumbnail_size))
+    parts.extend(notes)
+    parts.append(tag("div", sections, class_="dw-sections"))
+    return tag("div", parts, class_="dw-dataset")
+
+
+def _header(summary: _Summary, ds: Dataset, thumbnail: bool, thumbnail_size: int) -> Markup:
+    items = [
+        tag("li", tag("span", label, class_="dw-key"), text)
+        for label, text in summary.lines
+        if label not in ("SOP class",)
+    ]
+    info = tag(
+        "div",
+        tag("div", f"pydicom.{summary.kind}", class_="dw-obj-type"),
+        tag("div", summary.title, class_="dw-title"),
+        tag("ul", items, class_="dw-summary"),
+    )
+    thumb = dataset_thumbnail(ds, thumbnail_size) if thumbnail else None
+    return tag("div", tag("div", info, thumb or None, class_="dw-row"), class_="dw-header")
+
+
+def dataset_text(ds: Dataset, *, max_lines: int = 60) -> str:
+    """A short plain-text summary of a dataset (the text fallback of the HTML repr).
+
+    The header facts, then the first top-level elements (tag, keyword, VR, value),
+    capped at ``max_lines`` lines with a count of the rest.
+
+    Examples
+    --------
+    >>> from dicom_widgets.data import pydicom_file
+    >>> from dicom_widgets._compat import read_dataset
+    >>> print(dataset_text(read_dataset(pydicom_file("ct_small")), max_lines=3))  # doctest: +ELLIPSIS
+    FileDataset: CT Image Storage · CT · 128×128 · Explicit VR Little Endian
+    ...
+    """
+    rows, truncated = _collect_rows(ds, 0, max_lines + 1, 64)
+    return _text_from_rows(ds, rows, truncated, max_lines)
+
+
+def _text_from_rows(ds: Dataset, rows: list[Any], truncated: bool, max_lines: int) -> str:
+    summary = _summarise(ds)
+    lines = [f"{summary.kind}: {summary.title}"]
+    lines.extend(f"  {label}: {text}" for label, text in summary.lines)
+    top = [r for r in rows if r.parent is None]
+    for row in top[:max_lines]:
+        mark = " [invalid]" if row.problem else ""
+        lines.append(f"{row.tag_text} {row.label[:32]:<32} {row.vr:<2} {row.summary}{mark}")
+    if truncated or len(top) > max_lines:
+        lines.append("… (more elements; str(ds) shows them all)")
+    return "\n".join(lines)
+
+
+def dataset_html(
+    ds: Dataset,
+    *,
+    max_items_per_sequence: int | None = DEFAULT_MAX_ITEMS_PER_SEQUENCE,
+    max_rows: int | None = DEFAULT_MAX_ROWS,
+    max_html_chars: int = DEFAULT_MAX_HTML_CHARS,
+    max_chars: int = 80,
+    thumbnail: bool = True,
+    thumbnail_size: int = 128,
+    open_sections: Iterable[str] | None = None,
+) -> str:
+    """Render a pydicom dataset as a rich, collapsible, escaped HTML repr.
+
+    Parameters
+    ----------
+    ds : Dataset
+        Any pydicom dataset (file dataset, sequence item, dataset built in memory).
+    max_items_per_sequence : int or None
+        Items rendered per sequence; the rest are counted in a "… N more items" line.
+    max_rows : int or None
+        Elements and items taken from the dataset before rendering stops (said in the output).
+    max_html_chars : int
+        Once the rendered rows reach this size, the remaining rows are left out (said in
+        the output).
+    max_chars : int
+        Longest value text before it is shortened (its length is shown).
+    thumbnail : bool
+        Add a thumbnail of the first frame when there is pixel data (a note when it
+        cannot be decoded).
+    thumbnail_size : int
+        Longest side of the thumbnail, in pixels.
+    open_sections : iterable of str, optional
+        Titles of the sections to show expanded (default: small public sections).
+
+    Returns
+    -------
+    str
+        HTML: one ``<div class="dw-repr">`` with the stylesheet, a ``<pre>`` text
+        fallback and the rich part. Never raises for bad data.
+
+    Examples
+    --------
+    >>> from pydicom import Dataset
+    >>> ds = Dataset()
+    >>> ds.PatientName = "<script>alert(1)</script>"
+    >>> "<script>alert" in dataset_html(ds)
+    False
+    """
+    try:
+        # One walk of the dataset feeds both the text fallback and the rich body.
+        rows, truncated = _collect_rows(ds, max_items_per_sequence, max_rows, max_chars)
+    except Exception as exc:  # last resort: a repr must never raise in a notebook
+        message = f"Could not render this dataset: {type(exc).__name__}: {exc}"
+        return str(wrap(note(message, kind="error"), message))
+    try:
+        text = _text_from_rows(ds, rows, truncated, TEXT_FALLBACK_LINES)
+    except Exception as exc:
+        text = f"{type(ds).__name__} (text summary failed: {type(exc).__name__}: {exc})"
+    with id_scope(text):
+        try:
+            body = _body_from_rows(
+                ds,
+                rows,
+                truncated,
+                max_items_per_sequence=max_items_per_sequence,
+                max_rows=max_rows,
+                max_html_chars=max_html_chars,
+                thumbnail=thumbnail,
+                thumbnail_size=thumbnail_size,
+                open_sections=open_sections,
+                header=True,
+            )
+        except Exception as exc:  # last resort: a repr must never raise in a notebook
+            body = note(f"Could not render this dataset: {type(exc).__name__}: {exc}", kind="error")
+    return str(wrap(body, text))
