@@ -1,0 +1,1254 @@
+"""The de-identification engine: apply Table E.1-1 (and the rules around it) to a dataset."""
+
+from __future__ import annotations
+
+import copy
+import html
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydicom.datadict import dictionary_VR, keyword_for_tag
+from pydicom.dataelem import DataElement
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
+from pydicom.tag import BaseTag, Tag
+
+from ._iod import resolve_compound
+from ._private import is_safe_private
+from ._tables import EDITION, TableRule, content_item_rules, rule_for
+from ._values import BINARY_VRS, TEXT_VRS, dummy_value, redact_text, shift_da, shift_dt, shift_tm
+from .context import DeidContext
+from .profile import BASIC_CODE, OPTION_CODES, Profile
+
+__all__ = [
+    "Change",
+    "DeidWarning",
+    "AnonymizationResult",
+    "anonymize",
+    "identifying_values",
+    "BURNED_IN_MODALITIES",
+]
+
+#: Modalities whose images often carry burned-in text (PS3.15 E.3.1 and practice).
+BURNED_IN_MODALITIES = frozenset(
+    {
+        "US",
+        "IVUS",
+        "SC",
+        "OT",
+        "XA",
+        "RF",
+        "ES",
+        "XC",
+        "GM",
+        "SM",
+        "DOC",
+        "OP",
+        "DX",
+        "CR",
+        "MG",
+        "IO",
+        "PX",
+    }
+)
+# Secondary Capture SOP Classes (burned-in text is the rule rather than the exception).
+_SC_PREFIX = "1.2.840.10008.5.1.4.1.1.7"
+_DICOM_UID_ROOT = "1.2.840.10008."
+# UI attributes outside Table E.1-1 whose values name standards or coding schemes, not instances.
+_UID_KEEP = frozenset(
+    {
+        "SOPClassUID",
+        "ReferencedSOPClassUID",
+        "TransferSyntaxUID",
+        "MediaStorageSOPClassUID",
+        "ImplementationClassUID",
+        "CodingSchemeUID",
+        "MappingResourceUID",
+        "ContextUID",
+        "ReferencedSOPClassUIDInFile",
+        "ReferencedTransferSyntaxUIDInFile",
+        "PrivateInformationCreatorUID",
+        "RelatedGeneralSOPClassUID",
+        "OriginalSpecializedSOPClassUID",
+        "AffectedSOPClassUID",
+        "RequestedSOPClassUID",
+        "ReferencedColorPaletteInstanceUID",
+        "ContentQualification",
+    }
+)
+# File meta elements that name the sending/receiving station.
+_META_REMOVE = (0x00020016, 0x00020017, 0x00020018, 0x00020100, 0x00020102)
+_CONTENT_SEQUENCE = 0x0040A730
+_TEXT_VALUE = 0x0040A160
+_SR_VALUE_TAG = {
+    "TEXT": 0x0040A160,
+    "PNAME": 0x0040A123,
+    "DATE": 0x0040A121,
+    "TIME": 0x0040A122,
+    "DATETIME": 0x0040A120,
+    "UIDREF": 0x0040A124,
+    "CODE": 0x0040A168,
+    "NUM": 0x0040A300,
+}
+_MARKER_TAGS = (0x00120062, 0x00120063, 0x00120064, 0x00280303)
+
+
+@dataclass(frozen=True)
+class Change:
+    """What happened to one element.
+
+    Attributes
+    ----------
+    path : str
+        Location through sequences, e.g. ``ReferencedImageSequence[0].ReferencedSOPInstanceUID``;
+        file meta elements start with ``file_meta.``; unknown tags read ``(gggg,eeee)``.
+    tag : int
+        The element's tag.
+    keyword : str
+        The DICOM keyword (``""`` for private or unknown tags).
+    vr : str
+        The value representation the rule was applied with (dictionary VR for public UN).
+    action : str
+        The action applied: ``X`` removed, ``Z`` emptied, ``D`` dummy, ``K`` kept, ``C`` cleaned
+        (dates shifted, text redacted, items cleaned), ``U`` UIDs remapped, ``R`` replaced by an
+        override value, ``A`` added (markers).
+    table_code : str
+        The code Table E.1-1 (or E.3.4-1) gives for the profile in force (``"X/Z/D"``...),
+        ``""`` when the element is not in the table.
+    rule : str
+        Which rule fired: ``"basic"``, an option name, ``"override"``, or ``"beyond table: ..."``.
+    before, after : str or None
+        Values before and after (``None``: absent). Long and binary values are summarized.
+    note : str
+        How a compound code was resolved, or other detail.
+    """
+
+    path: str
+    tag: int
+    keyword: str
+    vr: str
+    action: str
+    table_code: str
+    rule: str
+    before: str | None
+    after: str | None
+    note: str = ""
+
+    @property
+    def changed(self) -> bool:
+        """Whether the value differs (``K`` with unchanged value is recorded but not a change)."""
+        return self.before != self.after
+
+    @property
+    def tag_str(self) -> str:
+        return f"({self.tag >> 16:04X},{self.tag & 0xFFFF:04X})"
+
+
+@dataclass(frozen=True)
+class DeidWarning:
+    """Something the profile does not settle by itself.
+
+    Attributes
+    ----------
+    kind : str
+        ``phi_in_text``, ``burned_in_annotation``, ``overlay``, ``icon_image``,
+        ``original_attributes``, ``invalid_value``, ``uid_with_identifier``, ``kept_private``...
+    path : str
+        Where (tag path), ``""`` for the whole dataset.
+    message : str
+        What and what to do.
+    resolved : bool
+        True when the engine already dealt with it (for example redacted the text); unresolved
+        warnings keep Patient Identity Removed (0012,0062) at ``NO``.
+    """
+
+    kind: str
+    path: str
+    message: str
+    resolved: bool = False
+
+
+def _summary(value: Any, vr: str, limit: int = 120) -> str | None:
+    if value is None:
+        return ""
+    if vr == "SQ":
+        return f"<{len(value)} item(s)>"
+    if isinstance(value, (bytes, bytearray)):
+        return f"<{len(value)} bytes>"
+    text = str(value) if not isinstance(value, (list, tuple)) else "\\".join(map(str, value))
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text
+
+
+def _name(tag: int) -> str:
+    keyword = keyword_for_tag(tag) if not (tag >> 16) & 1 else ""
+    return keyword or f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+_BIRTH_FORMATS = (
+    "{y}{m}{d}",
+    "{y}-{m}-{d}",
+    "{y}.{m}.{d}",
+    "{d}/{m}/{y}",
+    "{m}/{d}/{y}",
+    "{d}.{m}.{y}",
+    "{d}-{m}-{y}",
+    "{y}/{m}/{d}",
+)
+
+
+def _person_name_parts(value: Any) -> list[str]:
+    """Every component of every component group of a PN value, plus the whole groups."""
+    parts: list[str] = []
+    for text in value if isinstance(value, (list, tuple, Sequence)) else [value]:
+        text = str(text or "")
+        for group in text.split("="):
+            if group.strip("^ "):
+                parts.append(group.strip("^ ").replace("^", " ").strip())
+            for comp in group.split("^"):
+                comp = comp.strip()
+                if comp:
+                    parts.append(comp)
+                    parts.extend(w for w in comp.split() if len(w) >= 2)
+    return parts
+
+
+def identifying_values(ds: Dataset) -> dict[str, list[str]]:
+    """The patient's own identifiers found in ``ds`` (top level), by kind.
+
+    Used to find the patient in free text (and by :func:`~dicom_widgets.deid.verify`):
+    ``name`` (every component of every PN group), ``id`` (Patient ID, Other Patient IDs,
+    Medical Record Locator, Accession Number), ``birth_date`` (in common written forms),
+    ``contact`` (address, telephone numbers).
+
+    Examples
+    --------
+    >>> from dicom_widgets.data import ct_phantom
+    >>> sorted(identifying_values(ct_phantom(n_slices=1, size=8)[0])["name"])[:2]
+    ['Jane', 'PHANTOM']
+    """
+    out: dict[str, list[str]] = {"name": [], "id": [], "birth_date": [], "contact": []}
+
+    def get(keyword: str) -> Any:
+        try:
+            return ds.get(keyword)
+        except Exception:  # unreadable value: nothing to collect from it
+            return None
+
+    for keyword in (
+        "PatientName",
+        "PatientBirthName",
+        "PatientMotherBirthName",
+        "OtherPatientNames",
+    ):
+        value = get(keyword)
+        if value:
+            out["name"].extend(_person_name_parts(value))
+    for keyword in ("PatientID", "OtherPatientIDs", "MedicalRecordLocator", "AccessionNumber"):
+        value = get(keyword)
+        if value:
+            values = value if isinstance(value, (list, tuple)) else [value]
+            out["id"].extend(str(v).strip() for v in values if str(v).strip())
+    others = get("OtherPatientIDsSequence")
+    if others:
+        for item in others:
+            pid = item.get("PatientID")
+            if pid:
+                out["id"].append(str(pid).strip())
+    birth = str(get("PatientBirthDate") or "").strip()
+    if re.fullmatch(r"\d{8}", birth):
+        y, m, d = birth[:4], birth[4:6], birth[6:]
+        out["birth_date"] = sorted({f.format(y=y, m=m, d=d) for f in _BIRTH_FORMATS})
+    for keyword in ("PatientAddress", "PatientTelephoneNumbers"):
+        value = get(keyword)
+        if value:
+            values = value if isinstance(value, (list, tuple)) else [value]
+            out["contact"].extend(str(v).strip() for v in values if len(str(v).strip()) >= 4)
+    for key in out:
+        out[key] = sorted({v for v in out[key] if v}, key=lambda s: (-len(s), s))
+    return out
+
+
+def _patterns(values: dict[str, list[str]]) -> list[re.Pattern[str]]:
+    patterns = []
+    for kind, items in values.items():
+        for value in items:
+            if kind == "name" and len(value) < 2:
+                continue
+            if kind != "name" and len(value) < 3:
+                continue
+            # Word boundaries so that a short name part does not eat the inside of words.
+            patterns.append(
+                re.compile(rf"(?<![0-9A-Za-z]){re.escape(value)}(?![0-9A-Za-z])", re.IGNORECASE)
+            )
+    return patterns
+
+
+@dataclass
+class AnonymizationResult:
+    """The outcome of :func:`anonymize`.
+
+    Attributes
+    ----------
+    dataset : Dataset
+        The de-identified copy (the input is never modified).
+    changes : list of Change
+        Every element a rule acted on, in dataset order (kept elements included with ``K``).
+    warnings : list of DeidWarning
+        What the table does not cover; unresolved ones keep (0012,0062) at ``NO``.
+    profile : Profile
+    edition : str
+        The PS3.15 edition of the tables used.
+    date_offset_days : int or None
+        The per-patient shift applied (Retain Longitudinal Modified Dates), else ``None``.
+    """
+
+    dataset: Dataset
+    changes: list[Change]
+    warnings: list[DeidWarning]
+    profile: Profile
+    edition: str = EDITION
+    date_offset_days: int | None = None
+    uid_map: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def unresolved_warnings(self) -> list[DeidWarning]:
+        """Warnings that still need a person's decision."""
+        return [w for w in self.warnings if not w.resolved]
+
+    @property
+    def identity_removed(self) -> bool:
+        """Whether Patient Identity Removed (0012,0062) was set to YES."""
+        return str(self.dataset.get("PatientIdentityRemoved", "")) == "YES"
+
+    def changes_by_action(self) -> dict[str, int]:
+        """Count of changes per applied action code."""
+        out: dict[str, int] = {}
+        for change in self.changes:
+            out[change.action] = out.get(change.action, 0) + 1
+        return out
+
+    def to_rows(self) -> list[dict[str, Any]]:
+        """The changes as plain dicts (for a DataFrame or a table widget)."""
+        return [
+            {
+                "path": c.path,
+                "tag": c.tag_str,
+                "keyword": c.keyword,
+                "vr": c.vr,
+                "action": c.action,
+                "table_code": c.table_code,
+                "rule": c.rule,
+                "before": c.before,
+                "after": c.after,
+                "note": c.note,
+            }
+            for c in self.changes
+        ]
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{k}={v}" for k, v in sorted(self.changes_by_action().items()))
+        unresolved = len(self.unresolved_warnings)
+        return (
+            f"<AnonymizationResult {self.profile.describe()}, PS3.15 {self.edition}: "
+            f"{len(self.changes)} rule applications ({counts}); {len(self.warnings)} warning(s), "
+            f"{unresolved} unresolved; identity removed: {'YES' if self.identity_removed else 'NO'}>"
+        )
+
+    def _repr_text(self) -> str:
+        lines = [repr(self)]
+        for c in self.changes:
+            if c.changed:
+                lines.append(f"  {c.action} {c.path} [{c.rule}] {c.before!r} -> {c.after!r}")
+        for w in self.warnings:
+            lines.append(
+                f"  ! {'resolved' if w.resolved else 'UNRESOLVED'} {w.kind} {w.path}: {w.message}"
+            )
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        return _html_or_pre("anonymization_result_html", self)
+
+
+def _html_or_pre(function: str, obj: Any) -> str:
+    """Delegate to ``dicom_widgets.html.anonymization.<function>`` when it exists."""
+    try:
+        from ..html import anonymization as _html_module  # type: ignore[attr-defined]
+
+        render = getattr(_html_module, function)
+    except (ImportError, AttributeError):
+        return f"<pre>{html.escape(obj._repr_text())}</pre>"
+    return render(obj)
+
+
+class _Engine:
+    """One anonymization run over one dataset (state: the identifiers, the changes)."""
+
+    def __init__(
+        self,
+        profile: Profile,
+        context: DeidContext,
+        ds: Dataset,
+        *,
+        pixel_cleaned: bool = False,
+    ) -> None:
+        self.profile = profile
+        self.context = context
+        self.options = set(profile.enabled_options())
+        self.changes: list[Change] = []
+        self.warnings: list[DeidWarning] = []
+        self.sop_class = str(ds.get("SOPClassUID", "") or "")
+        self.identifiers = identifying_values(ds)
+        self.patterns = _patterns(self.identifiers)
+        self.pixel_cleaned = pixel_cleaned
+        self.uids_used: dict[str, str] = {}
+        self.date_offset: int | None = None
+        if "retain_longitudinal_modified_dates" in self.options:
+            patient = str(ds.get("PatientID", "") or "").strip() or str(
+                ds.get("PatientName", "") or ""
+            )
+            self.date_offset = context.date_offset(patient or "<no patient id>")
+        self.patient_id_digits = [
+            v for v in self.identifiers["id"] if len(re.sub(r"\D", "", v)) >= 5
+        ]
+
+    # -- recording -----------------------------------------------------------------------
+    def record(
+        self,
+        path: str,
+        tag: int,
+        vr: str,
+        action: str,
+        table_code: str,
+        rule: str,
+        before: Any,
+        after: Any,
+        note: str = "",
+        *,
+        before_vr: str | None = None,
+    ) -> None:
+        self.changes.append(
+            Change(
+                path,
+                int(tag),
+                keyword_for_tag(tag) if not (int(tag) >> 16) & 1 else "",
+                vr,
+                action,
+                table_code,
+                rule,
+                None if before is _ABSENT else _summary(before, before_vr or vr),
+                None if after is _ABSENT else _summary(after, vr),
+                note,
+            )
+        )
+
+    def warn(self, kind: str, path: str, message: str, resolved: bool = False) -> None:
+        self.warnings.append(DeidWarning(kind, path, message, resolved))
+
+    # -- rules -----------------------------------------------------------------------------
+    def code_for(self, rule: TableRule) -> tuple[str, str]:
+        """(code, which rule fired) for a table row under the profile's options."""
+        codes = [(rule.code_for(opt), opt) for opt in self.profile.enabled_options()]
+        codes = [(c, o) for c, o in codes if c]
+        if not codes:
+            return rule.basic, "basic"
+        # Options disagree only on calibration dates (device K vs modified dates C): C wins.
+        rank = {"X": 0, "Z": 1, "D": 2, "C": 3, "U": 4, "K": 5}
+        codes.sort(key=lambda pair: rank.get(pair[0][0], 9))
+        return codes[0]
+
+    # -- walking ---------------------------------------------------------------------------
+    def walk(self, ds: Dataset, prefix: str, parent: str, local: dict[int, str]) -> None:
+        tags = list(ds.keys())
+        private_keep = self._private_decisions(ds, tags)
+        overlay_groups = {
+            t >> 16 for t in tags if 0x6000 <= (t >> 16) <= 0x601E and not (t >> 16) & 1
+        }
+        overlay_removed = {
+            g
+            for g in overlay_groups
+            if self.profile.override_for((g << 16) | 0x3000) is None
+            and "clean_graphics" not in self.options
+        }
+        for tag in tags:
+            tag = BaseTag(tag)
+            group = tag >> 16
+            if tag in _MARKER_TAGS and not prefix:
+                continue  # rewritten at the end
+            try:
+                elem = ds[tag]
+            except Exception as exc:  # noqa: BLE001 - unreadable value: decide without it
+                self._unreadable(ds, tag, prefix, exc)
+                continue
+            path = _join(prefix, _name(tag))
+            if tag.element == 0 and group != 0x0002:
+                # Group lengths are retired and recomputed by writers; drop them.
+                del ds[tag]
+                continue
+            override = self.profile.override_for(int(tag))
+            if override is not None:
+                self.apply_override(ds, elem, path, override)
+                continue
+            if group & 1:
+                self.private(ds, elem, path, private_keep)
+                continue
+            if group in overlay_removed:
+                rule = rule_for(int(tag))
+                self.record(
+                    path,
+                    tag,
+                    elem.VR,
+                    "X",
+                    rule.basic if rule else "",
+                    "basic"
+                    if rule
+                    else "beyond table: Overlay Plane removed with its Overlay Data (60xx,3000)",
+                    elem.value,
+                    _ABSENT,
+                )
+                del ds[tag]
+                continue
+            vr = self._effective_vr(elem)
+            if int(tag) in local:
+                code = local[int(tag)]
+                fired = (
+                    "clean_structured_content"
+                    if "clean_structured_content" in self.options
+                    else "basic"
+                )
+                action = "U" if vr == "UI" and code == "D" else code
+                self.apply(
+                    ds, elem, vr, path, action, code, fired, "content item value", parent, local
+                )
+                continue
+            rule = rule_for(int(tag))
+            if rule is not None:
+                code, fired = self.code_for(rule)
+                action, note = resolve_compound(
+                    code, elem.keyword or "", self.sop_class, parent, ds
+                )
+                self.apply(ds, elem, vr, path, action, code, fired, note, parent, local)
+            else:
+                self.beyond_table(ds, elem, vr, path, parent, local)
+
+    def _effective_vr(self, elem: DataElement) -> str:
+        vr = elem.VR
+        if vr == "UN" and not (elem.tag >> 16) & 1:
+            try:
+                known = dictionary_VR(elem.tag)
+            except KeyError:
+                return vr
+            return known.split(" or ")[0] if known else vr
+        return vr
+
+    def _unreadable(self, ds: Dataset, tag: BaseTag, prefix: str, exc: Exception) -> None:
+        path = _join(prefix, _name(tag))
+        rule = rule_for(int(tag)) if not (tag >> 16) & 1 else None
+        # A value that cannot be parsed cannot be judged: remove it unless the table keeps it.
+        code = self.code_for(rule)[0] if rule else "X"
+        keep = code == "K"
+        if not keep:
+            del ds[tag]
+        self.record(
+            path,
+            tag,
+            "??",
+            "K" if keep else "X",
+            code if rule else "",
+            "beyond table: unreadable value",
+            "<unreadable>",
+            "<unreadable>" if keep else _ABSENT,
+            str(exc)[:200],
+        )
+        self.warn(
+            "invalid_value",
+            path,
+            f"value could not be read ({exc}); {'kept as is' if keep else 'removed'}",
+            resolved=not keep,
+        )
+
+    def apply_override(self, ds: Dataset, elem: DataElement, path: str, override: Any) -> None:
+        before = elem.value
+        vr = self._effective_vr(elem)
+        if override.action == "keep":
+            self.record(path, elem.tag, vr, "K", "", "override", before, before)
+            if vr == "SQ":
+                for i, item in enumerate(elem.value):
+                    self.walk(item, f"{path}[{i}]", elem.keyword or "", {})
+            return
+        if override.action == "remove":
+            del ds[elem.tag]
+            self.record(path, elem.tag, vr, "X", "", "override", before, _ABSENT)
+            return
+        if override.action == "empty":
+            elem.value = [] if vr == "SQ" else _empty(vr)
+            self.record(path, elem.tag, vr, "Z", "", "override", before, elem.value)
+            return
+        if vr != elem.VR:
+            elem.VR = vr
+        elem.value = override.value
+        self.record(path, elem.tag, vr, "R", "", "override", before, elem.value, before_vr=vr)
+
+    # -- the actions ------------------------------------------------------------------------
+    def apply(
+        self,
+        ds: Dataset,
+        elem: DataElement,
+        vr: str,
+        path: str,
+        action: str,
+        code: str,
+        fired: str,
+        note: str,
+        parent: str,
+        local: dict[int, str],
+    ) -> None:
+        tag = elem.tag
+        if vr != elem.VR and vr != "SQ":
+            # Public element stored as UN: reinterpret with the dictionary VR first.
+            elem = _reinterpret(ds, elem, vr)
+        before = elem.value
+        if action == "X":
+            del ds[tag]
+            self.record(path, tag, vr, "X", code, fired, before, _ABSENT, note)
+            return
+        if action == "Z":
+            elem.value = [] if vr == "SQ" else _empty(vr)
+            self.record(path, tag, vr, "Z", code, fired, before, elem.value, note)
+            return
+        if action == "K":
+            self.record(path, tag, vr, "K", code, fired, before, before, note)
+            if vr == "SQ":
+                self._walk_items(elem, path, local)
+            elif vr == "UI" and self.patient_id_digits:
+                self._uid_identifier_check(elem, path)
+            elif vr in TEXT_VRS:
+                self._scan_text(elem, path, vr, redact=fired not in ("override",))
+            return
+        if action == "U":
+            if vr == "SQ":
+                self.record(
+                    path,
+                    tag,
+                    vr,
+                    "U",
+                    code,
+                    fired,
+                    before,
+                    before,
+                    note or "items kept, UIDs inside remapped",
+                )
+                self._walk_items(elem, path, local)
+                return
+            elem.value = self._remap(elem.value)
+            self.record(path, tag, vr, "U", code, fired, before, elem.value, note)
+            return
+        if action == "D":
+            if vr == "SQ":
+                self.record(
+                    path,
+                    tag,
+                    vr,
+                    "D",
+                    code,
+                    fired,
+                    before,
+                    before,
+                    note or "sequence kept; every item de-identified",
+                )
+                sub = dict(local)
+                if int(tag) == _CONTENT_SEQUENCE:
+                    sub[_TEXT_VALUE] = "D"  # report text replaced by a dummy value
+                self._walk_items(elem, path, sub)
+                return
+            if vr == "UI":
+                elem.value = self._remap(elem.value)
+            else:
+                elem.value = dummy_value(vr)
+            self.record(path, tag, vr, "D", code, fired, before, elem.value, note)
+            return
+        if action == "C":
+            self.clean(ds, elem, vr, path, code, fired, note, local)
+            return
+        raise AssertionError(f"unknown action {action!r}")  # pragma: no cover
+
+    def clean(
+        self,
+        ds: Dataset,
+        elem: DataElement,
+        vr: str,
+        path: str,
+        code: str,
+        fired: str,
+        note: str,
+        local: dict[int, str],
+    ) -> None:
+        before = elem.value
+        tag = elem.tag
+        if vr in ("DA", "DT", "TM"):
+            if self.date_offset is None:
+                # C on a date only comes from the modified-dates option; be safe otherwise.
+                elem.value = _empty(vr)
+                self.record(path, tag, vr, "Z", code, fired, before, elem.value, "no date offset")
+                return
+            try:
+                elem.value = self._shift(before, vr)
+            except ValueError as exc:
+                elem.value = _empty(vr)
+                self.record(
+                    path, tag, vr, "Z", code, fired, before, elem.value, f"not shiftable: {exc}"
+                )
+                self.warn(
+                    "invalid_value",
+                    path,
+                    f"invalid {vr} value emptied instead of shifted: {exc}",
+                    True,
+                )
+                return
+            self.record(
+                path,
+                tag,
+                vr,
+                "C",
+                code,
+                fired,
+                before,
+                elem.value,
+                f"shifted {self.date_offset:+d} days" if vr != "TM" else "kept: whole-day shift",
+            )
+            return
+        if vr == "SQ":
+            if int(tag) == _CONTENT_SEQUENCE and fired == "clean_structured_content":
+                self.record(
+                    path,
+                    tag,
+                    vr,
+                    "C",
+                    code,
+                    fired,
+                    before,
+                    before,
+                    "content items cleaned per Table E.3.4-1",
+                )
+                self._clean_content(elem, path, local)
+                return
+            self.record(path, tag, vr, "C", code, fired, before, before, "items kept and cleaned")
+            self._walk_items(elem, path, local)
+            return
+        if vr in TEXT_VRS:
+            value = elem.value
+            text = (
+                "\\".join(map(str, value))
+                if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue"
+                else str(value or "")
+            )
+            new, changed = redact_text(text, self.patterns)
+            if changed:
+                elem.value = new
+            self.record(
+                path,
+                tag,
+                vr,
+                "C",
+                code,
+                fired,
+                before,
+                elem.value,
+                "patient identifiers redacted" if changed else "no patient identifier found",
+            )
+            return
+        if vr in BINARY_VRS or vr in ("OW", "OB"):
+            # Overlay or curve bitmaps: nothing to clean automatically, so a person must look.
+            self.record(path, tag, vr, "C", code, fired, before, before, "kept: needs review")
+            self.warn(
+                "graphics",
+                path,
+                "graphic data kept under Clean Graphics; review it for burned-in identifiers",
+            )
+            return
+        self.record(path, tag, vr, "C", code, fired, before, before, "kept (nothing to clean)")
+
+    def _shift(self, value: Any, vr: str) -> Any:
+        assert self.date_offset is not None
+        fn = {"DA": shift_da, "DT": shift_dt, "TM": shift_tm}[vr]
+        if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
+            return [fn(str(v), self.date_offset) for v in value]
+        if value is None or str(value) == "":
+            return value
+        return fn(str(value), self.date_offset)
+
+    def _remap(self, value: Any) -> Any:
+        if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
+            return [self._remap_one(str(v)) for v in value]
+        if value is None or str(value).strip() == "":
+            return value
+        return self._remap_one(str(value))
+
+    def _remap_one(self, uid: str) -> str:
+        new = self.context.remap_uid(uid)
+        self.uids_used[uid.strip().rstrip("\x00")] = new
+        return new
+
+    def _walk_items(self, elem: DataElement, path: str, local: dict[int, str]) -> None:
+        for i, item in enumerate(elem.value or []):
+            self.walk(item, f"{path}[{i}]", elem.keyword or "", local)
+
+    # -- beyond the table ----------------------------------------------------------------
+    def beyond_table(
+        self, ds: Dataset, elem: DataElement, vr: str, path: str, parent: str, local: dict[int, str]
+    ) -> None:
+        tag = int(elem.tag)
+        group = tag >> 16
+        if 0x6000 <= group <= 0x601E and (tag & 0xFFFF) in (0x0022, 0x1500):
+            # Overlay Description / Overlay Label are free text where operators type names.
+            before = elem.value
+            del ds[elem.tag]
+            self.record(path, tag, vr, "X", "", "beyond table: overlay free text", before, _ABSENT)
+            self.warn(
+                "overlay",
+                path,
+                "overlay free text removed (not in Table E.1-1, often holds names)",
+                True,
+            )
+            return
+        if vr == "SQ":
+            self._walk_items(elem, path, local)
+            return
+        if vr == "UI":
+            keyword = elem.keyword or ""
+            value = elem.value
+            values = (
+                list(value)
+                if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue"
+                else [value]
+            )
+            if (
+                "retain_uids" not in self.options
+                and keyword not in _UID_KEEP
+                and any(v and not str(v).startswith(_DICOM_UID_ROOT) for v in values)
+            ):
+                before = elem.value
+                elem.value = self._remap(value)
+                self.record(
+                    path,
+                    tag,
+                    vr,
+                    "U",
+                    "",
+                    "beyond table: instance UID not in Table E.1-1",
+                    before,
+                    elem.value,
+                    "remapped: UIDs may embed identifiers",
+                )
+            elif self.patient_id_digits:
+                self._uid_identifier_check(elem, path)
+            return
+        if vr in ("DA", "DT") and self.date_offset is not None:
+            before = elem.value
+            try:
+                elem.value = self._shift(before, vr)
+            except ValueError as exc:
+                elem.value = _empty(vr)
+                self.warn("invalid_value", path, f"invalid {vr} value emptied: {exc}", True)
+            self.record(
+                path,
+                tag,
+                vr,
+                "C",
+                "",
+                "beyond table: date shifted with the others (modified dates)",
+                before,
+                elem.value,
+            )
+            return
+        if vr in TEXT_VRS:
+            self._scan_text(elem, path, vr, redact=True)
+
+    def _scan_text(self, elem: DataElement, path: str, vr: str, *, redact: bool) -> None:
+        if not self.patterns:
+            return
+        value = elem.value
+        if value is None or value == "":
+            return
+        multi = isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue"
+        texts = [str(v) for v in value] if multi else [str(value)]
+        new_texts = []
+        hit = False
+        for text in texts:
+            new, changed = redact_text(text, self.patterns)
+            hit = hit or changed
+            new_texts.append(new)
+        if not hit:
+            return
+        if redact:
+            before = elem.value
+            elem.value = new_texts if multi else new_texts[0]
+            self.record(
+                path,
+                elem.tag,
+                vr,
+                "C",
+                "",
+                "beyond table: patient identifier in free text",
+                before,
+                elem.value,
+                "redacted",
+            )
+            self.warn(
+                "phi_in_text",
+                path,
+                "free text contained the patient's name, ID or birth date; redacted",
+                True,
+            )
+        else:
+            self.warn(
+                "phi_in_text",
+                path,
+                "free text kept by an override contains the patient's name, ID or birth date",
+            )
+
+    def _uid_identifier_check(self, elem: DataElement, path: str) -> None:
+        text = str(elem.value)
+        for pid in self.patient_id_digits:
+            digits = re.sub(r"\D", "", pid)
+            if digits and digits in text.replace(".", ""):
+                self.warn(
+                    "uid_with_identifier",
+                    path,
+                    "a kept UID contains the digits of a patient identifier; do not use retain_uids here",
+                )
+                return
+
+    # -- private elements ------------------------------------------------------------------
+    def _private_decisions(self, ds: Dataset, tags: Iterable[int]) -> set[int]:
+        """Tags of private elements (and their creators) the profile keeps."""
+        if "retain_safe_private" not in self.options:
+            return set()
+        keep: set[int] = set()
+        for tag in tags:
+            group, element = tag >> 16, tag & 0xFFFF
+            if not group & 1 or element < 0x1000:
+                continue
+            creator_tag = (group << 16) | (element >> 8)
+            try:
+                creator = str(ds[creator_tag].value) if creator_tag in ds else ""
+            except Exception:  # noqa: BLE001
+                creator = ""
+            if creator and is_safe_private(creator, group, element, self.profile.safe_private):
+                keep.add(int(tag))
+                keep.add(creator_tag)
+        return keep
+
+    def private(self, ds: Dataset, elem: DataElement, path: str, keep: set[int]) -> None:
+        rule = rule_for(int(elem.tag))
+        assert rule is not None
+        code, fired = self.code_for(rule)
+        element = elem.tag & 0xFFFF
+        if int(elem.tag) in keep:
+            self.record(
+                path,
+                elem.tag,
+                elem.VR,
+                "C",
+                code,
+                fired,
+                elem.value,
+                elem.value,
+                "private creator of a safe attribute"
+                if element < 0x1000
+                else "safe private attribute kept",
+            )
+            return
+        before = elem.value if elem.VR != "SQ" else elem.value
+        del ds[elem.tag]
+        note = "private creator" if 0x0010 <= element <= 0x00FF else ""
+        self.record(path, elem.tag, elem.VR, "X", code, fired, before, _ABSENT, note)
+
+    # -- structured content ----------------------------------------------------------------
+    def _clean_content(self, elem: DataElement, path: str, local: dict[int, str]) -> None:
+        table = content_item_rules()
+        keep_items = []
+        for i, item in enumerate(elem.value or []):
+            item_path = f"{path}[{i}]"
+            concept = None
+            try:
+                seq = item.get("ConceptNameCodeSequence")
+                if seq:
+                    concept = (
+                        str(seq[0].get("CodeValue", "")),
+                        str(seq[0].get("CodingSchemeDesignator", "")),
+                    )
+            except Exception:  # noqa: BLE001
+                concept = None
+            row = table.get(concept) if concept else None
+            sub = dict(local)
+            if row is not None:
+                codes = [row.code_for(o) for o in self.profile.enabled_options() if row.code_for(o)]
+                code = codes[0] if codes else row.basic
+                action = code.split("/")[0]  # X/D: the item is optional in its template -> X
+                if action == "X":
+                    self.record(
+                        item_path,
+                        _CONTENT_SEQUENCE,
+                        "SQ",
+                        "X",
+                        code,
+                        "clean_structured_content",
+                        f"content item {row.code_meaning}",
+                        _ABSENT,
+                        f"Table E.3.4-1 ({row.code_value}, {row.coding_scheme})",
+                    )
+                    continue
+                value_tag = _SR_VALUE_TAG.get(str(item.get("ValueType", "")))
+                if value_tag is not None:
+                    sub[value_tag] = action
+            keep_items.append(item)
+            self.walk(item, item_path, "ContentSequence", sub)
+        if len(keep_items) != len(elem.value or []):
+            elem.value = Sequence(keep_items)
+
+    # -- markers and dataset-level warnings ------------------------------------------------
+    def dataset_warnings(self, ds: Dataset) -> None:
+        modality = str(ds.get("Modality", "") or "").upper()
+        has_pixels = any(t in ds for t in (0x7FE00010, 0x7FE00008, 0x7FE00009))
+        if has_pixels:
+            burned = str(ds.get("BurnedInAnnotation", "") or "").upper()
+            risky = modality in BURNED_IN_MODALITIES or self.sop_class.startswith(_SC_PREFIX)
+            if burned == "YES" or (risky and burned != "NO"):
+                state = "YES" if burned == "YES" else "missing"
+                self.warn(
+                    "burned_in_annotation",
+                    "BurnedInAnnotation",
+                    f"Burned In Annotation is {state} on a {modality or 'secondary capture'} image: "
+                    "pixel data may show names or IDs; clean the pixels (pixel_regions=...) or review them",
+                    resolved=self.pixel_cleaned,
+                )
+        for group in range(0x6000, 0x6020, 2):
+            bits = ds.get((group << 16) | 0x0100)
+            if (
+                bits is not None
+                and (group << 16 | 0x3000) not in ds
+                and bits.value not in (None, 1, "", b"")
+            ):
+                self.warn(
+                    "overlay",
+                    f"({group:04X},0100)",
+                    "an overlay is embedded in unused pixel data bits; pixel cleaning is needed to remove it",
+                    resolved=self.pixel_cleaned,
+                )
+
+    def markers(self, ds: Dataset) -> None:
+        unresolved = [w for w in self.warnings if not w.resolved]
+        value = "NO" if unresolved else "YES"
+        before = ds.get("PatientIdentityRemoved")
+        ds.PatientIdentityRemoved = value
+        self.record(
+            "PatientIdentityRemoved",
+            0x00120062,
+            "CS",
+            "A",
+            "",
+            "PS3.15 E.1.1",
+            before.value if before is not None else _ABSENT,
+            value,
+            f"{len(unresolved)} unresolved warning(s)" if unresolved else "",
+        )
+        names = [BASIC_CODE, *[OPTION_CODES[o] for o in self.profile.enabled_options()]]
+        if self.pixel_cleaned:
+            names.insert(1, OPTION_CODES["clean_pixel_data"])
+        methods = [f"DICOM PS3.15 {EDITION} Annex E"] + [meaning[:64] for _, meaning in names]
+        if self.profile.overrides:
+            methods.append(f"{len(self.profile.overrides)} attribute override(s)")
+        old_methods = ds.get("DeidentificationMethod")
+        ds.DeidentificationMethod = methods
+        self.record(
+            "DeidentificationMethod",
+            0x00120063,
+            "LO",
+            "A",
+            "",
+            "PS3.15 E.1.1",
+            old_methods.value if old_methods is not None else _ABSENT,
+            methods,
+        )
+        items = []
+        for code_value, meaning in names:
+            item = Dataset()
+            item.CodeValue = code_value
+            item.CodingSchemeDesignator = "DCM"
+            item.CodeMeaning = meaning[:64]
+            items.append(item)
+        ds.DeidentificationMethodCodeSequence = Sequence(items)
+        self.record(
+            "DeidentificationMethodCodeSequence",
+            0x00120064,
+            "SQ",
+            "A",
+            "",
+            "PS3.15 E.1.1",
+            _ABSENT,
+            ds.DeidentificationMethodCodeSequence,
+        )
+        if "retain_longitudinal_full_dates" in self.options:
+            temporal = "UNMODIFIED"
+        elif "retain_longitudinal_modified_dates" in self.options:
+            temporal = "MODIFIED"
+        else:
+            temporal = "REMOVED"
+        ds.LongitudinalTemporalInformationModified = temporal
+        self.record(
+            "LongitudinalTemporalInformationModified",
+            0x00280303,
+            "CS",
+            "A",
+            "",
+            "PS3.15 E.1.1",
+            _ABSENT,
+            temporal,
+        )
+
+    def file_meta(self, ds: Dataset) -> None:
+        meta = getattr(ds, "file_meta", None)
+        if meta is None:
+            return
+        for tag in _META_REMOVE:
+            if tag in meta:
+                before = meta[tag].value
+                del meta[tag]
+                self.record(
+                    f"file_meta.{_name(tag)}",
+                    tag,
+                    "AE" if tag < 0x00020100 else "OB",
+                    "X",
+                    "",
+                    "beyond table: file meta names a station",
+                    before,
+                    _ABSENT,
+                )
+        if 0x00020003 in meta:
+            before = meta.MediaStorageSOPInstanceUID
+            new = ds.get("SOPInstanceUID")
+            if new is not None and str(new) != str(before):
+                meta.MediaStorageSOPInstanceUID = str(new)
+            rule = rule_for(0x00020003)
+            code = self.code_for(rule)[0] if rule else "U"
+            self.record(
+                "file_meta.MediaStorageSOPInstanceUID",
+                0x00020003,
+                "UI",
+                "K" if code == "K" else "U",
+                code,
+                "basic" if code != "K" else "retain_uids",
+                before,
+                meta.MediaStorageSOPInstanceUID,
+                "follows SOP Instance UID (0008,0018)",
+            )
+
+
+class _Absent:
+    def __repr__(self) -> str:
+        return "<absent>"
+
+
+_ABSENT: Any = _Absent()
+
+
+def _empty(vr: str) -> Any:
+    if vr in ("FL", "FD", "SL", "SS", "UL", "US", "SV", "UV", "AT", "IS", "DS"):
+        return None if vr not in ("IS", "DS") else ""
+    if vr in BINARY_VRS or vr in ("OB", "OW"):
+        return b""
+    return ""
+
+
+def _reinterpret(ds: Dataset, elem: DataElement, vr: str) -> DataElement:
+    """Turn a public element stored as UN into the dictionary VR (value decoded as text)."""
+    value = elem.value
+    if isinstance(value, (bytes, bytearray)) and vr not in BINARY_VRS:
+        from pydicom.dataelem import RawDataElement
+
+        from .._compat import IS_PYDICOM3
+
+        raw = RawDataElement(elem.tag, vr, len(value), bytes(value), 0, True, True)
+        try:
+            if IS_PYDICOM3:
+                from pydicom.dataelem import convert_raw_data_element
+
+                new = convert_raw_data_element(raw, encoding=ds._character_set, ds=ds)
+            else:  # pragma: no cover - pydicom 2.4
+                from pydicom.dataelem import DataElement_from_raw
+
+                new = DataElement_from_raw(raw, ds._character_set)
+        except Exception:  # noqa: BLE001 - undecodable: keep as UN, the action still applies
+            return elem
+        ds[elem.tag] = new
+        return new
+    return elem
+
+
+def anonymize(
+    ds: Dataset,
+    profile: Profile | None = None,
+    *,
+    context: DeidContext | None = None,
+    pixel_cleaned: bool = False,
+    _inplace: bool = False,
+) -> AnonymizationResult:
+    """De-identify ``ds`` with PS3.15 Annex E (edition 2026d); ``ds`` itself is not modified.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset (a FileDataset keeps its file meta, which is de-identified too).
+    profile : Profile, optional
+        The Basic Profile, options and overrides (default: ``Profile()``, the Basic Profile).
+    context : DeidContext, optional
+        Key and maps shared by a batch: pass the same context for every file of a study so that
+        UIDs and date shifts agree. A new random-key context is used when omitted.
+    pixel_cleaned : bool
+        Set by :func:`anonymize_files` when the pixel data was cleaned (adds code 113101 and
+        resolves the burned-in annotation warning).
+
+    Returns
+    -------
+    AnonymizationResult
+
+    Examples
+    --------
+    >>> from dicom_widgets.data import ct_phantom
+    >>> from dicom_widgets.deid import anonymize, Profile, DeidContext
+    >>> ds = ct_phantom(n_slices=1, size=16)[0]
+    >>> result = anonymize(ds, Profile(), context=DeidContext("k" * 32))
+    >>> str(result.dataset.PatientName), ds.PatientName == "PHANTOM^Jane^Q^^"
+    ('', True)
+    >>> result.dataset.PatientIdentityRemoved
+    'YES'
+    """
+    profile = profile if profile is not None else Profile()
+    context = context if context is not None else DeidContext()
+    target = ds if _inplace else copy.deepcopy(ds)
+    engine = _Engine(profile, context, target, pixel_cleaned=pixel_cleaned)
+    engine.walk(target, "", "", {})
+    engine.file_meta(target)
+    engine.dataset_warnings(target)
+    engine.markers(target)
+    return AnonymizationResult(
+        dataset=target,
+        changes=engine.changes,
+        warnings=engine.warnings,
+        profile=profile,
+        edition=EDITION,
+        date_offset_days=engine.date_offset,
+        uid_map=engine.uids_used,
+    )
+
+
+def _tag(value: int | str) -> BaseTag:
+    return Tag(value)
