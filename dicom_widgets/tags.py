@@ -491,7 +491,7 @@ def _full_text(row: ElementRow, max_chars: int) -> str:
 
 def _element_problem(elem: DataElement, raw: Any, warned: list[str]) -> str | None:
     """Say why an element's value deserves a marker, or ``None``."""
-    vr = elem.VR
+    vr = _vr_text(elem.VR)
     problems: list[str] = list(dict.fromkeys(warned))
     if vr == "UN":
         problems.append("VR UN: value not interpreted (unknown VR)")
@@ -572,6 +572,13 @@ def _private_creator_of(ds: Dataset, tag: int) -> tuple[str | None, str | None]:
     return None, "malformed private creator"
 
 
+def _vr_text(vr: Any) -> str:
+    # pydicom 2.4's VR is a str Enum whose str() is "VR.UN"; pydicom 3 uses plain str.
+    if not vr:
+        return "UN"
+    return str(getattr(vr, "value", vr))
+
+
 def _identifier(keyword: str) -> bool:
     return bool(keyword) and keyword.isidentifier()
 
@@ -625,13 +632,13 @@ def _walk(
         del log[n_before:]
         raw_bytes = raw.value if isinstance(raw, RawDataElement) else None
         if elem is None:
-            vr = getattr(raw, "VR", None) or "UN"
+            vr = _vr_text(getattr(raw, "VR", None))
             elem_for_row = None
             summary = _hex_preview(raw_bytes) if isinstance(raw_bytes, bytes) else ""
             vm = 1 if raw_bytes else 0
             problem = "; ".join(problem_extra + warned)
         else:
-            vr = str(elem.VR) if elem.VR else "UN"
+            vr = _vr_text(elem.VR)
             elem_for_row = elem
             try:
                 vm = int(elem.VM)
@@ -690,7 +697,7 @@ def _walk(
         else:
             expression = f"{expr}[0x{tag >> 16:04X}, 0x{group_elem:04X}].value"
         private_expression = None
-        if creator and group_elem >= 0x1000:
+        if creator and group_elem >= 0x1000 and not (problem and "private creator" in problem):
             private_expression = f"{expr}.private_block(0x{tag >> 16:04X}, {creator!r})[0x{group_elem & 0xFF:02X}].value"
         value = None
         if elem is not None:
@@ -1323,11 +1330,12 @@ def search(source: Dataset | Sequence[ElementRow] | TagIndex, query: str) -> lis
 # expressions
 
 _EXPR_TOKEN = re.compile(
-    r"\.(?P<attr>[A-Za-z_][A-Za-z0-9_]*)"
+    # private_block first: otherwise ".private_block" would match as a plain attribute.
+    r"\.private_block\(0x(?P<pgroup>[0-9A-Fa-f]{4}), (?P<creator>'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")\)"
+    r"\[0x(?P<offset>[0-9A-Fa-f]{2})\]\.value"
+    r"|\.(?P<attr>[A-Za-z_][A-Za-z0-9_]*)"
     r"|\[(?P<index>\d+)\]"
     r"|\[0x(?P<group>[0-9A-Fa-f]{4}), 0x(?P<elem>[0-9A-Fa-f]{4})\]\.value"
-    r"|\.private_block\(0x(?P<pgroup>[0-9A-Fa-f]{4}), (?P<creator>'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")\)"
-    r"\[0x(?P<offset>[0-9A-Fa-f]{2})\]\.value"
 )
 
 
