@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import warnings
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.tag import Tag
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from test_html_checks import assert_safe
 
 from dicom_widgets._compat import read_dataset, write_dataset
 from dicom_widgets.data import all_pydicom_test_files, charset_files, ct_phantom, pydicom_file
@@ -22,58 +22,6 @@ from dicom_widgets.html.dataset import SECTIONS, section_of
 SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"
 PAYLOADS = [SCRIPT, IMG, '"quoted"', "a & b"]
-VOID = {"img", "input", "br", "hr", "wbr", "col"}
-
-
-class StrictParser(HTMLParser):
-    """Collects start tags and text, and checks that every element is closed in order."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.stack: list[str] = []
-        self.starts: list[tuple[str, dict[str, str | None]]] = []
-        self.text: list[str] = []
-        self.errors: list[str] = []
-
-    def handle_starttag(self, tag, attrs):
-        self.starts.append((tag, dict(attrs)))
-        if tag not in VOID:
-            self.stack.append(tag)
-
-    def handle_startendtag(self, tag, attrs):
-        self.starts.append((tag, dict(attrs)))
-
-    def handle_endtag(self, tag):
-        if not self.stack or self.stack[-1] != tag:
-            self.errors.append(f"unexpected </{tag}>, open: {self.stack[-3:]}")
-            return
-        self.stack.pop()
-
-    def handle_data(self, data):
-        self.text.append(data)
-
-
-def parse(html: str) -> StrictParser:
-    parser = StrictParser()
-    parser.feed(html)
-    parser.close()
-    assert not parser.errors, parser.errors[:5]
-    assert not parser.stack, f"unclosed elements: {parser.stack[-5:]}"
-    return parser
-
-
-def assert_safe(html: str) -> StrictParser:
-    """No script element, no event handler, and images only our PNG data URIs."""
-    parsed = parse(html)
-    for name, attrs in parsed.starts:
-        assert name not in {"script", "iframe", "object", "embed"}, name
-        for attr in attrs:
-            assert not attr.lower().startswith("on"), (name, attr)
-        if name == "img":
-            assert attrs.get("class") == "dw-thumb"
-            assert attrs["src"].startswith("data:image/png;base64,")
-    assert "<script" not in html.lower()
-    return parsed
 
 
 def _file_meta(sop_class: str = "1.2.840.10008.5.1.4.1.1.7") -> FileMetaDataset:
