@@ -354,6 +354,13 @@ def _pixel_summary(elem: DataElement, context: Dataset | None, root: Dataset | N
     except Exception as exc:
         return f"pixel data (unreadable: {exc})"
     size = len(value) if isinstance(value, (bytes, bytearray)) else None
+    encapsulated = bool(getattr(elem, "is_undefined_length", False))
+    return _pixel_text(size, encapsulated, context, root)
+
+
+def _pixel_text(
+    size: int | None, encapsulated: bool, context: Dataset | None, root: Dataset | None
+) -> str:
     parts = [f"{size:,} bytes" if size is not None else "pixel data"]
     if context is not None:
         rows, cols = context.get("Rows"), context.get("Columns")
@@ -380,7 +387,7 @@ def _pixel_summary(elem: DataElement, context: Dataset | None, root: Dataset | N
             syntax = getattr(ts, "name", None) or str(ts)
     if syntax:
         parts.append(str(syntax))
-    if getattr(elem, "is_undefined_length", False):
+    if encapsulated:
         parts.append("encapsulated")
     return "Pixel Data: " + ", ".join(parts)
 
@@ -618,12 +625,14 @@ def _walk(
         n_before = len(log)
         raw = None
         problem_extra: list[str] = []
+        # The stored (possibly raw, possibly deferred) element without conversion or a
+        # deferred read; get_item would read deferred values on both pydicom versions.
+        raw = ds._dict.get(tag) if hasattr(ds, "_dict") else None
+        deferred = tag in PIXEL_DATA_TAGS and isinstance(raw, RawDataElement) and raw.value is None
         try:
-            raw = ds.get_item(tag)
-        except Exception:
-            raw = None
-        try:
-            elem = ds[tag]
+            # Deferred pixel data (read with defer_size) is described from its length
+            # instead of being loaded: megabytes for one line of text.
+            elem = None if deferred else ds[tag]
         except Exception as exc:
             # pydicom could not convert the raw bytes at all: keep the raw element.
             elem = None
@@ -636,6 +645,10 @@ def _walk(
             elem_for_row = None
             summary = _hex_preview(raw_bytes) if isinstance(raw_bytes, bytes) else ""
             vm = 1 if raw_bytes else 0
+            if deferred and raw is not None:
+                undefined = raw.length == 0xFFFFFFFF
+                size = None if undefined else raw.length
+                summary, vm = _pixel_text(size, undefined, ds, root) + " (not loaded)", 1
             problem = "; ".join(problem_extra + warned)
         else:
             vr = _vr_text(elem.VR)
