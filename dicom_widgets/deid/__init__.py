@@ -50,7 +50,7 @@ def __getattr__(name: str):  # lazy: the batch writer and verifier import more
 
         return getattr(batch, name)
     if name in ("verify", "VerificationReport", "Hit"):
-        from . import verify as _verify
+        from . import verification as _verify
 
         return getattr(_verify, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

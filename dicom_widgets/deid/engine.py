@@ -1047,7 +1047,7 @@ class _Engine:
     def markers(self, ds: Dataset) -> None:
         unresolved = [w for w in self.warnings if not w.resolved]
         value = "NO" if unresolved else "YES"
-        before = ds.get("PatientIdentityRemoved")
+        before = ds[0x00120062].value if 0x00120062 in ds else _ABSENT
         ds.PatientIdentityRemoved = value
         self.record(
             "PatientIdentityRemoved",
@@ -1056,7 +1056,7 @@ class _Engine:
             "A",
             "",
             "PS3.15 E.1.1",
-            before.value if before is not None else _ABSENT,
+            before,
             value,
             f"{len(unresolved)} unresolved warning(s)" if unresolved else "",
         )
@@ -1066,7 +1066,7 @@ class _Engine:
         methods = [f"DICOM PS3.15 {EDITION} Annex E"] + [meaning[:64] for _, meaning in names]
         if self.profile.overrides:
             methods.append(f"{len(self.profile.overrides)} attribute override(s)")
-        old_methods = ds.get("DeidentificationMethod")
+        old_methods = ds[0x00120063].value if 0x00120063 in ds else _ABSENT
         ds.DeidentificationMethod = methods
         self.record(
             "DeidentificationMethod",
@@ -1075,7 +1075,7 @@ class _Engine:
             "A",
             "",
             "PS3.15 E.1.1",
-            old_methods.value if old_methods is not None else _ABSENT,
+            old_methods,
             methods,
         )
         items = []
@@ -1137,6 +1137,8 @@ class _Engine:
             new = ds.get("SOPInstanceUID")
             if new is not None and str(new) != str(before):
                 meta.MediaStorageSOPInstanceUID = str(new)
+            elif new is None and "retain_uids" not in self.options:
+                meta.MediaStorageSOPInstanceUID = self._remap_one(str(before))
             rule = rule_for(0x00020003)
             code = self.code_for(rule)[0] if rule else "U"
             self.record(

@@ -1,0 +1,483 @@
+"""Verification: search the raw bytes of anonymized files for the originals' identifying values."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydicom.dataset import Dataset
+
+from .._compat import read_dataset
+from ._values import TEXT_VRS
+from .engine import Change, _html_or_pre, anonymize, identifying_values
+from .profile import OPTION_CODES, OPTION_NAMES, Profile
+
+__all__ = [
+    "Hit",
+    "Needle",
+    "VerificationReport",
+    "verify",
+    "collect_needles",
+    "search_bytes",
+    "profile_from_markers",
+]
+
+# Person names whose presence anywhere would identify staff or site.
+_STAFF_NAMES = (
+    "ReferringPhysicianName",
+    "PerformingPhysicianName",
+    "OperatorsName",
+    "NameOfPhysiciansReadingStudy",
+    "PhysiciansOfRecord",
+    "RequestingPhysician",
+)
+_SITE = ("InstitutionName", "InstitutionAddress", "StationName", "DeviceSerialNumber")
+_MIN_BYTES = 4
+_DICOM_ROOT = (
+    "1.2.840.10008."  # shorter needles match by chance in binary data; they are not searched
+)
+_PIXEL_TAGS_LE = (b"\xe0\x7f\x10\x00", b"\xe0\x7f\x08\x00", b"\xe0\x7f\x09\x00")
+
+
+@dataclass(frozen=True)
+class Needle:
+    """One identifying value to look for: ``kind`` says what it is, ``source`` where it was."""
+
+    value: str
+    kind: str
+    source: str
+    word: bool = False  # match only as a whole word (name parts)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """An identifying value of the original found in an anonymized file.
+
+    Attributes
+    ----------
+    file : str
+        The anonymized file (or ``"<dataset>"``).
+    path : str
+        Tag path of the element holding it in the anonymized file (``"<offset N>"`` if the bytes
+        are in no parsed element).
+    kind : str
+        ``name``, ``id``, ``birth_date``, ``contact``, ``staff``, ``site`` or ``removed``.
+    source : str
+        Tag path of the value in the original.
+    masked : str
+        The value with its middle masked (reports must not re-leak it).
+    encoding : str
+        The character encoding the bytes matched in.
+    offset : int
+        Byte offset in the file.
+    """
+
+    file: str
+    path: str
+    kind: str
+    source: str
+    masked: str
+    encoding: str
+    offset: int
+
+
+def _mask(value: str) -> str:
+    if len(value) <= 2:
+        return "*" * len(value)
+    return value[0] + "*" * (len(value) - 2) + value[-1]
+
+
+def collect_needles(original: Dataset, changes: Iterable[Change] | None = None) -> list[Needle]:
+    """The values of ``original`` that must not survive anonymization.
+
+    The patient's identifiers (every PN component of every group, IDs, birth date in written
+    forms, address, phone), staff names and site names, and -- when the changes of the run are
+    given -- every text, date or UID value that the profile removed, emptied or replaced.
+    """
+    needles: list[Needle] = []
+    values = identifying_values(original)
+    for kind, items in values.items():
+        for value in items:
+            needles.append(Needle(value, kind, kind, word=kind == "name"))
+    for keyword in _STAFF_NAMES:
+        value = original.get(keyword)
+        if value:
+            from .engine import _person_name_parts
+
+            for part in _person_name_parts(value):
+                needles.append(Needle(part, "staff", keyword, word=True))
+    for keyword in _SITE:
+        try:
+            value = original.get(keyword)
+        except Exception:  # noqa: BLE001
+            value = None
+        if value:
+            needles.append(Needle(str(value).strip(), "site", keyword))
+    if changes is not None:
+        for change in changes:
+            if change.action not in ("X", "Z", "D", "U", "R") or change.before is None:
+                continue
+            if change.keyword == "" and (change.tag & 0xFFFF) < 0x1000 and (change.tag >> 16) & 1:
+                continue  # private creator: names a vendor, not a person
+            if change.vr not in TEXT_VRS and change.vr not in ("DA", "DT", "TM", "UI", "PN"):
+                continue
+            if change.vr in ("CS", "TM"):
+                continue  # coded values and bare times are not identifying on their own
+            text = change.before
+            if not text or text.endswith("…") or text.startswith("<"):
+                continue
+            for part in text.split("\\"):
+                part = part.strip()
+                if change.vr == "PN":
+                    from .engine import _person_name_parts
+
+                    for p in _person_name_parts(part):
+                        needles.append(Needle(p, "removed", change.path, word=True))
+                elif part:
+                    needles.append(Needle(part, "removed", change.path, word=change.vr != "UI"))
+    seen: set[tuple[str, bool]] = set()
+    out = []
+    for needle in needles:
+        key = (needle.value, needle.word)
+        if key in seen or len(needle.value.encode("utf-8")) < _MIN_BYTES and needle.kind != "id":
+            continue
+        if len(set(needle.value)) == 1 or needle.value.startswith(_DICOM_ROOT):
+            continue  # "0000", "....", standard UIDs: coincidences, not identifiers
+        if needle.kind in ("removed", "site") and re.fullmatch(r"[\d.\-+ ]{1,6}", needle.value):
+            continue  # short numbers (a serial "0.000"...) match measurements by chance
+        if needle.kind == "id" and len(needle.value) < 6:
+            needle = Needle(needle.value, needle.kind, needle.source, word=True)
+        seen.add(key)
+        out.append(needle)
+    return out
+
+
+def _codecs(charset: Any) -> list[str]:
+    from pydicom.charset import python_encoding
+
+    terms = (
+        charset
+        if isinstance(charset, (list, tuple)) or type(charset).__name__ == "MultiValue"
+        else [charset]
+    )
+    out = ["ascii", "utf-8", "latin-1"]
+    for term in terms:
+        term = str(term or "").strip()
+        codec = python_encoding.get(term) or python_encoding.get(
+            term.replace("ISO 2022", "ISO_IR").replace("  ", " ")
+        )
+        if codec and codec not in out:
+            out.append(codec)
+    return out
+
+
+_ESC = re.compile(rb"\x1b[\x24\x28\x29\x2d\x2e\x2f]{1,2}[\x40-\x7e]")
+
+
+def _encodings_of(value: str, codecs: Sequence[str]) -> list[tuple[bytes, str]]:
+    forms: list[tuple[bytes, str]] = []
+    for codec in codecs:
+        try:
+            raw = value.encode(codec)
+        except (UnicodeEncodeError, LookupError):
+            continue
+        forms.append((raw, codec))
+        stripped = _ESC.sub(b"", raw)
+        if stripped != raw and stripped:
+            # ISO 2022: the escape sequence may sit before a longer run; search the code bytes.
+            forms.append((stripped, codec + " (without escapes)"))
+    unique: dict[bytes, str] = {}
+    for raw, codec in forms:
+        if len(raw) >= _MIN_BYTES or (raw and raw.isdigit() is False and len(raw) >= 3):
+            unique.setdefault(raw, codec)
+    return list(unique.items())
+
+
+def _pixel_span(data: bytes) -> tuple[int, int]:
+    """The byte range of the pixel data value (excluded: image bytes match text by chance)."""
+    for tag in _PIXEL_TAGS_LE:
+        idx = data.rfind(tag)
+        while idx > 0:
+            vr = data[idx + 4 : idx + 6]
+            if vr in (b"OB", b"OW", b"OF", b"OD"):
+                length = int.from_bytes(data[idx + 8 : idx + 12], "little")
+                start = idx + 12
+            else:
+                length = int.from_bytes(data[idx + 4 : idx + 8], "little")
+                start = idx + 8
+            if length == 0xFFFFFFFF or start + length <= len(data):
+                end = len(data) if length == 0xFFFFFFFF else start + length
+                if end >= len(data) - 4096:  # pixel data is (nearly) the last element
+                    return start, end
+            idx = data.rfind(tag, 0, idx)
+    return len(data), len(data)
+
+
+def _is_word_boundary(data: bytes, start: int, end: int) -> bool:
+    before = data[start - 1 : start]
+    after = data[end : end + 1]
+    return not (before.isalnum() and before.isascii()) and not (after.isalnum() and after.isascii())
+
+
+def search_bytes(
+    data: bytes, needles: Sequence[Needle], charset: Any, *, file: str = "<bytes>"
+) -> list[tuple[Needle, int, str]]:
+    """Raw-byte search of ``data`` (pixel data excluded) for every encoding of every needle."""
+    px_start, px_end = _pixel_span(data)
+    regions = [(0, px_start), (px_end, len(data))]
+    lowered = [data[a:b].lower() for a, b in regions]
+    codecs = _codecs(charset)
+    found: list[tuple[Needle, int, str]] = []
+    for needle in needles:
+        for raw, codec in _encodings_of(needle.value, codecs):
+            ascii_form = raw.isascii()
+            target = raw.lower() if ascii_form else raw
+            for (a, b), low in zip(regions, lowered):
+                hay = low if ascii_form else data[a:b]
+                pos = hay.find(target)
+                while pos >= 0:
+                    if not needle.word or _is_word_boundary(hay, pos, pos + len(target)):
+                        found.append((needle, a + pos, codec))
+                        break
+                    pos = hay.find(target, pos + 1)
+                if found and found[-1][0] is needle:
+                    break
+            if found and found[-1][0] is needle:
+                break
+    return found
+
+
+def _locate(data: bytes, needle: Needle) -> str:
+    """Tag path of the element of the (anonymized) file that holds ``needle``."""
+    try:
+        ds = read_dataset(io.BytesIO(data), stop_before_pixels=True, force=True)
+    except Exception:  # noqa: BLE001
+        return ""
+    target = needle.value.lower()
+
+    def walk(item: Dataset, prefix: str) -> str:
+        for elem in item:
+            from .engine import _join, _name
+
+            path = _join(prefix, _name(elem.tag))
+            try:
+                value = elem.value
+            except Exception:  # noqa: BLE001
+                continue
+            if elem.VR == "SQ":
+                for i, sub in enumerate(value or []):
+                    hit = walk(sub, f"{path}[{i}]")
+                    if hit:
+                        return hit
+                continue
+            if isinstance(value, (bytes, bytearray)):
+                if needle.value.encode("utf-8", "ignore").lower() in bytes(value).lower():
+                    return path
+                continue
+            text = str(value).lower()
+            pos = text.find(target)
+            while pos >= 0:
+                if not needle.word or (
+                    (pos == 0 or not text[pos - 1].isalnum())
+                    and (pos + len(target) >= len(text) or not text[pos + len(target)].isalnum())
+                ):
+                    return path
+                pos = text.find(target, pos + 1)
+        return ""
+
+    meta = getattr(ds, "file_meta", None)
+    if meta is not None:
+        hit = walk(meta, "file_meta")
+        if hit:
+            return hit
+    return walk(ds, "")
+
+
+def verify_bytes(
+    data: bytes,
+    needles: Sequence[Needle],
+    charset: Any,
+    *,
+    file: str = "<bytes>",
+    touched: set[str] | None = None,
+) -> list[Hit]:
+    """Hits of ``needles`` in one anonymized file's bytes.
+
+    ``touched`` is the set of tag paths the anonymization changed. A removed value (or a site
+    name) that reappears only in an element the run left untouched is not a hit: the original
+    held the same text in an attribute the profile keeps (a code meaning repeating a removed
+    description, a manufacturer equal to the institution name), so removing it was not the
+    profile's intent. Patient and staff identifiers are hits wherever they are.
+    """
+    hits = []
+    for needle, offset, codec in search_bytes(data, needles, charset, file=file):
+        path = _locate(data, needle)
+        if (
+            touched is not None
+            and needle.kind in ("removed", "site")
+            and path
+            and path not in touched
+            and not path.startswith("<")
+        ):
+            continue
+        hits.append(
+            Hit(
+                file,
+                path or f"<offset {offset}>",
+                needle.kind,
+                needle.source,
+                _mask(needle.value),
+                codec,
+                offset,
+            )
+        )
+    return hits
+
+
+@dataclass
+class VerificationReport:
+    """Result of :func:`verify`: every identifying value found again, with its tag path.
+
+    Attributes
+    ----------
+    hits : list of Hit
+    files_checked : int
+    needles_checked : int
+        Number of distinct identifying values searched for (summed over files).
+    """
+
+    hits: list[Hit] = field(default_factory=list)
+    files_checked: int = 0
+    needles_checked: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when no identifying value was found and every pair could be checked."""
+        return not self.hits and not self.errors
+
+    def __repr__(self) -> str:
+        state = "OK" if self.ok else f"{len(self.hits)} HIT(S)"
+        errors = f", {len(self.errors)} error(s)" if self.errors else ""
+        return (
+            f"<VerificationReport {state}: {self.files_checked} file(s), "
+            f"{self.needles_checked} identifying values searched{errors}>"
+        )
+
+    def _repr_text(self) -> str:
+        lines = [repr(self)]
+        for hit in self.hits:
+            lines.append(
+                f"  {hit.file}: {hit.path} holds {hit.kind} {hit.masked} (from {hit.source}, {hit.encoding})"
+            )
+        lines.extend(f"  error: {e}" for e in self.errors)
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        return _html_or_pre("verification_report_html", self)
+
+
+def _load(source: Any, *, header_only: bool) -> tuple[Dataset, bytes | None, str]:
+    if isinstance(source, Dataset):
+        return source, None, "<dataset>"
+    if isinstance(source, (bytes, bytearray)):
+        data = bytes(source)
+        return (
+            read_dataset(io.BytesIO(data), stop_before_pixels=header_only, force=True),
+            data,
+            "<bytes>",
+        )
+    path = Path(os.fspath(source))
+    data = path.read_bytes()
+    return (
+        read_dataset(io.BytesIO(data), stop_before_pixels=header_only, force=True),
+        data,
+        str(path),
+    )
+
+
+def profile_from_markers(ds: Dataset) -> Profile:
+    """The options named in De-identification Method Code Sequence (0012,0064) of ``ds``."""
+    codes = set()
+    for item in ds.get("DeidentificationMethodCodeSequence", None) or []:
+        codes.add(str(item.get("CodeValue", "")))
+    by_code = {code: name for name, (code, _) in OPTION_CODES.items()}
+    options = {by_code[c]: True for c in codes if c in by_code and by_code[c] in OPTION_NAMES}
+    return Profile(**options)
+
+
+def verify(
+    originals: Iterable[Any], anonymized: Iterable[Any], *, profile: Profile | None = None
+) -> VerificationReport:
+    """Search each anonymized file for the identifying values of its original.
+
+    Parameters
+    ----------
+    originals, anonymized : iterables of path, bytes or Dataset
+        Paired in order (the i-th anonymized file is the copy of the i-th original).
+    profile : Profile, optional
+        The profile used; by default read from each anonymized file's (0012,0064) codes. The
+        values this profile removes, empties or replaces are searched for too.
+
+    Returns
+    -------
+    VerificationReport
+        ``.ok`` is True when nothing was found. The search covers the raw bytes of the whole
+        file except the pixel data value, in ASCII, UTF-8, Latin-1 and every encoding the
+        original's Specific Character Set declares (ISO 2022 code bytes with and without
+        escape sequences); name parts match as whole words, ignoring ASCII case.
+
+    Examples
+    --------
+    >>> from dicom_widgets.data import ct_phantom
+    >>> from dicom_widgets.deid import anonymize
+    >>> ds = ct_phantom(n_slices=1, size=8)[0]
+    >>> verify([ds], [anonymize(ds).dataset]).ok
+    True
+    """
+    originals = list(originals)
+    anonymized = list(anonymized)
+    if len(originals) != len(anonymized):
+        raise ValueError(
+            f"verify needs pairs: {len(originals)} original(s) but {len(anonymized)} anonymized"
+        )
+    report = VerificationReport()
+    for original, anon in zip(originals, anonymized):
+        try:
+            orig_ds, _, _ = _load(original, header_only=True)
+            if isinstance(anon, Dataset):
+                from .._compat import write_dataset
+
+                buffer = io.BytesIO()
+                if (
+                    getattr(anon, "file_meta", None) is not None
+                    and "TransferSyntaxUID" in anon.file_meta
+                ):
+                    write_dataset(anon, buffer)
+                else:
+                    anon.save_as(buffer)  # pragma: no cover - datasets without file meta
+                data, name = buffer.getvalue(), "<dataset>"
+                anon_ds = anon
+            else:
+                anon_ds, data, name = _load(anon, header_only=True)
+                assert data is not None
+            used = profile if profile is not None else profile_from_markers(anon_ds)
+            changes = anonymize(orig_ds, used).changes
+        except Exception as exc:  # noqa: BLE001 - reported, the rest goes on
+            report.errors.append(f"{original!s:.200} / {anon!s:.200}: {exc}")
+            continue
+        needles = collect_needles(orig_ds, changes)
+        report.needles_checked += len(needles)
+        report.files_checked += 1
+        touched = {c.path for c in changes if c.changed}
+        report.hits.extend(
+            verify_bytes(
+                data, needles, orig_ds.get("SpecificCharacterSet", ""), file=name, touched=touched
+            )
+        )
+    return report
