@@ -1,0 +1,452 @@
+"""SeriesViewer driven without a browser: traits, canvas messages and what is sent.
+
+Everything here runs the real ipywidgets / ipympl objects with no kernel attached
+(messages go nowhere); front-end events are delivered through the canvas's own
+message handler, exactly as the browser's messages would be.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import traitlets
+from PIL import Image
+
+from dicom_widgets.display import to_display
+from dicom_widgets.errors import GeometryError, MissingDependencyError
+from dicom_widgets.widgets._viewer_render import FastImage, SendRecorder, encode_png, frame_to_png
+from dicom_widgets.widgets.viewer import SeriesViewer, link
+
+
+def _volume(n: int = 12, rows: int = 40, cols: int = 48) -> np.ndarray:
+    """int16 'HU' volume where each slice has its own constant offset (easy to tell apart)."""
+    k, r, c = np.meshgrid(np.arange(n), np.arange(rows), np.arange(cols), indexing="ij")
+    return (k * 100 + r * 3 + c - 500).astype(np.int16)
+
+
+def _send(viewer: SeriesViewer, **message) -> None:
+    """Deliver a front-end message to the viewer's ipympl canvas."""
+    viewer.canvas._handle_message(viewer.canvas, message, [])
+
+
+def _mouse(viewer: SeriesViewer, kind: str, row: float, col: float, pane: int = 0, **extra) -> None:
+    """A mouse event at data position (row, col) of a pane, in front-end coordinates."""
+    ax = viewer.axes[pane]
+    x, y = ax.transData.transform((col, row))
+    height = viewer.canvas.get_renderer().height
+    message = {
+        "type": kind,
+        "x": float(x),
+        "y": float(height - y),
+        "button": 0,
+        "buttons": 0,
+        "modifiers": [],
+    }
+    message.update(extra)
+    _send(viewer, **message)
+
+
+def _grey(viewer: SeriesViewer) -> np.ndarray:
+    arr = viewer.image.get_array()
+    assert arr.dtype == np.uint8 and arr.shape[2] == 4
+    return arr[..., 0]
+
+
+@pytest.fixture
+def vol() -> np.ndarray:
+    return _volume()
+
+
+@pytest.fixture
+def viewer(vol) -> SeriesViewer:
+    v = SeriesViewer(vol, spacing=(3.0, 1.0, 1.0), window=(0, 1000), size=256)
+    _send(v, type="initialized")
+    return v
+
+
+# ---------------------------------------------------------------------- rendering basics
+def test_encode_png_roundtrip_all_colour_types():
+    rng = np.random.default_rng(0)
+    for shape in [(7, 5), (7, 5, 3), (7, 5, 4)]:
+        arr = rng.integers(0, 256, shape, dtype=np.uint8)
+        back = np.asarray(Image.open(io.BytesIO(encode_png(arr))))
+        assert np.array_equal(back, arr)
+    with pytest.raises(TypeError, match="uint8"):
+        encode_png(np.zeros((2, 2), np.int16))
+
+
+def test_frame_to_png_picks_grey_rgb_rgba():
+    rgba = np.full((4, 4, 4), 255, np.uint8)
+    png, opaque = frame_to_png(rgba)
+    assert opaque and Image.open(io.BytesIO(png)).mode == "L"
+    rgba[0, 0, 0] = 10
+    assert Image.open(io.BytesIO(frame_to_png(rgba)[0])).mode == "RGB"
+    rgba[0, 0, 3] = 0
+    png, opaque = frame_to_png(rgba)
+    assert not opaque and Image.open(io.BytesIO(png)).mode == "RGBA"
+
+
+@pytest.mark.parametrize("figsize", [(0.48, 0.4), (0.96, 0.8), (1.44, 1.2)])
+def test_fast_image_matches_matplotlib_nearest_at_integer_zoom(figsize):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    rng = np.random.default_rng(1)
+    rgba = rng.integers(0, 256, (40, 48, 4), dtype=np.uint8)
+    rgba[..., 3] = 255
+    results = []
+    for fast in (False, True):
+        fig = Figure(figsize=figsize, dpi=100)
+        canvas = FigureCanvasAgg(fig)
+        ax = fig.add_axes([0, 0, 1, 1])
+        ax.set_axis_off()
+        if fast:
+            image = FastImage(ax, interpolation="nearest")
+            image.set_data(rgba)
+            ax.add_image(image)
+            ax.set_xlim(-0.5, 47.5)
+            ax.set_ylim(39.5, -0.5)
+            ax.set_aspect("equal")
+        else:
+            ax.imshow(rgba, interpolation="nearest")
+        canvas.draw()
+        results.append(np.asarray(canvas.buffer_rgba()).copy())
+    assert np.array_equal(results[0], results[1])
+
+
+def test_each_slice_change_sends_one_png_of_the_new_slice(viewer, vol):
+    recorder = SendRecorder(viewer.canvas)
+    viewer.index = 2
+    viewer.index = 7
+    assert len(recorder.frames) == 2
+    sent = np.asarray(Image.open(io.BytesIO(recorder.last)))
+    buffer = np.asarray(viewer.canvas.get_renderer().buffer_rgba())
+    assert sent.shape[:2] == buffer.shape[:2]
+    assert np.array_equal(sent if sent.ndim == 2 else sent[..., 0], buffer[..., 0])
+    assert viewer.canvas._image_mode == "full"
+
+
+# ---------------------------------------------------------------------- navigation
+def test_slider_changes_displayed_slice(viewer, vol):
+    viewer._slider.value = 3
+    assert viewer.index == 3
+    expected = to_display(vol[3].astype(float), (0, 1000))
+    assert np.array_equal(_grey(viewer), expected)
+    viewer.index = 9
+    assert np.array_equal(_grey(viewer), to_display(vol[9].astype(float), (0, 1000)))
+    assert viewer.annotations["bottom_left"].startswith("Im: 10/12")
+    assert "27.0 mm" in viewer.annotations["bottom_left"]  # 9 * 3 mm
+    assert "10 / 12" in viewer._counter.value
+
+
+def test_out_of_range_index_says_what_was_expected(viewer):
+    with pytest.raises(traitlets.TraitError, match=r"expected 0\.\.11"):
+        viewer.index = 12
+    with pytest.raises(traitlets.TraitError, match="time point"):
+        viewer.time = 1
+
+
+def test_empty_and_bad_inputs():
+    with pytest.raises(ValueError, match="empty"):
+        SeriesViewer(np.zeros((0, 4, 4)))
+    with pytest.raises(ValueError, match="2-D image"):
+        SeriesViewer(np.zeros((2, 2, 2, 2, 2)))
+    with pytest.raises(ValueError, match="spacing"):
+        SeriesViewer(np.zeros((2, 4, 4)), spacing=(1, -1, 1))
+    with pytest.raises(ValueError, match="view must be one of"):
+        SeriesViewer(np.zeros((2, 4, 4)), view="diagonal")
+
+
+def test_mouse_wheel_and_keys_step_slices(viewer):
+    viewer.index = 5
+    _mouse(viewer, "scroll", 10, 10, step=-1)
+    assert viewer.index == 6
+    _mouse(viewer, "scroll", 10, 10, step=1)
+    _mouse(viewer, "scroll", 10, 10, step=1)
+    assert viewer.index == 4
+    _send(viewer, type="key_press", key="kArrowUp", guiEvent=None)
+    assert viewer.index == 5
+    _send(viewer, type="key_press", key="kEnd", guiEvent=None)
+    assert viewer.index == 11
+    _send(viewer, type="key_press", key="kArrowUp", guiEvent=None)  # clamped at the end
+    assert viewer.index == 11
+    _send(viewer, type="key_press", key="kHome", guiEvent=None)
+    assert viewer.index == 0
+
+
+def test_play_steps_and_loops(viewer):
+    viewer.index = 10
+    viewer._tick()
+    assert viewer.index == 11
+    viewer._tick()
+    assert viewer.index == 0  # loop
+    viewer.loop = False
+    viewer.index = 11
+    viewer.playing = True
+    viewer._tick()
+    assert viewer.index == 11 and viewer.playing is False
+    viewer.fps = 25
+    assert viewer._timer.interval == 40
+    with pytest.raises(traitlets.TraitError):
+        viewer.fps = 0
+
+
+def test_four_d_time_slider_and_play_over_time():
+    vol4 = np.stack([_volume(4, 16, 16), _volume(4, 16, 16) + 2000])
+    v = SeriesViewer(vol4, window=(0, 5000))
+    assert v._time_row.layout.display != "none"
+    before = _grey(v).copy()
+    v._time_slider.value = 1
+    assert v.time == 1
+    assert not np.array_equal(before, _grey(v))
+    v._tick()
+    assert v.time == 0  # cine runs over time for 4-D data
+    assert "T: 1/2" in v.annotations["bottom_left"]
+
+
+# ---------------------------------------------------------------------- window
+def test_presets_window_boxes_and_auto(viewer, vol):
+    viewer.index = 4
+    viewer.preset = "bone"
+    assert (viewer.window_center, viewer.window_width) == (400.0, 1800.0)
+    assert np.array_equal(_grey(viewer), to_display(vol[4].astype(float), "bone"))
+    assert "(bone)" in viewer.annotations["bottom_right"]
+    viewer._width_box.value = 300.0
+    assert viewer.preset == "custom" and viewer.window_width == 300.0
+    assert np.array_equal(_grey(viewer), to_display(vol[4].astype(float), (400, 300)))
+    center, width = viewer.auto_window()
+    assert viewer.preset == "auto"
+    lo, hi = np.percentile(vol[4], [0.5, 99.5])
+    assert center == pytest.approx((lo + hi) / 2) and width == pytest.approx(hi - lo)
+    with pytest.raises(traitlets.TraitError, match="unknown preset"):
+        viewer.preset = "nonsense"
+    with pytest.raises(traitlets.TraitError, match="positive"):
+        viewer.window_width = 0
+
+
+def test_invert_and_colormap(viewer, vol):
+    grey = _grey(viewer).copy()
+    viewer.invert = True
+    assert np.array_equal(_grey(viewer), 255 - grey)
+    viewer.invert = False
+    viewer.cmap = "viridis"
+    rgba = viewer.image.get_array()
+    assert not np.array_equal(rgba[..., 0], rgba[..., 1])
+    assert viewer.displayed.ndim == 3
+    with pytest.raises(traitlets.TraitError, match="colormap"):
+        viewer.cmap = "no-such-map"
+
+
+def test_right_drag_changes_width_horizontally_and_centre_vertically(viewer):
+    viewer.drag_window(0, 1000)
+    _mouse(viewer, "button_press", 20, 10, button=2, buttons=2)
+    _mouse(viewer, "motion_notify", 20, 30, buttons=2)  # to the right: wider
+    assert viewer.window_width > 1000 and viewer.window_center == pytest.approx(0)
+    width = viewer.window_width
+    _mouse(viewer, "motion_notify", 30, 30, buttons=2)  # downwards (screen y down)
+    assert viewer.window_width == pytest.approx(width)
+    assert viewer.window_center != pytest.approx(0)
+    _mouse(viewer, "button_release", 30, 30, button=2)
+    assert viewer.preset == "custom"
+    c = viewer.window_center
+    _mouse(viewer, "motion_notify", 5, 5)
+    assert viewer.window_center == c  # released: hovering does not window
+
+
+def test_hover_readout(viewer, vol):
+    viewer.index = 2
+    _mouse(viewer, "motion_notify", 10, 20)
+    text = viewer.readout
+    assert "slice 2  row 10  col 20" in text
+    assert f"value {int(vol[2, 10, 20])}" in text
+    assert "(20.0, 10.0, 6.0) mm" in text
+    assert viewer._readout_label.value == text
+
+
+# ---------------------------------------------------------------------- views
+def test_reformat_views_cut_the_volume_with_aspect(vol):
+    v = SeriesViewer(vol, spacing=(3.0, 1.0, 0.5), window=(0, 1000))
+    v.view = "coronal"
+    assert v.n_slices == vol.shape[1]
+    v.index = 7
+    # Coronal: rows are slices from superior (last) to inferior, columns are columns.
+    expected = to_display(vol[::-1, 7, :].astype(float), (0, 1000))
+    assert np.array_equal(_grey(v), expected)
+    assert v.ax.get_aspect() == pytest.approx(3.0 / 0.5)
+    v.view = "sagittal"
+    v.index = 5
+    expected = to_display(vol[::-1, :, 5].astype(float), (0, 1000))
+    assert np.array_equal(_grey(v), expected)
+    assert v.ax.get_aspect() == pytest.approx(3.0 / 1.0)
+    v.view = "axial"
+    assert np.array_equal(_grey(v), to_display(vol[v.index].astype(float), (0, 1000)))
+
+
+def test_ortho_has_three_panes_and_crosshair_follows_clicks(vol):
+    v = SeriesViewer(vol, spacing=(3.0, 1.0, 1.0), window=(0, 1000), view="ortho")
+    _send(v, type="initialized")
+    assert len(v.axes) == 3
+    assert all(p.hline.get_visible() for p in v._panes)
+    # Click in the axial pane at row 12, col 30 -> coronal shows row 12, sagittal col 30.
+    _mouse(v, "button_press", 12, 30, pane=0, button=0, buttons=1)
+    _mouse(v, "button_release", 12, 30, pane=0, button=0)
+    k = v._cursor[0]
+    assert v._cursor == [k, 12, 30]
+    coronal, sagittal = v._panes[1], v._panes[2]
+    assert np.array_equal(
+        coronal.image.get_array()[..., 0], to_display(vol[::-1, 12, :].astype(float), (0, 1000))
+    )
+    assert np.array_equal(
+        sagittal.image.get_array()[..., 0], to_display(vol[::-1, :, 30].astype(float), (0, 1000))
+    )
+    assert v._panes[0].vline.get_xdata()[0] == 30
+    # Clicking the coronal pane makes it active: the slider now moves coronal planes.
+    _mouse(v, "button_press", 2, 5, pane=1, button=0, buttons=1)
+    assert v._active == 1 and v.index == 12 and v.n_slices == vol.shape[1]
+    assert v._cursor == [vol.shape[0] - 1 - 2, 12, 5]
+
+
+def test_acquired_only_without_geometry_reason_shown():
+    v = SeriesViewer(np.zeros((1, 8, 8), np.int16))
+    assert "axial" not in v._view_buttons.options
+    assert "at least 2 slices" in v._view_reason.value
+    with pytest.raises(GeometryError, match="at least 2 slices"):
+        v.view = "axial"
+
+
+# ---------------------------------------------------------------------- overlays
+def test_label_overlay_colours_legend_and_errors(viewer, vol):
+    mask = np.zeros(vol.shape, np.uint8)
+    mask[:, 5:10, 5:10] = 1
+    mask[:, 20:25, 20:25] = 2
+    before = viewer.image.get_array().copy()
+    viewer.add_overlay(mask, alpha=1.0, colors={1: "red", 2: "lime"}, labels={1: "tumour"})
+    after = viewer.image.get_array()
+    assert tuple(after[7, 7, :3]) == (255, 0, 0)
+    assert tuple(after[22, 22, :3]) == (0, 255, 0)
+    assert np.array_equal(after[30:, 30:], before[30:, 30:])
+    assert viewer.legend_labels == ["tumour", "overlay 1: label 2"]
+    viewer.show_overlays = False
+    assert np.array_equal(viewer.image.get_array(), before)
+    viewer.show_overlays = True
+    viewer.remove_overlay("overlay 1")
+    assert viewer.overlays == [] and viewer.legend_labels == []
+    with pytest.raises(ValueError, match=r"expected \(slices, rows, cols\) = \(12, 40, 48\)"):
+        viewer.add_overlay(np.zeros((12, 40, 47), np.uint8))
+    with pytest.raises(ValueError, match="integer labels"):
+        viewer.add_overlay(np.full(vol.shape, 0.5))
+    with pytest.raises(KeyError, match="no overlay"):
+        viewer.remove_overlay("missing")
+
+
+def test_overlay_follows_reformat(vol):
+    v = SeriesViewer(vol, spacing=(3.0, 1.0, 1.0), window=(0, 1000), view="coronal")
+    mask = np.zeros(vol.shape, bool)
+    mask[0, 7, :] = True  # first (inferior) slice, row 7
+    v.add_overlay(mask, alpha=1.0, colors="blue")
+    v.index = 7
+    arr = v.image.get_array()
+    assert (arr[-1, :, 2] == 255).all() and (arr[-1, :, 0] == 0).all()  # bottom row of coronal
+    blue = (arr[..., 2] == 255) & (arr[..., 0] == 0)
+    assert not blue[:-1].all(axis=1).any()
+
+
+# ---------------------------------------------------------------------- link
+def test_link_by_patient_position_and_window():
+    thin = _volume(12, 16, 16)
+    thick = _volume(4, 16, 16)
+    a = SeriesViewer(thin, spacing=(1.0, 1.0, 1.0), window=(0, 1000))
+    b = SeriesViewer(thick, spacing=(3.0, 1.0, 1.0), window=(0, 1000))
+    handle = link(a, b, window=True)
+    a.index = 9  # z = 9 mm -> thick slice 3 (z = 9 mm)
+    assert b.index == 3
+    a.index = 4  # z = 4 mm -> nearest thick slice 1 (z = 3 mm)
+    assert b.index == 1
+    b.index = 2  # z = 6 mm
+    assert a.index == 6
+    a.drag_window(100, 200)
+    assert (b.window_center, b.window_width) == (100, 200)
+    assert np.array_equal(_grey(b), to_display(thick[2].astype(float), (100, 200)))
+    handle.unlink()
+    a.index = 0
+    assert b.index == 2
+
+
+def test_link_by_index_without_geometry():
+    a = SeriesViewer(_volume(6, 8, 8))
+    b = SeriesViewer(_volume(3, 8, 8))
+    link(a, b)
+    a.index = 5
+    assert b.index == 2  # clamped: no geometry, so by index
+    a.index = 1
+    assert b.index == 1
+
+
+# ---------------------------------------------------------------------- annotations, static output
+def test_annotations_toggle(viewer):
+    assert viewer.annotations["bottom_right"].startswith("W: 1000 L: 0")
+    viewer.show_annotations = False
+    assert set(viewer.annotations.values()) == {""}
+
+
+def test_snapshot_and_mimebundle(viewer):
+    png = viewer.snapshot()
+    img = Image.open(io.BytesIO(png))
+    assert img.size == (256, 256)
+    bundle = viewer._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert bundle["image/png"] and bundle["text/html"].startswith(
+        '<img src="data:image/png;base64,'
+    )
+    assert "SeriesViewer" in bundle["text/plain"]
+
+
+def test_user_artists_stay_visible_above_the_image(viewer):
+    before = np.asarray(viewer.canvas.get_renderer().buffer_rgba()).copy()
+    viewer.ax.plot([0, 47], [0, 39], color="red", lw=3)
+    viewer.refresh()
+    viewer.index = 3
+    after = np.asarray(viewer.canvas.get_renderer().buffer_rgba())
+    red = (after[..., 0] > 200) & (after[..., 1] < 60)
+    assert red.sum() > 50 and not ((before[..., 0] > 200) & (before[..., 1] < 60)).any()
+
+
+def test_save_animation_gif_and_mp4_message(viewer, tmp_path):
+    path = viewer.save_animation(tmp_path / "cine.gif", fps=5, stop=4)
+    with Image.open(path) as gif:
+        assert gif.n_frames == 4
+    assert viewer.index == viewer.index  # state restored (no exception)
+    import shutil
+
+    if shutil.which("ffmpeg") is None:
+        with pytest.raises(MissingDependencyError, match="ffmpeg"):
+            viewer.save_animation(tmp_path / "cine.mp4")
+    with pytest.raises(ValueError, match=".gif or .mp4"):
+        viewer.save_animation(tmp_path / "cine.avi")
+
+
+def test_image_fallback_canvas_updates_png(vol):
+    v = SeriesViewer(vol, window=(0, 1000), canvas="image", size=128)
+    assert v._image_widget is not None and v._image_widget in v.children
+    first = bytes(v._image_widget.value)
+    v.index = 1
+    second = bytes(v._image_widget.value)
+    assert first != second
+    shown = np.asarray(Image.open(io.BytesIO(second)))
+    assert shown.shape[:2] == (128, 128)
+    with pytest.raises(ValueError, match="canvas must be"):
+        SeriesViewer(vol, canvas="svg")
+
+
+def test_colour_volume():
+    rgb = np.zeros((3, 20, 30, 3), np.uint8)
+    rgb[1, ..., 0] = 200
+    rgb[2, ..., 2] = 150
+    v = SeriesViewer(rgb)
+    v.index = 1
+    assert tuple(v.displayed[5, 5]) == (200, 0, 0)
+    v.index = 2
+    assert tuple(v.image.get_array()[5, 5, :3]) == (0, 0, 150)
+    assert v.annotations["bottom_right"] == ""
