@@ -167,3 +167,70 @@ def decode_frame(ds: Dataset, index: int) -> np.ndarray:
 def raw_element_value(ds: Dataset, tag: int) -> Any:
     """Return an element's value, converting a raw element on access (same on 2.4 and 3.x)."""
     return ds[tag].value
+
+
+def decoded_photometric(ds: Dataset) -> str:
+    """Photometric interpretation of the array that :func:`decode_frame` returns for ``ds``.
+
+    pydicom 3 converts YBR_FULL / YBR_FULL_422 to RGB while decoding (``as_rgb=True``);
+    pydicom 2.4 returns the YBR values as stored, for native and JPEG data alike.
+    JPEG 2000's YBR_ICT / YBR_RCT are decoded to RGB by the codecs on both.
+    """
+    pi = str(ds.get("PhotometricInterpretation", "") or "").strip().upper()
+    if pi in ("YBR_ICT", "YBR_RCT"):
+        return "RGB"
+    if IS_PYDICOM3 and pi in ("YBR_FULL", "YBR_FULL_422"):
+        return "RGB"
+    return pi
+
+
+def decode_frame_from_file(path: str | os.PathLike[str], index: int, n_frames: int) -> np.ndarray:
+    """Decode frame ``index`` of the file at ``path`` (re-reading the file).
+
+    On pydicom 3 a frame of a multi-frame file is decoded without decoding the others;
+    on 2.4 the whole file is decoded (callers should cache the other frames).
+    Files without the DICOM preamble or file meta are read with ``force=True`` and an
+    implicit VR little endian transfer syntax is assumed when none is given.
+    """
+    if IS_PYDICOM3 and n_frames > 1:
+        from pydicom.pixels import pixel_array
+
+        try:
+            return pixel_array(os.fspath(path), index=index)
+        except Exception:  # noqa: BLE001 - fall back to a full read (e.g. no file meta)
+            pass
+    ds = pydicom.dcmread(os.fspath(path), force=True)
+    ensure_transfer_syntax(ds)
+    if n_frames > 1:
+        return decode_pixels(ds)[index] if not IS_PYDICOM3 else decode_frame(ds, index)
+    return decode_frame(ds, index)
+
+
+def ensure_transfer_syntax(ds: Dataset) -> None:
+    """Give a dataset read with ``force=True`` and no file meta a Transfer Syntax UID.
+
+    Old files (ACR-NEMA style, no preamble) carry none; pydicom needs one to decode
+    pixels. The encoding pydicom detected while reading is used.
+    """
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+    meta = getattr(ds, "file_meta", None)
+    if meta is None:
+        meta = FileMetaDataset()
+        ds.file_meta = meta
+    if meta.get("TransferSyntaxUID"):
+        return
+    if IS_PYDICOM3:
+        implicit, little = getattr(ds, "original_encoding", (True, True))
+    else:  # pragma: no cover - exercised by the pydicom 2.4 environment
+        implicit = getattr(ds, "is_implicit_VR", True)
+        little = getattr(ds, "is_little_endian", True)
+    if implicit is None:
+        implicit = True
+    if little is None:
+        little = True
+    if implicit:
+        meta.TransferSyntaxUID = ImplicitVRLittleEndian
+    else:
+        meta.TransferSyntaxUID = ExplicitVRLittleEndian if little else ExplicitVRBigEndian

@@ -1,0 +1,265 @@
+"""Per-frame header facts: where a frame comes from and where it lies in the patient.
+
+A :class:`FrameRef` is everything the loader needs to sort, group and later decode
+one 2-D frame, taken from a header read with ``stop_before_pixels``; classic files
+give one frame each, enhanced multi-frame files one per frame, with the values of
+their per-frame and shared functional groups.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from pydicom.dataset import Dataset
+
+__all__ = ["FrameRef", "frames_from_header", "has_pixel_module", "UNSET"]
+
+UNSET = object()
+
+# SOP classes that never hold a displayable image even when they carry Rows/Columns.
+_NON_IMAGE_SOP_PREFIXES = (
+    "1.2.840.10008.1.3.10",  # Media Storage Directory (DICOMDIR)
+    "1.2.840.10008.5.1.4.1.1.88.",  # Structured reports
+    "1.2.840.10008.5.1.4.1.1.9.",  # Waveforms
+    "1.2.840.10008.5.1.4.1.1.481.5",  # RT Plan
+    "1.2.840.10008.5.1.4.1.1.481.3",  # RT Structure Set
+    "1.2.840.10008.5.1.4.1.1.11.",  # Presentation states
+)
+
+
+@dataclass(eq=False)
+class FrameRef:
+    """One 2-D frame: its source, header and geometry.
+
+    Attributes
+    ----------
+    path : str or None
+        The file, or ``None`` for an in-memory dataset.
+    header : Dataset
+        The instance's header (``stop_before_pixels``) or the in-memory dataset.
+    frame : int
+        Index of the frame inside its file.
+    n_frames : int
+        Number of frames of the file.
+    position, orientation : numpy.ndarray or None
+        ImagePositionPatient (3,) and ImageOrientationPatient (6,).
+    pixel_spacing : tuple of float or None
+        (row spacing, column spacing) in mm.
+    slope, intercept : float
+        Rescale Slope / Intercept of this frame (1 and 0 when absent).
+    """
+
+    path: str | None
+    header: Dataset
+    frame: int = 0
+    n_frames: int = 1
+    position: np.ndarray | None = None
+    orientation: np.ndarray | None = None
+    pixel_spacing: tuple[float, float] | None = None
+    slope: float = 1.0
+    intercept: float = 0.0
+    rows: int = 0
+    cols: int = 0
+    samples: int = 1
+    instance_number: int | None = None
+    sop_uid: str = ""
+    series_uid: str = ""
+    acquisition_seconds: float | None = None
+    temporal: dict[str, Any] = field(default_factory=dict)
+    order: int = 0
+    error: str | None = None
+
+    @property
+    def label(self) -> str:
+        """File name (with frame number for multi-frame files) for messages."""
+        base = self.path if self.path is not None else f"<dataset {self.sop_uid or '?'}>"
+        return f"{base} [frame {self.frame + 1}]" if self.n_frames > 1 else base
+
+    @property
+    def in_memory(self) -> bool:
+        """True when the pixels live in :attr:`header` rather than on disk."""
+        return self.path is None
+
+
+def _float_list(value: Any, n: int) -> np.ndarray | None:
+    try:
+        arr = np.array([float(v) for v in value], dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    if arr.shape != (n,) or not np.all(np.isfinite(arr)):
+        return None
+    return arr
+
+
+def _get(ds: Dataset | None, keyword: str, default: Any = None) -> Any:
+    # Malformed values (bad VR, unparsable DS) raise on access in pydicom; treat them as absent.
+    if ds is None:
+        return default
+    try:
+        value = ds.get(keyword, default)
+    except Exception:  # noqa: BLE001 - any parse error means "not usable"
+        return default
+    return default if value is None or value == "" else value
+
+
+def _fg_item(ds: Dataset, groups: str, index: int, sequence: str) -> Dataset | None:
+    seq = _get(ds, groups)
+    if not seq or index >= len(seq):
+        return None
+    inner = _get(seq[index], sequence)
+    return inner[0] if inner else None
+
+
+def _fg(ds: Dataset, frame: int, sequence: str) -> Dataset | None:
+    """Functional group ``sequence`` item for ``frame``: per-frame wins over shared."""
+    return _fg_item(ds, "PerFrameFunctionalGroupsSequence", frame, sequence) or _fg_item(
+        ds, "SharedFunctionalGroupsSequence", 0, sequence
+    )
+
+
+def _seconds(value: Any) -> float | None:
+    """Seconds since midnight of a DICOM TM (or the time part of a DT)."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    if len(text) >= 14 and text[:8].isdigit():  # DT: YYYYMMDDHHMMSS...
+        text = text[8:]
+    text = text.split("+")[0].split("-")[0].replace(":", "")
+    try:
+        hh = int(text[0:2]) if len(text) >= 2 else 0
+        mm = int(text[2:4]) if len(text) >= 4 else 0
+        ss = float(text[4:]) if len(text) > 4 else 0.0
+    except ValueError:
+        return None
+    return hh * 3600.0 + mm * 60.0 + ss
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def has_pixel_module(ds: Dataset) -> bool:
+    """Whether a header describes an image (Rows/Columns and not a known non-image SOP class)."""
+    sop_class = str(_get(ds, "SOPClassUID", "") or "")
+    if sop_class.startswith(_NON_IMAGE_SOP_PREFIXES):
+        return False
+    rows, cols = _int(_get(ds, "Rows")), _int(_get(ds, "Columns"))
+    return bool(rows and cols)
+
+
+def frames_from_header(
+    ds: Dataset, path: str | os.PathLike[str] | None, *, order: int = 0
+) -> Iterator[FrameRef]:
+    """Yield one :class:`FrameRef` per frame described by ``ds``.
+
+    Parameters
+    ----------
+    ds : Dataset
+        Header of one instance (pixel data not needed).
+    path : path-like or None
+        Its file, or ``None`` when ``ds`` is in memory.
+    order : int
+        Discovery order of the instance (the last-resort sort key).
+    """
+    n_frames = _int(_get(ds, "NumberOfFrames", 1)) or 1
+    rows, cols = _int(_get(ds, "Rows")) or 0, _int(_get(ds, "Columns")) or 0
+    samples = _int(_get(ds, "SamplesPerPixel", 1)) or 1
+    base_pos = _float_list(_get(ds, "ImagePositionPatient", []), 3)
+    base_ori = _float_list(_get(ds, "ImageOrientationPatient", []), 6)
+    spacing = _float_list(_get(ds, "PixelSpacing", []), 2)
+    if spacing is None:
+        spacing = _float_list(_get(ds, "ImagerPixelSpacing", []), 2)
+    slope = _get(ds, "RescaleSlope", 1.0)
+    intercept = _get(ds, "RescaleIntercept", 0.0)
+    instance = _int(_get(ds, "InstanceNumber"))
+    sop_uid = str(_get(ds, "SOPInstanceUID", "") or "")
+    series_uid = str(_get(ds, "SeriesInstanceUID", "") or "")
+    acq = _seconds(_get(ds, "AcquisitionTime") or _get(ds, "ContentTime"))
+    enhanced = bool(_get(ds, "PerFrameFunctionalGroupsSequence")) or bool(
+        _get(ds, "SharedFunctionalGroupsSequence")
+    )
+    classic_temporal = {
+        key: _get(ds, key)
+        for key in (
+            "TemporalPositionIdentifier",
+            "TriggerTime",
+            "EchoNumbers",
+            "AcquisitionNumber",
+            "DiffusionBValue",
+        )
+        if _get(ds, key) is not None
+    }
+    if acq is not None:
+        classic_temporal["AcquisitionTime"] = acq
+    str_path = None if path is None else os.fspath(path)
+    for k in range(n_frames):
+        pos, ori, sp = base_pos, base_ori, spacing
+        fslope, fintercept = slope, intercept
+        temporal = dict(classic_temporal)
+        if enhanced:
+            plane = _fg(ds, k, "PlanePositionSequence")
+            if plane is not None:
+                pos = _float_list(_get(plane, "ImagePositionPatient", []), 3)
+            orient = _fg(ds, k, "PlaneOrientationSequence")
+            if orient is not None:
+                ori = _float_list(_get(orient, "ImageOrientationPatient", []), 6)
+            measures = _fg(ds, k, "PixelMeasuresSequence")
+            if measures is not None:
+                found = _float_list(_get(measures, "PixelSpacing", []), 2)
+                sp = found if found is not None else sp
+            transform = _fg(ds, k, "PixelValueTransformationSequence")
+            if transform is not None:
+                fslope = _get(transform, "RescaleSlope", fslope)
+                fintercept = _get(transform, "RescaleIntercept", fintercept)
+            content = _fg_item(ds, "PerFrameFunctionalGroupsSequence", k, "FrameContentSequence")
+            if content is not None:
+                for key in ("TemporalPositionIndex", "StackID", "InStackPositionNumber"):
+                    if _get(content, key) is not None:
+                        temporal[key] = _get(content, key)
+                div = _get(content, "DimensionIndexValues")
+                if div is not None:
+                    temporal["DimensionIndexValues"] = tuple(
+                        div if isinstance(div, (list, tuple)) or hasattr(div, "__iter__") else [div]
+                    )
+                facq = _seconds(_get(content, "FrameAcquisitionDateTime"))
+                if facq is not None:
+                    temporal["AcquisitionTime"] = facq
+            echo = _fg(ds, k, "MREchoSequence")
+            if echo is not None and _get(echo, "EffectiveEchoTime") is not None:
+                temporal["EffectiveEchoTime"] = _get(echo, "EffectiveEchoTime")
+        try:
+            fslope_f = float(fslope)
+            fintercept_f = float(fintercept)
+        except (TypeError, ValueError):
+            fslope_f, fintercept_f = 1.0, 0.0
+        if not np.isfinite(fslope_f) or fslope_f == 0:
+            fslope_f = 1.0
+        if not np.isfinite(fintercept_f):
+            fintercept_f = 0.0
+        yield FrameRef(
+            path=str_path,
+            header=ds,
+            frame=k,
+            n_frames=n_frames,
+            position=pos,
+            orientation=ori,
+            pixel_spacing=None if sp is None else (float(sp[0]), float(sp[1])),
+            slope=fslope_f,
+            intercept=fintercept_f,
+            rows=rows,
+            cols=cols,
+            samples=samples,
+            instance_number=instance,
+            sop_uid=sop_uid,
+            series_uid=series_uid,
+            acquisition_seconds=temporal.get("AcquisitionTime"),
+            temporal=temporal,
+            order=order * 100000 + k,
+        )

@@ -1,0 +1,309 @@
+"""Sorting frames into slices (and time points) by geometry, with QA findings.
+
+Frames are ordered by their position projected on the slice normal (the cross
+product of the ImageOrientationPatient row and column cosines), which is the
+only order that is right for every plane (axial, sagittal, oblique) and every
+naming scheme. Without geometry the loader falls back to InstanceNumber, then
+acquisition time, then discovery order, and says so.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._findings import Finding
+from ._frames import FrameRef
+
+__all__ = ["Arrangement", "arrange", "GAP_FACTOR", "JITTER"]
+
+#: A step larger than this many median spacings is a gap (a missing slice gives 2.0).
+GAP_FACTOR = 1.5
+#: Relative deviation from the median spacing tolerated as scanner jitter.
+JITTER = 0.05
+# Positions closer than this (mm along the normal) are the same slice location.
+_SAME_POSITION_MM = 1e-3
+# Attributes that tell repeated positions apart (a 4-D series), in order of preference.
+_TIME_KEYS = (
+    "TemporalPositionIndex",
+    "TemporalPositionIdentifier",
+    "StackID",
+    "TriggerTime",
+    "EffectiveEchoTime",
+    "EchoNumbers",
+    "DiffusionBValue",
+    "AcquisitionNumber",
+    "AcquisitionTime",
+)
+
+
+@dataclass
+class Arrangement:
+    """Frames laid out as ``grid[time][slice]`` plus what was learned on the way."""
+
+    grid: list[list[FrameRef]]
+    sort_method: str
+    time_key: str | None = None
+    findings: list[Finding] = field(default_factory=list)
+    slice_positions: np.ndarray | None = None  # projections on the normal, time 0
+    normal: np.ndarray | None = None
+    is_uniform: bool = False
+    slice_spacing: float | None = None
+
+
+def _paths(refs: Sequence[FrameRef]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(r.label for r in refs))
+
+
+def _sortable(value: object) -> tuple:
+    # Mixed types (numbers, strings, tuples) must still sort deterministically.
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return (0, float(value), "")
+    try:
+        return (0, float(value), "")  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return (1, 0.0, str(value))
+
+
+def _dedupe_sop(refs: list[FrameRef], findings: list[Finding]) -> list[FrameRef]:
+    seen: dict[tuple[str, int], FrameRef] = {}
+    kept: list[FrameRef] = []
+    dropped: dict[tuple[str, int], list[FrameRef]] = defaultdict(list)
+    for ref in refs:
+        key = (ref.sop_uid, ref.frame)
+        if ref.sop_uid and key in seen:
+            dropped[key].append(ref)
+            continue
+        seen[key] = ref
+        kept.append(ref)
+    for key, extra in dropped.items():
+        findings.append(
+            Finding(
+                "warning",
+                "duplicate-instance",
+                f"SOPInstanceUID {key[0]} appears {len(extra) + 1} times; the copies were ignored",
+                _paths([seen[key], *extra]),
+            )
+        )
+    return kept
+
+
+def _time_key(groups: list[list[FrameRef]]) -> str | None:
+    """The first attribute whose values tell apart the frames sharing each position."""
+    for key in _TIME_KEYS:
+        ok = True
+        for group in groups:
+            values = [r.temporal.get(key) for r in group]
+            if any(v is None for v in values) or len({str(v) for v in values}) != len(values):
+                ok = False
+                break
+        if ok:
+            return key
+    return None
+
+
+def arrange(refs: Sequence[FrameRef], *, jitter: float = JITTER) -> Arrangement:
+    """Sort frames into ``grid[time][slice]`` and collect geometry findings.
+
+    Parameters
+    ----------
+    refs : sequence of FrameRef
+        Frames of one stack (same size and orientation, grouped by the scanner).
+    jitter : float
+        Relative spacing deviation accepted as scanner jitter.
+
+    Returns
+    -------
+    Arrangement
+    """
+    findings: list[Finding] = []
+    frames = _dedupe_sop(list(refs), findings)
+    if not frames:
+        return Arrangement([[]], "none", findings=findings)
+
+    has_geometry = all(r.position is not None and r.orientation is not None for r in frames)
+    normal = None
+    if has_geometry:
+        ori = frames[0].orientation
+        assert ori is not None
+        normal = np.cross(ori[:3], ori[3:])
+        norm = float(np.linalg.norm(normal))
+        if norm < 1e-6:
+            has_geometry = False
+        else:
+            normal = normal / norm
+    if has_geometry:
+        method = "geometry"
+        keys = [float(np.dot(r.position, normal)) for r in frames]  # type: ignore[arg-type]
+    elif all(r.instance_number is not None for r in frames) and len(
+        {(r.instance_number, r.frame) for r in frames}
+    ) == len(frames):
+        method = "instance-number"
+        keys = [float(r.instance_number) * 100000 + r.frame for r in frames]  # type: ignore[operator]
+    elif all(r.acquisition_seconds is not None for r in frames) and len(
+        {(r.acquisition_seconds, r.frame) for r in frames}
+    ) == len(frames):
+        method = "acquisition-time"
+        keys = [float(r.acquisition_seconds) * 100000 + r.frame for r in frames]  # type: ignore[arg-type]
+    else:
+        method = "file-order"
+        keys = [float(r.order) for r in frames]
+
+    if method != "geometry" and len(frames) > 1:
+        single_file = len({r.path or id(r.header) for r in frames}) == 1
+        # One multi-frame file without positions (cine, US) is naturally in frame order.
+        severity = "info" if single_file and method == "file-order" else "warning"
+        what = {
+            "instance-number": "InstanceNumber",
+            "acquisition-time": "acquisition time",
+            "file-order": "frame/file order",
+        }[method]
+        findings.append(
+            Finding(
+                severity,
+                "missing-geometry",
+                f"no usable ImagePositionPatient/ImageOrientationPatient; frames sorted by {what}",
+                (),
+            )
+        )
+
+    # Group frames sharing a slice location.
+    order = np.argsort(np.asarray(keys), kind="stable")
+    groups: list[list[FrameRef]] = []
+    group_keys: list[float] = []
+    tol = _SAME_POSITION_MM if method == "geometry" else 0.0
+    for idx in order:
+        if groups and abs(keys[idx] - group_keys[-1]) <= tol:
+            groups[-1].append(frames[idx])
+        else:
+            groups.append([frames[idx]])
+            group_keys.append(keys[idx])
+
+    time_key = None
+    sizes = {len(g) for g in groups}
+    if max(sizes) > 1:
+        n_times = max(sizes)
+        time_key = _time_key(groups) if len(sizes) == 1 else None
+        if time_key is not None:
+            for g in groups:
+                g.sort(key=lambda r: _sortable(r.temporal[time_key]))
+            findings.append(
+                Finding(
+                    "info",
+                    "4d",
+                    f"{n_times} frames share each slice position; they are exposed as "
+                    f"{n_times} time points (ordered by {time_key})",
+                    (),
+                )
+            )
+        else:
+            dup_groups = [g for g in groups if len(g) > 1]
+            for g in dup_groups:
+                g.sort(key=lambda r: (r.instance_number or 0, r.order))
+                where = f"position {group_keys[groups.index(g)]:.3f} mm along the normal"
+                if method != "geometry":
+                    where = f"the same {method.replace('-', ' ')}"
+                findings.append(
+                    Finding(
+                        "warning",
+                        "duplicate-position",
+                        f"{len(g)} frames at {where}; the first was kept, {len(g) - 1} ignored",
+                        _paths(g),
+                    )
+                )
+            groups = [[g[0]] for g in groups]
+            n_times = 1
+    else:
+        n_times = 1
+
+    grid = [[g[t] for g in groups] for t in range(n_times)]
+    arrangement = Arrangement(grid, method, time_key, findings, normal=normal)
+    if method == "geometry":
+        arrangement.slice_positions = np.asarray(group_keys, dtype=np.float64)
+        _check_spacing(arrangement, groups, jitter)
+    _check_rescale(arrangement, frames)
+    return arrangement
+
+
+def _check_spacing(arr: Arrangement, groups: list[list[FrameRef]], jitter: float) -> None:
+    pos = arr.slice_positions
+    assert pos is not None
+    if len(pos) < 2:
+        arr.is_uniform = True
+        return
+    steps = np.diff(pos)
+    median = float(np.median(steps))
+    arr.slice_spacing = median
+    uniform = True
+    if len(steps) >= 2 and median > 0:
+        for k, step in enumerate(steps):
+            if step > GAP_FACTOR * median:
+                missing = int(round(step / median)) - 1
+                arr.findings.append(
+                    Finding(
+                        "warning",
+                        "gap",
+                        f"slice spacing jumps to {step:.3g} mm (median {median:.3g} mm) between "
+                        f"slices {k} and {k + 1}: about {max(missing, 1)} slice(s) missing",
+                        _paths([groups[k][0], groups[k + 1][0]]),
+                    )
+                )
+                uniform = False
+            elif abs(step - median) > jitter * median + 1e-3:
+                arr.findings.append(
+                    Finding(
+                        "warning",
+                        "irregular-spacing",
+                        f"slice spacing {step:.4g} mm between slices {k} and {k + 1} differs "
+                        f"from the median {median:.4g} mm by more than {jitter:.0%}",
+                        _paths([groups[k][0], groups[k + 1][0]]),
+                    )
+                )
+                uniform = False
+    # Positions should lie on one line along the normal (otherwise gantry tilt / mixed stacks).
+    first = groups[0][0]
+    spacings = {r.pixel_spacing for g in groups for r in g}
+    if len(spacings) > 1:
+        arr.findings.append(
+            Finding(
+                "warning",
+                "mixed-pixel-spacing",
+                f"pixel spacing varies: {sorted(map(str, spacings))}",
+                (),
+            )
+        )
+        uniform = False
+    if first.position is not None and len(groups) > 1:
+        last = groups[-1][0].position
+        assert last is not None and arr.normal is not None
+        along = last - first.position
+        lateral = along - np.dot(along, arr.normal) * arr.normal
+        if float(np.linalg.norm(lateral)) > 0.01 * max(float(np.linalg.norm(along)), 1.0):
+            arr.findings.append(
+                Finding(
+                    "info",
+                    "tilted-stack",
+                    "slice positions are not along the slice normal (gantry tilt or shear); "
+                    "the affine uses the actual step between slices",
+                    (),
+                )
+            )
+    arr.is_uniform = uniform
+
+
+def _check_rescale(arr: Arrangement, frames: list[FrameRef]) -> None:
+    pairs = {(r.slope, r.intercept) for r in frames}
+    if len(pairs) > 1:
+        shown = ", ".join(f"{s:g}/{i:g}" for s, i in sorted(pairs)[:4])
+        arr.findings.append(
+            Finding(
+                "info",
+                "mixed-rescale",
+                f"RescaleSlope/Intercept differ between frames ({shown}"
+                f"{'...' if len(pairs) > 4 else ''}); frame() applies each frame's own values",
+                (),
+            )
+        )
