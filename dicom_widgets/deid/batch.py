@@ -385,6 +385,10 @@ def _process_one(
         try:
             atomic_write_bytes(target, data, overwrite=overwrite)
         except FileExistsError:
+            if target.read_bytes() == data:
+                outcome.status = "exists"
+                outcome.message = f"{target.name} exists with identical content (overwrite=False)"
+                return outcome
             # Another source with the same SOP Instance UID (copies, re-encodings): a second,
             # still identifier-free name derived from the source path under the key.
             alternate = target.with_name(

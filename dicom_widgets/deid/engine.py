@@ -1195,6 +1195,34 @@ def _reinterpret(ds: Dataset, elem: DataElement, vr: str) -> DataElement:
     return elem
 
 
+def _copy_dataset(ds: Dataset) -> Dataset:
+    """An independent copy of ``ds`` (elements and items copied, byte values shared).
+
+    ``copy.deepcopy`` of a FileDataset recurses without end on pydicom 2.4 and copies the pixel
+    bytes needlessly; the engine replaces values rather than mutating them, so copying the
+    element objects (and every sequence item, recursively) is enough.
+    """
+    new = copy.copy(ds)
+    elements = {}
+    for key, elem in ds._dict.items():
+        if isinstance(elem, DataElement):
+            if elem.VR == "SQ" and elem.value is not None:
+                new_elem = copy.copy(elem)
+                new_elem.value = Sequence([_copy_dataset(item) for item in elem.value])
+            else:
+                new_elem = copy.copy(elem)
+            elements[key] = new_elem
+        else:  # a RawDataElement: immutable, converted on first access
+            elements[key] = elem
+    new._dict = elements
+    meta = getattr(ds, "file_meta", None)
+    if meta is not None:
+        new_meta = copy.copy(meta)
+        new_meta._dict = {k: copy.copy(v) for k, v in meta._dict.items()}
+        new.file_meta = new_meta
+    return new
+
+
 def anonymize(
     ds: Dataset,
     profile: Profile | None = None,
@@ -1235,7 +1263,7 @@ def anonymize(
     """
     profile = profile if profile is not None else Profile()
     context = context if context is not None else DeidContext()
-    target = ds if _inplace else copy.deepcopy(ds)
+    target = ds if _inplace else _copy_dataset(ds)
     engine = _Engine(profile, context, target, pixel_cleaned=pixel_cleaned)
     engine.walk(target, "", "", {})
     engine.file_meta(target)

@@ -1,0 +1,346 @@
+"""De-identification engine, batch writer and verifier on crafted pitfalls and real files."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import copy
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
+
+from dicom_widgets._compat import read_dataset
+from dicom_widgets.data import (
+    all_pydicom_test_files,
+    charset_files,
+    ct_phantom,
+    mr_phantom,
+    write_series,
+)
+from dicom_widgets.deid import (
+    DeidContext,
+    Profile,
+    anonymize,
+    anonymize_files,
+    verify,
+)
+from dicom_widgets.errors import DicomWidgetsWarning, UnsafeOutputError
+
+KEY = "00112233445566778899aabbccddeeff"
+MRN = "4455667788"
+
+
+def _series(n=3, size=16, **kw):
+    return ct_phantom(n_slices=n, size=size, **kw)
+
+
+# -- engine basics -------------------------------------------------------------------------
+def test_input_not_mutated_and_markers():
+    ds = _series(1)[0]
+    before = str(ds) + str(ds.file_meta)
+    result = anonymize(ds, Profile(), context=DeidContext(KEY))
+    assert str(ds) + str(ds.file_meta) == before
+    out = result.dataset
+    assert out.PatientIdentityRemoved == "YES"
+    assert out.DeidentificationMethod[0] == "DICOM PS3.15 2026d Annex E"
+    codes = [item.CodeValue for item in out.DeidentificationMethodCodeSequence]
+    assert codes == ["113100"]
+    assert all(i.CodingSchemeDesignator == "DCM" for i in out.DeidentificationMethodCodeSequence)
+    assert out.LongitudinalTemporalInformationModified == "REMOVED"
+    assert out.file_meta.MediaStorageSOPInstanceUID == out.SOPInstanceUID
+    assert out.SOPInstanceUID != ds.SOPInstanceUID
+
+
+def test_option_codes_in_markers():
+    profile = Profile(retain_uids=True, retain_safe_private=True, clean_descriptors=True)
+    out = anonymize(_series(1)[0], profile).dataset
+    codes = {item.CodeValue for item in out.DeidentificationMethodCodeSequence}
+    assert codes == {"113100", "113110", "113111", "113105"}
+
+
+def test_compound_resolution_documented_in_changes():
+    ds = _series(1)[0]
+    result = anonymize(ds, Profile())
+    pid = next(c for c in result.changes if c.keyword == "PatientID")
+    assert pid.table_code == "Z/D" and pid.action == "Z" and "Type 2" in pid.note
+    inst = next(c for c in result.changes if c.keyword == "InstitutionName")
+    assert inst.table_code == "X/Z/D" and inst.action == "X"
+
+
+def test_rt_plan_date_is_type2_and_dummied():
+    ds = pydicom.dcmread(pydicom.data.get_testdata_file("rtplan.dcm"))
+    result = anonymize(ds, Profile())
+    change = next(c for c in result.changes if c.keyword == "RTPlanDate")
+    assert change.table_code == "X/D" and change.action == "D"
+    assert result.dataset.RTPlanDate == "19000101"
+    machine = [c for c in result.changes if c.keyword == "TreatmentMachineName"]
+    assert machine and all(c.action == "Z" for c in machine)  # Type 2 inside BeamSequence
+
+
+def test_uid_remap_is_keyed_and_deterministic():
+    ds = _series(1)[0]
+    a = anonymize(ds, context=DeidContext(KEY)).dataset
+    b = anonymize(ds, context=DeidContext(KEY)).dataset
+    c = anonymize(ds, context=DeidContext("ffeeddccbbaa99887766554433221100")).dataset
+    assert a.StudyInstanceUID == b.StudyInstanceUID != c.StudyInstanceUID
+    assert a.StudyInstanceUID.startswith("2.25.") and len(a.StudyInstanceUID) <= 64
+    assert pydicom.uid.UID(a.StudyInstanceUID).is_valid
+
+
+def test_date_shift_per_patient_keeps_intervals_nested_and_offsets():
+    ctx = DeidContext(KEY)
+    ds = _series(1)[0]
+    ds.AcquisitionDateTime = "20240102101500.123456+0100"
+    item = Dataset()
+    item.ObservationDateTime = "20240105080000"
+    item.Date = "20240103"
+    ds.ContentSequence = Sequence([item])
+    result = anonymize(ds, Profile(retain_longitudinal_modified_dates=True), context=ctx)
+    out = result.dataset
+    import datetime as dt
+
+    offset = result.date_offset_days
+    assert offset is not None and offset != 0
+    assert out.StudyDate == (dt.date(2024, 1, 2) + dt.timedelta(days=offset)).strftime("%Y%m%d")
+    assert out.AcquisitionDateTime.endswith("101500.123456+0100")
+    assert out.AcquisitionDateTime[:8] == out.StudyDate
+    assert out.StudyTime == ds.StudyTime  # whole-day shift
+    # Same patient, another file, same context -> same offset.
+    other = _series(2)[1]
+    assert (
+        anonymize(
+            other, Profile(retain_longitudinal_modified_dates=True), context=ctx
+        ).date_offset_days
+        == offset
+    )
+    assert out.LongitudinalTemporalInformationModified == "MODIFIED"
+
+
+def test_overrides():
+    ds = _series(1)[0]
+    profile = Profile(
+        overrides={
+            "PatientID": ("replace", "SUBJ-01"),
+            "(0008,0080)": "keep",
+            "Manufacturer": "remove",
+        }
+    )
+    result = anonymize(ds, profile)
+    assert result.dataset.PatientID == "SUBJ-01"
+    assert result.dataset.InstitutionName == ds.InstitutionName
+    assert "Manufacturer" not in result.dataset
+    assert {
+        c.rule
+        for c in result.changes
+        if c.keyword in ("PatientID", "InstitutionName", "Manufacturer")
+    } == {"override"}
+
+
+def test_free_text_with_patient_identifiers_is_redacted():
+    ds = _series(1)[0]
+    ds.ImageComments = "pt PHANTOM Jane, MRN DW-PHANTOM-0001, born 01/01/1970"  # X anyway
+    ds.AdditionalPatientHistory = "x"
+    ds.ConvolutionKernel = "JANE"  # not in the table: kept but redacted
+    ds.DerivationDescription = "Derived for Phantom^Jane"  # X
+    result = anonymize(ds, Profile(clean_descriptors=True))
+    out = result.dataset
+    assert "jane" not in str(out.ConvolutionKernel).lower()
+    assert any(w.kind == "phi_in_text" and w.resolved for w in result.warnings)
+    assert result.identity_removed
+
+
+def test_burned_in_annotation_warning_blocks_yes():
+    ds = pydicom.dcmread(pydicom.data.get_testdata_file("SC_rgb.dcm"))
+    result = anonymize(ds, Profile())
+    assert any(w.kind == "burned_in_annotation" and not w.resolved for w in result.warnings)
+    assert result.dataset.PatientIdentityRemoved == "NO"
+
+
+def test_public_un_uses_dictionary_vr():
+    path = pydicom.data.get_testdata_file("explicit_VR-UN.dcm")
+    result = anonymize(pydicom.dcmread(path), Profile())
+    assert all(c.vr != "UN" for c in result.changes if c.keyword)
+
+
+def test_charsets_iso2022_and_utf8_names():
+    ds = pydicom.dcmread(next(p for p in charset_files() if p.name == "chrJapMulti.dcm"))
+    ds.StudyComments = f"患者 {ds.PatientName}"  # X anyway
+    ds.ConvolutionKernel = str(ds.PatientName).split("=")[0]
+    result = anonymize(ds, Profile())
+    buffer = __import__("io").BytesIO()
+    pydicom.dcmwrite(buffer, result.dataset)
+    back = pydicom.dcmread(__import__("io").BytesIO(buffer.getvalue()))
+    assert str(back.PatientName) == ""
+    report = verify([ds], [result.dataset])
+    assert report.ok, report._repr_text()
+
+
+# -- crafted pitfall series through anonymize_files + verify ---------------------------------
+def _pitfall_series(folder: Path, implicit: bool) -> list[Path]:
+    datasets = _series(3, 16)
+    study_uid = f"1.2.826.0.1.3680043.9.{MRN}.20240102"
+    paths = []
+    for i, ds in enumerate(datasets):
+        ds.StudyInstanceUID = study_uid
+        ds.SOPInstanceUID = f"{study_uid}.{i + 1}"
+        ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+        ds.OtherPatientIDs = MRN
+        ds.PatientName = "Müller^Jürgen=山田^太郎=やまだ^たろう"
+        ref = Dataset()
+        ref.ReferencedSOPClassUID = ds.SOPClassUID
+        ref.ReferencedSOPInstanceUID = f"{study_uid}.{(i + 1) % 3 + 1}"
+        item = Dataset()
+        item.ReferencedImageSequence = Sequence([ref])
+        item.PatientName = "Müller^Jürgen"
+        item.OperatorsName = "Tech^Nested"
+        item.InstitutionName = "Hidden General Hospital"
+        item.TextComments = f"patient {MRN} Müller"
+        ds.ReferencedSeriesSequence = Sequence([item])
+        ds.SourceImageSequence = Sequence([copy.deepcopy(ref)])
+        ds.ImageComments = "Müller scanned by Dr House"
+        ds.add_new(0x60000010, "US", 16)
+        ds.add_new(0x60000011, "US", 16)
+        ds.add_new(0x60000022, "LO", "Müller overlay")
+        ds.add_new(0x60003000, "OW", b"\x00" * 32)
+        ds.add_new(0x60020010, "US", 16)
+        ds.add_new(0x60020022, "LO", "Jürgen")
+        ds.add_new(0x60023000, "OW", b"\x00" * 32)
+        original = Dataset()
+        original.PatientName = "Müller^Jürgen"
+        original.PatientID = MRN
+        mod = Dataset()
+        mod.OriginalAttributesSequence = Sequence([Dataset()])
+        mod.OriginalAttributesSequence[0].ModifiedAttributesSequence = Sequence([original])
+        ds.OriginalAttributesSequence = mod.OriginalAttributesSequence
+        block = ds.private_block(0x0029, "ACME PRIVATE", create=True)
+        block.add_new(0x01, "LO", f"MRN {MRN}")
+        block.add_new(0x02, "UN", "Müller".encode())
+        if implicit:
+            ds.file_meta.TransferSyntaxUID = pydicom.uid.ImplicitVRLittleEndian
+        paths.append(folder / f"f{i}.dcm")
+        from dicom_widgets._io import write_dataset_atomic
+
+        write_dataset_atomic(ds, paths[-1])
+    return paths
+
+
+@pytest.mark.parametrize("implicit", [False, True])
+def test_pitfalls_written_and_verified(tmp_path, implicit):
+    src = tmp_path / "src"
+    paths = _pitfall_series(src, implicit)
+    report = anonymize_files(paths, tmp_path / "out", key=KEY, progress=False)
+    assert report.counts() == {"written": 3}, report._repr_text()
+    assert report.verification is not None and report.verification.ok
+    outputs = [Path(o.output) for o in report.outcomes]
+    assert all("Müller" not in p.name and MRN not in p.name for p in outputs)
+    standalone = verify(paths, outputs)
+    assert standalone.ok, standalone._repr_text()
+    for p in outputs:
+        raw = p.read_bytes()
+        assert MRN.encode() not in raw and "Müller".encode() not in raw and b"20240102" not in raw
+    anon = [read_dataset(p) for p in outputs]
+    sop = {d.SOPInstanceUID for d in anon}
+    for d in anon:
+        # References between files stay intact and resolve to remapped instances.
+        ref = d.ReferencedSeriesSequence[0].ReferencedImageSequence[0].ReferencedSOPInstanceUID
+        assert ref in sop
+        assert not any(t >> 16 in (0x6000, 0x6002) for t in d.keys())
+        assert "OriginalAttributesSequence" not in d
+        assert not any(t >> 16 == 0x0029 for t in d.keys())
+    assert len({d.StudyInstanceUID for d in anon}) == 1
+
+
+def test_refuses_unsafe_output_and_duplicates(tmp_path):
+    paths = write_series(_series(2), tmp_path / "src")
+    with pytest.raises(UnsafeOutputError):
+        anonymize_files(paths, tmp_path / "src" / "anon", progress=False)
+    with pytest.raises(UnsafeOutputError):
+        anonymize_files(paths, tmp_path / "src", progress=False)
+    with pytest.raises(UnsafeOutputError):
+        anonymize_files([paths[0], paths[0]], tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists() and not (tmp_path / "src" / "anon").exists()
+
+
+def test_existing_outputs_and_continued_batch(tmp_path):
+    paths = write_series(_series(4), tmp_path / "src")
+    first = anonymize_files(paths[:2], tmp_path / "out", key=KEY, progress=False)
+    again = anonymize_files(paths[:2], tmp_path / "out", key=KEY, progress=False)
+    assert again.counts() == {"exists": 2}
+    second = anonymize_files(paths[2:], tmp_path / "out", key=KEY, progress=False)
+    studies = {read_dataset(p).StudyInstanceUID for p in first.written + second.written}
+    assert len(studies) == 1  # the key continues the batch
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        text = first.uid_map_csv(tmp_path / "uids.csv")
+    assert any(issubclass(w.category, DicomWidgetsWarning) for w in caught)
+    assert "RE-IDENTIFIES" in text and (tmp_path / "uids.csv").exists()
+
+
+def test_pixel_data_byte_exact_without_cleaning(tmp_path):
+    src = pydicom.data.get_testdata_file("JPEG2000.dcm")
+    report = anonymize_files([src], tmp_path / "out", progress=False)
+    out = read_dataset(report.written[0])
+    orig = read_dataset(src)
+    assert out.PixelData == orig.PixelData
+    assert out.file_meta.TransferSyntaxUID == orig.file_meta.TransferSyntaxUID
+
+
+def test_pixel_regions_clean_every_frame(tmp_path):
+    src = [
+        pydicom.data.get_testdata_file("SC_rgb_rle_2frame.dcm"),
+        pydicom.data.get_testdata_file("CT_small.dcm"),
+    ]
+    report = anonymize_files(
+        src, tmp_path / "out", pixel_regions={(100, 100): [(0, 0, 10, 20)]}, progress=False
+    )
+    outcomes = {Path(o.source).name: o for o in report.outcomes}
+    sc = outcomes["SC_rgb_rle_2frame.dcm"]
+    assert sc.pixel_cleaned and "Explicit VR Little Endian" in sc.message
+    out = read_dataset(sc.output)
+    assert out.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.1"
+    arr = out.pixel_array
+    assert arr.shape[0] == 2 and np.all(arr[:, :10, :20] == 0) and arr[:, 50:, 50:].any()
+    assert "113101" in {i.CodeValue for i in out.DeidentificationMethodCodeSequence}
+    assert not outcomes["CT_small.dcm"].pixel_cleaned  # other geometry: untouched
+    assert "Report" in repr(report) and "cleaned" in repr(report)
+
+
+def test_every_pydicom_file_gets_an_outcome(tmp_path):
+    files = all_pydicom_test_files() + charset_files()
+    with cf.ThreadPoolExecutor(2) as pool:
+        report = anonymize_files(files, tmp_path / "out", executor=pool, progress=False)
+    assert len(report.outcomes) == len(files)
+    # "exists": a byte-identical copy of another source (pydicom ships some files twice).
+    assert {o.status for o in report.outcomes} <= {"written", "skipped", "error", "exists"}
+    assert report.verification.ok, report.verification._repr_text()
+    written = [o for o in report.outcomes if o.status == "written"]
+    assert len(written) > 0.8 * len(files)
+    for o in report.outcomes:
+        if o.status == "error":
+            assert o.message
+
+
+def test_dask_executor(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    paths = write_series(mr_phantom(n_slices=4, size=16), tmp_path / "src")
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+    ) as cluster:
+        with distributed.Client(cluster) as client:
+            report = anonymize_files(
+                paths, tmp_path / "out", key=KEY, executor=client.get_executor(), progress=False
+            )
+    assert report.counts() == {"written": 4}
+    assert len({read_dataset(p).SeriesInstanceUID for p in report.written}) == 1
+    assert report.uid_map  # maps come back from the workers
+
+
+def test_reprs_escape_and_text():
+    result = anonymize(_series(1)[0])
+    assert "AnonymizationResult" in repr(result)
+    html_text = result._repr_html_()
+    assert html_text and "<script" not in html_text
