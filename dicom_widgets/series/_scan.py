@@ -195,8 +195,8 @@ class SeriesCatalog(Sequence):
 
     @property
     def n_files(self) -> int:
-        """Number of DICOM instances grouped into series."""
-        return sum(e.n_instances for e in self.entries if e.split_from is None)
+        """Number of DICOM files grouped into series (in-memory datasets not counted)."""
+        return len({p for e in self.entries for p in e.paths})
 
     def to_dataframe(self) -> Any:
         """One row per series (see :meth:`SeriesInfo.as_row`); needs pandas."""
