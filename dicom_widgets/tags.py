@@ -582,7 +582,12 @@ def _validate(vr: str, value: Any) -> str | None:
     for v in values:
         if v is None or v == "":
             continue
-        text = getattr(v, "original_string", None) if vr in {"IS", "DS"} else v
+        # IS/DS values pydicom converted keep their text in original_string; values it
+        # could not convert stay plain str and are checked as such.
+        if isinstance(v, str):
+            text = v
+        else:
+            text = getattr(v, "original_string", None) if vr in {"IS", "DS"} else v
         if not isinstance(text, str):
             if vr in {"IS", "DS"}:
                 continue
@@ -601,7 +606,7 @@ def _validate_text(vr: str, text: str) -> str | None:
     try:
         validate_value(vr, text, 2)  # 2 == config.RAISE
     except Exception as exc:
-        return f"invalid {vr} value: {_first_line(exc)}"
+        return _first_line(exc)
     return None
 
 
@@ -689,9 +694,60 @@ def _vm_of(elem: DataElement) -> int:
     return 1
 
 
-def iter_rows(ds: Dataset, **options: Any) -> Iterator[ElementRow]:
-    """Iterate over the rows of :func:`flatten` (same keyword arguments)."""
-    return iter(flatten(ds, **options))
+def iter_rows(
+    ds: Dataset,
+    *,
+    max_items_per_sequence: int | None = None,
+    max_depth: int | None = None,
+    include_private: bool = True,
+    include_items: bool = True,
+    include_file_meta: bool = True,
+    max_chars: int = 80,
+    max_values: int = 8,
+    var: str = "ds",
+) -> Iterator[ElementRow]:
+    """Yield the rows of :func:`flatten` one at a time (same keyword arguments).
+
+    Lazy: stopping early (a repr that shows the first 500 rows) leaves the rest of the
+    dataset untouched. Conversion warnings are caught around each step only, so code
+    running between two rows sees its own warnings normally.
+
+    Examples
+    --------
+    >>> from pydicom.dataset import Dataset
+    >>> ds = Dataset(); ds.PatientName = "A"; ds.Modality = "CT"
+    >>> next(iter_rows(ds)).keyword
+    'PatientName'
+    """
+    opts = (
+        max_items_per_sequence,
+        max_depth,
+        include_private,
+        include_items,
+        max_chars,
+        max_values,
+    )
+    counter = [0]
+    holder: list[list] = [[]]
+
+    def walks() -> Iterator[ElementRow]:
+        meta = getattr(ds, "file_meta", None) if include_file_meta else None
+        if meta is not None and len(meta):
+            yield from _walk(
+                meta, ds, None, "", (), f"{var}.file_meta", 0, counter, holder, True, *opts
+            )
+        yield from _walk(ds, ds, None, "", (), var, 0, counter, holder, False, *opts)
+
+    gen = walks()
+    while True:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            holder[0] = caught
+            try:
+                row = next(gen)
+            except StopIteration:
+                return
+        yield row
 
 
 def _walk(
@@ -703,7 +759,7 @@ def _walk(
     expr: str,
     depth: int,
     counter: list[int],
-    log: list,
+    logs: list[list],
     in_meta: bool,
     max_items: int | None,
     max_depth: int | None,
@@ -726,6 +782,7 @@ def _walk(
         is_private = bool((tag >> 16) & 1)
         if is_private and not include_private:
             continue
+        log = logs[0]  # the list the current catch_warnings records into
         n_before = len(log)
         problem_extra: list[str] = []
         raw = stored.get(tag)
@@ -861,7 +918,7 @@ def _walk(
             if isinstance(item, Dataset):
                 yield from _walk(
                     item, root, item_parent, item_path, item_key, item_expr, depth + 1,
-                    counter, log, in_meta, max_items, max_depth, include_private,
+                    counter, logs, in_meta, max_items, max_depth, include_private,
                     include_items, max_chars, max_values,
                 )  # fmt: skip
 
@@ -946,13 +1003,14 @@ def _flatten(
         # Conversion warnings (invalid values, undecodable text) become row markers
         # instead of reaching the user once per element.
         warnings.simplefilter("always")
+        logs = [log]
         if include_file_meta:
             meta = getattr(ds, "file_meta", None)
             if meta is not None and len(meta):
                 rows.extend(
-                    _walk(meta, ds, None, "", (), f"{var}.file_meta", 0, counter, log, True, *opts)
+                    _walk(meta, ds, None, "", (), f"{var}.file_meta", 0, counter, logs, True, *opts)
                 )
-        rows.extend(_walk(ds, ds, None, "", (), var, 0, counter, log, False, *opts))
+        rows.extend(_walk(ds, ds, None, "", (), var, 0, counter, logs, False, *opts))
     return rows
 
 

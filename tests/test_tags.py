@@ -18,6 +18,7 @@ from dicom_widgets.tags import (
     evaluate_expression,
     flatten,
     format_tag,
+    iter_rows,
     module_of,
     parse_tag,
     search,
@@ -514,3 +515,32 @@ def test_to_dataframe():
     diff = compare(ds, read("mr_small"))
     ddf = diff.to_dataframe()
     assert len(ddf) == len(diff) and set(ddf.kind) <= {"added", "removed", "changed"}
+
+
+def test_iter_rows_is_lazy_and_equal_to_flatten():
+    ds = read("bad_vr")
+    lazy = list(iter_rows(ds))
+    eager = flatten(ds)
+    assert [(r.path, r.summary, r.problem) for r in lazy] == [
+        (r.path, r.summary, r.problem) for r in eager
+    ]
+    big = read("enhanced_ct")
+    gen = iter_rows(big)
+    first = [next(gen) for _ in range(3)]
+    assert [r.index for r in first] == [0, 1, 2]
+    gen.close()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in iter_rows(read("ct_small")):
+            warnings.warn("consumer warning", UserWarning, stacklevel=1)
+    assert any("consumer warning" in str(w.message) for w in caught)
+
+
+def test_deferred_pixel_data_not_loaded():
+    ds = pydicom.dcmread(pydicom_file("ct_small"), defer_size="1 KB")
+    row = next(r for r in flatten(ds) if r.tag == 0x7FE00010)
+    assert "32,768 bytes" in row.summary and "not loaded" in row.summary
+    from pydicom.dataelem import RawDataElement
+
+    assert isinstance(ds._dict[0x7FE00010], RawDataElement)
+    assert ds._dict[0x7FE00010].value is None  # still deferred
