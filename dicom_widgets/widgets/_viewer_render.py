@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import struct
 import time
+import warnings
 import zlib
 from typing import Any
 
@@ -296,7 +297,10 @@ def make_canvas(figure: Any) -> Any:
     from ipympl.backend_nbagg import FigureManager
 
     canvas = _CANVAS_CLASS(figure)
-    FigureManager(canvas, id(figure))
+    with warnings.catch_warnings():
+        # ipympl 0.10's Toolbar passes the canvas on to traitlets, which warns about it.
+        warnings.filterwarnings("ignore", category=DeprecationWarning, message=".*Toolbar")
+        FigureManager(canvas, id(figure))
     canvas.header_visible = False
     canvas.footer_visible = False
     canvas.toolbar_position = "left"

@@ -18,8 +18,8 @@ from ..errors import DecodeError, DicomWidgetsError, GeometryError
 
 __all__ = ["Source", "ArraySource", "SeriesSource", "as_source", "NoPixelDataError"]
 
-#: Number of decoded frames each source keeps (per kind: stored / values).
-CACHE_FRAMES = 48
+#: Decoded frames a source keeps (per kind); a Series has its own, larger cache behind it.
+CACHE_FRAMES = 8
 
 
 class NoPixelDataError(DicomWidgetsError, ValueError):
@@ -280,15 +280,24 @@ class SeriesSource(Source):
             self.uniform = False
         if not self.uniform:
             self.uniform_reason = reason or _uniform_reason(series)
-        if not self.is_color:
-            raw_dtype = None
+        #: Slice decoded to learn the stored dtype: the viewer points it at the slice it shows
+        #: first, so opening a long series decodes exactly one frame.
+        self.probe_index = n // 2
+        self._dtype: np.dtype | None = None
+        self._dtype_known = False
+
+    @property
+    def stored_dtype(self) -> np.dtype | None:  # type: ignore[override]
+        """dtype of the stored frames when the LUT fast path applies ((u)int8/16), else None."""
+        if not self._dtype_known and not self.is_color:
             try:
-                raw = self.stored(0, 0)
-                raw_dtype = None if raw is None else raw.dtype
+                raw = self.stored(self.probe_index, 0)
             except DecodeError:
-                pass
-            if raw_dtype is not None and raw_dtype.kind in "iu" and raw_dtype.itemsize <= 2:
-                self.stored_dtype = raw_dtype
+                return None  # try again with another frame next time
+            self._dtype_known = True
+            if raw is not None and raw.dtype.kind in "iu" and raw.dtype.itemsize <= 2:
+                self._dtype = raw.dtype
+        return self._dtype
 
     def stored(self, index: int, time: int = 0) -> np.ndarray | None:
         self.check(index, time)
@@ -319,7 +328,11 @@ class SeriesSource(Source):
             return (1.0, 0.0)
 
     def has_modality_lut(self) -> bool:
-        return bool(getattr(self.series, "has_modality_lut", False))
+        attr = getattr(self.series, "has_modality_lut", False)
+        try:
+            return bool(attr() if callable(attr) else attr)
+        except Exception:
+            return False
 
     def error(self, index: int, time: int = 0) -> str | None:
         getter = getattr(self.series, "frame_error", None)

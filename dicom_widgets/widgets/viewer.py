@@ -1501,6 +1501,8 @@ class SeriesViewer(widgets.VBox):
         if self._hold or not self._panes:
             return
         self._problems: list[str | None] = []
+        if hasattr(self.source, "probe_index"):
+            self.source.probe_index = int(self._cursor[0])
         for pane in self._panes:
             self._update_pane(pane)
         self._update_annotations()
