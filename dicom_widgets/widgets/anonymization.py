@@ -1,0 +1,1236 @@
+"""AnonymizationPreview: see exactly what de-identification will do, then export.
+
+A thin composition of stock ipywidgets (and an ipympl figure) around :mod:`dicom_widgets.deid`:
+
+- an instance selector (files that cannot be read are listed as failed, with the reason);
+- one checkbox per profile option and a text field of per-tag overrides
+  (``PatientSex=keep, (0010,1010)=remove, StudyDescription="Teaching case"``); any change
+  recomputes the diff at once;
+- the diff of the selected instance: every element a rule acted on, with its tag path through
+  sequences, action, the rule or option that fired and the value before → after, colour and
+  symbol coded, with filters (changed only / all / warnings only), a search box and paging;
+- the engine's warnings beyond the table, each with what the user can do;
+- a pixel preview, original beside anonymized, where rectangles drawn with the mouse (or given
+  with :meth:`AnonymizationPreview.add_region`) are blanked in every frame and every instance
+  of the same geometry on export;
+- export to an output folder with a progress bar, then the report and its verification.
+
+State lives in traitlets (the ten option names, ``overrides_text``, ``instance``, ``frame``,
+``view``, ``query``, ``page``, ``regions``, ``output_folder``), so tests and notebooks drive the
+widget by setting traits, without a browser.
+
+Examples
+--------
+>>> from dicom_widgets.data import ct_phantom
+>>> preview = AnonymizationPreview(ct_phantom(n_slices=1, size=16)[0], canvas="image")
+>>> preview.change_for("PatientSex").action
+'Z'
+>>> preview.retain_patient_characteristics = True
+>>> preview.change_for("PatientSex").action
+'K'
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as W
+import numpy as np
+import traitlets as T
+from pydicom.dataset import Dataset
+
+from ..deid import OPTION_NAMES, AnonymizationResult, Change, DeidContext, Profile, anonymize
+from ..errors import DicomWidgetsError, MissingDependencyError, UnsafeOutputError
+from ..html import anonymization as H
+from ..html import note, tag, wrap
+
+__all__ = ["AnonymizationPreview", "parse_overrides"]
+
+Region = tuple[int, int, int, int]
+
+_ACTION_WORDS = ("keep", "remove", "empty")
+_VIEWS = ("changed", "all", "warnings")
+_MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
+
+
+# ----------------------------------------------------------------------------- overrides
+def _split_top_level(text: str) -> list[str]:
+    """Split on commas that are outside quotes and parentheses (tags contain commas)."""
+    parts: list[str] = []
+    buf: list[str] = []
+    quote: str | None = None
+    depth = 0
+    escaped = False
+    for ch in text:
+        if escaped:
+            buf.append(ch)
+            escaped = False
+            continue
+        if quote:
+            if ch == "\\":
+                escaped = True
+                buf.append(ch)
+                continue
+            if ch == quote:
+                quote = None
+            buf.append(ch)
+            continue
+        if ch in "\"'":
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth = max(0, depth - 1)
+        elif ch in ",;\n" and depth == 0:
+            parts.append("".join(buf))
+            buf = []
+            continue
+        buf.append(ch)
+    if quote:
+        raise ValueError(f"unterminated quote in {text.strip()!r}")
+    parts.append("".join(buf))
+    return [p.strip() for p in parts if p.strip()]
+
+
+def _unquote(value: str) -> str:
+    inner = value[1:-1]
+    return inner.replace("\\" + value[0], value[0]).replace("\\\\", "\\")
+
+
+def parse_overrides(text: str) -> tuple[dict[str, Any], list[str]]:
+    """Parse the overrides field into a :class:`~dicom_widgets.deid.Profile` ``overrides`` mapping.
+
+    Entries are separated by commas (or semicolons / new lines); each is ``KEY=ACTION`` where
+    KEY is a DICOM keyword or a tag ``(gggg,eeee)`` and ACTION is ``keep``, ``remove``, ``empty``
+    or a quoted replacement value.
+
+    Parameters
+    ----------
+    text : str
+        E.g. ``'PatientSex=keep, (0010,1010)=remove, StudyDescription="Teaching case"'``.
+
+    Returns
+    -------
+    (dict, list of str)
+        The valid overrides and one message per entry that could not be understood
+        (the valid ones still apply).
+
+    Examples
+    --------
+    >>> parse_overrides('PatientSex=keep, (0010,1010)=remove, StudyDescription="Teaching case"')
+    ({'PatientSex': 'keep', '(0010,1010)': 'remove', 'StudyDescription': ('replace', 'Teaching case')}, [])
+    >>> parse_overrides("PatientSexx=keep, PatientAge=maybe")[1]  # doctest: +NORMALIZE_WHITESPACE
+    ["PatientSexx=keep: override key 'PatientSexx' is neither a DICOM keyword nor a (gggg,eeee) tag",
+     'PatientAge=maybe: the action must be keep, remove, empty or a quoted value such as "Teaching case"']
+    """
+    overrides: dict[str, Any] = {}
+    errors: list[str] = []
+    try:
+        entries = _split_top_level(text or "")
+    except ValueError as exc:
+        return {}, [str(exc)]
+    for entry in entries:
+        key, sep, value = entry.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not key:
+            errors.append(f"{entry}: expected KEY=ACTION (for example PatientSex=keep)")
+            continue
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            action: Any = ("replace", _unquote(value))
+        elif value.lower() in _ACTION_WORDS:
+            action = value.lower()
+        else:
+            errors.append(
+                f"{entry}: the action must be keep, remove, empty or a quoted value "
+                'such as "Teaching case"'
+            )
+            continue
+        try:
+            Profile(overrides={key: action})  # the engine's own validation of the key
+        except ValueError as exc:
+            errors.append(f"{entry}: {exc}")
+            continue
+        overrides[key] = action
+    return overrides, errors
+
+
+# ----------------------------------------------------------------------------- sources
+@dataclass
+class _Item:
+    """One instance of the source: a file or an in-memory dataset."""
+
+    label: str
+    path: str | None = None
+    dataset: Dataset | None = None
+    error: str | None = None
+    rows: int | None = None
+    cols: int | None = None
+
+
+def _check_header(ds: Dataset) -> str | None:
+    """Why the engine would not anonymize this header (``None``: fine)."""
+    meta = getattr(ds, "file_meta", None)
+    sop_class = str(
+        ds.get("SOPClassUID", "") or (meta.get("MediaStorageSOPClassUID", "") if meta else "")
+    )
+    if sop_class == _MEDIA_STORAGE_DIRECTORY or "DirectoryRecordSequence" in ds:
+        return "DICOMDIR: not copied (build a new one from the anonymized files)"
+    if not sop_class or "SOPInstanceUID" not in ds:
+        return "not a composite instance (no SOP Class UID or SOP Instance UID)"
+    return None
+
+
+def _read_header(path: str) -> tuple[Dataset | None, str | None]:
+    from .._compat import read_dataset
+
+    try:
+        ds = read_dataset(path, stop_before_pixels=True, force=True)
+    except Exception as exc:  # noqa: BLE001 - reported in the selector, the rest goes on
+        return None, f"unreadable: {type(exc).__name__}: {exc}"[:300]
+    if len(ds) == 0 or not any(t >> 16 >= 0x0008 for t in ds.keys()):
+        return None, "unreadable: not a DICOM file"
+    return ds, _check_header(ds)
+
+
+def _items_from(source: Any) -> tuple[list[_Item], list[Path]]:
+    """The instances of ``source`` and the folders that must never receive output."""
+    folders: list[Path] = []
+    if isinstance(source, Dataset):
+        sources: list[Any] = [source]
+    elif isinstance(source, (str, os.PathLike)):
+        path = Path(os.fspath(source)).expanduser()
+        if path.is_dir():
+            folders.append(path.resolve())
+            sources = sorted(str(p) for p in path.rglob("*") if p.is_file())
+            if not sources:
+                raise ValueError(f"the folder {path} holds no files")
+        elif path.exists():
+            sources = [str(path)]
+        else:
+            raise FileNotFoundError(f"no such file or folder: {path}")
+    elif hasattr(source, "files") and hasattr(source, "dataset"):  # a dicom_widgets Series
+        files = list(source.files)
+        sources = files if files else [source.dataset(i) for i in range(len(source))]
+    else:
+        sources = list(source)
+        if not sources:
+            raise ValueError("AnonymizationPreview needs at least one dataset or file")
+    items: list[_Item] = []
+    for i, src in enumerate(sources):
+        if isinstance(src, Dataset):
+            name = str(getattr(src, "filename", "") or "")
+            if name and os.path.isfile(name):
+                folders.append(Path(name).resolve().parent)
+            label = f"dataset {i}" + (f": {os.path.basename(name)}" if name else "")
+            items.append(_Item(label, dataset=src, error=_check_header(src)))
+        else:
+            path = os.fspath(src)
+            folders.append(Path(path).resolve().parent)
+            items.append(_Item(os.path.basename(path) or path, path=path))
+    return items, folders
+
+
+# ----------------------------------------------------------------------------- the widget
+class AnonymizationPreview(W.VBox):
+    """Preview PS3.15 de-identification of a dataset, file, series or folder, then export it.
+
+    Parameters
+    ----------
+    source : Dataset, path, Series, folder, or list of Datasets / paths
+        What to de-identify. A folder is searched recursively; every file is an instance
+        (files that cannot be read are listed as failed with the reason).
+    profile : "basic" or Profile
+        Starting profile: the Basic Profile, or a :class:`~dicom_widgets.deid.Profile` whose
+        options and overrides fill the controls.
+    overrides : str or mapping, optional
+        Initial overrides (text as typed in the field, or a mapping as for ``Profile``).
+    key : bytes, str or DeidContext, optional
+        The de-identification key (UID remapping, date shifts); the preview and the export use
+        the same context, so the UIDs shown are the UIDs written.
+    page_size : int
+        Rows per page of the diff.
+    canvas : {"auto", "ipympl", "image"}
+        Pixel preview on an interactive ipympl canvas (draw rectangles with the mouse) or as a
+        static image (rectangles only through :meth:`add_region`).
+    output_folder : str
+        Initial text of the output folder field.
+    **options : bool
+        Profile options by name (see :data:`dicom_widgets.deid.OPTION_NAMES`).
+
+    Attributes
+    ----------
+    result : AnonymizationResult or None
+        The anonymization of the selected instance (``None`` when it failed, see ``error``).
+    error : str or None
+        Why the selected instance could not be read or anonymized.
+    report : Report or None
+        The last export's report.
+    context : DeidContext
+        Key and UID/date maps shared by preview and export.
+    option_boxes : dict of str to ipywidgets.Checkbox
+    overrides_box : ipywidgets.Text
+    instance_select : ipywidgets.Dropdown
+    diff : ipywidgets.HTML
+        The current page of the diff.
+    warnings_panel : ipywidgets.HTML
+    figure : matplotlib.figure.Figure
+        Original (left) and anonymized (right) pixels.
+    selector : matplotlib.widgets.RectangleSelector or None
+        Draws regions on the original image (ipympl canvas only).
+    export_button : ipywidgets.Button
+    progress : ipywidgets.IntProgress
+    export_output : ipywidgets.HTML
+        Report summary and verification, or the refusal message.
+
+    Examples
+    --------
+    >>> from dicom_widgets.data import ct_phantom
+    >>> preview = AnonymizationPreview(ct_phantom(n_slices=1, size=16)[0], retain_uids=True, canvas="image")
+    >>> preview.change_for("SOPInstanceUID").action
+    'K'
+    >>> preview.overrides_text = 'StudyDescription="Teaching case"'
+    >>> preview.result.dataset.StudyDescription
+    'Teaching case'
+    """
+
+    # The ten options of PS3.15 Table E.1-1 (checked against deid.OPTION_NAMES in the tests).
+    retain_safe_private = T.Bool(False, help="Retain Safe Private Option")
+    retain_uids = T.Bool(False, help="Retain UIDs Option")
+    retain_device_identity = T.Bool(False, help="Retain Device Identity Option")
+    retain_institution_identity = T.Bool(False, help="Retain Institution Identity Option")
+    retain_patient_characteristics = T.Bool(False, help="Retain Patient Characteristics Option")
+    retain_longitudinal_full_dates = T.Bool(False, help="Retain Longitudinal Full Dates Option")
+    retain_longitudinal_modified_dates = T.Bool(
+        False, help="Retain Longitudinal Modified Dates Option"
+    )
+    clean_descriptors = T.Bool(False, help="Clean Descriptors Option")
+    clean_structured_content = T.Bool(False, help="Clean Structured Content Option")
+    clean_graphics = T.Bool(False, help="Clean Graphics Option")
+
+    overrides_text = T.Unicode("", help="Per-tag overrides, e.g. PatientSex=keep.")
+    override_error = T.Unicode("", help="Why some overrides could not be used ('' when fine).")
+    instance = T.Int(0, help="Index of the previewed instance.")
+    frame = T.Int(0, help="Frame shown in the pixel preview.")
+    view = T.Enum(_VIEWS, "changed", help="Diff filter: changed / all / warnings.")
+    query = T.Unicode("", help="Search in paths, keywords, tags, rules and values.")
+    page = T.Int(0, help="Page of the diff (0-based).")
+    page_size = T.Int(50, help="Rows per diff page.")
+    regions = T.List(help="Rectangles (row0, col0, row1, col1), end exclusive, to blank.")
+    output_folder = T.Unicode("", help="Export target folder.")
+    export_message = T.Unicode("", help="Plain text of the last export outcome or refusal.")
+
+    def __init__(
+        self,
+        source: Any,
+        profile: str | Profile | None = "basic",
+        *,
+        overrides: str | Mapping[Any, Any] | None = None,
+        key: bytes | str | DeidContext | None = None,
+        page_size: int = 50,
+        canvas: str = "auto",
+        output_folder: str = "",
+        **options: Any,
+    ) -> None:
+        unknown = sorted(set(options) - set(OPTION_NAMES))
+        if unknown:
+            raise TypeError(
+                f"unknown profile option(s) {unknown}; the options are {list(OPTION_NAMES)}"
+            )
+        if isinstance(profile, Profile):
+            start = dict.fromkeys(profile.enabled_options(), True)
+            base_overrides: dict[Any, Any] = {
+                t: (o.action if o.action != "replace" else ("replace", o.value))
+                for t, o in profile.overrides.items()  # type: ignore[union-attr]
+            }
+            self._safe_private = profile.safe_private
+        elif profile in (None, "basic"):
+            start, base_overrides, self._safe_private = {}, {}, ()
+        else:
+            raise ValueError(f"profile must be 'basic' or a Profile, got {profile!r}")
+        start.update({k: bool(v) for k, v in options.items()})
+
+        self._items, self._source_folders = _items_from(source)
+        self.context = key if isinstance(key, DeidContext) else DeidContext(key)
+        self.result: AnonymizationResult | None = None
+        self.error: str | None = None
+        self.report: Any = None
+        self._overrides: dict[Any, Any] = dict(base_overrides)
+        self._text_overrides: dict[str, Any] = {}
+        self._datasets: dict[int, Dataset] = {}
+        self._pixels: dict[tuple[Any, ...], tuple[np.ndarray, str]] = {}
+        self._region_geometry: tuple[int, int] | None = None
+        self._visible: list[Change] = []
+        self._hold = True
+        super().__init__()
+        self.add_class("dw-anonymization-preview")
+        self.page_size = int(page_size)
+        self.output_folder = output_folder
+        for name, value in start.items():
+            self.set_trait(name, value)
+        if isinstance(overrides, str):
+            self.overrides_text = overrides
+        elif overrides:
+            self._overrides.update(dict(overrides))
+
+        self._build_controls()
+        self._build_figure(canvas)
+        self._layout()
+        self.observe(self._on_option, names=list(OPTION_NAMES))
+        self.observe(self._on_overrides, names="overrides_text")
+        self.observe(self._on_instance, names="instance")
+        self.observe(self._on_filter, names=["view", "query"])
+        self.observe(self._on_page, names=["page", "page_size"])
+        self.observe(self._on_frame, names="frame")
+        self.observe(self._on_regions, names="regions")
+        self._hold = False
+        self._parse_text_overrides()
+        self._select(self.instance)
+
+    # ------------------------------------------------------------------ construction
+    def _build_controls(self) -> None:
+        self.instance_select = W.Dropdown(
+            options=self._instance_options(), value=0, description="instance",
+            layout=W.Layout(width="520px"),
+        )  # fmt: skip
+        self.instance_select.layout.display = None if len(self._items) > 1 else "none"
+        self.instance_select.observe(
+            lambda ch: self.set_trait("instance", int(ch["new"])), names="value"
+        )
+        self.option_boxes: dict[str, W.Checkbox] = {}
+        for name in OPTION_NAMES:
+            box = W.Checkbox(
+                value=bool(getattr(self, name)),
+                description=name,
+                indent=False,
+                layout=W.Layout(width="auto"),
+            )
+            W.link((box, "value"), (self, name))
+            self.option_boxes[name] = box
+        self.overrides_box = W.Text(
+            value=self.overrides_text,
+            placeholder='PatientSex=keep, (0010,1010)=remove, StudyDescription="Teaching case"',
+            description="overrides",
+            continuous_update=False,
+            layout=W.Layout(width="100%"),
+        )
+        W.link((self.overrides_box, "value"), (self, "overrides_text"))
+        self.override_message = W.HTML()
+        self.profile_label = W.HTML()
+        self.counts = W.HTML()
+        self.view_buttons = W.ToggleButtons(
+            options=[("changed only", "changed"), ("all", "all"), ("warnings only", "warnings")],
+            value=self.view,
+            style={"button_width": "110px"},
+        )
+        W.link((self.view_buttons, "value"), (self, "view"))
+        self.search_box = W.Text(
+            placeholder="search path, keyword, tag, rule, value…",
+            continuous_update=True,
+            layout=W.Layout(width="320px"),
+        )
+        W.link((self.search_box, "value"), (self, "query"))
+        self.prev_button = W.Button(description="◀ prev", layout=W.Layout(width="80px"))
+        self.next_button = W.Button(description="next ▶", layout=W.Layout(width="80px"))
+        self.prev_button.on_click(lambda _: self.set_trait("page", max(0, self.page - 1)))
+        self.next_button.on_click(lambda _: self.set_trait("page", self.page + 1))
+        self.page_label = W.Label()
+        self.diff = W.HTML(layout=W.Layout(max_height="640px", overflow="auto"))
+        self.warnings_panel = W.HTML()
+        self.frame_slider = W.IntSlider(
+            value=0, min=0, max=0, description="frame", continuous_update=False
+        )
+        W.link((self.frame_slider, "value"), (self, "frame"))
+        self.clear_button = W.Button(description="clear regions", icon="eraser")
+        self.clear_button.on_click(lambda _: self.clear_regions())
+        self.region_label = W.HTML()
+        self.output_box = W.Text(
+            value=self.output_folder,
+            placeholder="/path/to/new/output/folder (outside the sources)",
+            description="output",
+            layout=W.Layout(width="520px"),
+        )
+        W.link((self.output_box, "value"), (self, "output_folder"))
+        self.export_button = W.Button(description="Export", icon="download", button_style="primary")
+        self.export_button.on_click(lambda _: self.export())
+        self.progress = W.IntProgress(value=0, min=0, max=max(1, len(self._items)))
+        self.progress.layout.display = "none"
+        self.export_output = W.HTML()
+
+    def _build_figure(self, canvas: str) -> None:
+        from matplotlib.figure import Figure
+
+        self._mode = _canvas_mode(canvas)
+        self.figure = Figure(figsize=(8, 4), dpi=90)
+        self.ax_original, self.ax_anonymized = self.figure.subplots(1, 2)
+        self._image_widget: W.Image | None = None
+        self.selector = None
+        if self._mode == "ipympl":
+            from ipympl.backend_nbagg import Canvas, FigureManager
+
+            self.canvas = Canvas(self.figure)
+            FigureManager(self.canvas, id(self.figure))
+            self.canvas.header_visible = False
+            self.canvas.footer_visible = False
+            self.canvas.toolbar_position = "left"
+            self._pixel_view: W.Widget = self.canvas
+        else:
+            from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+            self.canvas = FigureCanvasAgg(self.figure)
+            self._image_widget = W.Image(format="png")
+            self._pixel_view = self._image_widget
+        from matplotlib.widgets import RectangleSelector
+
+        # The selector works on any canvas that delivers mouse events (ipympl in a notebook;
+        # matplotlib's event API in tests); with the static image it stays idle.
+        self.selector = RectangleSelector(
+            self.ax_original,
+            self._on_rectangle,
+            useblit=False,
+            button=[1],
+            minspanx=1,
+            minspany=1,
+            spancoords="data",
+            interactive=False,
+            props={"edgecolor": "red", "facecolor": "red", "alpha": 0.2, "fill": True},
+        )
+
+    def _layout(self) -> None:
+        options_grid = W.GridBox(
+            list(self.option_boxes.values()),
+            layout=W.Layout(grid_template_columns="repeat(3, max-content)", grid_gap="0 16px"),
+        )
+        changes_tab = W.VBox(
+            [
+                W.HBox([self.view_buttons, self.search_box]),
+                self.counts,
+                self.diff,
+                W.HBox([self.prev_button, self.page_label, self.next_button]),
+            ]
+        )
+        pixels_tab = W.VBox(
+            [
+                W.HTML(
+                    str(
+                        note(
+                            "Drag rectangles on the left image to blank burned-in text; they "
+                            "apply to every frame and every instance of the same size on export."
+                        )
+                    )
+                ),
+                self._pixel_view,
+                W.HBox([self.frame_slider, self.clear_button]),
+                self.region_label,
+            ]
+        )
+        export_tab = W.VBox(
+            [
+                W.HBox([self.output_box, self.export_button]),
+                self.progress,
+                self.export_output,
+            ]
+        )
+        self.tabs = W.Tab(
+            children=[changes_tab, W.VBox([self.warnings_panel]), pixels_tab, export_tab]
+        )
+        for i, title in enumerate(["Changes", "Warnings", "Pixels", "Export"]):
+            self.tabs.set_title(i, title)
+        self.children = [
+            self.instance_select,
+            self.profile_label,
+            options_grid,
+            self.overrides_box,
+            self.override_message,
+            self.tabs,
+        ]
+
+    def _instance_options(self) -> list[tuple[str, int]]:
+        n = len(self._items)
+        out = []
+        for i, item in enumerate(self._items):
+            label = f"{i + 1}/{n}  {item.label}"
+            if item.error:
+                label = f"✖ {label} — failed: {item.error}"
+            out.append((label[:200], i))
+        return out
+
+    def _refresh_selector(self) -> None:
+        current = self.instance
+        self.instance_select.options = self._instance_options()
+        self.instance_select.value = current
+
+    # ------------------------------------------------------------------ profile
+    @property
+    def profile(self) -> Profile:
+        """The profile in force: the checked options and the valid overrides."""
+        options = {name: bool(getattr(self, name)) for name in OPTION_NAMES}
+        overrides = dict(self._overrides)
+        overrides.update(self._text_overrides)
+        return Profile(**options, overrides=overrides, safe_private=self._safe_private)
+
+    @property
+    def pixel_regions(self) -> dict[tuple[int, int], list[Region]] | None:
+        """What export passes as ``pixel_regions``: the rectangles keyed by image geometry."""
+        if not self.regions or self._region_geometry is None:
+            return None
+        return {self._region_geometry: [tuple(r) for r in self.regions]}
+
+    def _on_option(self, change: dict[str, Any]) -> None:
+        # The two longitudinal options exclude each other: switching one on turns the other off.
+        pair = ("retain_longitudinal_full_dates", "retain_longitudinal_modified_dates")
+        if change["new"] and change["name"] in pair:
+            other = pair[1 - pair.index(change["name"])]
+            if getattr(self, other):
+                self._hold, held = True, self._hold
+                self.set_trait(other, False)
+                self._hold = held
+        if not self._hold:
+            self._recompute()
+
+    def _parse_text_overrides(self) -> None:
+        parsed, errors = parse_overrides(self.overrides_text)
+        self._text_overrides = parsed
+        self.override_error = "\n".join(errors)
+        if errors:
+            items = [tag("li", e) for e in errors]
+            self.override_message.value = str(
+                wrap(
+                    tag(
+                        "div",
+                        note("Some overrides were not applied:", kind="error"),
+                        tag("ul", items),
+                    ),
+                    self.override_error,
+                )
+            )
+        else:
+            self.override_message.value = ""
+
+    def _on_overrides(self, change: dict[str, Any]) -> None:
+        self._parse_text_overrides()
+        if not self._hold:
+            self._recompute()
+
+    # ------------------------------------------------------------------ instances
+    def _dataset(self, i: int) -> Dataset:
+        item = self._items[i]
+        if item.dataset is not None:
+            return item.dataset
+        if i not in self._datasets:
+            from .._compat import ensure_transfer_syntax, read_dataset
+
+            header, reason = _read_header(item.path)  # type: ignore[arg-type]
+            if header is None:
+                raise DicomWidgetsError(reason or "unreadable")
+            if reason:
+                raise DicomWidgetsError(reason)
+            ds = read_dataset(item.path, force=True)  # type: ignore[arg-type]
+            ensure_transfer_syntax(ds)
+            # Keep only the shown instance (and its neighbour) in memory.
+            for old in list(self._datasets)[:-1]:
+                self._datasets.pop(old, None)
+            self._datasets[i] = ds
+        return self._datasets[i]
+
+    def _select(self, i: int) -> None:
+        item = self._items[i]
+        self.error = item.error
+        self.result = None
+        if item.error is None:
+            try:
+                ds = self._dataset(i)
+                item.rows = int(ds.Rows) if "Rows" in ds else None
+                item.cols = int(ds.Columns) if "Columns" in ds else None
+            except Exception as exc:  # noqa: BLE001 - shown as failed, the rest goes on
+                item.error = str(exc)[:300] or type(exc).__name__
+                self.error = item.error
+                self._refresh_selector()
+        n_frames = self._n_frames(i) if self.error is None else 1
+        self.frame_slider.max = max(0, n_frames - 1)
+        self.frame_slider.layout.display = None if n_frames > 1 else "none"
+        if self.frame >= n_frames:
+            self.frame = 0
+        self._recompute()
+        self._draw_pixels()
+
+    def _on_instance(self, change: dict[str, Any]) -> None:
+        if not 0 <= self.instance < len(self._items):
+            raise IndexError(f"instance {self.instance} out of range (0..{len(self._items) - 1})")
+        if self.instance_select.value != self.instance:
+            self.instance_select.value = self.instance
+        self._hold = True
+        self.page = 0
+        self._hold = False
+        self._select(self.instance)
+
+    @property
+    def n_instances(self) -> int:
+        """Number of instances (files or datasets), failed ones included."""
+        return len(self._items)
+
+    @property
+    def failed(self) -> dict[int, str]:
+        """Instances known to fail, as ``{index: reason}``."""
+        return {i: it.error for i, it in enumerate(self._items) if it.error}
+
+    def instance_labels(self) -> list[str]:
+        """The labels of the instance selector (failed ones marked with the reason)."""
+        return [label for label, _ in self._instance_options()]
+
+    # ------------------------------------------------------------------ diff
+    def _recompute(self) -> None:
+        if self._hold:
+            return
+        self.result = None
+        item = self._items[self.instance]
+        if item.error is None:
+            try:
+                ds = self._dataset(self.instance)
+                cleaned = bool(self._regions_for(item))
+                self.result = anonymize(
+                    ds, self.profile, context=self.context, pixel_cleaned=cleaned
+                )
+                self.error = None
+            except Exception as exc:  # noqa: BLE001 - an anonymization failure is shown, not raised
+                item.error = f"cannot be anonymized: {type(exc).__name__}: {exc}"[:300]
+                self.error = item.error
+                self._refresh_selector()
+        self._render_profile()
+        self._render_diff()
+        self._render_warnings()
+
+    def _render_profile(self) -> None:
+        profile = self.profile
+        parts = [tag("span", profile.describe())]
+        if self.result is not None:
+            parts.append(tag("span", f"  PS3.15 {self.result.edition}", class_="dw-muted"))
+        self.profile_label.value = str(wrap(tag("div", parts), profile.describe()))
+
+    def _filtered(self) -> list[Change]:
+        if self.result is None:
+            return []
+        changes = self.result.changes
+        if self.view == "changed":
+            changes = [c for c in changes if _shown_as_change(c)]
+        elif self.view == "warnings":
+            paths = {w.path for w in self.result.warnings if w.path}
+            changes = [
+                c
+                for c in changes
+                if c.path in paths
+                or c.keyword in paths
+                or any(c.path.startswith(p + ".") or c.path.startswith(p + "[") for p in paths)
+            ]
+        query = self.query.strip().casefold()
+        if query:
+            changes = [c for c in changes if query in _haystack(c)]
+        return changes
+
+    @property
+    def visible_changes(self) -> list[Change]:
+        """The changes the current filter and search let through (all pages)."""
+        return list(self._visible)
+
+    @property
+    def n_pages(self) -> int:
+        """Number of diff pages for the current filter."""
+        return max(1, math.ceil(len(self._visible) / max(1, self.page_size)))
+
+    def _render_diff(self) -> None:
+        if self._hold:
+            return
+        self._visible = self._filtered()
+        if self.page >= self.n_pages:
+            self._hold = True
+            self.page = self.n_pages - 1
+            self._hold = False
+        if self.result is None:
+            message = self.error or "nothing to show"
+            self.counts.value = ""
+            self.diff.value = str(
+                wrap(tag("div", note(f"This instance failed: {message}", kind="error")), message)
+            )
+            self.page_label.value = ""
+            return
+        counted = [c for c in self.result.changes if _shown_as_change(c)]
+        self.counts.value = str(
+            wrap(
+                tag(
+                    "div",
+                    H.counts_html(counted),
+                    tag(
+                        "div",
+                        "Patient Identity Removed: ",
+                        "YES" if self.result.identity_removed else "NO",
+                        f" · {len(self.result.unresolved_warnings)} unresolved warning(s)",
+                        class_="dw-muted",
+                    ),
+                ),
+                ", ".join(f"{k}: {v}" for k, v in H.category_counts(counted).items()),
+            )
+        )
+        start = self.page * self.page_size
+        stop = start + self.page_size
+        if self._visible:
+            body = tag(
+                "div",
+                H.changes_table(self._visible, start=start, stop=stop),
+                H.action_legend(),
+            )
+        else:
+            body = tag("div", note("no element matches this filter"))
+        self.diff.value = str(wrap(body, H.changes_text(self._visible[start:stop])))
+        n = len(self._visible)
+        self.page_label.value = (
+            f"rows {min(start + 1, n)}–{min(stop, n)} of {n} · page {self.page + 1}/{self.n_pages}"
+        )
+        self.prev_button.disabled = self.page == 0
+        self.next_button.disabled = self.page >= self.n_pages - 1
+
+    def _render_warnings(self) -> None:
+        if self.result is None:
+            self.warnings_panel.value = ""
+            return
+        warnings = self.result.warnings
+        self.warnings_panel.value = str(
+            wrap(
+                tag("div", H.warnings_html(warnings)),
+                "\n".join(f"{w.kind} {w.path}: {w.message}" for w in warnings) or "no warnings",
+            )
+        )
+        n = len(self.result.unresolved_warnings)
+        self.tabs.set_title(1, f"Warnings ({n})" if n else "Warnings")
+
+    def _on_filter(self, change: dict[str, Any]) -> None:
+        self.page = 0
+        self._render_diff()
+
+    def _on_page(self, change: dict[str, Any]) -> None:
+        if self.page < 0:
+            self.page = 0
+            return
+        self._render_diff()
+
+    def change_for(self, path_or_keyword: str) -> Change | None:
+        """The change recorded for an element (by path, or keyword at top level), or ``None``."""
+        if self.result is None:
+            return None
+        for c in self.result.changes:
+            if c.path == path_or_keyword:
+                return c
+        for c in self.result.changes:
+            if c.keyword == path_or_keyword or c.tag_str == path_or_keyword.upper():
+                return c
+        return None
+
+    # ------------------------------------------------------------------ pixels
+    def _n_frames(self, i: int) -> int:
+        try:
+            ds = self._dataset(i)
+        except Exception:  # noqa: BLE001
+            return 1
+        if "PixelData" not in ds:
+            return 1
+        return int(ds.get("NumberOfFrames", 1) or 1)
+
+    def _regions_for(self, item: _Item) -> list[Region]:
+        if not self.regions or self._region_geometry is None:
+            return []
+        if (item.rows, item.cols) != self._region_geometry:
+            return []
+        return [tuple(r) for r in self.regions]  # type: ignore[misc]
+
+    def add_region(self, region: Sequence[int]) -> None:
+        """Mark a rectangle ``(row0, col0, row1, col1)`` (end exclusive) to blank on export.
+
+        Regions apply to every frame of every instance with the geometry (rows, columns) of the
+        instance shown when the first region was added.
+        """
+        r0, c0, r1, c1 = (int(v) for v in region)
+        r0, r1 = sorted((r0, r1))
+        c0, c1 = sorted((c0, c1))
+        item = self._items[self.instance]
+        if item.rows is None or item.cols is None:
+            raise ValueError("the shown instance has no pixel data to mark")
+        r0, r1 = max(0, r0), min(item.rows, r1)
+        c0, c1 = max(0, c0), min(item.cols, c1)
+        if r1 <= r0 or c1 <= c0:
+            raise ValueError(
+                f"region {tuple(region)} does not overlap the {item.rows}x{item.cols} image"
+            )
+        if self._region_geometry not in (None, (item.rows, item.cols)):
+            raise ValueError(
+                f"regions were drawn on {self._region_geometry[0]}x{self._region_geometry[1]} "
+                f"images; clear them before marking this {item.rows}x{item.cols} image"
+            )
+        self._region_geometry = (item.rows, item.cols)
+        self.regions = [*self.regions, (r0, c0, r1, c1)]
+
+    def clear_regions(self) -> None:
+        """Forget every rectangle."""
+        self.regions = []
+
+    def _on_regions(self, change: dict[str, Any]) -> None:
+        if not self.regions:
+            self._region_geometry = None
+        self._recompute()  # regions resolve the burned-in annotation warning
+        self._draw_pixels()
+
+    def _on_rectangle(self, press: Any, release: Any) -> None:
+        # Pixel j covers [j - 0.5, j + 0.5] in imshow's data coordinates: take every pixel whose
+        # centre lies inside the dragged rectangle.
+        if None in (press.xdata, press.ydata, release.xdata, release.ydata):
+            return
+        x0, x1 = sorted((press.xdata, release.xdata))
+        y0, y1 = sorted((press.ydata, release.ydata))
+        region = (math.ceil(y0), math.ceil(x0), math.floor(y1) + 1, math.floor(x1) + 1)
+        try:
+            self.add_region(region)
+        except ValueError as exc:
+            self.region_label.value = str(wrap(tag("div", note(str(exc), kind="error")), str(exc)))
+
+    def _frame_images(self) -> tuple[np.ndarray | None, np.ndarray | None, str]:
+        """Original and anonymized display frames (uint8) of the shown instance and frame."""
+        from ..display import resolve_window, to_display
+
+        item = self._items[self.instance]
+        if item.error is not None:
+            return None, None, item.error
+        ds = self._dataset(self.instance)
+        if "PixelData" not in ds:
+            return None, None, "no pixel data"
+        try:
+            original = self._decoded(ds, "original")
+            regions = self._regions_for(item)
+            cleaned = self._decoded(ds, "cleaned", regions) if regions else original
+        except Exception as exc:  # noqa: BLE001 - shown in the pane
+            return None, None, f"pixel data cannot be decoded: {type(exc).__name__}: {exc}"
+        arr, photometric = original
+        frame = min(self.frame, arr.shape[0] - 1)
+        cleaned_arr, cleaned_pi = cleaned
+        first = arr[frame]
+        second = cleaned_arr[frame]
+        if first.ndim == 2 and photometric != "PALETTE COLOR":
+            from .._compat import apply_modality_lut
+
+            first = apply_modality_lut(first, ds)
+            second = apply_modality_lut(second, ds)
+            window = resolve_window(None, first, ds=ds, frame_index=frame)
+            return (
+                to_display(first, window, photometric=photometric, ds=ds),
+                to_display(second, window, photometric=cleaned_pi, ds=ds),
+                "",
+            )
+        return (
+            to_display(first, photometric=photometric, ds=ds),
+            to_display(second, photometric=cleaned_pi, ds=ds),
+            "",
+        )
+
+    def _decoded(self, ds: Dataset, which: str, regions: Sequence[Region] = ()) -> tuple[Any, str]:
+        from .._compat import decode_pixels, decoded_photometric
+
+        key = (which, self.instance, tuple(regions))
+        cached = self._pixels.get(key)
+        if cached is not None:
+            return cached
+        if which == "original":
+            arr = np.asarray(decode_pixels(ds))
+            photometric = decoded_photometric(ds)
+        else:
+            # The engine's own pixel cleaning on a copy: what is previewed is what export writes.
+            from ..deid.batch import clean_pixels
+
+            work = copy.deepcopy(ds)
+            clean_pixels(work, list(regions))
+            arr = np.asarray(decode_pixels(work))
+            photometric = decoded_photometric(work)
+        frames = int(ds.get("NumberOfFrames", 1) or 1)
+        samples = int(ds.get("SamplesPerPixel", 1) or 1)
+        if frames == 1:
+            arr = arr[np.newaxis]
+        if samples == 1 and arr.ndim == 4:  # pragma: no cover - defensive
+            arr = arr[..., 0]
+        # Cache per instance: drop entries of other instances and stale cleaned versions.
+        for old in list(self._pixels):
+            if isinstance(old, tuple) and (
+                old[1] != self.instance or (old[0] == which == "cleaned")
+            ):
+                self._pixels.pop(old, None)
+        self._pixels[key] = (arr, photometric)
+        return arr, photometric
+
+    def _draw_pixels(self) -> None:
+        if self._hold:
+            return
+        first, second, message = self._frame_images()
+        for ax, img, title in (
+            (self.ax_original, first, "original"),
+            (self.ax_anonymized, second, "anonymized"),
+        ):
+            ax.clear()
+            ax.set_axis_off()
+            if img is None:
+                ax.text(
+                    0.5, 0.5, message, ha="center", va="center", wrap=True, transform=ax.transAxes
+                )
+                continue
+            ax.imshow(
+                img,
+                cmap="gray" if img.ndim == 2 else None,
+                vmin=0,
+                vmax=255,
+                interpolation="nearest",
+            )
+            ax.set_title(title, fontsize=9)
+            from matplotlib.patches import Rectangle
+
+            for r0, c0, r1, c1 in self._regions_for(self._items[self.instance]):
+                ax.add_patch(
+                    Rectangle(
+                        (c0 - 0.5, r0 - 0.5),
+                        c1 - c0,
+                        r1 - r0,
+                        fill=False,
+                        edgecolor="red",
+                        linewidth=1,
+                    )
+                )
+        n = len(self.regions)
+        geometry = (
+            f" on {self._region_geometry[0]}x{self._region_geometry[1]} images"
+            if self._region_geometry
+            else ""
+        )
+        text = (
+            f"{n} region(s) to blank{geometry}: {list(self.regions)}" if n else "no region marked"
+        )
+        self.region_label.value = str(wrap(tag("div", tag("span", text, class_="dw-muted")), text))
+        self._flush_figure()
+
+    def _flush_figure(self) -> None:
+        if self._mode == "ipympl":
+            self.canvas.draw_idle()
+        else:
+            import io
+
+            buffer = io.BytesIO()
+            self.figure.savefig(buffer, format="png")
+            assert self._image_widget is not None
+            self._image_widget.value = buffer.getvalue()
+
+    def _on_frame(self, change: dict[str, Any]) -> None:
+        self._draw_pixels()
+
+    def display_frames(self) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The original and anonymized display images (uint8) of the shown frame."""
+        first, second, _ = self._frame_images()
+        return first, second
+
+    # ------------------------------------------------------------------ export
+    def export(
+        self, out_dir: str | os.PathLike[str] | None = None, *, overwrite: bool = False
+    ) -> Any:
+        """De-identify every instance into ``out_dir`` (default: the output field) and verify.
+
+        Unsafe targets (the source folder or inside it) are refused with the engine's message
+        shown in the widget (and in :attr:`export_message`); nothing is written then.
+
+        Returns
+        -------
+        Report or None
+            The engine's report (also :attr:`report`), ``None`` when the export was refused.
+        """
+        target = os.fspath(out_dir) if out_dir is not None else self.output_folder.strip()
+        if out_dir is not None:
+            self.output_folder = target
+        self.export_button.disabled = True
+        try:
+            if not target:
+                raise UnsafeOutputError("choose an output folder (outside the source folders)")
+            report = self._run_export(target, overwrite=overwrite)
+        except (DicomWidgetsError, OSError, ValueError) as exc:
+            self.report = None
+            self.export_message = f"Export refused: {exc}"
+            self.export_output.value = str(
+                wrap(tag("div", note(self.export_message, kind="error")), self.export_message)
+            )
+            return None
+        finally:
+            self.export_button.disabled = False
+        self.report = report
+        self._show_report(report)
+        return report
+
+    def _export_sources(self, tmp: Path) -> list[tuple[str, _Item]]:
+        from .._compat import write_dataset
+
+        sources = []
+        for i, item in enumerate(self._items):
+            if item.path is not None:
+                sources.append((item.path, item))
+                continue
+            ds = item.dataset
+            assert ds is not None
+            # In-memory datasets go through a private temporary copy (never next to a source).
+            path = tmp / f"dataset-{i:05d}.dcm"
+            work = ds
+            meta = getattr(ds, "file_meta", None)
+            if meta is None or "TransferSyntaxUID" not in meta:
+                from pydicom.dataset import FileMetaDataset
+
+                work = copy.copy(ds)
+                work.file_meta = FileMetaDataset()
+                work.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.1"
+            try:
+                write_dataset(work, path)
+            except Exception as exc:  # noqa: BLE001 - the engine reports the missing file
+                item.error = f"cannot be written for export: {exc}"[:300]
+                path.write_bytes(b"")
+            sources.append((str(path), item))
+        return sources
+
+    def _run_export(self, target: str, *, overwrite: bool) -> Any:
+        from ..deid import anonymize_files
+        from ..deid.batch import FileOutcome, Report
+        from ..deid.verification import VerificationReport
+
+        out = Path(target).expanduser().resolve()
+        _check_target(out, self._source_folders)
+        tmp = Path(tempfile.mkdtemp(prefix="dw-anon-src-"))
+        try:
+            sources = self._export_sources(tmp)
+            _check_target(out, [Path(p).resolve().parent for p, _ in sources if p])
+            n = len(sources)
+            self.progress.max = max(1, n)
+            self.progress.value = 0
+            self.progress.layout.display = None
+            self.progress.bar_style = ""
+            chunk = max(1, math.ceil(n / 20))
+            outcomes: list[FileOutcome] = []
+            verification = VerificationReport()
+            profile = self.profile
+            regions = self.pixel_regions
+            for start in range(0, n, chunk):
+                part = sources[start : start + chunk]
+                report = anonymize_files(
+                    [p for p, _ in part],
+                    out,
+                    profile=profile,
+                    key=self.context,
+                    progress=False,
+                    overwrite=overwrite,
+                    pixel_regions=regions,
+                )
+                for outcome, (_, item) in zip(report.outcomes, part):
+                    outcome.index += start
+                    if item.path is None:
+                        outcome.source = item.label  # not the private temporary copy
+                    if outcome.status in ("error", "verification_failed"):
+                        item.error = item.error or outcome.message or outcome.status
+                    outcomes.append(outcome)
+                if report.verification is not None:
+                    verification.hits.extend(report.verification.hits)
+                    verification.files_checked += report.verification.files_checked
+                    verification.needles_checked += report.verification.needles_checked
+                    verification.errors.extend(report.verification.errors)
+                self.progress.value = min(n, start + len(part))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        self._refresh_selector()
+        merged = Report(outcomes, self.context, profile, str(out), verification, regions)
+        self.progress.bar_style = "success" if merged.ok else "warning"
+        return merged
+
+    def _show_report(self, report: Any) -> None:
+        verification = report.verification
+        if verification is not None and verification.ok:
+            verdict = "no identifying values found"
+        elif verification is None:
+            verdict = "not verified"
+        else:
+            verdict = f"{len(verification.hits)} identifying value(s) found"
+        counts = ", ".join(f"{k}: {v}" for k, v in report.counts().items())
+        self.export_message = f"Exported to {report.out_dir} ({counts}); verification: {verdict}"
+        failed = [o for o in report.outcomes if o.status not in ("written", "skipped")]
+        body = [H.report_summary_html(report)]
+        if failed or len(report.outcomes) <= 50:
+            body.append(H.outcomes_table(report))
+        self.export_output.value = str(wrap(tag("div", body), report._repr_text()))
+
+    # ------------------------------------------------------------------ reprs
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if bundle is not None and self.result is not None:
+            # Static fallback: what changed, for notebooks rendered without a kernel.
+            bundle["text/html"] = H.anonymization_result_html(self.result)
+        return bundle
+
+    def __repr__(self) -> str:
+        return (
+            f"<AnonymizationPreview {len(self._items)} instance(s), {self.profile.describe()}, "
+            f"{len(self.regions)} region(s)>"
+        )
+
+
+def _shown_as_change(change: Change) -> bool:
+    # "changed only" also lists what an option or override kept: that is what the user decided.
+    return change.changed or H.change_category(change) == "kept_option"
+
+
+def _haystack(change: Change) -> str:
+    label = H.CATEGORIES[H.change_category(change)][0]
+    parts = (
+        change.path,
+        change.keyword,
+        change.tag_str,
+        change.rule,
+        change.action,
+        label,
+        change.before or "",
+        change.after or "",
+        change.note,
+    )
+    return "\n".join(parts).casefold()
+
+
+def _check_target(out: Path, folders: Sequence[Path]) -> None:
+    """Refuse an output folder that is, or is inside, a source folder (engine's message)."""
+    try:
+        from ..deid.batch import _check_out_dir
+    except ImportError:  # pragma: no cover - the engine names this check differently
+        _check_out_dir = None
+    unique = list(dict.fromkeys(folders))
+    if _check_out_dir is not None:
+        _check_out_dir(out, unique)
+    else:  # pragma: no cover
+        for folder in unique:
+            if out == folder or folder in out.parents:
+                raise UnsafeOutputError(f"output folder {out} is inside the source folder {folder}")
+    if out.exists() and not out.is_dir():
+        raise UnsafeOutputError(f"output path {out} exists and is not a folder")
+
+
+def _canvas_mode(canvas: str) -> str:
+    if canvas not in ("auto", "ipympl", "image"):
+        raise ValueError(f"canvas must be 'auto', 'ipympl' or 'image', got {canvas!r}")
+    if canvas == "image":
+        return "image"
+    try:
+        import ipympl.backend_nbagg  # noqa: F401
+    except Exception as exc:  # noqa: BLE001
+        if canvas == "ipympl":
+            raise MissingDependencyError(
+                f"drawing rectangles needs ipympl ({exc}); pip install ipympl, or use "
+                "canvas='image' and preview.add_region(...)"
+            ) from exc
+        return "image"
+    return "ipympl"
