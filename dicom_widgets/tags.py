@@ -646,6 +646,14 @@ def _private_creator_of(ds: Dataset, tag: int) -> tuple[str | None, str | None]:
     return None, "malformed private creator"
 
 
+# VRs whose text is decoded with Specific Character Set (PS3.5 6.1.2.3).
+_CHARSET_VRS = frozenset({"SH", "LO", "ST", "LT", "UC", "UT", "PN"})
+
+
+def _has_charset(ds: Dataset, root: Dataset) -> bool:
+    return "SpecificCharacterSet" in ds or "SpecificCharacterSet" in root
+
+
 def _vr_text(vr: Any) -> str:
     # pydicom 2.4's VR is a str Enum whose str() is "VR.UN"; pydicom 3 uses plain str.
     if not vr:
@@ -817,6 +825,15 @@ def _walk(
         else:
             vr = _vr_text(elem.VR)
             vm = _vm_of(elem)
+            if (
+                raw_bytes
+                and vr in _CHARSET_VRS
+                and max(raw_bytes) > 0x7F
+                and not _has_charset(ds, root)
+            ):
+                notes.append(
+                    "non-ASCII text without Specific Character Set (decoded as Latin-1 guess)"
+                )
             if tag in PIXEL_DATA_TAGS:
                 # Needs its dataset (Rows, Columns) and the root's transfer syntax: now.
                 summary = value_summary(elem, context=ds, root=root)
