@@ -70,6 +70,7 @@ class FileOutcome:
     pixel_cleaned: bool = False
     transfer_syntax: str = ""
     hits: list[Hit] = field(default_factory=list)
+    needles_checked: int = 0
 
     @property
     def unresolved(self) -> list[DeidWarning]:
@@ -354,9 +355,11 @@ def _process_one(
         write_dataset(out, buffer)
         data = buffer.getvalue()
         hits: list[Hit] = []
+        n_needles = 0
         if do_verify and original_header is not None:
             needles = collect_needles(original_header, result.changes)
             touched = {c.path for c in result.changes if c.changed}
+            n_needles = len(needles)
             hits = verify_bytes(
                 data,
                 needles,
@@ -377,6 +380,7 @@ def _process_one(
             pixel_cleaned=pixel_cleaned,
             transfer_syntax=str(out.file_meta.TransferSyntaxUID),
             hits=hits,
+            needles_checked=n_needles,
         )
         if hits:
             outcome.status = "verification_failed"
@@ -596,5 +600,6 @@ def anonymize_files(
             files_checked=sum(
                 1 for o in outcomes if o.status in ("written", "verification_failed")
             ),
+            needles_checked=sum(o.needles_checked for o in outcomes),
         )
     return Report(outcomes, context, profile, str(out), verification, pixel_regions)

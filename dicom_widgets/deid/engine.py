@@ -7,6 +7,7 @@ import html
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from pydicom.datadict import dictionary_VR, keyword_for_tag
@@ -183,9 +184,14 @@ def _summary(value: Any, vr: str, limit: int = 120) -> str | None:
     return text
 
 
+@lru_cache(maxsize=4096)
+def _keyword(tag: int) -> str:
+    return keyword_for_tag(tag) if not (tag >> 16) & 1 else ""
+
+
+@lru_cache(maxsize=4096)
 def _name(tag: int) -> str:
-    keyword = keyword_for_tag(tag) if not (tag >> 16) & 1 else ""
-    return keyword or f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
+    return _keyword(int(tag)) or f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
 
 
 def _join(prefix: str, name: str) -> str:
@@ -438,7 +444,7 @@ class _Engine:
             Change(
                 path,
                 int(tag),
-                keyword_for_tag(tag) if not (int(tag) >> 16) & 1 else "",
+                _keyword(int(tag)),
                 vr,
                 action,
                 table_code,
