@@ -250,3 +250,33 @@ def test_explorer_opens_difficult_files(name):
     explorer.group_by_module = True
     explorer.show_private = False
     assert explorer.table.value
+
+
+def test_folder_series_and_paths_sources(ct_folder):
+    from dicom_widgets.series import load_series
+
+    by_folder = TagExplorer(ct_folder)
+    assert len(by_folder._source) == 24
+    series = load_series(ct_folder, progress=False)
+    explorer = TagExplorer(series)
+    explorer.instance = 5
+    explorer.query = "InstanceNumber"
+    assert explorer.selected_row.summary == str(series.dataset(5).InstanceNumber)
+    explorer.tabs.selected_index = 1
+    assert "SliceLocation" in [label for label, _ in explorer.plot_choice.options]
+    paths = sorted(ct_folder.glob("*.dcm"))[:3]
+    by_paths = TagExplorer(paths)
+    assert len(by_paths._source) == 3
+    pixel = next(r for r in by_paths.rows if r.tag == 0x7FE00010)
+    assert "not loaded" in pixel.summary or "bytes" in pixel.summary
+    assert not compare(series, series)
+
+
+def test_explorer_to_dataframe():
+    explorer = TagExplorer(read("ct_small"))
+    df = explorer.to_dataframe()
+    assert len(df) == sum(r.kind == "element" for r in explorer.rows)
+    explorer.query = "patient"
+    small = explorer.to_dataframe(visible_only=True)
+    assert 0 < len(small) < len(df)
+    assert "PatientName" in set(small.keyword)

@@ -290,6 +290,16 @@ class TagExplorer(W.VBox):
                 self._variations = core.varies([self._source.dataset(i) for i in range(n)])
         return self._variations
 
+    def to_dataframe(self, visible_only: bool = False) -> Any:
+        """The shown instance's elements as a pandas DataFrame (see :func:`dicom_widgets.tags.to_dataframe`).
+
+        Parameters
+        ----------
+        visible_only : bool
+            Only the rows passing the current filters and search.
+        """
+        return core.to_dataframe(self.visible_rows if visible_only else self.rows)
+
     # ------------------------------------------------------------------ events
 
     def _on_typing(self, change: dict) -> None:
