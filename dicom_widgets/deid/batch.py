@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 
 from .._compat import IS_PYDICOM3, read_dataset, write_dataset
@@ -341,9 +342,13 @@ def _process_one(
             original_header = Dataset()
             # A shallow header copy is enough: needles come from top-level values and changes.
             # Copies: the engine replaces values of the very elements it reads.
-            for elem in ds:
-                if elem.tag >> 16 < 0x7FE0:
-                    original_header.add(copy.deepcopy(elem) if elem.VR == "SQ" else copy.copy(elem))
+            # Raw (unconverted) elements are immutable tuples: shared as they are.
+            for tag, elem in ds._dict.items():
+                if tag >> 16 >= 0x7FE0:
+                    continue
+                if isinstance(elem, DataElement):
+                    elem = copy.deepcopy(elem) if elem.VR == "SQ" else copy.copy(elem)
+                original_header._dict[tag] = elem
         result = anonymize(ds, profile, context=context, pixel_cleaned=pixel_cleaned, _inplace=True)
         out = result.dataset
         if "SOPInstanceUID" in out and str(out.SOPInstanceUID).strip():

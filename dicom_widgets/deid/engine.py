@@ -94,6 +94,31 @@ _SR_VALUE_TAG = {
     "NUM": 0x0040A300,
 }
 _MARKER_TAGS = (0x00120062, 0x00120063, 0x00120064, 0x00280303)
+# VRs whose values cannot carry names, IDs, dates or UIDs (UN excluded: it may be anything).
+_INERT_VRS = frozenset(
+    {
+        "US",
+        "SS",
+        "UL",
+        "SL",
+        "FL",
+        "FD",
+        "SV",
+        "UV",
+        "DS",
+        "IS",
+        "AT",
+        "OB",
+        "OW",
+        "OF",
+        "OD",
+        "OL",
+        "OV",
+        "US or SS",
+        "OB or OW",
+        "US or OW",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -488,6 +513,19 @@ class _Engine:
             group = tag >> 16
             if tag in _MARKER_TAGS and not prefix:
                 continue  # rewritten at the end
+            if (
+                not group & 1
+                and tag.element != 0
+                and ds._dict[tag].VR in _INERT_VRS
+                and group not in overlay_groups
+                and not 0x5000 <= group <= 0x501E
+                and rule_for(int(tag)) is None
+                and int(tag) not in local
+                and self.profile.override_for(int(tag)) is None
+            ):
+                # Numbers and pixel data outside the table cannot hold names: leave them as
+                # read (still raw), which also keeps them byte-exact and fast to write.
+                continue
             try:
                 elem = ds[tag]
             except Exception as exc:  # noqa: BLE001 - unreadable value: decide without it
