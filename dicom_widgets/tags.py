@@ -69,6 +69,7 @@ __all__ = [
     "evaluate_expression",
     "Variation",
     "varies",
+    "varies_frames",
     "Change",
     "Diff",
     "compare",
@@ -1675,6 +1676,7 @@ def varies(
     max_items_per_sequence: int | None = 8,
     include_private: bool = True,
     rows: Sequence[Sequence[ElementRow]] | None = None,
+    var: str = "ds",
 ) -> list[Variation]:
     """List the elements whose value differs between datasets (the instances of a series).
 
@@ -1689,6 +1691,8 @@ def varies(
         Include private elements.
     rows : list of flattened rows per dataset, optional
         Reuse rows already flattened (same order as ``datasets``).
+    var : str
+        Name of one instance in the expressions of the variations.
 
     Returns
     -------
@@ -1711,6 +1715,7 @@ def varies(
                 include_private=include_private,
                 include_items=False,
                 max_chars=60,
+                var=var,
             )
             for ds in dss
         ]
@@ -1752,6 +1757,40 @@ def varies(
             )
         )
     return out
+
+
+PER_FRAME = "PerFrameFunctionalGroupsSequence"
+
+
+def varies_frames(
+    ds: Dataset, *, max_items_per_sequence: int | None = 8, include_private: bool = True
+) -> list[Variation]:
+    """List the per-frame functional group elements that differ between the frames of a multi-frame dataset.
+
+    Each item of ``PerFrameFunctionalGroupsSequence`` is treated as one instance, so
+    the numeric values are plotted against frame index. Paths read
+    ``PerFrameFunctionalGroupsSequence[*].PlanePositionSequence[0].ImagePositionPatient``
+    and expressions use ``i`` for the frame: ``ds.PerFrameFunctionalGroupsSequence[i]...``.
+
+    Examples
+    --------
+    >>> from dicom_widgets.data import mr_multiframe_phantom
+    >>> found = varies_frames(mr_multiframe_phantom())
+    >>> any(v.keyword == "ImagePositionPatient" for v in found)
+    True
+    """
+    frames = ds.get(PER_FRAME)
+    if not frames or len(frames) < 2:
+        return []
+    found = varies(
+        list(frames),
+        max_items_per_sequence=max_items_per_sequence,
+        include_private=include_private,
+        var=f"ds.{PER_FRAME}[i]",
+    )
+    for variation in found:
+        variation.path = f"{PER_FRAME}[*].{variation.path}"
+    return found
 
 
 def _numeric_array(values: list[float | list[float] | None]) -> np.ndarray | None:

@@ -280,3 +280,26 @@ def test_explorer_to_dataframe():
     small = explorer.to_dataframe(visible_only=True)
     assert 0 < len(small) < len(df)
     assert "PatientName" in set(small.keyword)
+
+
+def test_multiframe_varies_over_frames():
+    from dicom_widgets.data import mr_multiframe_phantom
+
+    ds = mr_multiframe_phantom()
+    n_frames = len(ds.PerFrameFunctionalGroupsSequence)
+    explorer = TagExplorer(ds)
+    assert explorer.varies_over == "frames" and explorer.n_compared == n_frames
+    assert not explorer.varying_box.disabled
+    explorer.tabs.selected_index = 1
+    labels = [label for label, _ in explorer.plot_choice.options]
+    assert "ImagePositionPatient" in labels
+    assert f"vary across {n_frames} frames" in explorer.varies_table.value
+    assert bytes(explorer.plot.value).startswith(PNG_MAGIC)
+    explorer.only_varying = True
+    paths = {r.path for r in explorer.visible_rows if r.kind == "element" and not r.is_sequence}
+    assert (
+        f"PerFrameFunctionalGroupsSequence[{n_frames - 1}].PlanePositionSequence[0].ImagePositionPatient"
+        in paths
+    )
+    assert "PatientName" not in paths
+    assert "varies" in explorer.table.value

@@ -544,3 +544,21 @@ def test_deferred_pixel_data_not_loaded():
 
     assert isinstance(ds._dict[0x7FE00010], RawDataElement)
     assert ds._dict[0x7FE00010].value is None  # still deferred
+
+
+def test_varies_frames_of_enhanced_ct_and_phantom():
+    from dicom_widgets.tags import varies_frames
+
+    ds = mr_multiframe_phantom()
+    found = {v.path: v for v in varies_frames(ds)}
+    path = "PerFrameFunctionalGroupsSequence[*].PlanePositionSequence[0].ImagePositionPatient"
+    assert path in found
+    variation = found[path]
+    n = len(ds.PerFrameFunctionalGroupsSequence)
+    assert variation.numeric.shape == (n, 3)
+    for i in (0, n - 1):
+        expr = variation.expression.replace("[i]", f"[{i}]")
+        assert [float(x) for x in evaluate_expression(expr, ds)] == variation.numeric[i].tolist()
+    assert varies_frames(read("ct_small")) == []
+    enhanced = {v.keyword for v in varies_frames(read("enhanced_ct"))}
+    assert "ImagePositionPatient" in enhanced or "InStackPositionNumber" in enhanced

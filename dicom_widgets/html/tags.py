@@ -254,7 +254,11 @@ def _dictionary_vm(tag_value: int) -> str | None:
 
 
 def varies_html(
-    variations: Sequence[Variation], n_instances: int, *, include_style: bool = True
+    variations: Sequence[Variation],
+    n_instances: int,
+    *,
+    over: str = "instances",
+    include_style: bool = True,
 ) -> Markup:
     """A table of the elements that vary across a series: distinct count and first/last values.
 
@@ -298,7 +302,7 @@ def varies_html(
         ),
     )
     table = tag("table", head, tag("tbody", rows), class_="dw-table dw-varies")
-    status = f"{len(variations)} elements vary across {n_instances} instances"
+    status = f"{len(variations)} elements vary across {n_instances} {over or 'instances'}"
     body = tag(
         "div",
         tag("div", status, class_="dw-muted"),

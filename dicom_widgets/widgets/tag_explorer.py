@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import io
 import os
+import re
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
@@ -181,9 +182,7 @@ class TagExplorer(W.VBox):
         )
         self.private_box = W.Checkbox(value=True, description="private", indent=False)
         self.module_box = W.Checkbox(value=False, description="group by module", indent=False)
-        self.varying_box = W.Checkbox(
-            value=False, description="only varying", indent=False, disabled=n < 2
-        )
+        self.varying_box = W.Checkbox(value=False, description="only varying", indent=False)
         self.instance_slider = W.IntSlider(
             value=0, min=0, max=max(n - 1, 0), description="instance", continuous_update=False
         )
@@ -220,6 +219,7 @@ class TagExplorer(W.VBox):
         self.tabs.set_title(1, "Varies")
         super().__init__([self.instance_slider, self.tabs], **kwargs)
         self.page_size = page_size
+        self.varying_box.disabled = not self.varies_over
         self._quiet = False
 
         self.search_box.observe(self._on_typing, "value")
@@ -280,14 +280,34 @@ class TagExplorer(W.VBox):
         return max(1, -(-len(self._visible) // max(self.page_size, 1)))
 
     @property
+    def varies_over(self) -> str:
+        """What the "Varies" view compares: ``"instances"``, ``"frames"`` (per-frame
+        functional groups of one multi-frame dataset) or ``""`` (nothing to compare)."""
+        if len(self._source) > 1:
+            return "instances"
+        frames = self._source.dataset(0).get(core.PER_FRAME)
+        return "frames" if frames is not None and len(frames) > 1 else ""
+
+    @property
+    def n_compared(self) -> int:
+        """Number of instances (or frames) the "Varies" view compares."""
+        over = self.varies_over
+        if over == "frames":
+            return len(self._source.dataset(0).get(core.PER_FRAME))
+        return len(self._source) if over else 0
+
+    @property
     def variations(self) -> list[core.Variation]:
-        """Elements varying across instances (computed on first use)."""
+        """Elements varying across instances, or across frames of one multi-frame dataset."""
         if self._variations is None:
-            n = len(self._source)
-            if n < 2:
-                self._variations = []
-            else:
+            over = self.varies_over
+            if over == "instances":
+                n = len(self._source)
                 self._variations = core.varies([self._source.dataset(i) for i in range(n)])
+            elif over == "frames":
+                self._variations = core.varies_frames(self._source.dataset(0))
+            else:
+                self._variations = []
         return self._variations
 
     def to_dataframe(self, visible_only: bool = False) -> Any:
@@ -397,9 +417,9 @@ class TagExplorer(W.VBox):
             hidden = _under_private(rows)
             visible = [i for i in visible if not hidden[i]]
             hits = [i for i in hits if not hidden[i]]
-        if self.only_varying and len(self._source) > 1:
+        if self.only_varying and self.varies_over:
             varying_paths = {v.path for v in self.variations}
-            keep = {r.index for r in rows if r.path in varying_paths}
+            keep = {r.index for r in rows if _frame_path(r.path) in varying_paths}
             for i in list(keep):
                 keep.update(index.ancestors(i))
             visible = [i for i in visible if i in keep]
@@ -477,17 +497,21 @@ class TagExplorer(W.VBox):
     def _varying_paths(self) -> set[str]:
         if self._variations is None:
             return set()
-        return {v.path for v in self._variations}
+        paths = {v.path for v in self._variations}
+        if self.varies_over != "frames":
+            return paths
+        # Per-frame variations are named with [*]: mark the rows of every frame.
+        return {r.path for r in self.page_rows if _frame_path(r.path) in paths}
 
     def _render_varies(self) -> None:
-        n = len(self._source)
-        if n < 2:
+        n = self.n_compared
+        if not n:
             self.varies_status.value = "<i>one instance: nothing can vary</i>"
             self.varies_table.value = ""
             self.plot_choice.options = []
             return
         variations = self.variations
-        self.varies_table.value = varies_html(variations, n)
+        self.varies_table.value = varies_html(variations, n, over=self.varies_over)
         numeric = [(v.label, i) for i, v in enumerate(variations) if v.numeric is not None]
         self.varies_status.value = ""
         previous = self.plot_choice.value
@@ -506,7 +530,16 @@ class TagExplorer(W.VBox):
         if choice is None or self._variations is None or choice >= len(self._variations):
             self.plot.value = b""
             return
-        self.plot.value = variation_png(self._variations[choice])
+        index_name = "frame index" if self.varies_over == "frames" else "slice index"
+        self.plot.value = variation_png(self._variations[choice], xlabel=index_name)
+
+
+_FRAME_PREFIX = re.compile(rf"^{core.PER_FRAME}\[\d+\]")
+
+
+def _frame_path(path: str) -> str:
+    """``PerFrameFunctionalGroupsSequence[7].X`` -> ``PerFrameFunctionalGroupsSequence[*].X``."""
+    return _FRAME_PREFIX.sub(f"{core.PER_FRAME}[*]", path, count=1)
 
 
 def _under_private(rows: Sequence[core.ElementRow]) -> list[bool]:
@@ -549,8 +582,14 @@ def _option_label(row: core.ElementRow) -> str:
     return f"{indent}{row.tag_text} {row.label}: {summary}{mark}"
 
 
-def variation_png(variation: core.Variation, *, width: float = 4.8, height: float = 2.4) -> bytes:
-    """A small PNG plot of a numeric varying element against slice index.
+def variation_png(
+    variation: core.Variation,
+    *,
+    width: float = 4.8,
+    height: float = 2.4,
+    xlabel: str = "slice index",
+) -> bytes:
+    """A small PNG plot of a numeric varying element against slice (or frame) index.
 
     Uses matplotlib's object API (no pyplot), so no figure is left open.
     """
@@ -571,7 +610,7 @@ def variation_png(variation: core.Variation, *, width: float = 4.8, height: floa
             ax.plot(x, values[:, k], marker="o", markersize=3, label=f"[{k}]")
         ax.legend(fontsize=7)
     unit = " (s)" if variation.vr == "TM" else ""
-    ax.set_xlabel("slice index")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(variation.label + unit, fontsize=8)
     ax.set_title(variation.name, fontsize=9)
     ax.grid(True, alpha=0.3)
