@@ -725,8 +725,8 @@ def iter_rows(
     --------
     >>> from pydicom.dataset import Dataset
     >>> ds = Dataset(); ds.PatientName = "A"; ds.Modality = "CT"
-    >>> next(iter_rows(ds)).keyword
-    'PatientName'
+    >>> next(iter_rows(ds)).keyword  # tag order: (0008,0060) before (0010,0010)
+    'Modality'
     """
     opts = (
         max_items_per_sequence,

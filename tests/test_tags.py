@@ -562,3 +562,15 @@ def test_varies_frames_of_enhanced_ct_and_phantom():
     assert varies_frames(read("ct_small")) == []
     enhanced = {v.keyword for v in varies_frames(read("enhanced_ct"))}
     assert "ImagePositionPatient" in enhanced or "InStackPositionNumber" in enhanced
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["dicom_widgets.tags", "dicom_widgets.html.tags", "dicom_widgets.widgets.tag_explorer"],
+)
+def test_docstring_examples_run(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
