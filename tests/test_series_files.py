@@ -219,3 +219,63 @@ def test_missing_codec_message_names_the_extra():
     assert "DECODE-ERROR" in out, out
     assert 'pip install "dicom-widgets[codecs]"' in out
     assert "MR_small_jpeg_ls_lossless.dcm" in out
+
+
+def _ref_facts(ref):
+    return (
+        None if ref.position is None else tuple(np.round(ref.position, 6)),
+        None if ref.orientation is None else tuple(np.round(ref.orientation, 6)),
+        ref.pixel_spacing,
+        ref.slope,
+        ref.intercept,
+        ref.rows,
+        ref.cols,
+        ref.samples,
+        ref.bits_allocated,
+        ref.photometric,
+        ref.instance_number,
+        ref.sop_uid,
+        ref.series_uid,
+        ref.acquisition_seconds,
+    )
+
+
+def test_fast_header_reader_agrees_with_pydicom_on_every_file():
+    """The fast reader must describe frames exactly as the pydicom path does (or decline)."""
+    from dicom_widgets.series._fastheader import read_fast
+    from dicom_widgets.series._frames import frames_from_header, has_pixel_module
+
+    used = 0
+    for path in ALL_FILES:
+        light = read_fast(path)
+        if light is None:
+            continue
+        used += 1
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            full = pydicom.dcmread(path, stop_before_pixels=True, force=True)
+        light_ds, light_refs = light
+        expected = list(frames_from_header(full, path)) if has_pixel_module(full) else []
+        assert [_ref_facts(r) for r in light_refs] == [_ref_facts(r) for r in expected], path
+        # Light headers convert lazily to the same values pydicom gives.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for keyword in ("Modality", "SeriesDescription", "PatientName", "WindowCenter"):
+                if keyword in full:
+                    assert light_ds.get(keyword) == full.get(keyword), (path, keyword)
+    assert used > 50  # the common case really goes through the fast path
+
+
+def test_fast_and_pydicom_paths_give_the_same_series(ct_folder, monkeypatch):
+    import dicom_widgets.series._scan as scan_module
+
+    fast = dw.load_series(ct_folder, progress=False, prefetch=False)
+    monkeypatch.setattr(scan_module, "FAST_HEADERS", False)
+    slow = dw.load_series(ct_folder, progress=False, prefetch=False)
+    assert fast.files == slow.files
+    np.testing.assert_array_equal(fast.positions, slow.positions)
+    assert fast.spacing == slow.spacing and fast.default_window == slow.default_window
+    np.testing.assert_array_equal(fast.frame(3), slow.frame(3))
+    # dataset() always gives the full header, whichever reader opened the file.
+    assert fast.dataset(3).InstitutionName == slow.dataset(3).InstitutionName
+    assert fast.dataset(3) is fast.dataset(3)

@@ -65,6 +65,8 @@ class FrameRef:
     rows: int = 0
     cols: int = 0
     samples: int = 1
+    bits_allocated: int = 0
+    photometric: str = ""
     instance_number: int | None = None
     sop_uid: str = ""
     series_uid: str = ""
@@ -171,6 +173,8 @@ def frames_from_header(
     n_frames = _int(_get(ds, "NumberOfFrames", 1)) or 1
     rows, cols = _int(_get(ds, "Rows")) or 0, _int(_get(ds, "Columns")) or 0
     samples = _int(_get(ds, "SamplesPerPixel", 1)) or 1
+    bits = _int(_get(ds, "BitsAllocated", 0)) or 0
+    photometric = str(_get(ds, "PhotometricInterpretation", "") or "").strip().upper()
     base_pos = _float_list(_get(ds, "ImagePositionPatient", []), 3)
     base_ori = _float_list(_get(ds, "ImageOrientationPatient", []), 6)
     spacing = _float_list(_get(ds, "PixelSpacing", []), 2)
@@ -256,6 +260,8 @@ def frames_from_header(
             rows=rows,
             cols=cols,
             samples=samples,
+            bits_allocated=bits,
+            photometric=photometric,
             instance_number=instance,
             sop_uid=sop_uid,
             series_uid=series_uid,

@@ -17,6 +17,7 @@ from pydicom.dataset import Dataset
 from .. import _compat
 from ..errors import DicomReadError, SeriesSelectionError
 from ._cache import DEFAULT_CACHE_BYTES
+from ._fastheader import read_fast
 from ._findings import Finding
 from ._frames import FrameRef, frames_from_header, has_pixel_module
 from ._series import Series
@@ -273,12 +274,25 @@ def _plausible(ds: Dataset) -> bool:
     )
 
 
-def read_header(path: str | os.PathLike[str]) -> tuple[str, Dataset | None, str]:
+#: Use the fast reader for classic little-endian files (set False to compare with pydicom).
+FAST_HEADERS = True
+
+
+def read_header(
+    path: str | os.PathLike[str], *, order: int = 0, fast: bool | None = None
+) -> tuple[str, Dataset | None, str]:
     """Read one file's header: ``(kind, dataset, reason)``.
 
     ``kind`` is ``"ok"``, ``"dicomdir"``, ``"non-dicom"`` or ``"error"`` (with ``reason``).
+    Classic single-frame little-endian files go through the fast reader (a light header
+    with the frame already described); everything else through pydicom.
     """
     from pydicom.errors import InvalidDicomError
+
+    if FAST_HEADERS if fast is None else fast:
+        light = read_fast(path, order=order)
+        if light is not None:
+            return "ok", light[0], ""
 
     with warnings.catch_warnings():
         # A folder of odd files must not flood the output; problems surface as findings.
@@ -380,11 +394,11 @@ def _collect(source: Any, recursive: bool, progress: bool) -> _Collected:
     seen: set[str] = set()
     queue = list(dict.fromkeys(paths))
     for path in _progress(queue, progress, "Reading DICOM headers"):
-        key = os.path.realpath(path)
+        key = os.path.abspath(path)
         if key in seen:
             continue
         seen.add(key)
-        kind, ds, reason = read_header(path)
+        kind, ds, reason = read_header(path, order=len(out.instances))
         if kind == "ok":
             assert ds is not None
             out.instances.append((str(path), ds))
@@ -393,14 +407,14 @@ def _collect(source: Any, recursive: bool, progress: bool) -> _Collected:
             if path in expand_dicomdir:
                 assert ds is not None
                 for ref in _dicomdir_files(path, ds):
-                    ref_key = os.path.realpath(ref)
+                    ref_key = os.path.abspath(ref)
                     if ref_key in seen:
                         continue
                     seen.add(ref_key)
                     if not ref.exists():
                         out.errors.append((str(ref), f"referenced by {path} but missing"))
                         continue
-                    kind2, ds2, reason2 = read_header(ref)
+                    kind2, ds2, reason2 = read_header(ref, order=len(out.instances))
                     if kind2 == "ok":
                         assert ds2 is not None
                         out.instances.append((str(ref), ds2))
@@ -452,7 +466,9 @@ def _describe_split(main: list[FrameRef], other: list[FrameRef]) -> str:
 def _group(collected: _Collected) -> list[SeriesInfo]:
     by_uid: dict[str, list[tuple[str | None, Dataset]]] = defaultdict(list)
     for path, ds in collected.instances:
-        uid = _text(ds, "SeriesInstanceUID")
+        uid = getattr(ds, "_dw_series_uid", None)
+        if uid is None:
+            uid = _text(ds, "SeriesInstanceUID")
         if not uid:
             folder = os.path.dirname(path) if path else "memory"
             uid = f"(no SeriesInstanceUID: {folder})"
@@ -464,11 +480,15 @@ def _group(collected: _Collected) -> list[SeriesInfo]:
         images = []
         others = []
         for path, ds in instances:
-            (images if has_pixel_module(ds) else others).append((path, ds))
+            known = getattr(ds, "_dw_frames", None)
+            has_pixels = bool(known) if known is not None else has_pixel_module(ds)
+            (images if has_pixels else others).append((path, ds))
         stacks: dict[tuple[Any, ...], list[FrameRef]] = defaultdict(list)
         reps: list[np.ndarray | None] = []
         for path, ds in images:
-            for ref in frames_from_header(ds, path, order=order):
+            known = getattr(ds, "_dw_frames", None)
+            refs = known if known is not None else frames_from_header(ds, path, order=order)
+            for ref in refs:
                 key = (ref.rows, ref.cols, ref.samples, _orientation_key(ref.orientation, reps))
                 stacks[key].append(ref)
             order += 1

@@ -107,16 +107,17 @@ def _have_codecs() -> bool:
     return importlib.util.find_spec("pylibjpeg") is not None
 
 
-def _expected_pixel_bytes(ds: Dataset) -> int | None:
-    try:
-        rows, cols = int(ds.Rows), int(ds.Columns)
-        bits = int(ds.BitsAllocated)
-        samples = int(ds.get("SamplesPerPixel", 1) or 1)
-        frames = int(ds.get("NumberOfFrames", 1) or 1)
-    except Exception:  # noqa: BLE001
+def _expected_pixel_bytes(ref: FrameRef) -> int | None:
+    rows, cols, bits, samples, frames = (
+        ref.rows,
+        ref.cols,
+        ref.bits_allocated,
+        ref.samples,
+        ref.n_frames,
+    )
+    if not (rows and cols and bits):
         return None
-    pi = str(ds.get("PhotometricInterpretation", "") or "").strip().upper()
-    if pi == "YBR_FULL_422" and samples == 3:
+    if ref.photometric == "YBR_FULL_422" and samples == 3:
         samples = 2  # native 4:2:2 stores two samples per pixel (PS3.5 8.2.1)
     pixels = rows * cols * samples * frames
     return (pixels * bits + 7) // 8
@@ -178,6 +179,7 @@ class Series:
         self._static_findings: list[Finding] = [*findings, *layout.findings]
         self._decode_failures: dict[int, str] = {}
         self._failure_lock = threading.Lock()
+        self._full_headers: OrderedDict[str, Dataset] = OrderedDict()
         self._cache = FrameCache(cache_bytes)
         self._prefetch_enabled = bool(prefetch)
         self._prefetcher: Prefetcher | None = None
@@ -274,13 +276,36 @@ class Series:
         return self._ref(index, time)
 
     def dataset(self, index: int = 0, time: int = 0) -> Dataset:
-        """Header of the instance holding slice ``index`` (pixel data not loaded for files)."""
-        return self._ref(index, time).header
+        """Full header of the instance holding slice ``index`` (pixel data not loaded for files).
+
+        Files opened through the fast header reader are re-read with pydicom here
+        (``stop_before_pixels``), so every element is available; the last few are cached.
+        """
+        return self._full_header(self._ref(index, time).header)
+
+    def _full_header(self, ds: Dataset) -> Dataset:
+        if not getattr(ds, "_dw_light", False):
+            return ds
+        path = str(ds.filename)
+        with self._failure_lock:
+            full = self._full_headers.get(path)
+        if full is None:
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                full = _compat.read_dataset(path, stop_before_pixels=True, force=True)
+            _compat.ensure_transfer_syntax(full)
+            with self._failure_lock:
+                self._full_headers[path] = full
+                while len(self._full_headers) > 16:
+                    self._full_headers.popitem(last=False)
+        return full
 
     @property
     def header(self) -> Dataset | None:
-        """Header of the first frame's instance (series-level attributes)."""
-        return self._header
+        """Full header of the first frame's instance (series-level attributes)."""
+        return None if self._header is None else self._full_header(self._header)
 
     @property
     def files(self) -> list[str]:
@@ -476,7 +501,7 @@ class Series:
             # Deflated files are smaller than their pixels: only plain native data can be checked.
             if ref.path is None or syntax not in _NATIVE_SYNTAXES or syntax.endswith(".99"):
                 continue
-            expected = _expected_pixel_bytes(ref.header)
+            expected = _expected_pixel_bytes(ref)
             if expected is None:
                 continue
             if ref.path not in sizes:
@@ -486,6 +511,11 @@ class Series:
                     self._fail(k, f"{ref.label}: cannot read the file: {exc}")
                     continue
             offset = getattr(ref.header, "_dw_pixel_offset", None)
+            if offset is None and getattr(ref.header, "_dw_light", False):
+                self._fail(
+                    k, f"{ref.label}: the file has image attributes but no Pixel Data element"
+                )
+                continue
             # The Pixel Data element header takes at least 8 bytes before the values.
             needed = expected + (offset + 8 if isinstance(offset, int) else 0)
             if sizes[ref.path] < needed:
