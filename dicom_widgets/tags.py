@@ -2005,6 +2005,7 @@ def compare(
     include_private: bool = True,
     max_items_per_sequence: int | None = None,
     ignore: Iterable[str] = (),
+    ignore_varying: bool = True,
     label_a: str = "a",
     label_b: str = "b",
 ) -> Diff:
@@ -2012,7 +2013,9 @@ def compare(
 
     Elements are matched by path (so items are compared by position in their sequence).
     For a ``Series`` (anything with ``dataset(i)``) or a list of datasets the first
-    instance is compared.
+    instances are compared and, with ``ignore_varying``, elements that vary *within*
+    either series (SOPInstanceUID, SliceLocation...) are left out: what remains answers
+    "why do these two series differ?".
 
     Parameters
     ----------
@@ -2024,6 +2027,8 @@ def compare(
         Items per sequence compared (``None``: all).
     ignore : iterable of str
         Keywords never reported (``("SOPInstanceUID",)``).
+    ignore_varying : bool
+        For series, skip the elements that vary between the instances of a side.
     label_a, label_b : str
         Names of the sides in the views.
 
@@ -2039,6 +2044,15 @@ def compare(
     True
     """
     ds_a, ds_b = _first_dataset(a), _first_dataset(b)
+    varying: set[str] = set()
+    if ignore_varying:
+        for side in (a, b):
+            if not isinstance(side, Dataset):
+                datasets = _datasets_of(side)
+                if len(datasets) > 1:
+                    varying.update(
+                        v.path for v in varies(datasets, include_private=include_private)
+                    )
     options = {
         "max_items_per_sequence": max_items_per_sequence,
         "include_private": include_private,
@@ -2072,7 +2086,7 @@ def compare(
         )
 
     for path, ra in map_a.items():
-        if ra.keyword in ignored:
+        if ra.keyword in ignored or path in varying:
             continue
         rb = map_b.get(path)
         if rb is None:
@@ -2083,7 +2097,7 @@ def compare(
         elif ra.vr != rb.vr or _comparable(ra) != _comparable(rb):
             changes.append(make("changed", ra, rb))
     for path, rb in map_b.items():
-        if path not in map_a and rb.keyword not in ignored:
+        if path not in map_a and rb.keyword not in ignored and path not in varying:
             changes.append(make("added", None, rb))
     changes.sort(key=lambda c: c.sort_key)
     return Diff(changes, label_a, label_b)

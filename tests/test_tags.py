@@ -497,7 +497,7 @@ def test_compare_item_count_and_private_filter():
 
 def test_compare_phantom_slices_and_ignore():
     s = ct_phantom(n_slices=2, size=8)
-    diff = compare(s, [s[1]])  # a list: its first dataset
+    diff = compare(s, [s[1]], ignore_varying=False)  # a list: its first dataset
     assert {"SliceLocation", "InstanceNumber", "SOPInstanceUID"} <= {
         c.keyword for c in diff.changed
     }
@@ -574,3 +574,23 @@ def test_docstring_examples_run(module):
 
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_compare_two_series_ignores_what_varies_within():
+    a = ct_phantom(n_slices=4, size=8)
+    b = ct_phantom(n_slices=4, size=8)
+    for ds in b:
+        ds.SeriesDescription = "other protocol"
+        ds.SliceThickness = "5"
+    diff = compare(a, b, label_a="s1", label_b="s2")
+    keywords = {c.keyword for c in diff}
+    assert {"SeriesDescription", "SliceThickness"} <= keywords
+    assert not keywords & {
+        "SOPInstanceUID",
+        "SliceLocation",
+        "InstanceNumber",
+        "ImagePositionPatient",
+    }
+    assert "SliceLocation" not in {c.keyword for c in compare(a, b[1:])}
+    raw = compare(a, b[1:], ignore_varying=False)  # first instances: slices 0 and 1
+    assert "SliceLocation" in {c.keyword for c in raw}
