@@ -228,6 +228,13 @@ def arrange(refs: Sequence[FrameRef], *, jitter: float = JITTER) -> Arrangement:
     return arrangement
 
 
+def _median(values: np.ndarray) -> float:
+    # np.median imports numpy.ma on first use (~40 ms): too slow for opening a series.
+    ordered = np.sort(np.asarray(values, dtype=np.float64))
+    n = len(ordered)
+    return float((ordered[(n - 1) // 2] + ordered[n // 2]) / 2.0)
+
+
 def _check_spacing(arr: Arrangement, groups: list[list[FrameRef]], jitter: float) -> None:
     pos = arr.slice_positions
     assert pos is not None
@@ -235,7 +242,7 @@ def _check_spacing(arr: Arrangement, groups: list[list[FrameRef]], jitter: float
         arr.is_uniform = True
         return
     steps = np.diff(pos)
-    median = float(np.median(steps))
+    median = _median(steps)
     arr.slice_spacing = median
     uniform = True
     if len(steps) >= 2 and median > 0:
