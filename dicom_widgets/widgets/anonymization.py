@@ -37,6 +37,7 @@ import math
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,7 @@ from typing import Any
 import ipywidgets as W
 import numpy as np
 import traitlets as T
+from pydicom.datadict import keyword_for_tag
 from pydicom.dataset import Dataset
 
 from ..deid import OPTION_NAMES, AnonymizationResult, Change, DeidContext, Profile, anonymize
@@ -109,7 +111,8 @@ def parse_overrides(text: str) -> tuple[dict[str, Any], list[str]]:
     """Parse the overrides field into a :class:`~dicom_widgets.deid.Profile` ``overrides`` mapping.
 
     Entries are separated by commas (or semicolons / new lines); each is ``KEY=ACTION`` where
-    KEY is a DICOM keyword or a tag ``(gggg,eeee)`` and ACTION is ``keep``, ``remove``, ``empty``
+    KEY is a DICOM keyword or a tag in any spelling (``(0010,1010)``, ``00101010``, ``0x00101010``;
+    returned as ``"(0010,1010)"``) and ACTION is ``keep``, ``remove``, ``empty``
     or a quoted replacement value.
 
     Parameters
@@ -153,6 +156,11 @@ def parse_overrides(text: str) -> tuple[dict[str, Any], list[str]]:
                 'such as "Teaching case"'
             )
             continue
+        from ..tags import format_tag, parse_tag
+
+        tag_value = parse_tag(key)
+        if tag_value is not None:
+            key = format_tag(tag_value)  # any tag spelling -> the engine's "(gggg,eeee)"
         try:
             Profile(overrides={key: action})  # the engine's own validation of the key
         except ValueError as exc:
@@ -170,7 +178,8 @@ class _Item:
     label: str
     path: str | None = None
     dataset: Dataset | None = None
-    error: str | None = None
+    error: str | None = None  # cannot be read or anonymized
+    skip: str | None = None  # readable, but the batch writer will not export it (why)
     rows: int | None = None
     cols: int | None = None
 
@@ -189,15 +198,25 @@ def _check_header(ds: Dataset) -> str | None:
 
 
 def _read_header(path: str) -> tuple[Dataset | None, str | None]:
+    """The header of ``path`` (no pixels), or ``None`` and why it cannot be read."""
     from .._compat import read_dataset
 
     try:
-        ds = read_dataset(path, stop_before_pixels=True, force=True)
-    except Exception as exc:  # noqa: BLE001 - reported in the selector, the rest goes on
-        return None, f"unreadable: {type(exc).__name__}: {exc}"[:300]
-    if len(ds) == 0 or not any(t >> 16 >= 0x0008 for t in ds.keys()):
+        return read_dataset(path, stop_before_pixels=True), None
+    except Exception as exc:  # noqa: BLE001 - retried without the Part 10 header below
+        first = f"unreadable: {type(exc).__name__}: {exc}"[:300]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # garbage read with force=True warns on every tag
+            ds = read_dataset(path, stop_before_pixels=True, force=True)
+            # Files without a preamble are fine; any bytes "read" with force are not: require
+            # at least one standard element.
+            known = any(t >> 16 >= 0x0008 and keyword_for_tag(t) for t in ds.keys())
+    except Exception:  # noqa: BLE001 - reported in the selector, the rest goes on
+        return None, first
+    if not known:
         return None, "unreadable: not a DICOM file"
-    return ds, _check_header(ds)
+    return ds, None
 
 
 def _items_from(source: Any) -> tuple[list[_Item], list[Path]]:
@@ -230,11 +249,18 @@ def _items_from(source: Any) -> tuple[list[_Item], list[Path]]:
             if name and os.path.isfile(name):
                 folders.append(Path(name).resolve().parent)
             label = f"dataset {i}" + (f": {os.path.basename(name)}" if name else "")
-            items.append(_Item(label, dataset=src, error=_check_header(src)))
+            items.append(_Item(label, dataset=src, skip=_check_header(src)))
         else:
             path = os.fspath(src)
             folders.append(Path(path).resolve().parent)
-            items.append(_Item(os.path.basename(path) or path, path=path))
+            # Headers only (no pixel data): failed files are marked before anyone selects them.
+            header, reason = _read_header(path)
+            item = _Item(os.path.basename(path) or path, path=path, error=reason)
+            if header is not None:
+                item.skip = _check_header(header)
+                if "Rows" in header:
+                    item.rows, item.cols = int(header.Rows), int(header.Columns)
+            items.append(item)
     return items, folders
 
 
@@ -476,7 +502,10 @@ class AnonymizationPreview(W.VBox):
             from ipympl.backend_nbagg import Canvas, FigureManager
 
             self.canvas = Canvas(self.figure)
-            FigureManager(self.canvas, id(self.figure))
+            with warnings.catch_warnings():
+                # ipympl's toolbar passes matplotlib's arguments on to traitlets (harmless).
+                warnings.simplefilter("ignore", DeprecationWarning)
+                FigureManager(self.canvas, id(self.figure))
             self.canvas.header_visible = False
             self.canvas.footer_visible = False
             self.canvas.toolbar_position = "left"
@@ -559,6 +588,8 @@ class AnonymizationPreview(W.VBox):
             label = f"{i + 1}/{n}  {item.label}"
             if item.error:
                 label = f"✖ {label} — failed: {item.error}"
+            elif item.skip:
+                label = f"⚠ {label} — export fails: {item.skip}"
             out.append((label[:200], i))
         return out
 
@@ -630,8 +661,6 @@ class AnonymizationPreview(W.VBox):
             header, reason = _read_header(item.path)  # type: ignore[arg-type]
             if header is None:
                 raise DicomWidgetsError(reason or "unreadable")
-            if reason:
-                raise DicomWidgetsError(reason)
             ds = read_dataset(item.path, force=True)  # type: ignore[arg-type]
             ensure_transfer_syntax(ds)
             # Keep only the shown instance (and its neighbour) in memory.
@@ -773,6 +802,9 @@ class AnonymizationPreview(W.VBox):
                         f" · {len(self.result.unresolved_warnings)} unresolved warning(s)",
                         class_="dw-muted",
                     ),
+                    note(f"Export will not write this file: {skip}", kind="warning")
+                    if (skip := self._items[self.instance].skip)
+                    else None,
                 ),
                 ", ".join(f"{k}: {v}" for k, v in H.category_counts(counted).items()),
             )
