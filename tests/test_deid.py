@@ -344,3 +344,95 @@ def test_reprs_escape_and_text():
     assert "AnonymizationResult" in repr(result)
     html_text = result._repr_html_()
     assert html_text and "<script" not in html_text
+
+
+def test_public_un_reinterpreted_when_pydicom_leaves_it(monkeypatch):
+    from pydicom import config
+    from pydicom.dataelem import RawDataElement
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_dataset as pyd_write_dataset
+    from pydicom.tag import Tag
+
+    ds = _series(1, 8)[0]
+    item = Dataset()
+    item.ReferencedSOPClassUID = ds.SOPClassUID
+    item.ReferencedSOPInstanceUID = f"1.2.3.{MRN}.1"
+    holder = Dataset()
+    holder.ReferencedImageSequence = [item]
+    fp = DicomBytesIO()
+    fp.is_little_endian, fp.is_implicit_VR = True, True
+    pyd_write_dataset(fp, holder)
+    value = fp.getvalue()[8:]  # implicit VR: tag (4) + length (4), then the items
+    tag = Tag(0x00081140)
+    ds._dict[tag] = RawDataElement(tag, "UN", len(value), value, 0, False, True)
+    name = b"Doe^Jane"
+    ds._dict[Tag(0x00100010)] = RawDataElement(
+        Tag(0x00100010), "UN", len(name), name, 0, False, True
+    )
+    monkeypatch.setattr(config, "replace_un_with_known_vr", False)
+    back = ds  # raw elements as a reader leaves them when it does not know better
+    assert back[0x00100010].VR == "UN"
+    result = anonymize(back, Profile(overrides={"ReferencedImageSequence": "keep"}))
+    by_path = {c.path: c for c in result.changes}
+    assert by_path["PatientName"].vr == "PN" and by_path["PatientName"].action == "Z"
+    ref = by_path["ReferencedImageSequence[0].ReferencedSOPInstanceUID"]
+    assert ref.action == "U" and MRN not in ref.after
+
+
+def test_clean_structured_content_on_sr():
+    path = pydicom.data.get_testdata_file("reportsi.dcm")
+    ds = pydicom.dcmread(path)
+    basic = anonymize(ds, Profile())
+    cleaned = anonymize(ds, Profile(clean_structured_content=True))
+    assert any(c.keyword == "ContentSequence" and c.action == "D" for c in basic.changes)
+    assert any(c.keyword == "ContentSequence" and c.action == "C" for c in cleaned.changes)
+    for result in (basic, cleaned):
+        report = verify([ds], [result.dataset], profile=result.profile)
+        assert report.ok, report._repr_text()
+    # Person names in content items never survive.
+    names = [c for c in cleaned.changes if c.keyword == "PersonName"]
+    assert names and all(c.after != c.before for c in names)
+
+
+def test_retain_uids_warns_about_identifiers_inside_uids():
+    ds = _series(1, 8)[0]
+    ds.OtherPatientIDs = MRN
+    ds.StudyInstanceUID = f"1.2.826.0.1.3680043.9.{MRN}.1"
+    result = anonymize(ds, Profile(retain_uids=True))
+    assert any(w.kind == "uid_with_identifier" and not w.resolved for w in result.warnings)
+    assert result.dataset.PatientIdentityRemoved == "NO"
+
+
+def test_icon_and_original_attributes_warnings():
+    ds = _series(1, 8)[0]
+    icon = Dataset()
+    icon.Rows = 1
+    ds.IconImageSequence = Sequence([icon])
+    ds.OriginalAttributesSequence = Sequence([Dataset()])
+    removed = anonymize(ds)
+    assert {w.kind for w in removed.warnings} >= {"icon_image", "original_attributes"}
+    assert removed.identity_removed
+    kept = anonymize(ds, Profile(overrides={"IconImageSequence": "keep"}))
+    assert not kept.identity_removed
+
+
+def test_dask_process_workers(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    paths = write_series(_series(6, 16), tmp_path / "src")
+    with distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        memory_limit="512MiB",
+    ) as cluster:
+        with distributed.Client(cluster) as client:
+            report = anonymize_files(
+                paths, tmp_path / "out", key=KEY, executor=client.get_executor(), progress=False
+            )
+    assert report.counts() == {"written": 6}, report._repr_text()
+    local = anonymize_files(paths, tmp_path / "out_local", key=KEY, progress=False)
+    # Same key, different machines/processes: the same UIDs.
+    assert sorted(Path(p).name for p in report.written) == sorted(
+        Path(p).name for p in local.written
+    )

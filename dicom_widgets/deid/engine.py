@@ -618,9 +618,35 @@ class _Engine:
             resolved=not keep,
         )
 
+    def _special(self, tag: int, path: str, *, removed: bool) -> None:
+        """Warnings for attributes known to hide identity beyond what their rule says."""
+        if tag == 0x00880200:
+            self.warn(
+                "icon_image",
+                path,
+                "Icon Image Sequence removed (a thumbnail can show burned-in text)"
+                if removed
+                else "Icon Image Sequence kept: its thumbnail can show burned-in names; review it",
+                resolved=removed,
+            )
+        elif tag == 0x04000561:
+            self.warn(
+                "original_attributes",
+                path,
+                "Original Attributes Sequence removed (it holds the values before modification)"
+                if removed
+                else "Original Attributes Sequence kept: its items (the values before modification) "
+                "were de-identified by the same rules",
+                resolved=True,
+            )
+
     def apply_override(self, ds: Dataset, elem: DataElement, path: str, override: Any) -> None:
-        before = elem.value
+        self._special(int(elem.tag), path, removed=override.action in ("remove", "empty"))
         vr = self._effective_vr(elem)
+        if vr != elem.VR:
+            elem = _reinterpret(ds, elem, vr)
+            vr = elem.VR if elem.VR != "UN" else vr
+        before = elem.value
         if override.action == "keep":
             self.record(path, elem.tag, vr, "K", "", "override", before, before)
             if vr == "SQ":
@@ -655,9 +681,11 @@ class _Engine:
         local: dict[int, str],
     ) -> None:
         tag = elem.tag
-        if vr != elem.VR and vr != "SQ":
+        self._special(int(tag), path, removed=action in ("X", "Z"))
+        if vr != elem.VR:
             # Public element stored as UN: reinterpret with the dictionary VR first.
             elem = _reinterpret(ds, elem, vr)
+            vr = elem.VR if elem.VR != "UN" else vr
         before = elem.value
         if action == "X":
             del ds[tag]
@@ -1217,6 +1245,19 @@ def _empty(vr: str) -> Any:
 def _reinterpret(ds: Dataset, elem: DataElement, vr: str) -> DataElement:
     """Turn a public element stored as UN into the dictionary VR (value decoded as text)."""
     value = elem.value
+    if vr == "SQ" and isinstance(value, (bytes, bytearray)):
+        # A sequence stored as UN is encoded implicit VR little endian (PS3.5 6.2.2).
+        import io
+
+        from pydicom.filereader import read_sequence
+
+        try:
+            seq = read_sequence(io.BytesIO(bytes(value)), True, True, len(value), ds._character_set)
+        except Exception:  # noqa: BLE001 - undecodable: stays UN; X/Z still apply
+            return elem
+        new = DataElement(elem.tag, "SQ", seq)
+        ds[elem.tag] = new
+        return new
     if isinstance(value, (bytes, bytearray)) and vr not in BINARY_VRS:
         from pydicom.dataelem import RawDataElement
 
