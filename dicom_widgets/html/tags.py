@@ -119,7 +119,8 @@ def rows_table(
             tag("td", _keyword_cell(row)),
             tag("td", row.vr, class_="dw-vr"),
             tag("td", str(row.vm) if row.kind == "element" else "", class_="dw-vm"),
-            tag("td", value, class_="dw-value"),
+            # Summaries are already short: one line per row keeps the table scannable.
+            tag("td", value, class_="dw-value", style="white-space: nowrap"),
         ]
         if show_path:
             cells.append(tag("td", row.path, class_="dw-tag"))
@@ -239,6 +240,8 @@ def detail_html(
         tag("ul", lis, class_="dw-summary"),
         value_block,
         raw_block,
+        # Widget containers default to nowrap: long paths and expressions must wrap here.
+        style="white-space: normal; overflow-wrap: anywhere",
     )
     text = f"{row.tag_text} {row.label} {row.vr}\n{row.expression}\n{full}"
     return wrap(body, text, include_style=include_style)

@@ -43,6 +43,8 @@ from ..html.tags import detail_html, diff_html, explorer_html, varies_html
 
 __all__ = ["TagExplorer", "DiffView"]
 
+# Checkboxes are 300 px wide by default: far apart in one row.
+_AUTO_WIDTH = {"width": "auto"}
 _MODULE_ORDER = {
     name: i for i, name in enumerate(["File Meta Information", *core._MODULE_KEYWORDS])
 }
@@ -180,9 +182,15 @@ class TagExplorer(W.VBox):
             continuous_update=True,
             layout=W.Layout(width="420px"),
         )
-        self.private_box = W.Checkbox(value=True, description="private", indent=False)
-        self.module_box = W.Checkbox(value=False, description="group by module", indent=False)
-        self.varying_box = W.Checkbox(value=False, description="only varying", indent=False)
+        self.private_box = W.Checkbox(
+            value=True, description="private", indent=False, layout=_AUTO_WIDTH
+        )
+        self.module_box = W.Checkbox(
+            value=False, description="group by module", indent=False, layout=_AUTO_WIDTH
+        )
+        self.varying_box = W.Checkbox(
+            value=False, description="only varying", indent=False, layout=_AUTO_WIDTH
+        )
         self.instance_slider = W.IntSlider(
             value=0, min=0, max=max(n - 1, 0), description="instance", continuous_update=False
         )
@@ -193,7 +201,7 @@ class TagExplorer(W.VBox):
         self.next_button = W.Button(description="next ▶", layout=W.Layout(width="80px"))
         self.page_label = W.Label()
         self.row_select = W.Select(options=[], rows=10, layout=W.Layout(width="100%"))
-        self.detail = W.HTML()
+        self.detail = W.HTML(layout=W.Layout(overflow="auto"))
         self.expression = W.Text(description="Python", layout=W.Layout(width="100%"))
         self.varies_table = W.HTML()
         self.plot_choice = W.Dropdown(options=[], description="plot")
@@ -204,13 +212,18 @@ class TagExplorer(W.VBox):
         pager = W.HBox([self.prev_button, self.page_label, self.next_button])
         side = W.VBox(
             [self.row_select, self.expression, self.detail],
-            layout=W.Layout(width="45%", min_width="320px"),
+            layout=W.Layout(flex="3 1 0%", min_width="320px"),
         )
         elements = W.VBox(
             [
                 controls,
                 self.status,
-                W.HBox([W.VBox([self.table, pager], layout=W.Layout(width="55%")), side]),
+                W.HBox(
+                    [
+                        W.VBox([self.table, pager], layout=W.Layout(flex="5 1 0%", min_width="0")),
+                        side,
+                    ]
+                ),
             ]
         )
         varies_box = W.VBox([self.varies_status, self.plot_choice, self.plot, self.varies_table])
@@ -460,7 +473,8 @@ class TagExplorer(W.VBox):
         n = len(self._visible)
         query = self.query.strip()
         if query:
-            status = f"{self.n_hits} matches for “{query}” ({n} rows with their parents)"
+            matches = "1 match" if self.n_hits == 1 else f"{self.n_hits} matches"
+            status = f"{matches} for “{query}” ({n} rows with their parents)"
         else:
             status = f"{n} rows"
         if len(self._source) > 1:
@@ -595,6 +609,7 @@ def variation_png(
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     values = variation.numeric
     if values is None:
@@ -611,6 +626,7 @@ def variation_png(
         ax.legend(fontsize=7)
     unit = " (s)" if variation.vr == "TM" else ""
     ax.set_xlabel(xlabel)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(variation.label + unit, fontsize=8)
     ax.set_title(variation.name, fontsize=9)
     ax.grid(True, alpha=0.3)
