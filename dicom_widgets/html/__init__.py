@@ -31,8 +31,19 @@ from ._core import (
     thumbnail_img,
     wrap,
 )
+from .dataset import dataset_body, dataset_html, dataset_summary, dataset_text, dataset_thumbnail
+from .series import (
+    catalog_html,
+    catalog_text,
+    findings_table,
+    orientation_label,
+    series_body,
+    series_html,
+    series_text,
+)
 
 __all__ = [
+    # the escaping core
     "CSS_CLASS",
     "Markup",
     "badge",
@@ -49,14 +60,18 @@ __all__ = [
     "tag",
     "thumbnail_img",
     "wrap",
-]
-
-from .dataset import dataset_body, dataset_html, dataset_summary, dataset_text, dataset_thumbnail
-
-__all__ += [
+    # datasets
     "dataset_body",
     "dataset_html",
     "dataset_summary",
     "dataset_text",
     "dataset_thumbnail",
+    # series and catalogs
+    "catalog_html",
+    "catalog_text",
+    "findings_table",
+    "orientation_label",
+    "series_body",
+    "series_html",
+    "series_text",
 ]

@@ -1,0 +1,568 @@
+"""HTML and text reprs of a :class:`~dicom_widgets.series.Series` and a scan catalog.
+
+A series shows its summary (count, size, spacing, orientation, modality, window), its
+QA findings with severity colours, a strip of a few windowed thumbnails across the
+stack and, collapsed, the header of its first instance. A catalog shows one row per
+series with a thumbnail and its number of findings. Decoding problems become notes,
+never exceptions. Objects are used through their documented attributes only (duck
+typing), so this module imports nothing from :mod:`dicom_widgets.series`.
+
+Examples
+--------
+>>> import dicom_widgets as dw
+>>> from dicom_widgets.data import ct_phantom
+>>> from dicom_widgets.html import series_html
+>>> series = dw.load_series(ct_phantom(n_slices=4, size=16), progress=False)
+>>> "dw-strip" in series_html(series)
+True
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from ._core import (
+    Markup,
+    badge,
+    collapsible_section,
+    id_scope,
+    note,
+    tag,
+    thumbnail_img,
+    wrap,
+)
+
+__all__ = [
+    "series_html",
+    "series_text",
+    "series_body",
+    "catalog_html",
+    "catalog_text",
+    "orientation_label",
+    "findings_table",
+]
+
+_SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+
+
+def _safe(getter: Any, default: Any = None) -> Any:
+    """Evaluate ``getter()``; a repr never fails because one attribute does."""
+    try:
+        return getter()
+    except Exception:
+        return default
+
+
+def _short_error(exc: BaseException) -> str:
+    text = str(exc).strip().split("\n")[0]
+    return (text[:200] or type(exc).__name__).strip()
+
+
+def orientation_label(orientation: Sequence[float] | None) -> str:
+    """Name the plane of an ImageOrientationPatient: axial, coronal, sagittal or oblique.
+
+    Parameters
+    ----------
+    orientation : sequence of 6 floats or None
+        Row cosine then column cosine.
+
+    Returns
+    -------
+    str
+        ``"axial"``, ``"coronal"``, ``"sagittal"``, ``"oblique"`` or ``"unknown"``.
+
+    Examples
+    --------
+    >>> orientation_label([1, 0, 0, 0, 1, 0])
+    'axial'
+    >>> orientation_label([0, 1, 0, 0, 0, -1])
+    'sagittal'
+    """
+    if orientation is None:
+        return "unknown"
+    try:
+        r = [float(v) for v in list(orientation)[:3]]
+        c = [float(v) for v in list(orientation)[3:6]]
+    except (TypeError, ValueError):
+        return "unknown"
+    if len(r) != 3 or len(c) != 3:
+        return "unknown"
+    normal = (
+        r[1] * c[2] - r[2] * c[1],
+        r[2] * c[0] - r[0] * c[2],
+        r[0] * c[1] - r[1] * c[0],
+    )
+    size = math.sqrt(sum(v * v for v in normal))
+    if not size or not math.isfinite(size):
+        return "unknown"
+    axis = max(range(3), key=lambda i: abs(normal[i]))
+    if abs(normal[axis]) / size < 0.95:  # more than ~18 degrees off every main plane
+        return "oblique"
+    return ("sagittal", "coronal", "axial")[axis]
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.4g}"
+
+
+def _window_text(window: Any) -> str | None:
+    if window is None:
+        return None
+    center = getattr(window, "center", None)
+    width = getattr(window, "width", None)
+    if center is not None and width is not None:
+        try:
+            text = f"center {_fmt(float(center))}, width {_fmt(float(width))}"
+        except (TypeError, ValueError):
+            return None
+        explanation = getattr(window, "explanation", "") or ""
+        function = getattr(window, "function", "") or ""
+        extra = [e for e in (explanation, function if function != "LINEAR" else "") if e]
+        return text + (f" ({', '.join(extra)})" if extra else "")
+    return f"VOI LUT ({type(window).__name__})"
+
+
+def _series_facts(series: Any) -> list[tuple[str, str]]:
+    facts: list[tuple[str, str]] = []
+    modality = _safe(lambda: series.modality, "") or ""
+    if modality:
+        facts.append(("Modality", modality))
+    patient = _safe(lambda: series.patient_name, "") or ""
+    if patient:
+        facts.append(("Patient", patient))
+    n = _safe(lambda: len(series), 0) or 0
+    n_times = _safe(lambda: series.n_times, 1) or 1
+    count = f"{n} slice{'s' if n != 1 else ''}"
+    if n_times > 1:
+        key = _safe(lambda: series.time_key, None)
+        count += f" × {n_times} time points" + (f" ({key})" if key else "")
+    n_files = _safe(lambda: len(series.files), None)
+    if n_files:
+        count += f" from {n_files} file{'s' if n_files != 1 else ''}"
+    facts.append(("Count", count))
+    shape = _safe(lambda: tuple(series.shape), None)
+    if shape and n:
+        rows, cols = (shape[-3], shape[-2]) if _safe(lambda: series.is_color) else shape[-2:]
+        size = f"{rows} × {cols}"
+        photometric = _safe(lambda: series.photometric, "")
+        if photometric:
+            size += f" ({photometric})"
+        facts.append(("Size", size))
+    spacing = _safe(lambda: series.spacing, None)
+    if spacing and n:
+        uniform = _safe(lambda: series.is_uniform, True)
+        text = " × ".join(_fmt(float(v)) for v in spacing) + " mm (row, column, slice)"
+        if not uniform:
+            text += ", not uniform"
+        facts.append(("Spacing", text))
+    orientation = _safe(lambda: series.orientation, None)
+    if orientation is not None:
+        cosines = ", ".join(_fmt(float(v)) for v in list(orientation))
+        facts.append(("Orientation", f"{orientation_label(orientation)} [{cosines}]"))
+    window = _window_text(_safe(lambda: series.default_window, None))
+    if window:
+        facts.append(("Window", window))
+    sort_method = _safe(lambda: series.sort_method, "")
+    if sort_method:
+        facts.append(("Sorted by", sort_method))
+    uid = _safe(lambda: series.series_uid, "")
+    if uid:
+        facts.append(("Series UID", uid))
+    return facts
+
+
+def _thumbnail_indices(n: int, count: int) -> list[int]:
+    if n <= 0 or count <= 0:
+        return []
+    if n <= count:
+        return list(range(n))
+    return (
+        sorted({round(i * (n - 1) / (count - 1)) for i in range(count)}) if count > 1 else [n // 2]
+    )
+
+
+def _slice_figure(series: Any, index: int, size: int) -> Markup:
+    caption = tag("div", f"slice {index}")
+    try:
+        image = series.display(index)
+        img = thumbnail_img(image, max_size=size, alt=f"slice {index}")
+    except Exception as exc:  # a frame that does not decode becomes a note, never an error
+        reason = _safe(lambda: series.frame_error(index)) or _short_error(exc)
+        img = tag(
+            "div",
+            f"cannot decode: {reason}",
+            class_="dw-note dw-note-warning",
+            style=f"width:{int(size)}px",
+            title=reason,
+        )
+    return tag("figure", img, caption, class_="dw-figure")
+
+
+def _strip(series: Any, n_thumbnails: int, size: int) -> Markup:
+    n = _safe(lambda: len(series), 0) or 0
+    figures = [_slice_figure(series, i, size) for i in _thumbnail_indices(n, n_thumbnails)]
+    if not figures:
+        return note("no image frames")
+    return tag("div", figures, class_="dw-strip")
+
+
+def findings_table(findings: Sequence[Any], *, max_findings: int = 50) -> Markup:
+    """A table of QA findings (severity badge, code, message, files), most severe first.
+
+    Parameters
+    ----------
+    findings : sequence of Finding
+        Objects with ``severity``, ``code``, ``message`` and ``paths``.
+    max_findings : int
+        Rows shown; a line counts the rest.
+
+    Returns
+    -------
+    Markup
+    """
+    ordered = sorted(
+        findings, key=lambda f: _SEVERITY_ORDER.get(str(getattr(f, "severity", "")), 3)
+    )
+    rows = []
+    for finding in ordered[:max_findings]:
+        severity = str(getattr(finding, "severity", "info"))
+        paths = list(getattr(finding, "paths", ()) or ())
+        shown = ", ".join(str(p) for p in paths[:3])
+        if len(paths) > 3:
+            shown += f" and {len(paths) - 3} more"
+        rows.append(
+            tag(
+                "tr",
+                tag("td", badge(severity, severity)),
+                tag("td", getattr(finding, "code", ""), class_="dw-vr"),
+                tag("td", getattr(finding, "message", ""), class_="dw-value"),
+                tag("td", shown, class_="dw-value dw-muted"),
+            )
+        )
+    head = tag("thead", tag("tr", [tag("th", h) for h in ("Severity", "Code", "Message", "Files")]))
+    parts = [tag("table", head, tag("tbody", rows), class_="dw-table dw-findings")]
+    if len(ordered) > max_findings:
+        parts.append(
+            tag("div", f"… {len(ordered) - max_findings} more findings", class_="dw-truncated")
+        )
+    return tag("div", parts)
+
+
+def _severity_counts(findings: Sequence[Any]) -> Markup:
+    counts: dict[str, int] = {}
+    for finding in findings:
+        sev = str(getattr(finding, "severity", "info"))
+        counts[sev] = counts.get(sev, 0) + 1
+    if not counts:
+        return badge("no findings", "ok")
+    ordered = sorted(counts.items(), key=lambda kv: _SEVERITY_ORDER.get(kv[0], 3))
+    return tag("span", [badge(f"{n} {sev}", sev) for sev, n in ordered])
+
+
+def series_body(
+    series: Any,
+    *,
+    n_thumbnails: int = 5,
+    thumbnail_size: int = 96,
+    header: bool = True,
+    max_findings: int = 50,
+) -> Markup:
+    """The rich body of a series repr (to embed inside :func:`~dicom_widgets.html.wrap`).
+
+    Parameters are those of :func:`series_html`.
+    """
+    # Thumbnails first: frames that fail to decode add findings.
+    strip = _strip(series, n_thumbnails, thumbnail_size)
+    findings = list(_safe(lambda: series.findings, []) or [])
+    facts = _series_facts(series)
+    number = _safe(lambda: series.series_number, "") or ""
+    description = _safe(lambda: series.description, "") or ""
+    modality = _safe(lambda: series.modality, "") or ""
+    title = (
+        " · ".join(p for p in (modality, f"#{number}" if number else "", description) if p)
+        or "Series"
+    )
+    head = tag(
+        "div",
+        tag("div", "dicom_widgets.Series", class_="dw-obj-type"),
+        tag("div", title, class_="dw-title"),
+        tag("span", " "),
+        _severity_counts(findings),
+        tag(
+            "ul",
+            [tag("li", tag("span", k, class_="dw-key"), v) for k, v in facts],
+            class_="dw-summary",
+        ),
+        class_="dw-header",
+    )
+    sections = [strip]
+    if findings:
+        sections.append(
+            collapsible_section(
+                "QA findings",
+                findings_table(findings, max_findings=max_findings),
+                open=True,
+                count=len(findings),
+            )
+        )
+    if header:
+        first = _safe(lambda: series.dataset(0), None)
+        if first is not None:
+            from .dataset import dataset_body
+
+            try:
+                body = dataset_body(first, thumbnail=False, max_rows=2000)
+            except Exception as exc:
+                body = note(f"cannot render the header: {_short_error(exc)}", kind="error")
+            sections.append(collapsible_section("Header of the first instance", body))
+    return tag("div", head, sections, class_="dw-series")
+
+
+def series_text(series: Any) -> str:
+    """Plain-text summary of a series (its ``repr`` when available)."""
+    text = _safe(lambda: repr(series), None)
+    if text:
+        return text
+    return "\n".join(f"{k}: {v}" for k, v in _series_facts(series))
+
+
+def series_html(
+    series: Any,
+    *,
+    n_thumbnails: int = 5,
+    thumbnail_size: int = 96,
+    header: bool = True,
+    max_findings: int = 50,
+) -> str:
+    """Render a series: summary, QA findings, a thumbnail strip and the first header.
+
+    Parameters
+    ----------
+    series : Series
+        A :class:`dicom_widgets.series.Series`.
+    n_thumbnails : int
+        Thumbnails in the strip (evenly spread over the slices).
+    thumbnail_size : int
+        Longest side of each thumbnail, in pixels.
+    header : bool
+        Add the (collapsed) header of the first instance.
+    max_findings : int
+        Findings listed; a line counts the rest.
+
+    Returns
+    -------
+    str
+        HTML with the stylesheet, the rich part and a ``<pre>`` text fallback.
+
+    Examples
+    --------
+    >>> import dicom_widgets as dw
+    >>> from dicom_widgets.data import ct_phantom
+    >>> html = series_html(dw.load_series(ct_phantom(n_slices=3, size=16), progress=False))
+    >>> "Spacing" in html
+    True
+    """
+    text = series_text(series)
+    with id_scope(text):
+        try:
+            body = series_body(
+                series,
+                n_thumbnails=n_thumbnails,
+                thumbnail_size=thumbnail_size,
+                header=header,
+                max_findings=max_findings,
+            )
+        except Exception as exc:  # last resort: a repr must never raise in a notebook
+            body = note(f"Could not render this series: {type(exc).__name__}: {exc}", kind="error")
+    return str(wrap(body, text))
+
+
+# ----------------------------------------------------------------------------------------
+# catalog
+
+
+def _entries(catalog: Any) -> list[Any]:
+    value = _safe(lambda: catalog.entries, None)
+    if value is not None and not callable(value):
+        return list(value)
+    return []
+
+
+def _entry_get(entry: Any, *names: str) -> Any:
+    for name in names:
+        if isinstance(entry, dict) and name in entry:
+            return entry[name]
+        value = _safe(lambda name=name: getattr(entry, name), None)
+        if value is not None and not callable(value):
+            return value
+    return None
+
+
+def _catalog_thumbnail(catalog: Any, index: int, size: int) -> tuple[Markup, list[Any] | None]:
+    """Thumbnail of the middle slice, and the opened series' findings (decode failures too)."""
+    try:
+        series = catalog[index]
+    except Exception as exc:
+        return tag(
+            "div", "cannot open", class_="dw-note dw-note-error", title=_short_error(exc)
+        ), None
+    findings = None
+    try:
+        n = len(series)
+        if not n:
+            thumb = note("no frames")
+        else:
+            image = series.display(n // 2)
+            thumb = thumbnail_img(image, max_size=size, alt=f"series {index}, slice {n // 2}")
+    except Exception as exc:
+        thumb = tag(
+            "div", "cannot decode", class_="dw-note dw-note-warning", title=_short_error(exc)
+        )
+    findings = _safe(lambda: list(series.findings), None)
+    return thumb, findings
+
+
+def catalog_text(catalog: Any) -> str:
+    """Plain-text summary of a catalog (its ``repr`` when available)."""
+    text = _safe(lambda: repr(catalog), None)
+    return text or f"SeriesCatalog with {len(_entries(catalog))} series"
+
+
+def catalog_html(
+    catalog: Any,
+    *,
+    thumbnail_size: int = 64,
+    max_thumbnails: int = 50,
+    max_series: int = 500,
+) -> str:
+    """Render a scan catalog: one row per series with a thumbnail and its findings count.
+
+    Parameters
+    ----------
+    catalog : SeriesCatalog
+        As returned by :func:`dicom_widgets.scan`.
+    thumbnail_size : int
+        Longest side of each thumbnail, in pixels.
+    max_thumbnails : int
+        Rows after this one get no thumbnail (each one decodes a frame).
+    max_series : int
+        Rows shown; a line counts the rest.
+
+    Returns
+    -------
+    str
+        HTML with the stylesheet, the rich part and a ``<pre>`` text fallback.
+    """
+    text = catalog_text(catalog)
+    with id_scope(text):
+        try:
+            body = _catalog_body(catalog, thumbnail_size, max_thumbnails, max_series)
+        except Exception as exc:  # last resort: a repr must never raise in a notebook
+            body = note(f"Could not render this catalog: {type(exc).__name__}: {exc}", kind="error")
+    return str(wrap(body, text))
+
+
+def _catalog_body(catalog: Any, size: int, max_thumbnails: int, max_series: int) -> Markup:
+    entries = _entries(catalog)
+    rows = []
+    for i, entry in enumerate(entries[:max_series]):
+        has_pixels = _entry_get(entry, "has_pixels")
+        thumb: Markup | str = ""
+        findings: list[Any] | None = None
+        if has_pixels is False:
+            thumb = note("no pixels")
+        elif i < max_thumbnails:
+            thumb, findings = _catalog_thumbnail(catalog, i, size)
+        if findings is None:
+            findings = list(_entry_get(entry, "findings") or [])
+        worst = min(
+            (_SEVERITY_ORDER.get(str(getattr(f, "severity", "info")), 3) for f in findings),
+            default=3,
+        )
+        severity = {0: "error", 1: "warning", 2: "info"}.get(worst, "ok")
+        instances = _entry_get(entry, "n_instances")
+        frames = _entry_get(entry, "n_frames")
+        count = f"{instances} inst." if instances is not None else ""
+        if frames is not None and frames != instances:
+            count += f" / {frames} frames"
+        rows_, cols_ = _entry_get(entry, "rows"), _entry_get(entry, "cols", "columns")
+        size_text = f"{rows_} × {cols_}" if rows_ and cols_ else ""
+        study = " · ".join(
+            str(p)
+            for p in (_entry_get(entry, "study_date"), _entry_get(entry, "study_description"))
+            if p
+        )
+        description = _entry_get(entry, "series_description", "description") or ""
+        split = _entry_get(entry, "split_reason")
+        rows.append(
+            tag(
+                "tr",
+                tag("td", thumb),
+                tag("td", _entry_get(entry, "modality") or "", class_="dw-vr"),
+                tag("td", _entry_get(entry, "series_number") or "", class_="dw-vm"),
+                tag(
+                    "td",
+                    description,
+                    tag("div", f"split: {split}", class_="dw-muted") if split else None,
+                    class_="dw-value",
+                ),
+                tag("td", _entry_get(entry, "patient_name") or "", class_="dw-value"),
+                tag("td", study, class_="dw-value"),
+                tag("td", count),
+                tag("td", size_text),
+                tag("td", badge(str(len(findings)), severity)),
+                tag("td", _entry_get(entry, "key", "series_uid") or "", class_="dw-tag dw-muted"),
+            )
+        )
+    headers = (
+        "", "Modality", "#", "Description", "Patient", "Study", "Count", "Size", "Findings", "Key",
+    )  # fmt: skip
+    head = tag("thead", tag("tr", [tag("th", h) for h in headers]))
+    source = _safe(lambda: catalog.source, "") or ""
+    errors = _safe(lambda: list(catalog.errors), []) or []
+    non_dicom = _safe(lambda: list(catalog.non_dicom), []) or []
+    summary = [f"{len(entries)} series"]
+    if errors:
+        summary.append(f"{len(errors)} unreadable")
+    if non_dicom:
+        summary.append(f"{len(non_dicom)} non-DICOM")
+    parts: list[Markup] = [
+        tag(
+            "div",
+            tag("div", "dicom_widgets.SeriesCatalog", class_="dw-obj-type"),
+            tag("div", ", ".join(summary), class_="dw-title"),
+            tag("div", source, class_="dw-muted") if source else None,
+            class_="dw-header",
+        ),
+    ]
+    if entries:
+        parts.append(tag("table", head, tag("tbody", rows), class_="dw-table dw-catalog"))
+    else:
+        parts.append(note("no DICOM series found"))
+    if len(entries) > max_series:
+        parts.append(
+            tag("div", f"… {len(entries) - max_series} more series", class_="dw-truncated")
+        )
+    if len(entries) > max_thumbnails and max_series > max_thumbnails:
+        parts.append(note(f"Thumbnails are shown for the first {max_thumbnails} series only."))
+    if errors:
+        items = [tag("li", _error_text(e)) for e in errors[:50]]
+        if len(errors) > 50:
+            items.append(tag("li", f"… {len(errors) - 50} more"))
+        parts.append(
+            collapsible_section("Files that could not be read", tag("ul", items), count=len(errors))
+        )
+    if non_dicom:
+        items = [tag("li", str(p)) for p in non_dicom[:50]]
+        if len(non_dicom) > 50:
+            items.append(tag("li", f"… {len(non_dicom) - 50} more"))
+        parts.append(collapsible_section("Not DICOM", tag("ul", items), count=len(non_dicom)))
+    return tag("div", parts, class_="dw-catalog-wrap")
+
+
+def _error_text(error: Any) -> str:
+    if isinstance(error, tuple) and len(error) == 2:
+        return f"{error[0]}: {error[1]}"
+    return str(error)
