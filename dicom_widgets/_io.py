@@ -83,3 +83,32 @@ def write_dataset_atomic(
     'a.dcm'
     """
     return atomic_write(path, lambda handle: write_dataset(ds, handle), overwrite=overwrite)
+
+
+def atomic_write_bytes_unsynced(
+    path: str | os.PathLike[str], data: bytes, *, overwrite: bool = False
+) -> Path:
+    """Like :func:`atomic_write_bytes` (temporary file + rename) but without ``fsync``.
+
+    Readers still never see a partial file (the rename is atomic); only durability across a
+    power loss is left to the caller, who can flush a whole batch at once (``os.sync()``)
+    instead of paying one synchronous disk flush per file. Added by the deid batch writer.
+    """
+    target = Path(path)
+    if target.exists() and not overwrite:
+        raise FileExistsError(f"{target} already exists; pass overwrite=True to replace it")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        if overwrite:
+            os.replace(tmp_name, target)
+        else:
+            os.link(tmp_name, target)
+            os.unlink(tmp_name)
+    except BaseException:
+        if os.path.exists(tmp_name):
+            os.unlink(tmp_name)
+        raise
+    return target

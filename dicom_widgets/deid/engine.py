@@ -93,7 +93,7 @@ _SR_VALUE_TAG = {
     "CODE": 0x0040A168,
     "NUM": 0x0040A300,
 }
-_MARKER_TAGS = (0x00120062, 0x00120063, 0x00120064, 0x00280303)
+_MARKER_TAGS = frozenset((0x00120062, 0x00120063, 0x00120064, 0x00280303))
 # VRs whose values cannot carry names, IDs, dates or UIDs (UN excluded: it may be anything).
 _INERT_VRS = frozenset(
     {
@@ -307,6 +307,38 @@ def identifying_values(ds: Dataset) -> dict[str, list[str]]:
     return out
 
 
+#: Person names of staff and names of the site, searched for by the verifier.
+STAFF_KEYWORDS = (
+    "ReferringPhysicianName",
+    "PerformingPhysicianName",
+    "OperatorsName",
+    "NameOfPhysiciansReadingStudy",
+    "PhysiciansOfRecord",
+    "RequestingPhysician",
+)
+SITE_KEYWORDS = ("InstitutionName", "InstitutionAddress", "StationName", "DeviceSerialNumber")
+
+
+def _staff_and_site(ds: Dataset) -> dict[str, list[tuple[str, str]]]:
+    """(value, keyword) pairs of staff name parts and site values at the top level of ``ds``."""
+    out: dict[str, list[tuple[str, str]]] = {"staff": [], "site": []}
+    for keyword in STAFF_KEYWORDS:
+        try:
+            value = ds.get(keyword)
+        except Exception:  # noqa: BLE001
+            value = None
+        if value:
+            out["staff"].extend((part, keyword) for part in _person_name_parts(value))
+    for keyword in SITE_KEYWORDS:
+        try:
+            value = ds.get(keyword)
+        except Exception:  # noqa: BLE001
+            value = None
+        if value:
+            out["site"].append((str(value).strip(), keyword))
+    return out
+
+
 def _patterns(values: dict[str, list[str]]) -> list[re.Pattern[str]]:
     patterns = []
     for kind, items in values.items():
@@ -348,6 +380,10 @@ class AnonymizationResult:
     edition: str = EDITION
     date_offset_days: int | None = None
     uid_map: dict[str, str] = field(default_factory=dict)
+    #: The original's identifying values (patient kinds as in :func:`identifying_values`, plus
+    #: ``staff`` and ``site`` as (value, keyword) pairs); used by the verifier. Re-identifying:
+    #: never shown by the reprs.
+    identifiers: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def unresolved_warnings(self) -> list[DeidWarning]:
@@ -437,6 +473,7 @@ class _Engine:
         self.warnings: list[DeidWarning] = []
         self.sop_class = str(ds.get("SOPClassUID", "") or "")
         self.identifiers = identifying_values(ds)
+        self.staff_site = _staff_and_site(ds)
         self.patterns = _patterns(self.identifiers)
         self.pixel_cleaned = pixel_cleaned
         self.uids_used: dict[str, str] = {}
@@ -509,9 +546,10 @@ class _Engine:
             and "clean_graphics" not in self.options
         }
         for tag in tags:
-            tag = BaseTag(tag)
-            group = tag >> 16
-            if tag in _MARKER_TAGS and not prefix:
+            itag = int(tag)
+            tag = BaseTag(itag)
+            group = itag >> 16
+            if itag in _MARKER_TAGS and not prefix:
                 continue  # rewritten at the end
             if (
                 not group & 1
@@ -519,9 +557,9 @@ class _Engine:
                 and ds._dict[tag].VR in _INERT_VRS
                 and group not in overlay_groups
                 and not 0x5000 <= group <= 0x501E
-                and rule_for(int(tag)) is None
-                and int(tag) not in local
-                and self.profile.override_for(int(tag)) is None
+                and rule_for(itag) is None
+                and itag not in local
+                and self.profile.override_for(itag) is None
             ):
                 # Numbers and pixel data outside the table cannot hold names: leave them as
                 # read (still raw), which also keeps them byte-exact and fast to write.
@@ -1362,6 +1400,7 @@ def anonymize(
         edition=EDITION,
         date_offset_days=engine.date_offset,
         uid_map=engine.uids_used,
+        identifiers={**engine.identifiers, **engine.staff_site},
     )
 
 

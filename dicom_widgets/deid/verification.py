@@ -14,7 +14,7 @@ from pydicom.dataset import Dataset
 
 from .._compat import read_dataset
 from ._values import TEXT_VRS
-from .engine import Change, _html_or_pre, anonymize, identifying_values
+from .engine import Change, _html_or_pre, _staff_and_site, anonymize, identifying_values
 from .profile import OPTION_CODES, OPTION_NAMES, Profile
 
 __all__ = [
@@ -27,16 +27,6 @@ __all__ = [
     "profile_from_markers",
 ]
 
-# Person names whose presence anywhere would identify staff or site.
-_STAFF_NAMES = (
-    "ReferringPhysicianName",
-    "PerformingPhysicianName",
-    "OperatorsName",
-    "NameOfPhysiciansReadingStudy",
-    "PhysiciansOfRecord",
-    "RequestingPhysician",
-)
-_SITE = ("InstitutionName", "InstitutionAddress", "StationName", "DeviceSerialNumber")
 _MIN_BYTES = 4
 _DICOM_ROOT = (
     "1.2.840.10008."  # shorter needles match by chance in binary data; they are not searched
@@ -92,32 +82,32 @@ def _mask(value: str) -> str:
     return value[0] + "*" * (len(value) - 2) + value[-1]
 
 
-def collect_needles(original: Dataset, changes: Iterable[Change] | None = None) -> list[Needle]:
+def collect_needles(
+    original: Dataset | None,
+    changes: Iterable[Change] | None = None,
+    *,
+    identifiers: dict[str, Any] | None = None,
+) -> list[Needle]:
     """The values of ``original`` that must not survive anonymization.
 
     The patient's identifiers (every PN component of every group, IDs, birth date in written
     forms, address, phone), staff names and site names, and -- when the changes of the run are
     given -- every text, date or UID value that the profile removed, emptied or replaced.
+    ``identifiers`` (an :attr:`AnonymizationResult.identifiers`) replaces reading them from
+    ``original`` again.
     """
     needles: list[Needle] = []
-    values = identifying_values(original)
-    for kind, items in values.items():
-        for value in items:
-            needles.append(Needle(value, kind, kind, word=kind == "name"))
-    for keyword in _STAFF_NAMES:
-        value = original.get(keyword)
-        if value:
-            from .engine import _person_name_parts
-
-            for part in _person_name_parts(value):
-                needles.append(Needle(part, "staff", keyword, word=True))
-    for keyword in _SITE:
-        try:
-            value = original.get(keyword)
-        except Exception:  # noqa: BLE001
-            value = None
-        if value:
-            needles.append(Needle(str(value).strip(), "site", keyword))
+    if identifiers is None:
+        if original is None:
+            raise ValueError("collect_needles needs the original dataset or its identifiers")
+        identifiers = {**identifying_values(original), **_staff_and_site(original)}
+    for kind, items in identifiers.items():
+        if kind in ("staff", "site"):
+            for value, keyword in items:
+                needles.append(Needle(value, kind, keyword, word=kind == "staff"))
+        else:
+            for value in items:
+                needles.append(Needle(value, kind, kind, word=kind == "name"))
     if changes is not None:
         for change in changes:
             if change.action not in ("X", "Z", "D", "U", "R") or change.before is None:
