@@ -173,7 +173,8 @@ def test_missing_geometry_falls_back_to_instance_number_with_a_warning():
     for ds in datasets:
         del ds.ImagePositionPatient
     datasets = datasets[::-1]
-    series = dw.load_series(datasets, progress=False)
+    with pytest.warns(dw.DicomWidgetsWarning):
+        series = dw.load_series(datasets, progress=False)
     assert series.sort_method == "instance-number"
     assert [int(series.dataset(i).InstanceNumber) for i in range(5)] == [1, 2, 3, 4, 5]
     finding = next(f for f in series.findings if f.code == "missing-geometry")
@@ -419,3 +420,74 @@ def test_save_frames_writes_pngs_and_refuses_the_source_folder(ct_series, ct_fol
     np.testing.assert_array_equal(img, ct_series.display(3, "brain"))
     with pytest.raises(UnsafeOutputError):
         ct_series.save_frames(ct_folder)
+
+
+def test_missing_geometry_warns_with_the_package_category():
+    datasets = ct_phantom(n_slices=3, size=16)
+    for ds in datasets:
+        del ds.ImagePositionPatient
+    with pytest.warns(dw.DicomWidgetsWarning, match="InstanceNumber"):
+        dw.load_series(datasets, progress=False)
+
+
+def test_classic_series_with_two_acquisitions_is_4d():
+    first = ct_phantom(n_slices=4, size=16)
+    second = ct_phantom(n_slices=4, size=16, noise=5.0, seed=1)
+    for ds in second:
+        ds.SOPInstanceUID = pydicom.uid.generate_uid()
+        ds.AcquisitionNumber = 2
+        ds.InstanceNumber += 4
+    series = dw.load_series([*second, *first], progress=False)
+    assert (len(series), series.n_times, series.time_key) == (4, 2, "AcquisitionNumber")
+    assert int(series.dataset(0, time=1).AcquisitionNumber) == 2
+
+
+def test_list_of_paths_source(ct_folder, ct_datasets):
+    paths = sorted(ct_folder.iterdir(), reverse=True)
+    series = dw.load_series([str(p) for p in paths], progress=False)
+    assert len(series) == len(ct_datasets) and np.all(np.diff(series.positions[:, 2]) > 0)
+
+
+def test_progress_bar_scan_runs(ct_folder):
+    catalog = dw.scan(ct_folder, progress=True)
+    assert len(catalog) == 1 and catalog.n_files == 24
+
+
+def test_html_reprs_escape_dicom_values():
+    datasets = ct_phantom(n_slices=2, size=16)
+    for ds in datasets:
+        ds.SeriesDescription = "<script>alert(1)</script>"
+    series = dw.load_series(datasets, progress=False)
+    html = series._repr_html_()
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
+    catalog = dw.scan(datasets, progress=False)
+    html = catalog._repr_html_()
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
+    assert "1 series" in repr(catalog)
+
+
+def test_catalog_dataframe_and_lookup(tmp_path):
+    pytest.importorskip("pandas")
+    write_series(ct_phantom(n_slices=3, size=16), tmp_path / "ct")
+    write_series([mr_multiframe_phantom(n_slices=2, size=16)], tmp_path / "mf")
+    catalog = dw.scan(tmp_path, progress=False)
+    df = catalog.to_dataframe()
+    assert sorted(df["modality"]) == ["CT", "MR"]
+    assert set(df["n_frames"]) == {3, 2}
+    assert [s.modality for s in catalog] == list(df["modality"])
+    assert catalog.get("nope") is None
+    with pytest.raises(KeyError):
+        catalog["nope"]
+
+
+def test_4d_to_nifti(tmp_path):
+    nib = pytest.importorskip("nibabel")
+    series = dw.load_series(
+        mr_multiframe_phantom(n_slices=4, size=16, n_timepoints=2), progress=False
+    )
+    out = series.to_nifti(tmp_path / "dyn.nii")
+    img = nib.load(out)
+    assert img.shape == (16, 16, 4, 2)
+    np.testing.assert_array_equal(np.asarray(img.dataobj)[:, :, 2, 1], series.frame(2, 1).T)
+    with pytest.raises(ValueError, match=".nii"):
+        series.to_nifti(tmp_path / "dyn.img")

@@ -162,4 +162,4 @@ class Prefetcher:
             self._pending = []
             self._cond.notify_all()
         if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=2.0)
+            self._thread.join(timeout=0.5)

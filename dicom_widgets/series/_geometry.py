@@ -135,9 +135,14 @@ def arrange(refs: Sequence[FrameRef], *, jitter: float = JITTER) -> Arrangement:
             has_geometry = False
         else:
             normal = normal / norm
+    single_file = len({r.path or id(r.header) for r in frames}) == 1
     if has_geometry:
         method = "geometry"
         keys = [float(np.dot(r.position, normal)) for r in frames]  # type: ignore[arg-type]
+    elif single_file:
+        # One multi-frame file without positions (cine, US, old MR): frame order is the order.
+        method = "file-order"
+        keys = [float(r.frame) for r in frames]
     elif all(r.instance_number is not None for r in frames) and len(
         {(r.instance_number, r.frame) for r in frames}
     ) == len(frames):
@@ -153,8 +158,6 @@ def arrange(refs: Sequence[FrameRef], *, jitter: float = JITTER) -> Arrangement:
         keys = [float(r.order) for r in frames]
 
     if method != "geometry" and len(frames) > 1:
-        single_file = len({r.path or id(r.header) for r in frames}) == 1
-        # One multi-frame file without positions (cine, US) is naturally in frame order.
         severity = "info" if single_file and method == "file-order" else "warning"
         what = {
             "instance-number": "InstanceNumber",

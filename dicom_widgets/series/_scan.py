@@ -228,9 +228,10 @@ class SeriesCatalog(Sequence):
     def _repr_html_(self) -> str:
         try:
             from ..html import catalog_html
-        except ImportError:
+
+            return str(catalog_html(self))
+        except Exception:  # noqa: BLE001 - a repr must never raise; fall back to escaped text
             return f"<pre>{_html.escape(repr(self))}</pre>"
-        return str(catalog_html(self))
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         return {"text/plain": repr(self), "text/html": self._repr_html_()}
@@ -246,8 +247,11 @@ def _progress(items: Sequence[Any], enabled: bool, desc: str) -> Iterable[Any]:
         from tqdm.auto import tqdm
     except ImportError:  # tqdm is a dependency, but a missing bar must never stop a scan
         return items
-    # delay: only show a bar when the scan actually takes a while.
-    return tqdm(items, desc=desc, unit="file", delay=0.5, leave=False)
+    # delay: only show a bar when the scan actually takes a while (tqdm >= 4.61).
+    try:
+        return tqdm(items, desc=desc, unit="file", delay=0.5, leave=False)
+    except TypeError:  # pragma: no cover - older tqdm without delay
+        return tqdm(items, desc=desc, unit="file", leave=False)
 
 
 def _is_dicomdir(ds: Dataset) -> bool:

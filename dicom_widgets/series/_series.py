@@ -6,6 +6,7 @@ import html as _html
 import math
 import os
 import threading
+import warnings
 from collections import OrderedDict
 from collections.abc import Hashable, Iterator, Sequence
 from pathlib import Path
@@ -27,7 +28,7 @@ from ..display import (
     voi_lut_from_dataset,
     window_from_dataset,
 )
-from ..errors import DecodeError, GeometryError
+from ..errors import DecodeError, DicomWidgetsWarning, GeometryError
 from ._cache import DEFAULT_CACHE_BYTES, FrameCache, Prefetcher
 from ._findings import Finding
 from ._frames import FrameRef
@@ -202,6 +203,11 @@ class Series:
                 by_file.setdefault(ref.path, {})[ref.frame] = k
         self._by_file = by_file
         self._check_pixels_present()
+        for finding in layout.findings:
+            if finding.code == "missing-geometry" and finding.severity == "warning":
+                warnings.warn(
+                    f"series {self.key}: {finding.message}", DicomWidgetsWarning, stacklevel=4
+                )
 
     # ------------------------------------------------------------------ basics
     def __len__(self) -> int:
@@ -290,8 +296,6 @@ class Series:
         with self._failure_lock:
             full = self._full_headers.get(path)
         if full is None:
-            import warnings
-
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 full = _compat.read_dataset(path, stop_before_pixels=True, force=True)
@@ -640,7 +644,8 @@ class Series:
 
         Grey data: Modality LUT or Rescale Slope/Intercept applied (HU for CT) as
         float32 when a rescale applies, else the stored dtype. Colour data:
-        (rows, cols, 3) uint8 RGB (YBR converted, palette applied).
+        (rows, cols, 3) uint8 RGB (YBR converted, palette applied). When no conversion
+        is needed the array is the cached one and read-only: copy it before editing.
 
         Raises
         ------
@@ -934,9 +939,10 @@ class Series:
     def _repr_html_(self) -> str:
         try:
             from ..html import series_html
-        except ImportError:
+
+            return str(series_html(self))
+        except Exception:  # noqa: BLE001 - a repr must never raise; fall back to escaped text
             return f"<pre>{_html.escape(repr(self))}</pre>"
-        return str(series_html(self))
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         return {"text/plain": repr(self), "text/html": self._repr_html_()}
