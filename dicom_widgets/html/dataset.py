@@ -294,27 +294,17 @@ def dataset_thumbnail(ds: Dataset, max_size: int = 128) -> Markup:
 def _first_frame_display(ds: Dataset) -> Any:
     import numpy as np
 
-    from .._compat import apply_modality_lut, decode_frame
+    from .._compat import apply_modality_lut, decode_frame, decoded_photometric
     from ..display import to_display
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         frame = np.asarray(decode_frame(ds, 0))
-        photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2") or "MONOCHROME2")
+        # What the decoder returned (pydicom 3 converts YBR to RGB, 2.4 does not).
+        photometric = decoded_photometric(ds) or "MONOCHROME2"
         samples = int(ds.get("SamplesPerPixel", 1) or 1)
-        if samples == 1 and frame.ndim == 3:  # decoded with an unexpected extra axis
-            frame = frame[0]
-        if samples == 1 and photometric.strip().upper() != "PALETTE COLOR":
+        if samples == 1 and photometric != "PALETTE COLOR":
             frame = np.asarray(apply_modality_lut(frame, ds), dtype=np.float64)
-        elif samples == 3 and frame.ndim == 3 and frame.shape[0] in (3, 4):
-            frame = np.moveaxis(frame, 0, -1)  # planar configuration handled by pydicom
-        if samples == 3 and not photometric.upper().startswith(("RGB", "YBR")):
-            photometric = "RGB"
-        if samples == 3 and getattr(frame, "dtype", None) is not None:
-            # pixel_array already converted JPEG YBR to RGB on both pydicom versions.
-            ts = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
-            if ts is not None and getattr(ts, "is_compressed", False):
-                photometric = "RGB"
         return to_display(frame, None, photometric=photometric, ds=ds)
 
 
