@@ -303,3 +303,17 @@ def test_multiframe_varies_over_frames():
     )
     assert "PatientName" not in paths
     assert "varies" in explorer.table.value
+
+
+def test_unreadable_paths_raise_clear_errors(tmp_path):
+    from dicom_widgets.errors import DicomReadError
+
+    with pytest.raises(DicomReadError, match="file not found"):
+        TagExplorer(tmp_path / "missing.dcm")
+    text_file = tmp_path / "notes.txt"
+    text_file.write_text("hello")
+    with pytest.raises(DicomReadError, match="notes.txt"):
+        TagExplorer(text_file)
+    # DICOM without the preamble/file meta still opens
+    explorer = TagExplorer(pydicom_file("no_meta"))
+    assert explorer.rows

@@ -97,9 +97,23 @@ class _Source:
         if self._paths is not None:
             if i not in self._cache:
                 from .._compat import read_dataset
+                from ..errors import DicomReadError
 
-                # Pixel data stays on disk (summarised from its length).
-                self._cache[i] = read_dataset(self._paths[i], force=True, defer_size="256 KB")
+                path = self._paths[i]
+                try:
+                    # Pixel data stays on disk (summarised from its length). Without
+                    # force, a non-DICOM file is refused instead of shown as garbage.
+                    self._cache[i] = read_dataset(path, defer_size="256 KB")
+                except FileNotFoundError as exc:
+                    raise DicomReadError(path, "file not found") from exc
+                except Exception as exc:
+                    try:  # DICOM without the Part 10 header (pydicom's no_meta.dcm...)
+                        ds = read_dataset(path, force=True, defer_size="256 KB")
+                    except Exception:
+                        ds = None
+                    if ds is None or not len(ds):
+                        raise DicomReadError(path, f"not readable as DICOM ({exc})") from exc
+                    self._cache[i] = ds
             return self._cache[i]
         return self._series.dataset(i)
 
