@@ -32,6 +32,7 @@ Examples
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import copy
 import math
 import os
@@ -49,7 +50,15 @@ import traitlets as T
 from pydicom.datadict import keyword_for_tag
 from pydicom.dataset import Dataset
 
-from ..deid import OPTION_NAMES, AnonymizationResult, Change, DeidContext, Profile, anonymize
+from ..deid import (
+    OPTION_CODES,
+    OPTION_NAMES,
+    AnonymizationResult,
+    Change,
+    DeidContext,
+    Profile,
+    anonymize,
+)
 from ..errors import DicomWidgetsError, MissingDependencyError, UnsafeOutputError
 from ..html import anonymization as H
 from ..html import note, tag, wrap
@@ -61,6 +70,8 @@ Region = tuple[int, int, int, int]
 _ACTION_WORDS = ("keep", "remove", "empty")
 _VIEWS = ("changed", "all", "warnings")
 _MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
+#: From this many files on, export uses one process pool (as the engine does by itself).
+PROCESS_POOL_THRESHOLD = 64
 
 
 # ----------------------------------------------------------------------------- overrides
@@ -435,6 +446,7 @@ class AnonymizationPreview(W.VBox):
             box = W.Checkbox(
                 value=bool(getattr(self, name)),
                 description=name,
+                tooltip=f"{OPTION_CODES[name][1]} (DCM {OPTION_CODES[name][0]})",
                 indent=False,
                 layout=W.Layout(width="auto"),
             )
@@ -811,14 +823,17 @@ class AnonymizationPreview(W.VBox):
         )
         start = self.page * self.page_size
         stop = start + self.page_size
+        # In the "warnings only" view, the warnings themselves head the related changes.
+        head = H.warnings_html(self.result.warnings) if self.view == "warnings" else None
         if self._visible:
             body = tag(
                 "div",
+                head,
                 H.changes_table(self._visible, start=start, stop=stop),
                 H.action_legend(),
             )
         else:
-            body = tag("div", note("no element matches this filter"))
+            body = tag("div", head, note("no element matches this filter"))
         self.diff.value = str(wrap(body, H.changes_text(self._visible[start:stop])))
         n = len(self._visible)
         self.page_label.value = (
@@ -1138,6 +1153,7 @@ class AnonymizationPreview(W.VBox):
         out = Path(target).expanduser().resolve()
         _check_target(out, self._source_folders)
         tmp = Path(tempfile.mkdtemp(prefix="dw-anon-src-"))
+        pool: cf.Executor | None = None
         try:
             sources = self._export_sources(tmp)
             _check_target(out, [Path(p).resolve().parent for p, _ in sources if p])
@@ -1146,7 +1162,12 @@ class AnonymizationPreview(W.VBox):
             self.progress.value = 0
             self.progress.layout.display = None
             self.progress.bar_style = ""
+            # Progress in about 20 steps: the engine's batch runs chunk by chunk with one shared
+            # context (same UIDs and date shifts as a single call), and one process pool for
+            # the whole export when the batch is large enough to pay for it.
             chunk = max(1, math.ceil(n / 20))
+            if n >= PROCESS_POOL_THRESHOLD and (os.cpu_count() or 1) > 1:
+                pool = cf.ProcessPoolExecutor(max_workers=min(os.cpu_count() or 2, 8))
             outcomes: list[FileOutcome] = []
             verification = VerificationReport()
             profile = self.profile
@@ -1161,13 +1182,14 @@ class AnonymizationPreview(W.VBox):
                     progress=False,
                     overwrite=overwrite,
                     pixel_regions=regions,
+                    executor=pool,
                 )
                 for outcome, (_, item) in zip(report.outcomes, part):
                     outcome.index += start
                     if item.path is None:
                         outcome.source = item.label  # not the private temporary copy
-                    if outcome.status in ("error", "verification_failed"):
-                        item.error = item.error or outcome.message or outcome.status
+                    if outcome.status in ("error", "verification_failed") and not item.error:
+                        item.skip = outcome.message or outcome.status
                     outcomes.append(outcome)
                 if report.verification is not None:
                     verification.hits.extend(report.verification.hits)
@@ -1176,6 +1198,8 @@ class AnonymizationPreview(W.VBox):
                     verification.errors.extend(report.verification.errors)
                 self.progress.value = min(n, start + len(part))
         finally:
+            if pool is not None:
+                pool.shutdown()
             shutil.rmtree(tmp, ignore_errors=True)
         self._refresh_selector()
         merged = Report(outcomes, self.context, profile, str(out), verification, regions)
