@@ -7,6 +7,7 @@ import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -169,7 +170,8 @@ def _codecs(charset: Any) -> list[str]:
 _ESC = re.compile(rb"\x1b[\x24\x28\x29\x2d\x2e\x2f]{1,2}[\x40-\x7e]")
 
 
-def _encodings_of(value: str, codecs: Sequence[str]) -> list[tuple[bytes, str]]:
+@lru_cache(maxsize=8192)
+def _encodings_of(value: str, codecs: tuple[str, ...]) -> list[tuple[bytes, str]]:
     forms: list[tuple[bytes, str]] = []
     for codec in codecs:
         try:
@@ -189,10 +191,14 @@ def _encodings_of(value: str, codecs: Sequence[str]) -> list[tuple[bytes, str]]:
 
 
 def _pixel_span(data: bytes) -> tuple[int, int]:
-    """The byte range of the pixel data value (excluded: image bytes match text by chance)."""
+    """The byte range of the pixel data value (excluded: image bytes match text by chance).
+
+    Searched forward from the start (the header is small, the pixel data large), accepting a
+    candidate tag only when its length field runs to (nearly) the end of the file.
+    """
     for tag in _PIXEL_TAGS_LE:
-        idx = data.rfind(tag)
-        while idx > 0:
+        idx = data.find(tag)
+        while idx >= 0:
             vr = data[idx + 4 : idx + 6]
             if vr in (b"OB", b"OW", b"OF", b"OD"):
                 length = int.from_bytes(data[idx + 8 : idx + 12], "little")
@@ -204,7 +210,7 @@ def _pixel_span(data: bytes) -> tuple[int, int]:
                 end = len(data) if length == 0xFFFFFFFF else start + length
                 if end >= len(data) - 4096:  # pixel data is (nearly) the last element
                     return start, end
-            idx = data.rfind(tag, 0, idx)
+            idx = data.find(tag, idx + 1)
     return len(data), len(data)
 
 
@@ -221,7 +227,7 @@ def search_bytes(
     px_start, px_end = _pixel_span(data)
     regions = [(0, px_start), (px_end, len(data))]
     lowered = [data[a:b].lower() for a, b in regions]
-    codecs = _codecs(charset)
+    codecs = tuple(_codecs(charset))
     found: list[tuple[Needle, int, str]] = []
     for needle in needles:
         for raw, codec in _encodings_of(needle.value, codecs):
