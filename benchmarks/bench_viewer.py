@@ -94,7 +94,9 @@ def bench_ipympl_default(stored: np.ndarray, steps: int) -> tuple[list[float], i
     return times, len(recorder.last or b"")
 
 
-def bench_viewer(stored: np.ndarray, steps: int, size: int) -> tuple[list[float], int, object]:
+def bench_viewer(
+    stored: np.ndarray, steps: int, size: int, pixel_ratio: float = 1.0
+) -> tuple[list[float], int, object]:
     from dicom_widgets.widgets._viewer_render import SendRecorder
     from dicom_widgets.widgets.viewer import SeriesViewer
 
@@ -108,6 +110,10 @@ def bench_viewer(stored: np.ndarray, steps: int, size: int) -> tuple[list[float]
     )
     canvas = viewer.canvas
     canvas._handle_message(canvas, {"type": "initialized"}, [])
+    if pixel_ratio != 1.0:
+        # What a HiDPI browser sends: the figure is then rendered at twice the resolution.
+        message = {"type": "set_device_pixel_ratio", "device_pixel_ratio": pixel_ratio}
+        canvas._handle_message(canvas, message, [])
     viewer.refresh()
     recorder = SendRecorder(canvas)
     times = []
@@ -137,11 +143,13 @@ def main() -> None:
     naive, naive_bytes = bench_naive(stored, args.steps)
     default, default_bytes = bench_ipympl_default(stored, args.steps)
     fast, fast_bytes, viewer = bench_viewer(stored, args.steps, args.size)
+    hidpi, hidpi_bytes, _ = bench_viewer(stored, args.steps, args.size, pixel_ratio=2.0)
 
     rows = [
         ("naive interact+imshow+PNG", naive, naive_bytes),
         ("ipympl set_data+draw_idle", default, default_bytes),
         ("SeriesViewer step", fast, fast_bytes),
+        ("SeriesViewer step, HiDPI x2", hidpi, hidpi_bytes),
     ]
     print(
         f"{args.size}x{args.size} CT, {args.slices} slices, {args.steps} steps each (server side, ms)"

@@ -280,6 +280,8 @@ class SeriesViewer(widgets.VBox):
             self.canvas = make_canvas(self.figure)
             self.canvas.capture_scroll = True
             self.canvas.toolbar_visible = "fade-in-fade-out"
+            # Right side: the top-left corner carries the (longer) patient/series annotation.
+            self.canvas.toolbar_position = "right"
             self._image_widget = None
             display_widget = self.canvas
         else:
@@ -696,7 +698,7 @@ class SeriesViewer(widgets.VBox):
 
         views = [v for v in VIEWS if self._view_available(v) is None]
         self._view_buttons = widgets.ToggleButtons(
-            options=views, value="acquired", style={"button_width": "72px"}
+            options=views, value="acquired", style={"button_width": "82px"}
         )
         reasons = {v: self._view_available(v) for v in VIEWS if self._view_available(v)}
         why = ""
@@ -1619,6 +1621,13 @@ class SeriesViewer(widgets.VBox):
         self._voi_lut = None
         self._render()
 
+    def _format_value(self, value: Any, stored: int | None) -> str:
+        if np.ndim(value):
+            return "RGB " + ", ".join(str(int(v)) for v in value)
+        unit = " HU" if self.source.modality.upper() == "CT" else ""
+        text = f"value {float(value):g}{unit}"
+        return text if stored is None else f"{text}  |  stored {stored}"
+
     def value_at(self, pane: _Pane | int, row: float, col: float) -> str:
         """Readout text for screen position (row, col) of ``pane``: position, mm, value, stored."""
         if isinstance(pane, int):
@@ -1634,16 +1643,21 @@ class SeriesViewer(widgets.VBox):
             x, y, z = (src.affine @ np.array([vc, vr, k, 1.0]))[:3]
             parts.append(f"({x:.1f}, {y:.1f}, {z:.1f}) mm")
         try:
+            if pane.plane.view != "acquired":
+                # Reformats: read from the volume already in memory, not slice by slice.
+                stored_path = self._use_stored()
+                raw = self._volume(stored=stored_path)[k, vr, vc]
+                if stored_path:
+                    slope, intercept = self._uniform_rescale() or (1.0, 0.0)
+                    value, stored_value = raw * slope + intercept, int(raw)
+                else:
+                    value, stored_value = raw, None
+                parts.append(self._format_value(value, stored_value))
+                return "  |  ".join(parts)
             values = src.values(k, self.time)
             value = values[vr, vc]
-            if np.ndim(value):
-                parts.append("RGB " + ", ".join(str(int(v)) for v in value))
-            else:
-                unit = " HU" if src.modality.upper() == "CT" else ""
-                parts.append(f"value {float(value):g}{unit}")
-            stored = src.stored(k, self.time)
-            if stored is not None and not np.ndim(value):
-                parts.append(f"stored {int(stored[vr, vc])}")
+            stored = None if np.ndim(value) else src.stored(k, self.time)
+            parts.append(self._format_value(value, None if stored is None else int(stored[vr, vc])))
         except DecodeError as exc:
             parts.append(f"not decodable: {exc}")
         return "  |  ".join(parts)
