@@ -317,3 +317,31 @@ def test_unreadable_paths_raise_clear_errors(tmp_path):
     # DICOM without the preamble/file meta still opens
     explorer = TagExplorer(pydicom_file("no_meta"))
     assert explorer.rows
+
+
+def test_hit_navigation_wraps_and_follows_pages():
+    explorer = TagExplorer(read("ct_small"), page_size=5)
+    explorer.query = "0010,0020"  # PatientID at the top and in two sequence items
+    hits = [explorer.rows[i].path for i in sorted(explorer._hits)]
+    assert len(hits) == 3
+    seen = [explorer.selected_row.path]
+    for _ in range(3):
+        explorer.next_hit_button.click()
+        seen.append(explorer.selected_row.path)
+    assert seen == [hits[0], hits[1], hits[2], hits[0]]
+    explorer.goto_hit(-1)
+    assert explorer.selected_row.path == hits[2]
+    assert explorer.selected_row.index in [r.index for r in explorer.page_rows]  # page followed
+    explorer.query = ""
+    assert explorer.next_hit_button.disabled
+
+
+def test_empty_values_and_module_in_detail():
+    explorer = TagExplorer(read("ct_small"))
+    empty = next(
+        r for r in explorer.rows if r.kind == "element" and r.summary == "" and not r.is_sequence
+    )
+    explorer.selected = empty.index
+    assert "(empty)" in explorer.table.value
+    explorer.query = "PatientName"
+    assert "Module:" in explorer.detail.value and "Patient" in explorer.detail.value

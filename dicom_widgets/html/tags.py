@@ -63,7 +63,11 @@ def _value_cell(row: ElementRow) -> Markup:
         extra = tag(
             "span", f" ({row.item_count - row.items_shown} not shown)", class_="dw-truncated"
         )
-    return tag("span", marker, tag("span", row.summary, class_=value_cls, title=row.problem), extra)
+    summary = row.summary
+    if not summary and row.kind == "element" and not row.is_sequence:
+        # An empty value is information (type 2 attributes): say so instead of a blank.
+        return tag("span", marker, tag("span", "(empty)", class_="dw-muted"))
+    return tag("span", marker, tag("span", summary, class_=value_cls, title=row.problem), extra)
 
 
 def rows_table(
@@ -190,7 +194,7 @@ def detail_html(
     >>> "Person Name" in detail_html(flatten(ds)[0])
     True
     """
-    from ..tags import vm_meaning, vr_meaning
+    from ..tags import module_of, vm_meaning, vr_meaning
 
     if row is None:
         return wrap(
@@ -210,6 +214,8 @@ def detail_html(
         dictionary_vm = _dictionary_vm(row.tag)
         if dictionary_vm:
             items.append(("Allowed VM", f"{dictionary_vm} — {vm_meaning(dictionary_vm)}"))
+    if row.kind == "element":
+        items.append(("Module", module_of(row)))
     if row.is_private:
         items.append(("Private creator", row.private_creator or "(none)"))
     if row.is_sequence:

@@ -213,6 +213,12 @@ class TagExplorer(W.VBox):
         self.table = W.HTML(layout=W.Layout(max_height="600px", overflow="auto"))
         self.prev_button = W.Button(description="◀ prev", layout=W.Layout(width="80px"))
         self.next_button = W.Button(description="next ▶", layout=W.Layout(width="80px"))
+        self.prev_hit_button = W.Button(
+            description="▲ hit", tooltip="previous match", layout=W.Layout(width="64px")
+        )
+        self.next_hit_button = W.Button(
+            description="▼ hit", tooltip="next match", layout=W.Layout(width="64px")
+        )
         self.page_label = W.Label()
         self.row_select = W.Select(options=[], rows=10, layout=W.Layout(width="100%"))
         self.detail = W.HTML(layout=W.Layout(overflow="auto"))
@@ -222,7 +228,16 @@ class TagExplorer(W.VBox):
         self.plot = W.Image(format="png", layout=W.Layout(width="480px"))
         self.varies_status = W.HTML()
 
-        controls = W.HBox([self.search_box, self.private_box, self.module_box, self.varying_box])
+        controls = W.HBox(
+            [
+                self.search_box,
+                self.prev_hit_button,
+                self.next_hit_button,
+                self.private_box,
+                self.module_box,
+                self.varying_box,
+            ]
+        )
         pager = W.HBox([self.prev_button, self.page_label, self.next_button])
         side = W.VBox(
             [self.row_select, self.expression, self.detail],
@@ -256,6 +271,8 @@ class TagExplorer(W.VBox):
         self.instance_slider.observe(lambda ch: setattr(self, "instance", ch["new"]), "value")
         self.prev_button.on_click(lambda _: setattr(self, "page", self.page - 1))
         self.next_button.on_click(lambda _: setattr(self, "page", self.page + 1))
+        self.prev_hit_button.on_click(lambda _: self.goto_hit(-1))
+        self.next_hit_button.on_click(lambda _: self.goto_hit(+1))
         self.row_select.observe(self._on_select, "value")
         self.plot_choice.observe(lambda _: self._render_plot(), "value")
         self.tabs.observe(self._on_tab, "selected_index")
@@ -367,6 +384,24 @@ class TagExplorer(W.VBox):
     def _apply_typed(self) -> None:
         self._timer = None
         self.query = self.search_box.value
+
+    def goto_hit(self, step: int = 1) -> None:
+        """Select the next (``step=1``) or previous (``-1``) search match, wrapping around."""
+        hits = [i for i in self._visible if i in self._hits]
+        if not hits:
+            return
+        if self.selected in hits:
+            target = hits[(hits.index(self.selected) + step) % len(hits)]
+        else:
+            after = [i for i in hits if self._visible.index(i) > self._position(self.selected)]
+            target = (after[0] if after else hits[0]) if step > 0 else hits[-1]
+        self.selected = target
+
+    def _position(self, index: int) -> int:
+        try:
+            return self._visible.index(index)
+        except ValueError:
+            return -1
 
     def flush(self) -> None:
         """Apply a pending (debounced) search now."""
@@ -506,6 +541,7 @@ class TagExplorer(W.VBox):
         self.page_label.value = (
             f"rows {start + 1 if n else 0}–{last} of {n} · page {self.page + 1}/{self.n_pages}"
         )
+        self.prev_hit_button.disabled = self.next_hit_button.disabled = len(self._hits) < 1
         self.prev_button.disabled = self.page <= 0
         self.next_button.disabled = self.page >= self.n_pages - 1
         options = [(_option_label(r), r.index) for r in page_rows]
