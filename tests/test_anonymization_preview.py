@@ -437,3 +437,22 @@ def test_no_pixel_data_instance():
     assert preview.display_frames() == (None, None)
     with pytest.raises(ValueError, match="no pixel data"):
         preview.add_region((0, 0, 4, 4))
+
+
+def test_large_export_uses_a_pool_and_keeps_preview_uids(tmp_path):
+    from dicom_widgets.widgets.anonymization import PROCESS_POOL_THRESHOLD
+
+    src = tmp_path / "src"
+    write_series(ct_phantom(n_slices=PROCESS_POOL_THRESHOLD, size=8), src)
+    preview = AnonymizationPreview(src, canvas="image", key=KEY)
+    shown = {}
+    for i in (0, PROCESS_POOL_THRESHOLD - 1):
+        preview.instance = i
+        shown[preview._items[i].path] = preview.result.dataset.SOPInstanceUID
+    report = preview.export(tmp_path / "out")
+    assert report.counts() == {"written": PROCESS_POOL_THRESHOLD}
+    assert report.verification.ok
+    outputs = {o.source: Path(o.output).name for o in report.outcomes}
+    for source, uid in shown.items():
+        assert outputs[source] == f"{uid}.dcm"  # worker processes remap with the same key
+    assert preview.progress.value == PROCESS_POOL_THRESHOLD
