@@ -450,3 +450,49 @@ def test_colour_volume():
     v.index = 2
     assert tuple(v.image.get_array()[5, 5, :3]) == (0, 0, 150)
     assert v.annotations["bottom_right"] == ""
+
+
+def test_savefig_includes_image_and_annotations_at_any_dpi(viewer, vol):
+    import matplotlib.pyplot as plt
+
+    for dpi in (100, 50):
+        buf = io.BytesIO()
+        viewer.figure.savefig(buf, format="png", dpi=dpi)
+        saved = np.asarray(Image.open(buf))
+        assert saved.shape[0] == int(256 * dpi / 100)
+        assert len(np.unique(saved[..., 0])) > 20  # the image, not an empty black figure
+    # The viewer keeps working at its own resolution afterwards.
+    recorder = SendRecorder(viewer.canvas)
+    viewer.index = 1
+    assert Image.open(io.BytesIO(recorder.last)).size == (256, 256)
+    plt.close("all")
+
+
+def test_reformat_readout_uses_volume(vol):
+    v = SeriesViewer(vol, spacing=(3.0, 1.0, 1.0), view="sagittal", window=(0, 1000))
+    v.index = 20  # column 20
+    text = v.value_at(0, 0, 4)  # top row = last slice; col 4 of the sagittal = row 4
+    assert "slice 11  row 4  col 20" in text
+    assert f"value {int(vol[11, 4, 20])}" in text and f"stored {int(vol[11, 4, 20])}" in text
+
+
+def test_public_names_and_composition(vol):
+    import ipywidgets as widgets
+
+    import dicom_widgets as dw
+
+    assert dw.SeriesViewer is SeriesViewer and dw.link is link
+    v = dw.SeriesViewer(vol)
+    box = widgets.HBox([v, dw.SeriesViewer(vol)])
+    assert box.children[0] is v
+    assert v.figure is v.ax.figure and v.canvas is v.figure.canvas
+    assert v.preset == "auto"  # numpy data without a window: automatic
+
+
+def test_play_timer_runs_in_both_canvas_modes(vol):
+    for mode in ("ipympl", "image"):
+        v = SeriesViewer(vol, canvas=mode)
+        v.playing = True
+        assert v._timer is not None and v._play_button.icon == "pause"
+        v.playing = False
+        assert v._play_button.icon == "play"

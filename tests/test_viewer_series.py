@@ -238,3 +238,24 @@ def test_link_two_series_by_patient_position():
         za = thin.positions[k][2]
         zb = thick.positions[b.index][2]
         assert abs(za - zb) <= 3.0 + 1e-6  # nearest thick slice (6 mm apart)
+
+
+def test_paths_and_folders_are_loaded(ct_folder):
+    v = SeriesViewer(ct_folder)
+    assert v.source.n_slices == 24 and v.source.modality == "CT"
+    single = SeriesViewer(str(_file("ct_small")))
+    assert single.displayed.shape == (128, 128)
+    assert single.n_slices == 1
+
+
+def test_ortho_on_dicom_and_link_keeps_anatomy(ct_series):
+    v = SeriesViewer(ct_series, view="ortho")
+    assert [p.plane.view for p in v._panes] == ["axial", "coronal", "sagittal"]
+    axial = v._panes[0].image.get_array()
+    frame = to_display(ct_series.frame(v._cursor[0]), (v.window_center, v.window_width))
+    assert np.array_equal(axial[..., 0], frame)
+    # Coronal pane: top row is the most superior slice.
+    volume = np.stack([ct_series.frame(k) for k in range(len(ct_series))])
+    coronal = v._panes[1].image.get_array()[..., 0]
+    expected = to_display(volume[::-1, v._cursor[1], :], (v.window_center, v.window_width))
+    assert np.array_equal(coronal, expected)
