@@ -345,3 +345,11 @@ def test_empty_values_and_module_in_detail():
     assert "(empty)" in explorer.table.value
     explorer.query = "PatientName"
     assert "Module:" in explorer.detail.value and "Patient" in explorer.detail.value
+
+
+def test_exact_keyword_match_is_selected_first():
+    explorer = TagExplorer(read("ct_small"))
+    explorer.query = "patient id"  # also matches OtherPatientIDs..., IssuerOfPatientID
+    assert explorer.selected_row.path == "PatientID"
+    explorer.query = "rows"
+    assert explorer.selected_row.keyword == "Rows"

@@ -500,7 +500,7 @@ class TagExplorer(W.VBox):
             if found is not None and found.index in set(visible):
                 selected = found.index
         if first_hit and hits:
-            selected = hits[0]
+            selected = _best_hit(rows, hits, self.query)
         target = visible.index(selected) // self.page_size if selected >= 0 else 0
         # Set page and selection without each observer re-rendering, then render once.
         self._quiet = True
@@ -604,6 +604,18 @@ _FRAME_PREFIX = re.compile(rf"^{core.PER_FRAME}\[\d+\]")
 def _frame_path(path: str) -> str:
     """``PerFrameFunctionalGroupsSequence[7].X`` -> ``PerFrameFunctionalGroupsSequence[*].X``."""
     return _FRAME_PREFIX.sub(f"{core.PER_FRAME}[*]", path, count=1)
+
+
+def _best_hit(rows: Sequence[core.ElementRow], hits: Sequence[int], query: str) -> int:
+    """The match to select first: an exact keyword or name match beats row order."""
+    wanted = core.normalize_text(query).replace(" ", "").replace("'", "")
+    for i in hits:
+        row = rows[i]
+        if core.normalize_text(row.keyword) == wanted:
+            return i
+        if core.normalize_text(row.name).replace(" ", "").replace("'", "") == wanted:
+            return i
+    return hits[0]
 
 
 def _under_private(rows: Sequence[core.ElementRow]) -> list[bool]:
