@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
 
 from ._core import (
     Markup,
@@ -159,7 +160,10 @@ def _text(value: Any) -> str | None:
     if value is None:
         return None
     try:
-        text = str(value).strip()
+        if isinstance(value, (list, tuple, MultiValue)):
+            text = "\\".join(str(v) for v in value).strip()  # as DICOM writes them
+        else:
+            text = str(value).strip()
     except Exception:
         return None
     return text or None
@@ -377,10 +381,16 @@ def _render_rows(
         if budget.exhausted:
             budget.skipped += 1 + _count_descendants(row, children)
             continue
-        if row.is_sequence:
-            value: Markup = _sequence_cell(row, children, budget, max_items)
-        else:
-            value = _value_cell(row)
+        if row.is_sequence and row.item_count:
+            # One full-width row: deep nesting then indents by a few pixels per level
+            # instead of by the width of the tag/keyword/VR/VM columns.
+            trs.append(_sequence_row(row, children, budget, max_items))
+            continue
+        value = (
+            tag("td", "empty sequence (0 items)", class_="dw-value dw-muted")
+            if row.is_sequence
+            else _value_cell(row)
+        )
         tr = tag(
             "tr",
             tag("td", row.tag_text, class_="dw-tag"),
@@ -390,8 +400,7 @@ def _render_rows(
             value,
             class_="dw-invalid-row" if row.problem else None,
         )
-        if not row.is_sequence:
-            budget.used += len(tr)
+        budget.used += len(tr)
         trs.append(tr)
     if not trs:
         return Markup("")
@@ -409,26 +418,25 @@ def _count_descendants(row: Any, children: dict[int, list[Any]]) -> int:
     return total
 
 
-def _sequence_cell(
+def _sequence_row(
     row: Any, children: dict[int, list[Any]], budget: _Budget, max_items: int | None
 ) -> Markup:
     n = row.item_count
-    items = children.get(row.index, [])
-    if n == 0:
-        return tag("td", "empty sequence (0 items)", class_="dw-value dw-muted")
     parts: list[Markup] = []
-    for item in items:
+    if row.problem:
+        parts.append(note(row.problem, kind="error"))
+    for item in children.get(row.index, []):
         if budget.exhausted:
             budget.skipped += 1 + _count_descendants(item, children)
             continue
         elements = children.get(item.index, [])
         body = _render_rows(elements, children, budget, max_items)
         if not elements:
-            body = note("empty item" if not item.problem else item.problem)
+            body = note(item.problem or "empty item")
         parts.append(
             collapsible_section(item.label.capitalize(), body, count=item.summary, class_="dw-item")
         )
-        budget.used += 120  # the item's own markup
+        budget.used += 200  # the item's own markup
     hidden = n - row.items_shown
     if hidden > 0:
         cap = f"; at most {max_items} items per sequence are shown" if max_items else ""
@@ -439,11 +447,21 @@ def _sequence_cell(
                 class_="dw-truncated",
             )
         )
-    if row.problem:
-        parts.insert(0, note(row.problem, kind="error"))
-    title = f"{n} item" if n == 1 else f"{n} items"
+    # The label mimics the table's columns, so a sequence lines up with its siblings.
+    keyword_class = "dw-c-keyword dw-private" if row.is_private else "dw-c-keyword"
+    title = [
+        tag("span", row.tag_text, class_="dw-c-tag"),
+        tag("span", row.label, class_=keyword_class, title=row.name or None),
+        tag("span", row.vr, class_="dw-c-vr"),
+        tag("span", row.vm, class_="dw-c-vm"),
+        tag("span", f"{n} item" if n == 1 else f"{n} items", class_="dw-c-value"),
+    ]
     section = collapsible_section(title, parts, class_="dw-sequence")
-    return tag("td", section, class_="dw-value dw-nested")
+    return tag(
+        "tr",
+        tag("td", section, colspan=5, class_="dw-nested"),
+        class_="dw-invalid-row" if row.problem else None,
+    )
 
 
 # ----------------------------------------------------------------------------------------
