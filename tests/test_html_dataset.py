@@ -314,3 +314,35 @@ def test_every_pydicom_file_renders(path):
     assert "Could not render" not in html
     assert_safe(html)
     html.encode("utf-8")
+
+
+def philips_like(n_frames: int = 60, n_private: int = 12) -> Dataset:
+    """Per-frame functional groups with a private sequence per frame, as Philips writes them."""
+    ds = Dataset()
+    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.4.1"
+    ds.Modality = "MR"
+    ds.NumberOfFrames = n_frames
+    frames = []
+    for f in range(n_frames):
+        item = Dataset()
+        position = Dataset()
+        position.ImagePositionPatient = [0.0, 0.0, float(f)]
+        item.PlanePositionSequence = Sequence([position])
+        private = Dataset()
+        private.add_new(0x20050014, "LO", "Philips MR Imaging DD 005")
+        for e in range(n_private):
+            private.add_new(0x20051400 | e, "LO", f"frame {f} value {e}")
+        item.add_new(0x2005140F, "SQ", Sequence([private]))
+        frames.append(item)
+    ds.PerFrameFunctionalGroupsSequence = Sequence(frames)
+    return ds
+
+
+def test_per_frame_groups_are_capped_per_sequence():
+    html = dataset_html(philips_like(), max_items_per_sequence=4)
+    parsed = assert_safe(html)
+    text = "".join(parsed.text)
+    assert "60 items" in text and "… 56 more items; at most 4 items per sequence are shown" in text
+    assert "frame 3 value 11" in text and "frame 4 value 0" not in text
+    # Private sequences nested in each frame item are rendered, with their creator.
+    assert text.count("private: Philips MR Imaging DD 005") >= 4 * 12
