@@ -1343,7 +1343,8 @@ class SeriesViewer(widgets.VBox):
             pane.vline.set_xdata([col, col])
         pane.hline.set_visible(show_cross)
         pane.vline.set_visible(show_cross)
-        if self.view == "ortho":
+        if self.view == "ortho" and pane is not self._panes[0]:
+            # The first pane carries the corner annotations; its name goes top right there.
             pane.label.set_text(
                 f"{pane.plane.view} {self._plane_index(pane) + 1}/{self._vol_shape()[pane.plane.normal_axis]}"
             )
@@ -1375,8 +1376,13 @@ class SeriesViewer(widgets.VBox):
         texts["top_left"].set_text("\n".join(top_left))
         view = pane.plane.view if self.view != "ortho" else "ortho"
         note = " (nearest plane)" if pane.plane.oblique else ""
+        if self.view == "ortho":
+            first = self._panes[0]
+            n_first = self._vol_shape()[first.plane.normal_axis]
+            view = f"{first.plane.view} {self._plane_index(first) + 1}/{n_first}"
         texts["top_right"].set_text(f"{src.modality or ''} {view}{note}".strip())
-        bottom_left = [f"Im: {self.index + 1}/{self._n_index()}"]
+        prefix = f"{pane.plane.view}: " if self.view == "ortho" else "Im: "
+        bottom_left = [f"{prefix}{self.index + 1}/{self._n_index()}"]
         if src.n_times > 1:
             bottom_left.append(f"T: {self.time + 1}/{src.n_times}")
         mm = self._position_mm()
