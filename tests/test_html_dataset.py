@@ -289,6 +289,8 @@ def test_character_sets_display_correctly(path):
         shown = str(name)
         assert str(escape(shown[:60])) in html, shown
         assert shown[:60] in "".join(parsed.text)
+        # Header facts are bidi-isolated, so right-to-left names keep their neighbours in place.
+        assert f"<bdi>{escape(shown)}</bdi>" in html
 
 
 def _readable(path: Path):

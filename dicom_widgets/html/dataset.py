@@ -31,6 +31,7 @@ from ._core import (
     Markup,
     collapsible_section,
     id_scope,
+    join,
     note,
     tag,
     thumbnail_img,
@@ -577,8 +578,13 @@ def _body_from_rows(
 
 
 def _header(summary: _Summary, ds: Dataset, thumbnail: bool, thumbnail_size: int) -> Markup:
+    # Each fact in its own <bdi>: an Arabic or Hebrew name must not reorder its neighbours.
     items = [
-        tag("li", tag("span", label, class_="dw-key"), text)
+        tag(
+            "li",
+            tag("span", label, class_="dw-key"),
+            join((tag("bdi", part) for part in text.split(" · ")), sep=" · "),
+        )
         for label, text in summary.lines
         if label not in ("SOP class",)
     ]
