@@ -436,3 +436,28 @@ def test_dask_process_workers(tmp_path):
     assert sorted(Path(p).name for p in report.written) == sorted(
         Path(p).name for p in local.written
     )
+
+
+def test_truncated_files_reported_not_written(tmp_path):
+    paths = write_series(_series(2, 32), tmp_path / "src")
+    data = paths[0].read_bytes()
+    for cut in (1000, 2000, len(data) - 100):
+        (tmp_path / "src" / f"cut{cut}.dcm").write_bytes(data[:cut])
+    report = anonymize_files(tmp_path / "src", tmp_path / "out", progress=False)
+    by_name = {Path(o.source).name: o for o in report.outcomes}
+    for cut in (1000, 2000, len(data) - 100):
+        outcome = by_name[f"cut{cut}.dcm"]
+        assert outcome.status == "error" and outcome.output is None, outcome
+        assert "truncated" in outcome.message or "unreadable" in outcome.message
+    assert by_name[paths[1].name].status == "written"
+
+
+def test_dataset_sources_and_progress_callback(tmp_path):
+    datasets = _series(3, 16)
+    before = str(datasets[0])
+    calls = []
+    report = anonymize_files(datasets, tmp_path / "out", progress=lambda d, t: calls.append((d, t)))
+    assert report.counts() == {"written": 3} and report.verification.ok
+    assert str(datasets[0]) == before  # the caller's datasets are not modified
+    assert calls[-1] == (3, 3)
+    assert report.outcomes[0].source == "<dataset 0>"

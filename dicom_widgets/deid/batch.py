@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 
 from .._compat import IS_PYDICOM3, read_dataset, write_dataset
@@ -268,21 +269,74 @@ def _context_for(key_hex: str, shift: tuple[int, int]) -> DeidContext:
 
 
 def _read(path: str) -> Dataset:
-    try:
-        return read_dataset(path)
-    except Exception as first:  # noqa: BLE001 - retry without the Part 10 preamble
+    import warnings as _warnings
+
+    with _warnings.catch_warnings(record=True) as caught:
+        _warnings.simplefilter("always")
         try:
-            ds = read_dataset(path, force=True)
-        except Exception:  # noqa: BLE001
-            raise first from None
-        if len(ds) == 0 or not any(t >> 16 >= 0x0008 for t in ds.keys()):
-            raise first
-        return ds
+            ds = read_dataset(path)
+        except Exception as first:  # noqa: BLE001 - retry without the Part 10 preamble
+            try:
+                ds = read_dataset(path, force=True)
+            except Exception:  # noqa: BLE001
+                raise first from None
+            if len(ds) == 0 or not any(t >> 16 >= 0x0008 for t in ds.keys()):
+                raise first
+    for warning in caught:
+        text = str(warning.message)
+        if "End of file reached" in text or "truncated" in text.lower():
+            raise ValueError(f"truncated file: {text}")
+    _check_complete(ds)
+    return ds
+
+
+def _check_complete(ds: Dataset) -> None:
+    """Raise for a file cut short: image attributes without (enough) pixel data."""
+    # A file cut inside an element: pydicom keeps the short value of the last element read.
+    last = max(ds._dict) if ds._dict else None
+    if last is not None:
+        raw = ds._dict[last]
+        declared = getattr(raw, "length", None)
+        value = getattr(raw, "value", None)
+        if (
+            not isinstance(raw, DataElement)
+            and isinstance(value, bytes)
+            and declared not in (None, 0xFFFFFFFF)
+            and len(value) < declared
+        ):
+            raise ValueError(
+                f"truncated file: element {last} declares {declared} bytes, {len(value)} present"
+            )
+    if 0x7FE00010 in ds:
+        elem = ds[0x7FE00010]
+        if getattr(elem, "is_undefined_length", False) or not isinstance(elem.value, bytes):
+            return
+        try:
+            rows, cols = int(ds.Rows), int(ds.Columns)
+            bits = int(ds.BitsAllocated)
+            samples = int(ds.get("SamplesPerPixel", 1) or 1)
+            frames = int(ds.get("NumberOfFrames", 1) or 1)
+        except (AttributeError, TypeError, ValueError):
+            return
+        transfer = str(getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", "") or "")
+        if transfer and transfer not in (
+            "1.2.840.10008.1.2",
+            "1.2.840.10008.1.2.1",
+            "1.2.840.10008.1.2.2",
+            "1.2.840.10008.1.2.1.99",
+        ):
+            return  # encapsulated: length not predictable
+        expected = rows * cols * samples * frames * bits // 8
+        if len(elem.value) + 1 < expected:
+            raise ValueError(
+                f"truncated Pixel Data: {len(elem.value)} bytes, {expected} expected "
+                f"for {frames} frame(s) of {rows}x{cols}"
+            )
 
 
 def _process_one(
     index: int,
-    source: str,
+    source: str | Dataset,
     out_dir: str,
     profile: Profile,
     context: DeidContext,
@@ -291,12 +345,18 @@ def _process_one(
     do_verify: bool,
     fsync: bool = True,
 ) -> FileOutcome:
-    try:
-        ds = _read(source)
-    except Exception as exc:  # noqa: BLE001 - reported per file
-        return FileOutcome(
-            index, source, None, "error", f"unreadable: {type(exc).__name__}: {exc}"[:500]
-        )
+    if isinstance(source, Dataset):
+        from .engine import _copy_dataset
+
+        ds = _copy_dataset(source)
+        source = f"<dataset {index}>"
+    else:
+        try:
+            ds = _read(source)
+        except Exception as exc:  # noqa: BLE001 - reported per file
+            return FileOutcome(
+                index, source, None, "error", f"unreadable: {type(exc).__name__}: {exc}"[:500]
+            )
     meta = getattr(ds, "file_meta", None)
     sop_class = str(
         ds.get("SOPClassUID", "") or (meta.get("MediaStorageSOPClassUID", "") if meta else "")
@@ -407,7 +467,7 @@ def _process_one(
 
 
 def _process_chunk(
-    jobs: list[tuple[int, str]],
+    jobs: list[tuple[int, Any]],
     out_dir: str,
     profile: Profile,
     key_hex: str,
@@ -429,6 +489,20 @@ def _process_chunk(
     return outcomes, uids, dates
 
 
+class _CallbackBar:
+    """Adapts a ``progress(done, total)`` callable to the bits of the tqdm API used here."""
+
+    def __init__(self, callback: Any, total: int) -> None:
+        self.callback, self.total, self.done = callback, total, 0
+
+    def update(self, n: int) -> None:
+        self.done += n
+        self.callback(self.done, self.total)
+
+    def close(self) -> None:
+        pass
+
+
 # -- sources and safety ----------------------------------------------------------------------
 def _expand(sources: Iterable[Any]) -> tuple[list[Path], list[Path]]:
     if isinstance(sources, (str, os.PathLike)):
@@ -436,7 +510,15 @@ def _expand(sources: Iterable[Any]) -> tuple[list[Path], list[Path]]:
     files: list[Path] = []
     folders: list[Path] = []
     listed: dict[Path, str] = {}
+    datasets_seen: set[int] = set()
     for item in sources:
+        if isinstance(item, Dataset):
+            # In-memory datasets (a widget opened on a Dataset): anonymized from a copy.
+            if id(item) in datasets_seen:
+                raise UnsafeOutputError("the same Dataset object is listed twice as a source")
+            datasets_seen.add(id(item))
+            files.append(item)  # type: ignore[arg-type]
+            continue
         path = Path(os.fspath(item)).expanduser()
         resolved = path.resolve()
         if resolved in listed:
@@ -450,6 +532,8 @@ def _expand(sources: Iterable[Any]) -> tuple[list[Path], list[Path]]:
             folders.append(resolved.parent)
     seen: set[Path] = set()
     for f in files:
+        if isinstance(f, Dataset):
+            continue
         if f in seen:
             raise UnsafeOutputError(
                 f"source file {f} is listed twice (directly and through a folder)"
@@ -485,8 +569,9 @@ def anonymize_files(
 
     Parameters
     ----------
-    sources : path or iterable of paths
-        Files and folders (searched recursively). A path listed twice is refused.
+    sources : path or iterable of paths and Datasets
+        Files and folders (searched recursively), or in-memory datasets (anonymized from a
+        copy; reported as ``<dataset i>``). A path listed twice is refused.
     out_dir : path
         Created if needed; refused when it is, or is inside, a source folder. Files are named
         ``<new SOP Instance UID>.dcm`` (no identifiers), written atomically.
@@ -498,8 +583,8 @@ def anonymize_files(
     executor : concurrent.futures.Executor, optional
         Any executor (thread pool, process pool, ``dask.distributed.Client.get_executor()``).
         Default: serial for fewer than 64 files, else a process pool.
-    progress : bool
-        Show a ``tqdm`` progress bar.
+    progress : bool or callable
+        Show a ``tqdm`` progress bar, or call ``progress(done, total)`` after each file/chunk.
     overwrite : bool
         Replace existing output files (otherwise the outcome is ``"exists"``).
     pixel_regions : list of (row0, col0, row1, col1), or mapping (rows, cols) -> list
@@ -539,14 +624,16 @@ def anonymize_files(
         raise UnsafeOutputError(f"output path {out} exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
 
-    jobs = [(i, str(f)) for i, f in enumerate(files)]
+    jobs = [(i, f if isinstance(f, Dataset) else str(f)) for i, f in enumerate(files)]
     outcomes: list[FileOutcome] = []
     own_pool = None
     if executor is None and len(jobs) >= PROCESS_POOL_THRESHOLD and (os.cpu_count() or 1) > 1:
         own_pool = cf.ProcessPoolExecutor(max_workers=min(os.cpu_count() or 2, 8))
         executor = own_pool
     bar = None
-    if progress:
+    if callable(progress):
+        bar = _CallbackBar(progress, len(jobs))
+    elif progress:
         try:
             from tqdm.auto import tqdm
 
