@@ -1697,7 +1697,8 @@ def varies(
     Returns
     -------
     list of Variation
-        In row order of the first dataset (then elements found only later).
+        In row order of the first dataset (then elements found only later). Pixel data
+        is left out: it differs between slices by nature.
 
     Examples
     --------
@@ -1726,6 +1727,8 @@ def varies(
         for row in flat:
             if row.kind != "element" or (row.is_private and not include_private):
                 continue
+            if row.tag in PIXEL_DATA_TAGS:
+                continue  # the image always differs between slices: not a header question
             slot = by_path.get(row.path)
             if slot is None:
                 slot = by_path[row.path] = [None] * n

@@ -353,3 +353,11 @@ def test_exact_keyword_match_is_selected_first():
     assert explorer.selected_row.path == "PatientID"
     explorer.query = "rows"
     assert explorer.selected_row.keyword == "Rows"
+
+
+def test_varies_tab_prefers_slice_location_and_skips_pixels():
+    explorer = TagExplorer(ct_phantom(n_slices=4, size=8))
+    explorer.tabs.selected_index = 1
+    label = dict((i, lbl) for lbl, i in explorer.plot_choice.options)[explorer.plot_choice.value]
+    assert label == "SliceLocation"
+    assert "PixelData" not in explorer.varies_table.value

@@ -582,8 +582,13 @@ class TagExplorer(W.VBox):
         self.plot_choice.options = numeric
         if numeric:
             values = [i for _, i in numeric]
+            by_label = dict(numeric)
             preferred = next(
-                (i for label, i in numeric if label in ("SliceLocation", "InstanceNumber")),
+                (
+                    by_label[k]
+                    for k in ("SliceLocation", "InstanceNumber", "ImagePositionPatient")
+                    if k in by_label
+                ),
                 values[0],
             )
             self.plot_choice.value = previous if previous in values else preferred
