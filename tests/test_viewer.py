@@ -496,3 +496,13 @@ def test_play_timer_runs_in_both_canvas_modes(vol):
         assert v._timer is not None and v._play_button.icon == "pause"
         v.playing = False
         assert v._play_button.icon == "play"
+
+
+def test_close_stops_timer_and_closes_widgets(vol):
+    v = SeriesViewer(vol)
+    other = SeriesViewer(vol)
+    link(v, other)
+    v.playing = True
+    v.close()
+    assert v.playing is False and v._links == [] and other._links == []
+    assert v.canvas.comm is None and v._slider.comm is None

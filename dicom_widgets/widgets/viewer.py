@@ -376,6 +376,31 @@ class SeriesViewer(widgets.VBox):
         self._bg = None
         self._render()
 
+    def close(self) -> None:
+        """Stop the cine timer, drop links and caches, and close the widgets and canvas."""
+        self.playing = False
+        for handle in list(self._links):
+            handle.unlink()
+        self._volumes.clear()
+        self._luts.clear()
+        for child in (
+            *self._nav_row.children,
+            *self._time_row.children,
+            *self._window_row.children,
+            *self._view_row.children,
+            self._readout_label,
+            self._status_label,
+        ):
+            child.close()
+        if self._mode == "ipympl":
+            toolbar = getattr(self.canvas, "toolbar", None)
+            if toolbar is not None:
+                toolbar.close()
+            self.canvas.close()
+        elif self._image_widget is not None:
+            self._image_widget.close()
+        super().close()
+
     def step(self, n: int = 1) -> None:
         """Move ``n`` slices (negative: backwards), clamped to the series."""
         self.index = int(np.clip(self.index + n, 0, self._n_index() - 1))
@@ -1122,7 +1147,13 @@ class SeriesViewer(widgets.VBox):
         if key not in self._volumes:
             # Reformats need every slice: decode them all once per time point (and say so).
             self._volumes.clear()
-            self._volumes[key] = self.source.volume(self.time, stored=stored)
+            previous = self.status
+            if self.source.n_slices > 50:
+                self.status = f"decoding {self.source.n_slices} slices for the {self.view} view…"
+            try:
+                self._volumes[key] = self.source.volume(self.time, stored=stored)
+            finally:
+                self.status = previous
         return self._volumes[key]
 
     def _use_stored(self) -> bool:
