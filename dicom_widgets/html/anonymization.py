@@ -195,14 +195,17 @@ def _value(value: str | None) -> Markup:
     return tag("span", value, class_="dw-value")
 
 
-def _path_cell(path: str) -> Markup:
-    # Show the nesting: parent path muted, leaf name in bold, indented by sequence depth.
+def _path_cell(change: Change) -> Markup:
+    # Show the nesting: parent path muted, leaf name in bold, indented by sequence depth;
+    # the tag on a second line.
+    path = change.path
     parent, _, leaf = path.rpartition(".")
     depth = path.count("[")
     return tag(
-        "span",
+        "div",
         tag("span", parent + " › ", class_="dw-muted") if parent else None,
         tag("b", leaf or path),
+        tag("div", change.tag_str, " ", change.vr, class_="dw-muted", style="font-size: 11px"),
         style=f"padding-left: {12 * depth}px",
         data_dw_path=path,
     )
@@ -214,6 +217,9 @@ def _rule_cell(change: Change) -> Markup:
         "span",
         tag("span", change.rule, class_=cls),
         tag("span", f" ({change.table_code})", class_="dw-muted") if change.table_code else None,
+        tag("div", change.note, class_="dw-muted", style="font-size: 11px")
+        if change.note
+        else None,
     )
 
 
@@ -225,8 +231,9 @@ def changes_table(
 ) -> Markup:
     """A table of changes (rows ``start:stop``), with a context row where the parent path changes.
 
-    Columns: action (symbol, label and code), tag, path (nested paths in context), VR, rule (and
-    the table's code), before → after, note.
+    Columns: action (symbol, label and code); path (nested paths in context) with tag and VR;
+    the rule or option that fired, the table's code and how a compound code was resolved;
+    value before → after.
     """
     shown = list(changes)[start:stop]
     rows: list[list[Any]] = []
@@ -235,17 +242,7 @@ def changes_table(
         parent = change.path.rpartition(".")[0]
         if parent and parent != parent_seen and "[" in parent:
             # A context row: the sequence item these nested changes live in.
-            rows.append(
-                [
-                    "",
-                    "",
-                    tag("span", "in ", tag("code", parent), class_="dw-muted"),
-                    "",
-                    "",
-                    "",
-                    "",
-                ]
-            )
+            rows.append(["", tag("span", "in ", tag("code", parent), class_="dw-muted"), "", ""])
         parent_seen = parent
         cat = change_category(change)
         rows.append(
@@ -255,9 +252,7 @@ def changes_table(
                     _category_label(cat),
                     tag("span", f" {change.action}", class_="dw-muted"),
                 ),
-                change.tag_str,
-                _path_cell(change.path),
-                change.vr,
+                _path_cell(change),
                 _rule_cell(change),
                 tag(
                     "span",
@@ -265,15 +260,32 @@ def changes_table(
                     tag("span", " → ", class_="dw-muted"),
                     _value(change.after),
                 ),
-                tag("span", change.note, class_="dw-muted") if change.note else "",
             ]
         )
-    return table(
-        rows,
-        headers=["Action", "Tag", "Path", "VR", "Rule", "Before → after", "Note"],
-        class_="dw-anon-changes",
-        cell_classes=[None, "dw-tag", None, "dw-vr", None, "dw-value", None],
+    # Built cell by cell (not with table()) to give the columns widths: long UIDs and paths
+    # wrap anywhere, the action label never wraps.
+    head = tag("thead", tag("tr", [tag("th", h) for h in _CHANGE_HEADERS]))
+    body = tag(
+        "tbody",
+        [
+            tag(
+                "tr",
+                [tag("td", cell, class_=c, style=st) for cell, (c, st) in zip(row, _CHANGE_CELLS)],
+            )
+            for row in rows
+        ],
     )
+    return tag("table", head, body, class_="dw-table dw-anon-changes")
+
+
+_CHANGE_HEADERS = ("Action", "Element", "Rule", "Before → after")
+_WRAP = "white-space: normal; word-break: break-all; overflow-wrap: anywhere"
+_CHANGE_CELLS = (
+    (None, "white-space: nowrap"),
+    (None, "max-width: 280px; white-space: normal; overflow-wrap: break-word"),
+    (None, "max-width: 220px; white-space: normal"),
+    ("dw-value", f"min-width: 200px; max-width: 420px; {_WRAP}"),
+)
 
 
 def changes_text(changes: Iterable[Change]) -> str:

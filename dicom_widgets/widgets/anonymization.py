@@ -466,7 +466,7 @@ class AnonymizationPreview(W.VBox):
         self.view_buttons = W.ToggleButtons(
             options=[("changed only", "changed"), ("all", "all"), ("warnings only", "warnings")],
             value=self.view,
-            style={"button_width": "110px"},
+            style={"button_width": "120px"},
         )
         W.link((self.view_buttons, "value"), (self, "view"))
         self.search_box = W.Text(
@@ -508,6 +508,7 @@ class AnonymizationPreview(W.VBox):
         self._mode = _canvas_mode(canvas)
         self.figure = Figure(figsize=(8, 4), dpi=90)
         self.ax_original, self.ax_anonymized = self.figure.subplots(1, 2)
+        self.figure.subplots_adjust(left=0.01, right=0.99, top=0.93, bottom=0.01, wspace=0.04)
         self._image_widget: W.Image | None = None
         self.selector = None
         if self._mode == "ipympl":
