@@ -259,3 +259,18 @@ def test_html_package_does_not_import_widget_libraries():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_markup_as_attribute_value_is_escaped_as_text():
+    # Markup is HTML; in an attribute it must not be able to close the quotes.
+    html = tag("span", title=Markup('<b class="x">&amp;</b>'))
+    assert html == '<span title="&lt;b class=&quot;x&quot;&gt;&amp;&lt;/b&gt;"></span>'
+    assert _parse(html).starts[0][1]["title"] == '<b class="x">&</b>'
+
+
+def test_long_attribute_values_are_not_cached():
+    from dicom_widgets.html import _core
+
+    before = _core._cached_attr_fragment.cache_info().currsize
+    tag("span", title="x" * 10_000)
+    assert _core._cached_attr_fragment.cache_info().currsize == before

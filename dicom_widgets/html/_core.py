@@ -141,13 +141,18 @@ def escape(value: object) -> Markup:
     >>> escape("<img src=x onerror=alert(1)>")
     Markup('&lt;img src=x onerror=alert(1)&gt;')
     """
+    cls = type(value)
+    if cls is Markup:
+        return value  # type: ignore[return-value]
+    if cls is str:
+        return Markup(_escape_text(value))  # type: ignore[arg-type]
     if value is None:
         return Markup("")
     html_method = getattr(value, "__html__", None)
     if html_method is not None and callable(html_method):
         return Markup(html_method())
     if isinstance(value, str):
-        text = value
+        text = str.__str__(value)
     else:
         try:
             text = str(value)
@@ -156,7 +161,13 @@ def escape(value: object) -> Markup:
                 text = repr(value)
             except Exception:
                 text = f"<unprintable {type(value).__name__}>"
-    return Markup(_html.escape(clean_text(text), quote=True))
+    return Markup(_escape_text(text))
+
+
+def _escape_text(text: str) -> str:
+    if _UNSAFE_CHARS.search(text) is not None:
+        text = _UNSAFE_CHARS.sub(_visible_escape, text)
+    return _html.escape(text, quote=True)
 
 
 def join(parts: Iterable[object], sep: object = "") -> Markup:
@@ -183,6 +194,7 @@ _URL_ATTRIBUTES = frozenset({"src", "href", "action", "formaction", "srcset", "p
 _SAFE_URL = re.compile(r"^(#[A-Za-z0-9_\-]*|data:image/png;base64,[A-Za-z0-9+/=]*|https?://\S*)$")
 
 
+@lru_cache(maxsize=256)
 def _attr_name(name: str) -> str:
     # Python keywords take a trailing underscore (class_, for_); other underscores
     # become hyphens (data_dw_path -> data-dw-path, aria_label -> aria-label).
@@ -194,27 +206,48 @@ def _attr_name(name: str) -> str:
     return name
 
 
-def _attr_value(name: str, value: object) -> str:
-    text = str(escape(value))
-    if name in _URL_ATTRIBUTES and not _SAFE_URL.match(str(value)):
-        raise ValueError(f"unsafe URL in attribute {name!r}: {str(value)[:40]!r}")
-    return text
+def _attr_fragment(name: str, text: str) -> str:
+    if name in _URL_ATTRIBUTES and not _SAFE_URL.match(text):
+        raise ValueError(f"unsafe URL in attribute {name!r}: {text[:40]!r}")
+    return f' {name}="{_escape_text(text)}"'
 
 
-def _children(children: Iterable[object]) -> Iterator[str]:
+# Short attribute values repeat a lot (CSS classes, dictionary names): their escaped
+# fragment is cached. Long ones (data URIs of thumbnails) are not, to bound memory.
+_cached_attr_fragment = lru_cache(maxsize=4096)(_attr_fragment)
+_CACHED_ATTR_CHARS = 200
+
+
+def _attr_value_text(value: object) -> str:
+    cls = type(value)
+    if cls is str:
+        return value  # type: ignore[return-value]
+    if cls is Markup:
+        # Markup is already escaped HTML; as an attribute it is used as its text.
+        return _html.unescape(str.__str__(value))  # type: ignore[arg-type]
+    return _html.unescape(str(escape(value)))
+
+
+def _children(children: Iterable[object], out: list[str]) -> None:
     for child in children:
-        if child is None or child is False:
+        cls = type(child)
+        if cls is Markup:
+            out.append(child)  # type: ignore[arg-type]
+        elif cls is str:
+            out.append(_escape_text(child))  # type: ignore[arg-type]
+        elif child is None or child is False:
             continue
-        if isinstance(child, (list, tuple)) or (
-            not isinstance(child, (str, bytes)) and _is_generator(child)
-        ):
-            yield from _children(child)
+        elif cls is list or cls is tuple or isinstance(child, Iterator):
+            _children(child, out)  # type: ignore[arg-type]
         else:
-            yield str(escape(child))
+            out.append(escape(child))
 
 
-def _is_generator(obj: object) -> bool:
-    return isinstance(obj, Iterator)
+@lru_cache(maxsize=64)
+def _check_tag_name(name: str) -> str:
+    if not _TAG_NAME.match(name) or name in _FORBIDDEN_ELEMENTS:
+        raise ValueError(f"element {name!r} is not allowed")
+    return name
 
 
 def tag(name: str, *children: object, **attrs: object) -> Markup:
@@ -249,8 +282,7 @@ def tag(name: str, *children: object, **attrs: object) -> Markup:
     >>> tag("input", type="checkbox", checked=True, disabled=None)
     Markup('<input type="checkbox" checked>')
     """
-    if not _TAG_NAME.match(name) or name in _FORBIDDEN_ELEMENTS:
-        raise ValueError(f"element {name!r} is not allowed")
+    _check_tag_name(name)
     parts = ["<", name]
     for key, value in attrs.items():
         if value is None or value is False:
@@ -259,13 +291,17 @@ def tag(name: str, *children: object, **attrs: object) -> Markup:
         if value is True:
             parts.append(f" {attr}")
         else:
-            parts.append(f' {attr}="{_attr_value(attr, value)}"')
+            text = _attr_value_text(value)
+            if len(text) <= _CACHED_ATTR_CHARS:
+                parts.append(_cached_attr_fragment(attr, text))
+            else:
+                parts.append(_attr_fragment(attr, text))
     parts.append(">")
     if name in _VOID_ELEMENTS:
         if children:
             raise ValueError(f"void element <{name}> takes no children")
         return Markup("".join(parts))
-    parts.extend(_children(children))
+    _children(children, parts)
     parts.append(f"</{name}>")
     return Markup("".join(parts))
 
