@@ -326,9 +326,6 @@ def read_header(
             if len(ds) == 0:
                 # pydicom stops quietly at the end of a file cut inside its header.
                 return "error", None, "no data elements after the file meta (truncated file?)"
-            # Touch every top-level element now so a corrupt header fails here, not later.
-            for _elem in ds:
-                pass
         except Exception as exc:  # noqa: BLE001
             return "error", None, f"corrupt DICOM header ({type(exc).__name__}: {exc})"
     _compat.ensure_transfer_syntax(ds)

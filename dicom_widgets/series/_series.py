@@ -33,6 +33,7 @@ from ._cache import DEFAULT_CACHE_BYTES, FrameCache, Prefetcher
 from ._findings import Finding
 from ._frames import FrameRef
 from ._geometry import arrange
+from ._native import read_native_frame
 
 __all__ = ["Series", "CODECS_HINT", "PREFETCH_NEIGHBOURS"]
 
@@ -181,6 +182,8 @@ class Series:
         self._decode_failures: dict[int, str] = {}
         self._failure_lock = threading.Lock()
         self._full_headers: OrderedDict[str, Dataset] = OrderedDict()
+        self._mf_datasets: OrderedDict[str, Dataset] = OrderedDict()
+        self._mf_lock = threading.Lock()
         self._cache = FrameCache(cache_bytes)
         self._prefetch_enabled = bool(prefetch)
         self._prefetcher: Prefetcher | None = None
@@ -229,11 +232,13 @@ class Series:
         self.close()
 
     def close(self) -> None:
-        """Stop the prefetch thread and drop the cache."""
+        """Stop the prefetch thread and drop the caches."""
         if self._prefetcher is not None:
             self._prefetcher.close()
             self._prefetcher = None
         self._cache.clear()
+        with self._mf_lock:
+            self._mf_datasets.clear()
 
     def __del__(self) -> None:
         prefetcher = getattr(self, "_prefetcher", None)
@@ -542,8 +547,10 @@ class Series:
         try:
             if ref.path is None:
                 arr = _compat.decode_frame(ref.header, ref.frame)
-            elif ref.n_frames > 1 and not _compat.IS_PYDICOM3:
-                arr = self._decode_whole_file(ref, k)
+            elif ref.n_frames > 1:
+                arr = read_native_frame(ref)
+                if arr is None:
+                    arr = self._decode_multiframe(ref, k)
             else:
                 arr = _compat.decode_frame_from_file(ref.path, ref.frame, ref.n_frames)
             arr = np.asarray(arr)
@@ -567,13 +574,32 @@ class Series:
         self._cache.put(k, arr)
         return arr
 
-    def _decode_whole_file(self, ref: FrameRef, k: int) -> np.ndarray:
+    def _multiframe_dataset(self, path: str) -> Dataset:
+        """The whole file (compressed pixel data included), kept for the next frames."""
+        with self._mf_lock:
+            ds = self._mf_datasets.get(path)
+            if ds is None:
+                import pydicom
+
+                ds = pydicom.dcmread(path, force=True)
+                _compat.ensure_transfer_syntax(ds)
+                self._mf_datasets[path] = ds
+                while len(self._mf_datasets) > 2:
+                    self._mf_datasets.popitem(last=False)
+            return ds
+
+    def _decode_multiframe(self, ref: FrameRef, k: int) -> np.ndarray:
+        # Re-reading a multi-frame header per frame costs as much as the frame (functional
+        # groups): the parsed file is kept, and each frame decoded from it.
+        assert ref.path is not None
+        ds = self._multiframe_dataset(ref.path)
+        if _compat.IS_PYDICOM3:
+            return _compat.decode_frame(ds, ref.frame)
+        return self._decode_whole_file(ref, k, ds)
+
+    def _decode_whole_file(self, ref: FrameRef, k: int, ds: Dataset) -> np.ndarray:
         # pydicom 2.4 decodes all frames of a file at once: keep the siblings in the cache too.
         assert ref.path is not None
-        import pydicom
-
-        ds = pydicom.dcmread(ref.path, force=True)
-        _compat.ensure_transfer_syntax(ds)
         every = np.asarray(_compat.decode_pixels(ds))
         decoded_pi = _compat.decoded_photometric(ref.header)
         for frame_no, other in self._by_file.get(ref.path, {}).items():

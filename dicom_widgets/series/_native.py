@@ -1,0 +1,75 @@
+"""Read one frame of native (uncompressed) multi-frame pixel data straight from the file.
+
+A frame of an uncompressed multi-frame file is a fixed-size slice of the Pixel Data
+value: seeking to it reads a few hundred kilobytes instead of re-parsing the header
+(functional groups can be thousands of elements) or loading every frame.
+"""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+
+from ._frames import FrameRef
+
+__all__ = ["read_native_frame"]
+
+_LITTLE_ENDIAN_NATIVE = {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1"}
+
+
+def _int(ds, keyword: str, default: int) -> int:
+    try:
+        value = ds.get(keyword, default)
+        return int(value if value not in (None, "") else default)
+    except Exception:  # noqa: BLE001
+        return default
+
+
+def read_native_frame(ref: FrameRef) -> np.ndarray | None:
+    """Frame ``ref.frame`` of a little-endian native file, or ``None`` to use pydicom.
+
+    Only the simple, unambiguous layouts are read here (8/16/32-bit, no 4:2:2, no
+    signed data narrower than its container); anything else returns ``None``.
+    """
+    ds = ref.header
+    offset = getattr(ds, "_dw_pixel_offset", None)
+    if ref.path is None or not isinstance(offset, int):
+        return None
+    meta = getattr(ds, "file_meta", None)
+    try:
+        syntax = str(meta.get("TransferSyntaxUID", "")) if meta is not None else ""
+    except Exception:  # noqa: BLE001
+        return None
+    bits = ref.bits_allocated
+    if syntax not in _LITTLE_ENDIAN_NATIVE or bits not in (8, 16, 32):
+        return None
+    if ref.photometric == "YBR_FULL_422" or not (ref.rows and ref.cols):
+        return None
+    signed = _int(ds, "PixelRepresentation", 0) == 1
+    if signed and _int(ds, "BitsStored", bits) != bits:
+        return None  # pydicom sign-extends these; let it
+    frame_bytes = ref.rows * ref.cols * ref.samples * bits // 8
+    with open(ref.path, "rb") as handle:
+        handle.seek(offset)
+        head = handle.read(12)
+        if len(head) < 12 or struct.unpack_from("<HH", head) != (0x7FE0, 0x0010):
+            return None
+        if head[4:6] in (b"OB", b"OW", b"UN"):
+            (length,) = struct.unpack_from("<L", head, 8)
+            start = offset + 12
+        else:
+            (length,) = struct.unpack_from("<L", head, 4)
+            start = offset + 8
+        if length == 0xFFFFFFFF or (ref.frame + 1) * frame_bytes > length:
+            return None  # encapsulated or truncated: pydicom explains it better
+        handle.seek(start + ref.frame * frame_bytes)
+        buf = handle.read(frame_bytes)
+    if len(buf) != frame_bytes:
+        return None
+    arr = np.frombuffer(buf, dtype=np.dtype(f"<{'i' if signed else 'u'}{bits // 8}"))
+    if ref.samples == 1:
+        return arr.reshape(ref.rows, ref.cols)
+    if _int(ds, "PlanarConfiguration", 0) == 1:
+        return arr.reshape(ref.samples, ref.rows, ref.cols).transpose(1, 2, 0)
+    return arr.reshape(ref.rows, ref.cols, ref.samples)
