@@ -1038,203 +1038,119 @@ def _flatten(
 # pydicom ships no module tables, so the common attributes of the modules a user meets
 # first are listed here; everything else falls back to a group-level heading.
 _MODULE_KEYWORDS: dict[str, tuple[str, ...]] = {
-    "Patient": (
-        "PatientName",
-        "PatientID",
-        "IssuerOfPatientID",
-        "PatientBirthDate",
-        "PatientSex",
-        "PatientAge",
-        "PatientSize",
-        "PatientWeight",
-        "OtherPatientIDs",
-        "OtherPatientNames",
-        "EthnicGroup",
-        "PatientComments",
-        "PatientBirthTime",
-        "PatientIdentityRemoved",
-        "DeidentificationMethod",
-        "DeidentificationMethodCodeSequence",
-        "PatientAddress",
+    "Patient": tuple(
+        """
+        PatientName PatientID IssuerOfPatientID PatientBirthDate PatientSex PatientAge
+        PatientSize PatientWeight OtherPatientIDs OtherPatientNames EthnicGroup
+        PatientComments PatientBirthTime PatientIdentityRemoved DeidentificationMethod
+        DeidentificationMethodCodeSequence PatientAddress
+        """.split()
     ),
-    "General Study": (
-        "StudyInstanceUID",
-        "StudyDate",
-        "StudyTime",
-        "ReferringPhysicianName",
-        "StudyID",
-        "AccessionNumber",
-        "StudyDescription",
-        "PhysiciansOfRecord",
-        "NameOfPhysiciansReadingStudy",
-        "ProcedureCodeSequence",
-        "ReferencedStudySequence",
+    "General Study": tuple(
+        """
+        StudyInstanceUID StudyDate StudyTime ReferringPhysicianName StudyID AccessionNumber
+        StudyDescription PhysiciansOfRecord NameOfPhysiciansReadingStudy
+        ProcedureCodeSequence ReferencedStudySequence
+        """.split()
     ),
-    "General Series": (
-        "Modality",
-        "SeriesInstanceUID",
-        "SeriesNumber",
-        "Laterality",
-        "SeriesDate",
-        "SeriesTime",
-        "PerformingPhysicianName",
-        "ProtocolName",
-        "SeriesDescription",
-        "OperatorsName",
-        "BodyPartExamined",
-        "PatientPosition",
-        "ReferencedPerformedProcedureStepSequence",
-        "PerformedProcedureStepStartDate",
-        "PerformedProcedureStepStartTime",
-        "PerformedProcedureStepID",
-        "PerformedProcedureStepDescription",
+    "General Series": tuple(
+        """
+        Modality SeriesInstanceUID SeriesNumber Laterality SeriesDate SeriesTime
+        PerformingPhysicianName ProtocolName SeriesDescription OperatorsName
+        BodyPartExamined PatientPosition ReferencedPerformedProcedureStepSequence
+        PerformedProcedureStepStartDate PerformedProcedureStepStartTime
+        PerformedProcedureStepID PerformedProcedureStepDescription
+        """.split()
     ),
-    "Frame of Reference": ("FrameOfReferenceUID", "PositionReferenceIndicator"),
-    "General Equipment": (
-        "Manufacturer",
-        "InstitutionName",
-        "InstitutionAddress",
-        "StationName",
-        "InstitutionalDepartmentName",
-        "ManufacturerModelName",
-        "DeviceSerialNumber",
-        "SoftwareVersions",
-        "SpatialResolution",
-        "DateOfLastCalibration",
-        "TimeOfLastCalibration",
+    "Frame of Reference": tuple(
+        """
+        FrameOfReferenceUID PositionReferenceIndicator
+        """.split()
     ),
-    "General Image": (
-        "InstanceNumber",
-        "PatientOrientation",
-        "ContentDate",
-        "ContentTime",
-        "ImageType",
-        "AcquisitionNumber",
-        "AcquisitionDate",
-        "AcquisitionTime",
-        "AcquisitionDateTime",
-        "ReferencedImageSequence",
-        "DerivationDescription",
-        "SourceImageSequence",
-        "ImagesInAcquisition",
-        "ImageComments",
-        "BurnedInAnnotation",
-        "LossyImageCompression",
-        "LossyImageCompressionRatio",
-        "LossyImageCompressionMethod",
-        "IrradiationEventUID",
+    "General Equipment": tuple(
+        """
+        Manufacturer InstitutionName InstitutionAddress StationName
+        InstitutionalDepartmentName ManufacturerModelName DeviceSerialNumber
+        SoftwareVersions SpatialResolution DateOfLastCalibration TimeOfLastCalibration
+        """.split()
     ),
-    "Image Plane": (
-        "PixelSpacing",
-        "ImageOrientationPatient",
-        "ImagePositionPatient",
-        "SliceThickness",
-        "SliceLocation",
-        "SpacingBetweenSlices",
+    "General Image": tuple(
+        """
+        InstanceNumber PatientOrientation ContentDate ContentTime ImageType
+        AcquisitionNumber AcquisitionDate AcquisitionTime AcquisitionDateTime
+        ReferencedImageSequence DerivationDescription SourceImageSequence
+        ImagesInAcquisition ImageComments BurnedInAnnotation LossyImageCompression
+        LossyImageCompressionRatio LossyImageCompressionMethod IrradiationEventUID
+        """.split()
     ),
-    "Image Pixel": (
-        "SamplesPerPixel",
-        "PhotometricInterpretation",
-        "Rows",
-        "Columns",
-        "BitsAllocated",
-        "BitsStored",
-        "HighBit",
-        "PixelRepresentation",
-        "PixelData",
-        "PlanarConfiguration",
-        "PixelAspectRatio",
-        "SmallestImagePixelValue",
-        "LargestImagePixelValue",
-        "RedPaletteColorLookupTableDescriptor",
-        "GreenPaletteColorLookupTableDescriptor",
-        "BluePaletteColorLookupTableDescriptor",
-        "RedPaletteColorLookupTableData",
-        "GreenPaletteColorLookupTableData",
-        "BluePaletteColorLookupTableData",
-        "FloatPixelData",
-        "DoubleFloatPixelData",
-        "PixelPaddingValue",
+    "Image Plane": tuple(
+        """
+        PixelSpacing ImageOrientationPatient ImagePositionPatient SliceThickness
+        SliceLocation SpacingBetweenSlices
+        """.split()
     ),
-    "Multi-frame": ("NumberOfFrames", "FrameIncrementPointer", "FrameTime", "FrameTimeVector"),
-    "Multi-frame Functional Groups": (
-        "SharedFunctionalGroupsSequence",
-        "PerFrameFunctionalGroupsSequence",
-        "DimensionOrganizationSequence",
-        "DimensionIndexSequence",
-        "ConcatenationUID",
+    "Image Pixel": tuple(
+        """
+        SamplesPerPixel PhotometricInterpretation Rows Columns BitsAllocated BitsStored
+        HighBit PixelRepresentation PixelData PlanarConfiguration PixelAspectRatio
+        SmallestImagePixelValue LargestImagePixelValue RedPaletteColorLookupTableDescriptor
+        GreenPaletteColorLookupTableDescriptor BluePaletteColorLookupTableDescriptor
+        RedPaletteColorLookupTableData GreenPaletteColorLookupTableData
+        BluePaletteColorLookupTableData FloatPixelData DoubleFloatPixelData
+        PixelPaddingValue
+        """.split()
     ),
-    "Modality LUT": ("RescaleIntercept", "RescaleSlope", "RescaleType", "ModalityLUTSequence"),
-    "VOI LUT": (
-        "WindowCenter",
-        "WindowWidth",
-        "WindowCenterWidthExplanation",
-        "VOILUTFunction",
-        "VOILUTSequence",
+    "Multi-frame": tuple(
+        """
+        NumberOfFrames FrameIncrementPointer FrameTime FrameTimeVector
+        """.split()
     ),
-    "CT Image": (
-        "KVP",
-        "DataCollectionDiameter",
-        "ReconstructionDiameter",
-        "DistanceSourceToDetector",
-        "DistanceSourceToPatient",
-        "GantryDetectorTilt",
-        "TableHeight",
-        "RotationDirection",
-        "ExposureTime",
-        "XRayTubeCurrent",
-        "Exposure",
-        "FilterType",
-        "GeneratorPower",
-        "FocalSpots",
-        "ConvolutionKernel",
-        "CTDIvol",
-        "ScanOptions",
-        "SingleCollimationWidth",
-        "TotalCollimationWidth",
-        "TableSpeed",
-        "TableFeedPerRotation",
-        "SpiralPitchFactor",
+    "Multi-frame Functional Groups": tuple(
+        """
+        SharedFunctionalGroupsSequence PerFrameFunctionalGroupsSequence
+        DimensionOrganizationSequence DimensionIndexSequence ConcatenationUID
+        """.split()
     ),
-    "MR Image": (
-        "ScanningSequence",
-        "SequenceVariant",
-        "MRAcquisitionType",
-        "SequenceName",
-        "RepetitionTime",
-        "EchoTime",
-        "InversionTime",
-        "NumberOfAverages",
-        "ImagingFrequency",
-        "ImagedNucleus",
-        "EchoNumbers",
-        "MagneticFieldStrength",
-        "NumberOfPhaseEncodingSteps",
-        "EchoTrainLength",
-        "PercentSampling",
-        "PercentPhaseFieldOfView",
-        "PixelBandwidth",
-        "ReceiveCoilName",
-        "TransmitCoilName",
-        "AcquisitionMatrix",
-        "InPlanePhaseEncodingDirection",
-        "FlipAngle",
-        "SAR",
-        "dBdt",
-        "VariableFlipAngleFlag",
-        "TriggerTime",
+    "Modality LUT": tuple(
+        """
+        RescaleIntercept RescaleSlope RescaleType ModalityLUTSequence
+        """.split()
     ),
-    "Contrast/Bolus": ("ContrastBolusAgent", "ContrastBolusRoute", "ContrastBolusVolume"),
-    "SOP Common": (
-        "SOPClassUID",
-        "SOPInstanceUID",
-        "SpecificCharacterSet",
-        "InstanceCreationDate",
-        "InstanceCreationTime",
-        "InstanceCreatorUID",
-        "TimezoneOffsetFromUTC",
-        "ContributingEquipmentSequence",
-        "InstanceNumber",
+    "VOI LUT": tuple(
+        """
+        WindowCenter WindowWidth WindowCenterWidthExplanation VOILUTFunction VOILUTSequence
+        """.split()
+    ),
+    "CT Image": tuple(
+        """
+        KVP DataCollectionDiameter ReconstructionDiameter DistanceSourceToDetector
+        DistanceSourceToPatient GantryDetectorTilt TableHeight RotationDirection
+        ExposureTime XRayTubeCurrent Exposure FilterType GeneratorPower FocalSpots
+        ConvolutionKernel CTDIvol ScanOptions SingleCollimationWidth TotalCollimationWidth
+        TableSpeed TableFeedPerRotation SpiralPitchFactor
+        """.split()
+    ),
+    "MR Image": tuple(
+        """
+        ScanningSequence SequenceVariant MRAcquisitionType SequenceName RepetitionTime
+        EchoTime InversionTime NumberOfAverages ImagingFrequency ImagedNucleus EchoNumbers
+        MagneticFieldStrength NumberOfPhaseEncodingSteps EchoTrainLength PercentSampling
+        PercentPhaseFieldOfView PixelBandwidth ReceiveCoilName TransmitCoilName
+        AcquisitionMatrix InPlanePhaseEncodingDirection FlipAngle SAR dBdt
+        VariableFlipAngleFlag TriggerTime
+        """.split()
+    ),
+    "Contrast/Bolus": tuple(
+        """
+        ContrastBolusAgent ContrastBolusRoute ContrastBolusVolume
+        """.split()
+    ),
+    "SOP Common": tuple(
+        """
+        SOPClassUID SOPInstanceUID SpecificCharacterSet InstanceCreationDate
+        InstanceCreationTime InstanceCreatorUID TimezoneOffsetFromUTC
+        ContributingEquipmentSequence
+        """.split()
     ),
 }
 _MODULE_OF_KEYWORD = {kw: module for module, kws in _MODULE_KEYWORDS.items() for kw in kws}

@@ -594,3 +594,16 @@ def test_compare_two_series_ignores_what_varies_within():
     assert "SliceLocation" not in {c.keyword for c in compare(a, b[1:])}
     raw = compare(a, b[1:], ignore_varying=False)  # first instances: slices 0 and 1
     assert "SliceLocation" in {c.keyword for c in raw}
+
+
+def test_module_table_keywords_exist_and_are_unique():
+    from pydicom.datadict import tag_for_keyword
+
+    from dicom_widgets.tags import _MODULE_KEYWORDS
+
+    seen: dict[str, str] = {}
+    for module, keywords in _MODULE_KEYWORDS.items():
+        for keyword in keywords:
+            assert tag_for_keyword(keyword) is not None, (module, keyword)
+            assert keyword not in seen, (keyword, seen.get(keyword), module)
+            seen[keyword] = module
