@@ -461,3 +461,17 @@ def test_dataset_sources_and_progress_callback(tmp_path):
     assert str(datasets[0]) == before  # the caller's datasets are not modified
     assert calls[-1] == (3, 3)
     assert report.outcomes[0].source == "<dataset 0>"
+
+
+def test_staff_and_site_names_redacted_from_kept_text_unless_retained():
+    ds = _series(1, 8)[0]
+    ds.ReferringPhysicianName = "Housemd^Gregory"
+    ds.PerformingPhysicianName = "Wilson^James"
+    ds.OperatorsName = "Cuddy^Lisa"  # (the phantom's staff are called "Example", like its hospital)
+    ds.ConvolutionKernel = "HOUSEMD"  # not in the table: kept, so searched
+    ds.FilterType = "Example General Hospital (synthetic)"  # the institution name
+    out = anonymize(ds).dataset
+    assert "HOUSEMD" not in out.ConvolutionKernel.upper()
+    assert "Hospital" not in out.FilterType
+    kept = anonymize(ds, Profile(retain_institution_identity=True)).dataset
+    assert kept.FilterType == ds.FilterType

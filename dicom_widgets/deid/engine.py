@@ -474,7 +474,27 @@ class _Engine:
         self.sop_class = str(ds.get("SOPClassUID", "") or "")
         self.identifiers = identifying_values(ds)
         self.staff_site = _staff_and_site(ds)
-        self.patterns = _patterns(self.identifiers)
+        # Free text is searched for the patient's identifiers and for staff and site names
+        # (the verifier flags those too), except what an option retains on purpose.
+        extra: dict[str, list[str]] = {
+            "name": [v for v, _ in self.staff_site["staff"] if len(v) >= 3]
+        }
+        site = [
+            v
+            for v, keyword in self.staff_site["site"]
+            if not (
+                keyword in ("InstitutionName", "InstitutionAddress")
+                and profile.retain_institution_identity
+            )
+            and not (
+                keyword in ("StationName", "DeviceSerialNumber") and profile.retain_device_identity
+            )
+        ]
+        extra["id"] = [v for v in site if len(v) >= 4]
+        # Longest first, so that a whole institution name goes before a word inside it.
+        self.patterns = sorted(
+            _patterns(self.identifiers) + _patterns(extra), key=lambda p: -len(p.pattern)
+        )
         self.pixel_cleaned = pixel_cleaned
         self.uids_used: dict[str, str] = {}
         self.date_offset: int | None = None
@@ -1014,7 +1034,8 @@ class _Engine:
             self.warn(
                 "phi_in_text",
                 path,
-                "free text contained the patient's name, ID or birth date; redacted",
+                "free text contained an identifier (the patient's name, ID or birth date, a staff or "
+                "site name); redacted",
                 True,
             )
         else:
