@@ -378,6 +378,11 @@ class SeriesViewer(widgets.VBox):
 
     def close(self) -> None:
         """Stop the cine timer, drop links and caches, and close the widgets and canvas."""
+        if "_status_label" not in self.__dict__:
+            # Construction failed part-way (ipywidgets calls close() from __del__).
+            if "_model_id" in self.__dict__ or getattr(self, "comm", None) is not None:
+                super().close()
+            return
         self.playing = False
         for handle in list(self._links):
             handle.unlink()
