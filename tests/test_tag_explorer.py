@@ -361,3 +361,14 @@ def test_varies_tab_prefers_slice_location_and_skips_pixels():
     label = dict((i, lbl) for lbl, i in explorer.plot_choice.options)[explorer.plot_choice.value]
     assert label == "SliceLocation"
     assert "PixelData" not in explorer.varies_table.value
+
+
+def test_refresh_after_editing_the_dataset():
+    ds = read("ct_small")
+    explorer = TagExplorer(ds)
+    explorer.query = "PatientName"
+    ds.PatientName = "Edited^Name"
+    assert "Edited" not in explorer.table.value  # cached until asked
+    explorer.refresh()
+    assert "Edited^Name" in explorer.table.value
+    assert explorer.selected_row.keyword == "PatientName"

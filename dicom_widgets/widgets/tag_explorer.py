@@ -385,6 +385,15 @@ class TagExplorer(W.VBox):
         self._timer = None
         self.query = self.search_box.value
 
+    def refresh(self) -> None:
+        """Re-read the datasets (after editing them in code) and redraw, keeping the view."""
+        keep = self.selected_row.path if self.selected_row is not None else None
+        self._indexes.clear()
+        self._variations = None
+        self._refresh(keep_path=keep)
+        if self.tabs.selected_index == 1:
+            self._render_varies()
+
     def goto_hit(self, step: int = 1) -> None:
         """Select the next (``step=1``) or previous (``-1``) search match, wrapping around."""
         hits = [i for i in self._visible if i in self._hits]
