@@ -106,3 +106,29 @@ def test_enable_outside_ipython_warns(monkeypatch):
         assert enable_reprs() is False
     assert any(issubclass(w.category, DicomWidgetsWarning) for w in caught)
     assert disable_reprs() is False
+
+
+@pytest.mark.slow
+def test_load_ext_in_a_real_kernel(tmp_path):
+    """``%load_ext dicom_widgets`` in a kernel: a dataset cell's output bundle has our HTML."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    cells = [
+        "%load_ext dicom_widgets",
+        "from dicom_widgets._compat import read_dataset\n"
+        "from dicom_widgets.data import pydicom_file\n"
+        "ds = read_dataset(pydicom_file('ct_small'))\n"
+        "ds.PatientName = '<script>alert(1)</script>'\n"
+        "ds",
+        "%unload_ext dicom_widgets\nds",
+    ]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3").execute(cwd=str(tmp_path))
+    shown = nb.cells[1].outputs[0]["data"]
+    assert '<div class="dw-repr">' in shown["text/html"]
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in shown["text/html"]
+    assert "<script>" not in shown["text/html"]
+    assert "text/plain" in shown
+    after = nb.cells[2].outputs[0]["data"]
+    assert "text/html" not in after
