@@ -491,3 +491,27 @@ def test_4d_to_nifti(tmp_path):
     np.testing.assert_array_equal(np.asarray(img.dataobj)[:, :, 2, 1], series.frame(2, 1).T)
     with pytest.raises(ValueError, match=".nii"):
         series.to_nifti(tmp_path / "dyn.img")
+
+
+def test_opening_1000_slices_decodes_only_what_is_shown():
+    series = dw.load_series(ct_phantom(n_slices=1000, size=8), progress=False)
+    assert len(series) == 1000 and len(series._cache) == 0
+    series.display(500)
+    series.wait_prefetch()
+    cached = [k for k in range(1000) if series.is_cached(k)]
+    assert cached == [498, 499, 500, 501, 502]
+    series.close()
+
+
+def test_modality_lut_file_frame_matches_pydicom():
+    from dicom_widgets._compat import apply_modality_lut
+    from dicom_widgets.data import pydicom_file
+
+    path = pydicom_file("modality_lut")
+    series = dw.load_series(path, progress=False)
+    assert series.has_modality_lut(0)
+    ds = pydicom.dcmread(path)
+    expected = apply_modality_lut(ds.pixel_array, ds)
+    np.testing.assert_array_equal(series.frame(0), expected)
+    lut = series.display_lut(0, "auto")
+    np.testing.assert_array_equal(lut(series.raw_frame(0)), series.display(0, lut.window))
