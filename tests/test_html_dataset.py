@@ -348,3 +348,20 @@ def test_per_frame_groups_are_capped_per_sequence():
     assert "frame 3 value 11" in text and "frame 4 value 0" not in text
     # Private sequences nested in each frame item are rendered, with their creator.
     assert text.count("private: Philips MR Imaging DD 005") >= 4 * 12
+
+
+def test_long_values_are_shortened_with_their_length():
+    import numpy as np
+
+    ds = Dataset()
+    ds.ImageComments = "x" * 1000  # LT
+    ds.add_new(0x00091010, "LO", "PRIVATE")  # creator of block 0x10
+    ds.add_new(0x00091001, "OB", bytes(range(256)) * 4)  # a private blob
+    ds.add_new(0x00420011, "OB", b"\x00" * 5000)  # EncapsulatedDocument
+    ds.add_new(0x7FE00008, "OF", np.arange(1000, dtype=np.float32).tobytes())
+    html = dataset_html(ds, max_chars=60)
+    text = "".join(assert_safe(html).text)
+    assert "(1,000 chars)" in text
+    assert "(1,024 bytes)" in text and "(5,000 bytes)" in text
+    assert "x" * 100 not in text  # the long text itself is not there
+    assert len(html) < 60_000
