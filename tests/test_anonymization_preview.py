@@ -342,6 +342,10 @@ def test_unsafe_targets_are_refused_in_the_widget(phantom_folder, tmp_path):
         assert "inside the source folder" in preview.export_message
         assert "inside the source folder" in text_of(preview.export_output.value)
     assert not (phantom_folder / "anon").exists()
+    # nor a folder that contains the sources (copies would mix with the originals)
+    assert preview.export(phantom_folder.parent) is None
+    assert "contains the source folder" in preview.export_message
+    assert not list(phantom_folder.parent.glob("*.dcm"))
     existing = tmp_path / "a-file"
     existing.write_bytes(b"x")
     assert preview.export(existing) is None

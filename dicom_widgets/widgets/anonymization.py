@@ -1157,7 +1157,11 @@ class AnonymizationPreview(W.VBox):
         pool: cf.Executor | None = None
         try:
             sources = self._export_sources(tmp)
-            _check_target(out, [Path(p).resolve().parent for p, _ in sources if p])
+            # the private copies of in-memory datasets: never write into them (their temporary
+            # parent folder may hold the output, though)
+            _check_target(
+                out, [Path(p).resolve().parent for p, _ in sources if p], containing=False
+            )
             n = len(sources)
             self.progress.max = max(1, n)
             self.progress.value = 0
@@ -1259,8 +1263,8 @@ def _haystack(change: Change) -> str:
     return "\n".join(parts).casefold()
 
 
-def _check_target(out: Path, folders: Sequence[Path]) -> None:
-    """Refuse an output folder that is, or is inside, a source folder (engine's message)."""
+def _check_target(out: Path, folders: Sequence[Path], *, containing: bool = True) -> None:
+    """Refuse an output folder that is, is inside, or contains a source folder."""
     try:
         from ..deid.batch import _check_out_dir
     except ImportError:  # pragma: no cover - the engine names this check differently
@@ -1272,6 +1276,14 @@ def _check_target(out: Path, folders: Sequence[Path]) -> None:
         for folder in unique:
             if out == folder or folder in out.parents:
                 raise UnsafeOutputError(f"output folder {out} is inside the source folder {folder}")
+    for folder in unique if containing else ():
+        # The reverse case too: an output folder that holds the sources would mix the
+        # de-identified copies with the originals for whoever scans it later.
+        if out in folder.parents:
+            raise UnsafeOutputError(
+                f"output folder {out} contains the source folder {folder}: choose a folder "
+                "outside the sources (de-identified copies must never mix with the originals)"
+            )
     if out.exists() and not out.is_dir():
         raise UnsafeOutputError(f"output path {out} exists and is not a folder")
 
