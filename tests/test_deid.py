@@ -475,3 +475,21 @@ def test_staff_and_site_names_redacted_from_kept_text_unless_retained():
     assert "Hospital" not in out.FilterType
     kept = anonymize(ds, Profile(retain_institution_identity=True)).dataset
     assert kept.FilterType == ds.FilterType
+
+
+@pytest.mark.parametrize("charset", ["ISO 2022 IR 87", "ISO_IR 192"])
+def test_verify_finds_a_planted_name_in_any_declared_encoding(tmp_path, charset):
+    ds = _series(1, 8)[0]
+    ds.SpecificCharacterSet = ["", charset] if charset.startswith("ISO 2022") else charset
+    ds.PatientName = "Yamada^Tarou=山田^太郎=やまだ^たろう"
+    clean = anonymize(ds).dataset
+    leaked = anonymize(ds).dataset
+    item = Dataset()
+    item.CodeMeaning = "所見 山田 さん"  # the ideographic family name, planted in a nested item
+    leaked.ConceptNameCodeSequence = Sequence([item])
+    report = verify([ds], [leaked])
+    assert not report.ok
+    hit = report.hits[0]
+    assert hit.path == "ConceptNameCodeSequence[0].CodeMeaning" and hit.kind == "name"
+    assert "山田" not in hit.masked  # reports do not re-leak the value
+    assert verify([ds], [clean]).ok
