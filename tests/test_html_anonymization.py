@@ -169,3 +169,11 @@ def test_verification_hits_listed(tmp_path):
     text = text_of(html)
     assert "hit(s)" in text and "ImageComments" in text
     assert "PHANTOM Jane" not in text  # values are masked: the report must not re-leak them
+
+
+def test_advice_names_the_element():
+    advice = H.warning_advice("phi_in_text", "SharedFunctionalGroupsSequence[0].ImageComments")
+    assert "'ImageComments=remove'" in advice
+    assert "'ManufacturerModelName=remove'" in H.warning_advice(
+        "phi_in_text", "ManufacturerModelName"
+    )

@@ -20,6 +20,7 @@ True
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -66,7 +67,7 @@ _DATE_VRS = frozenset({"DA", "DT", "TM"})
 WARNING_ADVICE: dict[str, str] = {
     "phi_in_text": (
         "Check the redacted text; to drop the element altogether add an override "
-        "such as 'ImageComments=remove'."
+        "such as '{element}=remove'."
     ),
     "burned_in_annotation": (
         "Look at the pixels: mark the text with rectangles in the pixel preview (or pass "
@@ -134,9 +135,18 @@ def change_category(change: Change) -> str:
     return "cleaned"
 
 
-def warning_advice(kind: str) -> str:
-    """What the user can do about a warning of ``kind``."""
-    return WARNING_ADVICE.get(kind, _DEFAULT_ADVICE)
+def warning_advice(kind: str, path: str = "") -> str:
+    """What the user can do about a warning of ``kind`` found at ``path``.
+
+    Examples
+    --------
+    >>> warning_advice("phi_in_text", "RequestAttributesSequence[0].RequestedProcedureDescription")
+    "Check the redacted text; to drop the element altogether add an override such as 'RequestedProcedureDescription=remove'."
+    """
+    # Overrides act on a tag wherever it occurs: name the element by its last path component.
+    element = re.sub(r"\[\d+\]$", "", path.rpartition(".")[2]) if path else ""
+    text = WARNING_ADVICE.get(kind, _DEFAULT_ADVICE)
+    return text.replace("{element}", element or "ImageComments")
 
 
 def category_counts(changes: Iterable[Change]) -> dict[str, int]:
@@ -312,7 +322,7 @@ def warnings_html(warnings: Sequence[DeidWarning]) -> Markup:
                 tag("code", f" {w.path}") if w.path else None,
                 ": ",
                 w.message,
-                tag("div", "What you can do: ", warning_advice(w.kind), class_="dw-muted"),
+                tag("div", "What you can do: ", warning_advice(w.kind, w.path), class_="dw-muted"),
                 data_dw_warning=w.kind,
             )
         )
