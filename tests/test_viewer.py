@@ -506,3 +506,15 @@ def test_close_stops_timer_and_closes_widgets(vol):
     v.close()
     assert v.playing is False and v._links == [] and other._links == []
     assert v.canvas.comm is None and v._slider.comm is None
+
+
+def test_float_maps_auto_window_and_drag_never_reaches_zero():
+    rng = np.random.default_rng(2)
+    maps = (rng.random((3, 32, 32)) * 10).astype(np.float32)  # e.g. a T2* map in ms
+    v = SeriesViewer(maps, spacing=(1, 1, 1))
+    assert v.preset == "auto" and 9.0 < v.window_width < 10.0
+    assert np.array_equal(v.displayed, to_display(maps[1], (v.window_center, v.window_width)))
+    _send(v, type="initialized")
+    _mouse(v, "button_press", 16, 30, button=2, buttons=2)
+    _mouse(v, "motion_notify", 16, 0, buttons=2)  # far to the left: much narrower
+    assert 0 < v.window_width < 2.0

@@ -698,8 +698,9 @@ class SeriesViewer(widgets.VBox):
         self._center_box = widgets.FloatText(
             0.0, description="C", layout=widgets.Layout(width="140px")
         )
-        self._width_box = widgets.FloatText(
-            1.0, description="W", layout=widgets.Layout(width="140px")
+        # Bounded so that typing 0 or a negative width is refused in the browser already.
+        self._width_box = widgets.BoundedFloatText(
+            1.0, min=1e-6, max=1e9, description="W", layout=widgets.Layout(width="140px")
         )
         self._auto_button = widgets.Button(
             description="Auto", tooltip="Window from this slice's percentiles", layout=compact
@@ -1641,9 +1642,11 @@ class SeriesViewer(widgets.VBox):
     def _on_motion(self, event: Any) -> None:
         if self._drag is not None:
             x0, y0, c0, w0 = self._drag
-            scale = max(w0, 1.0) / 256.0
-            width = max(1.0, w0 + (event.x - x0) * scale)
-            center = c0 + (y0 - event.y) * scale
+            # Width scales geometrically (128 px doubles it), so the same gesture works for
+            # HU (width 1000s) and for float maps (width 0.1) and never reaches zero; the centre
+            # moves by a width-proportional amount per pixel.
+            width = w0 * 2.0 ** ((event.x - x0) / 128.0)
+            center = c0 + (y0 - event.y) * w0 / 256.0
             self.drag_window(center, width)
             return
         pane = self._pane_at(event)
