@@ -460,3 +460,12 @@ def test_large_export_uses_a_pool_and_keeps_preview_uids(tmp_path):
     for source, uid in shown.items():
         assert outputs[source] == f"{uid}.dcm"  # worker processes remap with the same key
     assert preview.progress.value == PROCESS_POOL_THRESHOLD
+
+
+def test_regions_trait_set_directly(phantom):
+    preview = AnonymizationPreview(phantom, canvas="image")
+    preview.regions = [[1, 2, 3, 4]]
+    assert preview.regions == [(1, 2, 3, 4)]
+    assert preview.pixel_regions == {(32, 32): [(1, 2, 3, 4)]}
+    with pytest.raises(Exception, match="row0, col0, row1, col1"):
+        preview.regions = [(1, 2, 3)]

@@ -926,9 +926,24 @@ class AnonymizationPreview(W.VBox):
         """Forget every rectangle."""
         self.regions = []
 
+    @T.validate("regions")
+    def _valid_regions(self, proposal: dict[str, Any]) -> list[Region]:
+        out = []
+        for region in proposal["value"]:
+            values = tuple(int(v) for v in region)
+            if len(values) != 4:
+                raise T.TraitError(f"a region is (row0, col0, row1, col1), got {region!r}")
+            out.append(values)
+        return out  # type: ignore[return-value]
+
     def _on_regions(self, change: dict[str, Any]) -> None:
         if not self.regions:
             self._region_geometry = None
+        elif self._region_geometry is None:
+            # Regions set directly on the trait belong to the geometry of the shown instance.
+            item = self._items[self.instance]
+            if item.rows is not None and item.cols is not None:
+                self._region_geometry = (item.rows, item.cols)
         self._recompute()  # regions resolve the burned-in annotation warning
         self._draw_pixels()
 
