@@ -280,3 +280,31 @@ def test_fast_and_pydicom_paths_give_the_same_series(ct_folder, monkeypatch):
     # dataset() always gives the full header, whichever reader opened the file.
     assert fast.dataset(3).InstitutionName == slow.dataset(3).InstitutionName
     assert fast.dataset(3) is fast.dataset(3)
+
+
+def test_dicomdir_under_another_name_and_missing_references(tmp_path):
+    import shutil
+
+    dicomdir = pydicom_file("dicomdir")
+    copy = tmp_path / "dicomtree"
+    shutil.copytree(dicomdir.parent, copy, ignore=shutil.ignore_patterns("TINY_ALPHA"))
+    renamed = copy / "index.dcm"
+    (copy / "DICOMDIR").rename(renamed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reference = dw.scan(dicomdir, progress=False)
+        by_renamed = dw.scan(renamed, progress=False)
+    assert sorted(by_renamed.keys()) == sorted(reference.keys())
+    # A referenced file that disappeared is an error naming it; the rest still opens.
+    victim = Path(reference.entries[0].paths[0])
+    (copy / victim.relative_to(dicomdir.parent)).unlink()
+    shutil.copy(renamed, copy / "DICOMDIR")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        damaged = dw.scan(copy / "DICOMDIR", progress=False)
+    assert len(damaged.errors) == 1 and "missing" in damaged.errors[0][1]
+    assert damaged.errors[0][0].endswith(victim.name)
+    assert (
+        sum(e.n_instances for e in damaged.entries)
+        == sum(e.n_instances for e in reference.entries) - 1
+    )

@@ -368,7 +368,26 @@ class _Collected:
 def _collect(source: Any, recursive: bool, progress: bool) -> _Collected:
     out = _Collected()
     paths: list[Path] = []
-    expand_dicomdir: set[Path] = set()
+    # Explicitly given files that are DICOMDIRs, with the files they reference (missing ones
+    # become errors); a DICOMDIR met while walking a folder is only listed, since the walk
+    # reads its files anyway.
+    referenced: set[str] = set()
+    explicit: set[str] = set()
+
+    def add_file(p: Path) -> None:
+        if "DICOMDIR" in p.name.upper():
+            kind, ds, _reason = read_header(p, fast=False)
+            if kind == "dicomdir" and ds is not None:
+                out.dicomdirs.append(str(p))
+                referenced.add(os.path.abspath(p))
+                for ref in _dicomdir_files(p, ds):
+                    if ref.exists():
+                        paths.append(ref)
+                    else:
+                        out.errors.append((str(ref), f"referenced by {p} but missing"))
+                return
+        explicit.add(os.path.abspath(p))
+        paths.append(p)
 
     def add(item: Any) -> None:
         if isinstance(item, Dataset):
@@ -378,8 +397,7 @@ def _collect(source: Any, recursive: bool, progress: bool) -> _Collected:
             if p.is_dir():
                 paths.extend(_walk(p, recursive))
             elif p.exists():
-                paths.append(p)
-                expand_dicomdir.add(p)  # a DICOMDIR given explicitly is followed
+                add_file(p)
             else:
                 out.errors.append((str(p), "no such file or directory"))
         elif isinstance(item, Iterable) and not isinstance(item, (bytes, bytearray)):
@@ -392,7 +410,7 @@ def _collect(source: Any, recursive: bool, progress: bool) -> _Collected:
             )
 
     add(source)
-    seen: set[str] = set()
+    seen: set[str] = set(referenced)
     queue = list(dict.fromkeys(paths))
     for path in _progress(queue, progress, "Reading DICOM headers"):
         key = os.path.abspath(path)
@@ -405,24 +423,19 @@ def _collect(source: Any, recursive: bool, progress: bool) -> _Collected:
             out.instances.append((str(path), ds))
         elif kind == "dicomdir":
             out.dicomdirs.append(str(path))
-            if path in expand_dicomdir:
-                assert ds is not None
+            if key in explicit and ds is not None:  # a DICOMDIR under another name
                 for ref in _dicomdir_files(path, ds):
                     ref_key = os.path.abspath(ref)
                     if ref_key in seen:
                         continue
                     seen.add(ref_key)
-                    if not ref.exists():
-                        out.errors.append((str(ref), f"referenced by {path} but missing"))
-                        continue
                     kind2, ds2, reason2 = read_header(ref, order=len(out.instances))
-                    if kind2 == "ok":
-                        assert ds2 is not None
+                    if kind2 == "ok" and ds2 is not None:
                         out.instances.append((str(ref), ds2))
-                    elif kind2 == "error":
-                        out.errors.append((str(ref), reason2))
                     elif kind2 == "non-dicom":
                         out.non_dicom.append(str(ref))
+                    else:
+                        out.errors.append((str(ref), reason2 or f"referenced by {path}"))
         elif kind == "error":
             out.errors.append((str(path), reason))
         else:
