@@ -305,6 +305,7 @@ def test_pixel_regions_clean_every_frame(tmp_path):
     arr = out.pixel_array
     assert arr.shape[0] == 2 and np.all(arr[:, :10, :20] == 0) and arr[:, 50:, 50:].any()
     assert "113101" in {i.CodeValue for i in out.DeidentificationMethodCodeSequence}
+    assert out.BurnedInAnnotation == "NO" and out.PatientIdentityRemoved == "YES"
     assert not outcomes["CT_small.dcm"].pixel_cleaned  # other geometry: untouched
     assert "Report" in repr(report) and "cleaned" in repr(report)
 
@@ -493,3 +494,21 @@ def test_verify_finds_a_planted_name_in_any_declared_encoding(tmp_path, charset)
     assert hit.path == "ConceptNameCodeSequence[0].CodeMeaning" and hit.kind == "name"
     assert "山田" not in hit.masked  # reports do not re-leak the value
     assert verify([ds], [clean]).ok
+
+
+def test_pixel_cleaning_of_jpeg_ybr_is_black_and_labelled(tmp_path):
+    from dicom_widgets._compat import convert_color_space
+
+    src = pydicom.data.get_testdata_file("SC_rgb_jpeg_dcmtk.dcm")
+    report = anonymize_files([src], tmp_path / "out", pixel_regions=[(0, 0, 8, 8)], progress=False)
+    out = read_dataset(report.written[0])
+    arr = out.pixel_array
+    if out.PhotometricInterpretation == "YBR_FULL":
+        from dicom_widgets._compat import IS_PYDICOM3
+
+        if not IS_PYDICOM3:
+            arr = convert_color_space(arr, "YBR_FULL", "RGB")
+    assert out.PhotometricInterpretation in ("RGB", "YBR_FULL")
+    assert arr[:8, :8].max() <= 2  # black, whatever the colour space written
+    orig = read_dataset(src).pixel_array
+    assert np.array_equal(out.pixel_array[20:, 20:], orig[20:, 20:])

@@ -14,7 +14,7 @@ import numpy as np
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 
-from .._compat import IS_PYDICOM3, read_dataset, write_dataset
+from .._compat import decoded_photometric, read_dataset, write_dataset
 from .._io import atomic_write_bytes, atomic_write_bytes_unsynced
 from ..errors import UnsafeOutputError
 from ._tables import EDITION
@@ -227,15 +227,21 @@ def clean_pixels(ds: Dataset, regions: Sequence[Region]) -> bool:
     frames = int(ds.get("NumberOfFrames", 1) or 1)
     samples = int(ds.get("SamplesPerPixel", 1) or 1)
     view = arr.reshape((frames, rows, cols, samples) if samples > 1 else (frames, rows, cols))
-    fill = 0 if samples > 1 else view.min()
+    decoded = decoded_photometric(ds)
+    if samples > 1 and decoded.startswith("YBR"):
+        # Black in YCbCr: no luminance, neutral chroma.
+        mid = 1 << (int(ds.get("BitsStored", 8) or 8) - 1)
+        fill: Any = np.array([0, mid, mid], dtype=view.dtype)
+    else:
+        fill = 0 if samples > 1 else view.min()
     for r0, c0, r1, c1 in boxes:
         view[:, r0:r1, c0:c1, ...] = fill
-    photometric = str(ds.get("PhotometricInterpretation", ""))
-    if photometric.startswith("YBR") and (IS_PYDICOM3 or compressed):
-        # The decoders returned RGB (pydicom converts YBR to RGB on decoding).
-        ds.PhotometricInterpretation = "RGB"
-    elif photometric == "YBR_FULL_422":
-        ds.PhotometricInterpretation = "YBR_FULL"  # decoded data has full chroma resolution
+    # What the decoder returned (pydicom 3 converts YBR to RGB; 2.4 keeps YBR values).
+    photometric = decoded_photometric(ds)
+    if photometric == "YBR_FULL_422":
+        photometric = "YBR_FULL"  # decoded data has full chroma resolution
+    if photometric and photometric != str(ds.get("PhotometricInterpretation", "")):
+        ds.PhotometricInterpretation = photometric
     if samples > 1:
         ds.PlanarConfiguration = 0
     bits = int(ds.BitsAllocated)
@@ -326,6 +332,8 @@ def _check_complete(ds: Dataset) -> None:
             "1.2.840.10008.1.2.1.99",
         ):
             return  # encapsulated: length not predictable
+        if str(ds.get("PhotometricInterpretation", "")) == "YBR_FULL_422":
+            samples = 2  # chroma subsampled: two bytes per pixel pair per channel pair
         expected = rows * cols * samples * frames * bits // 8
         if len(elem.value) + 1 < expected:
             raise ValueError(

@@ -1151,6 +1151,21 @@ class _Engine:
         has_pixels = any(t in ds for t in (0x7FE00010, 0x7FE00008, 0x7FE00009))
         if has_pixels:
             burned = str(ds.get("BurnedInAnnotation", "") or "").upper()
+            if self.pixel_cleaned and burned != "NO":
+                # PS3.15 E.3.1: once the annotation is removed, Burned In Annotation is NO.
+                before = ds[0x00280301].value if 0x00280301 in ds else _ABSENT
+                ds.BurnedInAnnotation = "NO"
+                self.record(
+                    "BurnedInAnnotation",
+                    0x00280301,
+                    "CS",
+                    "R",
+                    "",
+                    "clean_pixel_data",
+                    before,
+                    "NO",
+                    "pixel regions blanked",
+                )
             risky = modality in BURNED_IN_MODALITIES or self.sop_class.startswith(_SC_PREFIX)
             if burned == "YES" or (risky and burned != "NO"):
                 state = "YES" if burned == "YES" else "missing"
