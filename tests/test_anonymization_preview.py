@@ -444,7 +444,7 @@ def test_no_pixel_data_instance():
 
 
 def test_large_export_uses_a_pool_and_keeps_preview_uids(tmp_path):
-    from dicom_widgets.widgets.anonymization import PROCESS_POOL_THRESHOLD
+    from dicom_widgets.deid.batch import PROCESS_POOL_THRESHOLD
 
     src = tmp_path / "src"
     write_series(ct_phantom(n_slices=PROCESS_POOL_THRESHOLD, size=8), src)
@@ -453,8 +453,11 @@ def test_large_export_uses_a_pool_and_keeps_preview_uids(tmp_path):
     for i in (0, PROCESS_POOL_THRESHOLD - 1):
         preview.instance = i
         shown[preview._items[i].path] = preview.result.dataset.SOPInstanceUID
+    seen = []
+    preview.progress.observe(lambda change: seen.append(change["new"]), names="value")
     report = preview.export(tmp_path / "out")
     assert report.counts() == {"written": PROCESS_POOL_THRESHOLD}
+    assert len(set(seen)) > 2 and seen == sorted(seen)  # the bar moved as files were done
     assert report.verification.ok
     outputs = {o.source: Path(o.output).name for o in report.outcomes}
     for source, uid in shown.items():

@@ -32,12 +32,9 @@ Examples
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import copy
 import math
 import os
-import shutil
-import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -70,8 +67,6 @@ Region = tuple[int, int, int, int]
 _ACTION_WORDS = ("keep", "remove", "empty")
 _VIEWS = ("changed", "all", "warnings")
 _MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
-#: From this many files on, export uses one process pool (as the engine does by itself).
-PROCESS_POOL_THRESHOLD = 64
 
 
 # ----------------------------------------------------------------------------- overrides
@@ -1133,98 +1128,43 @@ class AnonymizationPreview(W.VBox):
         self._show_report(report)
         return report
 
-    def _export_sources(self, tmp: Path) -> list[tuple[str, _Item]]:
-        from .._compat import write_dataset
-
-        sources = []
-        for i, item in enumerate(self._items):
-            if item.path is not None:
-                sources.append((item.path, item))
-                continue
-            ds = item.dataset
-            assert ds is not None
-            # In-memory datasets go through a private temporary copy (never next to a source).
-            path = tmp / f"dataset-{i:05d}.dcm"
-            work = ds
-            meta = getattr(ds, "file_meta", None)
-            if meta is None or "TransferSyntaxUID" not in meta:
-                from pydicom.dataset import FileMetaDataset
-
-                work = copy.copy(ds)
-                work.file_meta = FileMetaDataset()
-                work.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.1"
-            try:
-                write_dataset(work, path)
-            except Exception as exc:  # noqa: BLE001 - the engine reports the missing file
-                item.error = f"cannot be written for export: {exc}"[:300]
-                path.write_bytes(b"")
-            sources.append((str(path), item))
-        return sources
-
     def _run_export(self, target: str, *, overwrite: bool) -> Any:
         from ..deid import anonymize_files
-        from ..deid.batch import FileOutcome, Report
-        from ..deid.verification import VerificationReport
 
         out = Path(target).expanduser().resolve()
+        # The engine refuses a target inside a source folder; the widget also refuses one that
+        # contains the sources, and checks the folder of a folder source as a whole.
         _check_target(out, self._source_folders)
-        tmp = Path(tempfile.mkdtemp(prefix="dw-anon-src-"))
-        pool: cf.Executor | None = None
-        try:
-            sources = self._export_sources(tmp)
-            # the private copies of in-memory datasets: never write into them (their temporary
-            # parent folder may hold the output, though)
-            _check_target(
-                out, [Path(p).resolve().parent for p, _ in sources if p], containing=False
-            )
-            n = len(sources)
-            self.progress.max = max(1, n)
-            self.progress.value = 0
-            self.progress.layout.display = None
-            self.progress.bar_style = ""
-            # Progress in about 20 steps: the engine's batch runs chunk by chunk with one shared
-            # context (same UIDs and date shifts as a single call), and one process pool for
-            # the whole export when the batch is large enough to pay for it.
-            chunk = max(1, math.ceil(n / 20))
-            if n >= PROCESS_POOL_THRESHOLD and (os.cpu_count() or 1) > 1:
-                pool = cf.ProcessPoolExecutor(max_workers=min(os.cpu_count() or 2, 8))
-            outcomes: list[FileOutcome] = []
-            verification = VerificationReport()
-            profile = self.profile
-            regions = self.pixel_regions
-            for start in range(0, n, chunk):
-                part = sources[start : start + chunk]
-                report = anonymize_files(
-                    [p for p, _ in part],
-                    out,
-                    profile=profile,
-                    key=self.context,
-                    progress=False,
-                    overwrite=overwrite,
-                    pixel_regions=regions,
-                    executor=pool,
-                )
-                for outcome, (_, item) in zip(report.outcomes, part):
-                    outcome.index += start
-                    if item.path is None:
-                        outcome.source = item.label  # not the private temporary copy
-                    if outcome.status in ("error", "verification_failed") and not item.error:
-                        item.skip = outcome.message or outcome.status
-                    outcomes.append(outcome)
-                if report.verification is not None:
-                    verification.hits.extend(report.verification.hits)
-                    verification.files_checked += report.verification.files_checked
-                    verification.needles_checked += report.verification.needles_checked
-                    verification.errors.extend(report.verification.errors)
-                self.progress.value = min(n, start + len(part))
-        finally:
-            if pool is not None:
-                pool.shutdown()
-            shutil.rmtree(tmp, ignore_errors=True)
+        n = len(self._items)
+        self.progress.max = max(1, n)
+        self.progress.value = 0
+        self.progress.layout.display = None
+        self.progress.bar_style = ""
+
+        def progress(done: int, total: int) -> None:
+            self.progress.max = max(1, total)
+            self.progress.value = min(done, total)
+
+        # One engine call (its own process pool for large batches) with the preview's context,
+        # so the UIDs written are the UIDs previewed.
+        report = anonymize_files(
+            [item.path if item.path is not None else item.dataset for item in self._items],
+            out,
+            profile=self.profile,
+            key=self.context,
+            progress=progress,
+            overwrite=overwrite,
+            pixel_regions=self.pixel_regions,
+        )
+        for outcome, item in zip(report.outcomes, self._items):
+            if item.path is None:
+                outcome.source = item.label
+            if outcome.status in ("error", "verification_failed") and not item.error:
+                item.skip = outcome.message or outcome.status
+        self.progress.value = self.progress.max
         self._refresh_selector()
-        merged = Report(outcomes, self.context, profile, str(out), verification, regions)
-        self.progress.bar_style = "success" if merged.ok else "warning"
-        return merged
+        self.progress.bar_style = "success" if report.ok else "warning"
+        return report
 
     def _show_report(self, report: Any) -> None:
         verification = report.verification
