@@ -518,3 +518,21 @@ def test_float_maps_auto_window_and_drag_never_reaches_zero():
     _mouse(v, "button_press", 16, 30, button=2, buttons=2)
     _mouse(v, "motion_notify", 16, 0, buttons=2)  # far to the left: much narrower
     assert 0 < v.window_width < 2.0
+
+
+def test_cached_annotations_look_like_directly_drawn_ones(vol):
+    v = SeriesViewer(vol, spacing=(3, 1, 1), window=(0, 1000), size=256)
+    v.add_overlay(np.ones(vol.shape, np.uint8), alpha=0.2, labels={1: "everything"})
+    cached = np.asarray(v.canvas.get_renderer().buffer_rgba()).astype(int)
+    v._static_artists = lambda: {}  # every artist drawn by matplotlib itself
+    v.refresh()
+    direct = np.asarray(v.canvas.get_renderer().buffer_rgba()).astype(int)
+    text_pixels = (np.abs(direct - cached).max(axis=2) > 0).sum()
+    assert np.abs(direct - cached).max() <= 3  # antialiasing rounding only
+    assert text_pixels < 0.02 * direct.shape[0] * direct.shape[1]
+    # and a changed annotation is re-rasterised, not served stale from the cache
+    del v._static_artists
+    v.preset = "bone"
+    assert "(bone)" in v.annotations["bottom_right"]
+    key = v._static_artists()[id(v._corner_texts["bottom_right"])]
+    assert "(bone)" in key[1]

@@ -305,3 +305,54 @@ def make_canvas(figure: Any) -> Any:
     canvas.footer_visible = False
     canvas.toolbar_position = "left"
     return canvas
+
+
+class RasterCache:
+    """Draw slowly-changing artists (corner texts, legend) from cached RGBA patches.
+
+    Text rendering (FreeType layout and glyphs) is the largest cost of a blitted frame
+    after the image itself. Most annotations stay the same from slice to slice, so each
+    one is rasterised once on a transparent offscreen renderer and then composited
+    with a single ``draw_image`` until its key (text, position, size, dpi) changes.
+    """
+
+    def __init__(self) -> None:
+        self._patches: dict[int, tuple[Any, np.ndarray | None, int, int]] = {}
+
+    def clear(self) -> None:
+        self._patches.clear()
+
+    def draw(self, artist: Any, renderer: Any, key: Any) -> None:
+        """Draw ``artist`` on ``renderer``, from the cache when ``key`` is unchanged."""
+        full_key = (key, renderer.width, renderer.height, renderer.dpi)
+        cached = self._patches.get(id(artist))
+        if cached is None or cached[0] != full_key:
+            cached = (full_key, *self._rasterise(artist, renderer))
+            self._patches[id(artist)] = cached
+        _, patch, x0, y0 = cached
+        if patch is not None:
+            gc = renderer.new_gc()
+            renderer.draw_image(gc, x0, y0, patch)
+            gc.restore()
+
+    @staticmethod
+    def _rasterise(artist: Any, renderer: Any) -> tuple[np.ndarray | None, int, int]:
+        from matplotlib.backends.backend_agg import RendererAgg
+
+        width, height = int(renderer.width), int(renderer.height)
+        offscreen = RendererAgg(width, height, renderer.dpi)
+        artist.draw(offscreen)
+        bbox = artist.get_window_extent(offscreen)
+        x0 = max(int(np.floor(bbox.x0)) - 2, 0)
+        x1 = min(int(np.ceil(bbox.x1)) + 2, width)
+        y0 = max(int(np.floor(bbox.y0)) - 2, 0)
+        y1 = min(int(np.ceil(bbox.y1)) + 2, height)
+        if x1 <= x0 or y1 <= y0:
+            return None, 0, 0
+        pixels = np.asarray(offscreen.buffer_rgba())
+        # Buffer rows run top-down; display y runs bottom-up.
+        patch = pixels[height - y1 : height - y0, x0:x1]
+        if not patch[..., 3].any():
+            return None, 0, 0
+        # Agg's draw_image wants the patch as it appears, bottom row last.
+        return np.ascontiguousarray(patch[::-1]), x0, y0

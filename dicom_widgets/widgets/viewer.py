@@ -47,7 +47,7 @@ from matplotlib.patches import Patch
 
 from .. import display as _display
 from ..errors import DecodeError, DicomWidgetsError, GeometryError, MissingDependencyError
-from ._viewer_render import FastImage, frame_to_png, make_canvas
+from ._viewer_render import FastImage, RasterCache, frame_to_png, make_canvas
 from ._viewer_source import Source, as_source, require_uniform
 
 __all__ = ["SeriesViewer", "link", "ViewerLink", "VIEWS"]
@@ -270,6 +270,7 @@ class SeriesViewer(widgets.VBox):
         self._cursor = [src.n_slices // 2, src.rows // 2, src.cols // 2]
         self._active = 0
         self._panes: list[_Pane] = []
+        self._raster_cache = RasterCache()
         self._last_display: list[np.ndarray] = []
         self._hold = True  # no rendering until construction is finished
         super().__init__(**kwargs)
@@ -1537,9 +1538,30 @@ class SeriesViewer(widgets.VBox):
         self._draw_animated(renderer)
 
     def _draw_animated(self, renderer: Any) -> None:
+        static = self._static_artists()
         for artist in self._animated_artists():
-            if artist.get_visible():
+            if not artist.get_visible():
+                continue
+            key = static.get(id(artist))
+            if key is not None:
+                self._raster_cache.draw(artist, renderer, key)
+            else:
                 artist.draw(renderer)
+
+    def _static_artists(self) -> dict[int, Any]:
+        """Annotations that rarely change, keyed for :class:`RasterCache` (text + place)."""
+        out: dict[int, Any] = {}
+        texts = list(self._corner_texts.items())
+        texts += [(f"pane{k}", p.label) for k, p in enumerate(self._panes)]
+        for name, text in texts:
+            if name == "bottom_left":
+                continue  # changes with every slice: drawn directly
+            bounds = tuple(text.axes.bbox.bounds) if text.axes is not None else ()
+            out[id(text)] = (name, text.get_text(), bounds)
+        if self._legend is not None:
+            labels = tuple(t.get_text() for t in self._legend.get_texts())
+            out[id(self._legend)] = ("legend", labels, tuple(self._legend.axes.bbox.bounds))
+        return out
 
     def _render(self, send: bool = True) -> None:
         """Update the artists from the traits, then blit (or fully draw) and send the frame."""
