@@ -365,3 +365,14 @@ def test_long_values_are_shortened_with_their_length():
     assert "(1,024 bytes)" in text and "(5,000 bytes)" in text
     assert "x" * 100 not in text  # the long text itself is not there
     assert len(html) < 60_000
+
+
+def test_thumbnail_skipped_when_decoding_would_be_huge(monkeypatch):
+    from dicom_widgets.html import dataset as dataset_module
+
+    ds = read_dataset(pydicom_file("ct_small"))
+    monkeypatch.setattr(dataset_module, "MAX_THUMBNAIL_DECODE_BYTES", 1000)
+    html = dataset_html(ds)
+    parsed = assert_safe(html)
+    assert not [t for t, _ in parsed.starts if t == "img"]
+    assert "No thumbnail: the first frame would decode" in "".join(parsed.text)

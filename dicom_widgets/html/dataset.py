@@ -42,6 +42,7 @@ __all__ = [
     "DEFAULT_MAX_ITEMS_PER_SEQUENCE",
     "DEFAULT_MAX_ROWS",
     "DEFAULT_MAX_HTML_CHARS",
+    "MAX_THUMBNAIL_DECODE_BYTES",
     "SECTIONS",
     "dataset_html",
     "dataset_text",
@@ -268,6 +269,29 @@ def _summarise(ds: Dataset) -> _Summary:
 # thumbnail
 
 
+#: A thumbnail is skipped (with a note) when getting its frame would decode more than this.
+MAX_THUMBNAIL_DECODE_BYTES = 256 * 1024 * 1024
+
+
+def _decode_cost(ds: Dataset) -> int:
+    """Bytes decoded to get frame 0: one frame on pydicom 3, every frame on pydicom 2.4."""
+    from .._compat import IS_PYDICOM3
+
+    def number(keyword: str, default: int) -> int:
+        try:
+            return int(_get(ds, keyword) or default)
+        except (TypeError, ValueError):
+            return default
+
+    frame = (
+        number("Rows", 0)
+        * number("Columns", 0)
+        * number("SamplesPerPixel", 1)
+        * max(1, number("BitsAllocated", 8) // 8)
+    )
+    return frame if IS_PYDICOM3 else frame * max(1, number("NumberOfFrames", 1))
+
+
 def dataset_thumbnail(ds: Dataset, max_size: int = 128) -> Markup:
     """A windowed thumbnail ``<img>`` of the first frame, or a note saying why there is none.
 
@@ -288,6 +312,14 @@ def dataset_thumbnail(ds: Dataset, max_size: int = 128) -> Markup:
     """
     if not any(t in ds for t in (0x7FE00010, 0x7FE00008, 0x7FE00009)):
         return Markup("")
+    cost = _decode_cost(ds)
+    if cost > MAX_THUMBNAIL_DECODE_BYTES:
+        # A repr must stay quick: a whole-slide image or a long cine on pydicom 2.4
+        # (which decodes every frame to get one) is not decoded for a thumbnail.
+        return note(
+            f"No thumbnail: the first frame would decode {cost / 2**20:,.0f} MB of pixel data",
+            kind="info",
+        )
     try:
         image = _first_frame_display(ds)
     except Exception as exc:  # decoding is best effort: say why, never raise
