@@ -180,7 +180,14 @@ def test_charsets_iso2022_and_utf8_names():
 
 
 # -- crafted pitfall series through anonymize_files + verify ---------------------------------
-def _pitfall_series(folder: Path, implicit: bool) -> list[Path]:
+NAMES = {
+    "ISO_IR 192": ("Müller^Jürgen=山田^太郎=やまだ^たろう", "Müller", "Jürgen"),
+    "ISO 2022 IR 87": ("Yamada^Tarou=山田^太郎=やまだ^たろう", "山田", "太郎"),
+}
+
+
+def _pitfall_series(folder: Path, implicit: bool, charset: str = "ISO_IR 192") -> list[Path]:
+    full, family, given = NAMES[charset]
     datasets = _series(3, 16)
     study_uid = f"1.2.826.0.1.3680043.9.{MRN}.20240102"
     paths = []
@@ -189,28 +196,29 @@ def _pitfall_series(folder: Path, implicit: bool) -> list[Path]:
         ds.SOPInstanceUID = f"{study_uid}.{i + 1}"
         ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
         ds.OtherPatientIDs = MRN
-        ds.PatientName = "Müller^Jürgen=山田^太郎=やまだ^たろう"
+        ds.SpecificCharacterSet = ["", charset] if charset.startswith("ISO 2022") else charset
+        ds.PatientName = full
         ref = Dataset()
         ref.ReferencedSOPClassUID = ds.SOPClassUID
         ref.ReferencedSOPInstanceUID = f"{study_uid}.{(i + 1) % 3 + 1}"
         item = Dataset()
         item.ReferencedImageSequence = Sequence([ref])
-        item.PatientName = "Müller^Jürgen"
+        item.PatientName = f"{family}^{given}"
         item.OperatorsName = "Tech^Nested"
         item.InstitutionName = "Hidden General Hospital"
-        item.TextComments = f"patient {MRN} Müller"
+        item.TextComments = f"patient {MRN} {family}"
         ds.ReferencedSeriesSequence = Sequence([item])
         ds.SourceImageSequence = Sequence([copy.deepcopy(ref)])
-        ds.ImageComments = "Müller scanned by Dr House"
+        ds.ImageComments = f"{family} scanned by Dr House"
         ds.add_new(0x60000010, "US", 16)
         ds.add_new(0x60000011, "US", 16)
-        ds.add_new(0x60000022, "LO", "Müller overlay")
+        ds.add_new(0x60000022, "LO", f"{family} overlay")
         ds.add_new(0x60003000, "OW", b"\x00" * 32)
         ds.add_new(0x60020010, "US", 16)
-        ds.add_new(0x60020022, "LO", "Jürgen")
+        ds.add_new(0x60020022, "LO", given)
         ds.add_new(0x60023000, "OW", b"\x00" * 32)
         original = Dataset()
-        original.PatientName = "Müller^Jürgen"
+        original.PatientName = f"{family}^{given}"
         original.PatientID = MRN
         mod = Dataset()
         mod.OriginalAttributesSequence = Sequence([Dataset()])
@@ -218,7 +226,7 @@ def _pitfall_series(folder: Path, implicit: bool) -> list[Path]:
         ds.OriginalAttributesSequence = mod.OriginalAttributesSequence
         block = ds.private_block(0x0029, "ACME PRIVATE", create=True)
         block.add_new(0x01, "LO", f"MRN {MRN}")
-        block.add_new(0x02, "UN", "Müller".encode())
+        block.add_new(0x02, "UN", family.encode())
         if implicit:
             ds.file_meta.TransferSyntaxUID = pydicom.uid.ImplicitVRLittleEndian
         paths.append(folder / f"f{i}.dcm")
@@ -228,20 +236,28 @@ def _pitfall_series(folder: Path, implicit: bool) -> list[Path]:
     return paths
 
 
-@pytest.mark.parametrize("implicit", [False, True])
-def test_pitfalls_written_and_verified(tmp_path, implicit):
+@pytest.mark.parametrize(
+    ("implicit", "charset"),
+    [(False, "ISO_IR 192"), (True, "ISO_IR 192"), (False, "ISO 2022 IR 87")],
+)
+def test_pitfalls_written_and_verified(tmp_path, implicit, charset):
     src = tmp_path / "src"
-    paths = _pitfall_series(src, implicit)
+    paths = _pitfall_series(src, implicit, charset)
+    family = NAMES[charset][1]
     report = anonymize_files(paths, tmp_path / "out", key=KEY, progress=False)
     assert report.counts() == {"written": 3}, report._repr_text()
     assert report.verification is not None and report.verification.ok
     outputs = [Path(o.output) for o in report.outcomes]
-    assert all("Müller" not in p.name and MRN not in p.name for p in outputs)
+    assert all(family not in p.name and MRN not in p.name for p in outputs)
     standalone = verify(paths, outputs)
     assert standalone.ok, standalone._repr_text()
     for p in outputs:
         raw = p.read_bytes()
-        assert MRN.encode() not in raw and "Müller".encode() not in raw and b"20240102" not in raw
+        assert MRN.encode() not in raw and b"20240102" not in raw
+        assert family.encode("utf-8") not in raw
+        if charset.startswith("ISO 2022"):
+            jis = family.encode("iso2022_jp")[3:-3]  # the JIS X 0208 bytes without escapes
+            assert jis and jis not in raw
     anon = [read_dataset(p) for p in outputs]
     sop = {d.SOPInstanceUID for d in anon}
     for d in anon:
