@@ -413,7 +413,7 @@ def _process_one(
         target = Path(out_dir) / name
         buffer = io.BytesIO()
         write_dataset(out, buffer)
-        data = buffer.getvalue()
+        data = buffer.getbuffer()  # no copy of the (large) pixel data
         hits: list[Hit] = []
         n_needles = 0
         if do_verify:

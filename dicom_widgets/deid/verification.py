@@ -214,6 +214,29 @@ def _pixel_span(data: bytes) -> tuple[int, int]:
     return len(data), len(data)
 
 
+def _pixel_span_fast(data: bytes | memoryview) -> tuple[int, int]:
+    """:func:`_pixel_span` looking at the first 256 KiB only (the header), without copying all."""
+    head = bytes(data[: 1 << 18])
+    if len(head) == len(data):
+        return _pixel_span(head)
+    # The header is in ``head``; accept the pixel tag whose length runs to the end of ``data``.
+    for tag in _PIXEL_TAGS_LE:
+        idx = head.find(tag)
+        while idx >= 0:
+            vr = head[idx + 4 : idx + 6]
+            if vr in (b"OB", b"OW", b"OF", b"OD"):
+                length = int.from_bytes(head[idx + 8 : idx + 12], "little")
+                begin = idx + 12
+            else:
+                length = int.from_bytes(head[idx + 4 : idx + 8], "little")
+                begin = idx + 8
+            stop = len(data) if length == 0xFFFFFFFF else begin + length
+            if stop <= len(data) and stop >= len(data) - 4096:
+                return begin, stop
+            idx = head.find(tag, idx + 1)
+    return _pixel_span(bytes(data))
+
+
 def _is_word_boundary(data: bytes, start: int, end: int) -> bool:
     before = data[start - 1 : start]
     after = data[end : end + 1]
@@ -224,17 +247,19 @@ def search_bytes(
     data: bytes, needles: Sequence[Needle], charset: Any, *, file: str = "<bytes>"
 ) -> list[tuple[Needle, int, str]]:
     """Raw-byte search of ``data`` (pixel data excluded) for every encoding of every needle."""
-    px_start, px_end = _pixel_span(data)
+    px_start, px_end = _pixel_span_fast(data)
     regions = [(0, px_start), (px_end, len(data))]
-    lowered = [data[a:b].lower() for a, b in regions]
+    # Only the (small) regions outside the pixel data are copied; ``data`` may be a memoryview.
+    originals = [bytes(data[a:b]) for a, b in regions]
+    lowered = [chunk.lower() for chunk in originals]
     codecs = tuple(_codecs(charset))
     found: list[tuple[Needle, int, str]] = []
     for needle in needles:
         for raw, codec in _encodings_of(needle.value, codecs):
             ascii_form = raw.isascii()
             target = raw.lower() if ascii_form else raw
-            for (a, b), low in zip(regions, lowered):
-                hay = low if ascii_form else data[a:b]
+            for (a, _b), low, original in zip(regions, lowered, originals):
+                hay = low if ascii_form else original
                 pos = hay.find(target)
                 while pos >= 0:
                     if not needle.word or _is_word_boundary(hay, pos, pos + len(target)):
