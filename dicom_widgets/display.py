@@ -519,6 +519,8 @@ class WindowLUT:
     def __call__(self, arr: np.ndarray) -> np.ndarray:
         """Map stored values ``arr`` (of :attr:`dtype`) to ``uint8`` display values."""
         arr = np.asarray(arr)
+        if not arr.dtype.isnative:
+            arr = arr.astype(arr.dtype.newbyteorder("="))
         if arr.dtype.itemsize != self.dtype.itemsize or arr.dtype.kind not in "iu":
             raise TypeError(f"this LUT maps {self.dtype} data, got {arr.dtype}")
         index = arr.view(np.uint8 if arr.dtype.itemsize == 1 else np.uint16)

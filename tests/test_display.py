@@ -229,3 +229,9 @@ def test_lut_rejects_wrong_input():
         lut(np.zeros(3, dtype=np.int16))
     with pytest.raises(ValueError, match="needs the frame"):
         make_lut(np.uint16, "auto")
+
+
+def test_lut_accepts_big_endian_arrays():
+    stored = np.array([[0, 100, 1000]], dtype=">i2")
+    lut = make_lut(np.int16, (500, 1000))
+    np.testing.assert_array_equal(lut(stored), to_display(stored.astype(float), (500, 1000)))

@@ -21,6 +21,7 @@ import pytest
 import dicom_widgets as dw
 from dicom_widgets._compat import IS_PYDICOM3
 from dicom_widgets.data import all_pydicom_test_files, charset_files, pydicom_file
+from dicom_widgets.display import to_display
 from dicom_widgets.errors import DecodeError, DicomReadError, SeriesSelectionError
 
 ALL_FILES = all_pydicom_test_files() + charset_files()
@@ -95,6 +96,12 @@ def test_every_pydicom_file_scans_loads_and_decodes_safely(path: Path):
             assert frame.shape[:2] == (series.frame_ref(index).rows, series.frame_ref(index).cols)
             assert shown.dtype == np.uint8 and shown.shape[:2] == frame.shape[:2]
             if not series.is_color:
+                # The LUT fast path shows what the float pipeline shows.
+                reference = to_display(
+                    frame, "auto", photometric=series.photometric, ds=series.frame_ref(index).header
+                )
+                fast = series.display(index, "auto")
+                assert np.max(np.abs(fast.astype(int) - reference.astype(int))) <= 1
                 ref = series.frame_ref(index)
                 expected = _pydicom_frame(Path(ref.path), ref.frame)
                 if expected is not None:

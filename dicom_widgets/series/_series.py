@@ -570,6 +570,8 @@ class Series:
             message = _decode_message(ref, exc)
             self._fail(k, message)
             raise DecodeError(message) from exc
+        if not arr.dtype.isnative:  # big-endian files: the LUT fast path indexes native bytes
+            arr = arr.astype(arr.dtype.newbyteorder("="))
         arr = np.ascontiguousarray(arr)
         self._cache.put(k, arr)
         return arr
