@@ -1,0 +1,223 @@
+"""What the user feels: time from a slider step to the repainted image, in a real browser.
+
+Runs JupyterLab and Debian's headless Chromium (see ``tests/browser/harness.py``), opens
+two notebooks on the same 512x512 CT series, and for each one measures, inside the page,
+the time from a ``keydown`` ArrowRight on the focused slider handle to the first
+animation frame where the displayed image differs (``performance.now()``):
+
+- ``SeriesViewer``: the viewer's ipympl canvas, signature = hash of its pixels
+  (``getImageData`` over the whole canvas, sampled with a stride);
+- naive: ``ipywidgets.interact`` + ``plt.imshow`` with the inline backend, the way most
+  notebooks do it, signature = the ``src`` of the displayed ``<img>``.
+
+Between steps it waits until the kernel is idle again, so each step is measured alone.
+Targets (issue 10): SeriesViewer median < 50 ms and at least 4x faster than naive.
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_browser.py [--steps 60] [--json out.json] [--strict]
+
+``--strict`` exits with status 1 when a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests" / "browser"))
+
+from harness import JupyterServer, NotebookPage, find_chromium, launch_browser, write_notebook  # noqa: E402
+
+SIZE = 512
+
+PHANTOM = f"""\
+from dicom_widgets.data import ct_phantom
+
+# Noise makes every slice different, as in real data.
+datasets = ct_phantom(n_slices={{n_slices}}, size={SIZE}, noise=10.0, seed=7)"""
+
+VIEWER_CELLS = [
+    PHANTOM,
+    """\
+import dicom_widgets as dw
+
+series = dw.load_series(datasets, progress=False)
+viewer = dw.SeriesViewer(series, window="brain", size=512, index=0)
+viewer""",
+]
+
+NAIVE_CELLS = [
+    "%matplotlib inline",
+    PHANTOM,
+    """\
+import matplotlib.pyplot as plt
+import numpy as np
+from ipywidgets import interact
+
+volume = np.stack([ds.pixel_array * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
+                   for ds in datasets])
+
+
+def show(i=0):
+    plt.figure(figsize=(5.12, 5.12))
+    plt.imshow(volume[i], cmap="gray", vmin=0, vmax=80)
+    plt.title(f"slice {i}")
+    plt.axis("off")
+    plt.show()
+
+
+interact(show, i=(0, len(volume) - 1))""",
+]
+
+#: In-page measurement: step the slider ``steps`` times and time each repaint.
+MEASURE_JS = """
+async ([handleSelector, kind, target, steps, stride]) => {
+  const sig = () => {
+    const el = document.querySelector(target);
+    if (!el) return null;
+    if (kind === 'img') return el.complete && el.naturalWidth ? el.src : null;
+    const ctx = el.getContext('2d');
+    const d = ctx.getImageData(0, 0, el.width, el.height).data;
+    let h = 2166136261 >>> 0;
+    for (let i = 0; i < d.length; i += 4 * stride) {
+      h = Math.imul(h ^ ((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]), 16777619) >>> 0;
+    }
+    return h;
+  };
+  const frame = () => new Promise(r => requestAnimationFrame(r));
+  const idle = async () => {
+    // The kernel has handled the step (and any follow-up) when it reports idle.
+    for (;;) {
+      const el = document.querySelector('.jp-Notebook-ExecutionIndicator');
+      if (el && el.getAttribute('data-status') === 'idle') return;
+      await frame();
+    }
+  };
+  const times = [];
+  for (let k = 0; k < steps; k++) {
+    await idle(); await frame(); await frame();
+    const handle = document.querySelector(handleSelector);
+    handle.focus();
+    const before = sig();
+    const t0 = performance.now();
+    handle.dispatchEvent(new KeyboardEvent('keydown', {
+      key: 'ArrowRight', code: 'ArrowRight', keyCode: 39, which: 39,
+      bubbles: true, cancelable: true}));
+    const deadline = t0 + 20000;
+    for (;;) {
+      await frame();
+      const now = sig();
+      if (now !== null && now !== before) { times.push(performance.now() - t0); break; }
+      if (performance.now() > deadline) throw new Error('no repaint within 20 s at step ' + k);
+    }
+  }
+  return times;
+}
+"""
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Linear-interpolated percentile (like numpy's default) without numpy."""
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * q / 100
+    lo = int(pos)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+def measure(nb: NotebookPage, name: str, cells: list[str], kind: str, target: str,
+            handle: str, steps: int, warmup: int) -> list[float]:  # fmt: skip
+    """Open a notebook, run it, and time ``steps`` slider steps after ``warmup`` ones."""
+    n_slices = steps + warmup + 4
+    cells = [c.replace("{n_slices}", str(n_slices)) for c in cells]
+    write_notebook(nb.server.root_dir / f"{name}.ipynb", cells)
+    nb.open(f"{name}.ipynb")
+    nb.run_all()
+    nb.page.wait_for_selector(target, state="visible")
+    nb.page.wait_for_selector(handle)
+    args = [handle, kind, target]
+    nb.page.evaluate(MEASURE_JS, [*args, warmup, 3])
+    times = nb.page.evaluate(MEASURE_JS, [*args, steps, 3])
+    nb.assert_no_widget_errors()
+    nb.assert_no_error_outputs()
+    return times
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--steps", type=int, default=60, help="measured steps (>= 50)")
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--strict", action="store_true", help="exit 1 if a target is missed")
+    args = parser.parse_args(argv)
+
+    if find_chromium() is None:
+        print("Chromium not found: run `bash scripts/install-browser.sh` as root")
+        return 1
+    from playwright.sync_api import sync_playwright
+
+    results: dict[str, dict[str, float]] = {}
+    started = time.monotonic()
+    with JupyterServer() as server, sync_playwright() as p:
+        browser = launch_browser(p)
+        try:
+            cases = [
+                ("SeriesViewer", VIEWER_CELLS, "canvas",
+                 ".dw-series-viewer .jupyter-matplotlib-canvas-div canvas",
+                 ".dw-series-viewer .widget-slider .noUi-handle"),
+                ("naive interact+imshow", NAIVE_CELLS, "img",
+                 ".widget-interact .jp-OutputArea-output img",
+                 ".widget-interact .widget-slider .noUi-handle"),
+            ]  # fmt: skip
+            for k, (label, cells, kind, target, handle) in enumerate(cases):
+                context = browser.new_context(viewport={"width": 1280, "height": 1100})
+                nb = NotebookPage(context.new_page(), server, timeout_ms=180_000)
+                try:
+                    times = measure(
+                        nb, f"bench_{k}", cells, kind, target, handle, args.steps, args.warmup
+                    )
+                finally:
+                    context.close()
+                results[label] = {
+                    "n": len(times),
+                    "median_ms": statistics.median(times),
+                    "p90_ms": percentile(times, 90),
+                    "mean_ms": statistics.fmean(times),
+                    "min_ms": min(times),
+                    "max_ms": max(times),
+                }
+        finally:
+            browser.close()
+
+    viewer, naive = results["SeriesViewer"], results["naive interact+imshow"]
+    speedup = naive["median_ms"] / viewer["median_ms"]
+    print(f"slider step -> repainted image, {SIZE}x{SIZE} CT, Chromium headless, JupyterLab")
+    print(f"{'case':<24}{'n':>4}{'median ms':>11}{'p90 ms':>9}{'mean ms':>9}{'min':>7}{'max':>8}")
+    for label, r in results.items():
+        print(
+            f"{label:<24}{r['n']:>4}{r['median_ms']:>11.1f}{r['p90_ms']:>9.1f}"
+            f"{r['mean_ms']:>9.1f}{r['min_ms']:>7.1f}{r['max_ms']:>8.1f}"
+        )
+    fast_enough = viewer["median_ms"] < 50
+    print(
+        f"speed-up (median): {speedup:.1f}x  (target >= 4x: {'met' if speedup >= 4 else 'MISSED'})"
+    )
+    print(f"viewer median < 50 ms: {'met' if fast_enough else 'MISSED'}")
+    print(f"total {time.monotonic() - started:.0f} s")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        payload = {"results": results, "speedup_median": speedup, "size": SIZE}
+        args.json.write_text(json.dumps(payload, indent=2))
+    if args.strict and not (fast_enough and speedup >= 4):
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
