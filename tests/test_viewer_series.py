@@ -259,3 +259,12 @@ def test_ortho_on_dicom_and_link_keeps_anatomy(ct_series):
     coronal = v._panes[1].image.get_array()[..., 0]
     expected = to_display(volume[::-1, v._cursor[1], :], (v.window_center, v.window_width))
     assert np.array_equal(coronal, expected)
+
+
+def test_cine_uses_the_files_frame_rate_and_frame_label():
+    series = _load(_file("us_cine"))
+    v = SeriesViewer(series)
+    assert v.fps == pytest.approx(1000 / 33.333, abs=0.01)  # FrameTime 33.333 ms
+    assert v._slider.description == "Frame"
+    ct = SeriesViewer(_load(ct_phantom(n_slices=3, size=16)))
+    assert ct._slider.description == "Slice" and ct.fps == 10.0

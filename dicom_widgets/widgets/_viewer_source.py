@@ -113,6 +113,10 @@ class Source:
     def identifiers(self) -> dict[str, str]:
         return {}
 
+    def cine_fps(self) -> float | None:
+        """Frame rate the file recommends for cine display, if any."""
+        return None
+
     # Derived ------------------------------------------------------------------------------
     @property
     def spacing(self) -> tuple[float, float, float] | None:
@@ -396,6 +400,9 @@ class SeriesSource(Source):
     def default_window(self) -> Any:
         return getattr(self.series, "default_window", None)
 
+    def cine_fps(self) -> float | None:
+        return _cine_fps(self.dataset(0))
+
     def identifiers(self) -> dict[str, str]:
         ds = self.dataset(0)
         if ds is None:
@@ -406,6 +413,27 @@ class SeriesSource(Source):
             if value not in (None, ""):
                 out[key] = str(value)
         return out
+
+
+def _cine_fps(ds: Any) -> float | None:
+    """Recommended Display Frame Rate, Cine Rate, or 1000 / Frame Time (ms), in that order."""
+    if ds is None:
+        return None
+    for keyword, convert in (
+        ("RecommendedDisplayFrameRate", float),
+        ("CineRate", float),
+        ("FrameTime", lambda ms: 1000.0 / float(ms)),
+    ):
+        value = ds.get(keyword)
+        if value in (None, ""):
+            continue
+        try:
+            fps = convert(value)
+        except (TypeError, ValueError, ZeroDivisionError):
+            continue
+        if 0 < fps <= 120:
+            return fps
+    return None
 
 
 def _multi(value: Any) -> bool:

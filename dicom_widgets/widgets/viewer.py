@@ -325,6 +325,9 @@ class SeriesViewer(widgets.VBox):
         else:
             self.index = self._n_index() // 2
         self._init_window(window)
+        fps = src.cine_fps()
+        if fps is not None:
+            self.fps = round(fps, 2)  # the acquisition's own frame rate (ultrasound cine)
         self._hold = False
         self._update_counter()
         self.refresh()
@@ -666,8 +669,10 @@ class SeriesViewer(widgets.VBox):
     def _build_controls(self) -> None:
         src = self.source
         compact = widgets.Layout(width="auto")
+        # Frames without geometry (cine loops, multi-frame captures) are not "slices".
+        what = "Slice" if src.affine is not None else "Frame"
         self._slider = widgets.IntSlider(
-            0, 0, max(self._n_index() - 1, 0), description="Slice", continuous_update=True,
+            0, 0, max(self._n_index() - 1, 0), description=what, continuous_update=True,
             readout=False, layout=widgets.Layout(width="320px"),
         )  # fmt: skip
         self._counter = widgets.Label("", layout=widgets.Layout(min_width="190px"))
@@ -679,7 +684,7 @@ class SeriesViewer(widgets.VBox):
             layout=compact,
         )
         self._fps_box = widgets.BoundedFloatText(
-            10.0, min=0.5, max=60, step=1, description="fps", layout=widgets.Layout(width="130px")
+            10.0, min=0.5, max=120, step=1, description="fps", layout=widgets.Layout(width="130px")
         )
         self._loop_box = widgets.Checkbox(True, description="loop", indent=False, layout=compact)
         self._nav_row = widgets.HBox(
