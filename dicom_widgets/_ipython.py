@@ -1,10 +1,17 @@
-"""IPython integration: ``%load_ext dicom_widgets`` and the Dataset HTML repr.
+"""IPython integration: ``%load_ext dicom_widgets`` and the Dataset reprs.
 
-pydicom's classes are not modified: the repr is registered with IPython's
-``text/html`` display formatter for :class:`~pydicom.dataset.Dataset` and
-:class:`~pydicom.dataset.FileDataset` (``formatter.for_type``), so it applies in
-the shell it was enabled in and :func:`disable_reprs` restores whatever was there
-before. The ``text/plain`` part of the display bundle stays pydicom's own text.
+pydicom's classes are not modified: printers are registered with IPython's display
+formatters for :class:`~pydicom.dataset.Dataset` and :class:`~pydicom.dataset.FileDataset`
+(``formatter.for_type``), so they apply in the shell they were enabled in, and
+:func:`disable_reprs` restores whatever was registered before.
+
+Two printers make up the display bundle:
+
+- ``text/html``: :func:`dicom_widgets.html.dataset_html`;
+- ``text/plain``: :func:`dicom_widgets.html.dataset_plain_text`, which is pydicom's own
+  ``str(ds)`` for ordinary headers and a short summary for huge ones (a Philips enhanced
+  MR header prints megabytes of text, slower than the HTML repr). ``plain_text=False``
+  keeps pydicom's text untouched.
 
 Examples
 --------
@@ -17,6 +24,7 @@ In a notebook::
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from typing import Any
 
@@ -33,12 +41,11 @@ __all__ = [
 ]
 
 _TYPES: tuple[type, ...] = (Dataset, FileDataset)
-_MIME = "text/html"
+_HTML = "text/html"
+_PLAIN = "text/plain"
 
-# Per shell: the formatter functions that were registered before ours, to restore them.
-_previous: dict[int, dict[type, Any]] = {}
-# Per shell: the options passed to enable_reprs.
-_options: dict[int, dict[str, Any]] = {}
+# Per shell and mime type: the printers registered before ours, to restore them.
+_previous: dict[tuple[int, str], dict[type, Any]] = {}
 
 
 def _shell(ip: Any | None) -> Any | None:
@@ -51,32 +58,73 @@ def _shell(ip: Any | None) -> Any | None:
     return get_ipython()
 
 
-def _formatter(ip: Any) -> Any:
-    return ip.display_formatter.formatters[_MIME]
+def _formatter(ip: Any, mime: str) -> Any:
+    return ip.display_formatter.formatters[mime]
 
 
-def _make_repr(options: dict[str, Any]):
-    def dataset_repr_html(ds: Dataset) -> str:
-        # Imported here so that enabling the reprs costs nothing until a dataset is shown.
-        from .html import dataset_html
-
-        return dataset_html(ds, **options)
-
-    dataset_repr_html.__dicom_widgets__ = True  # type: ignore[attr-defined]
-    return dataset_repr_html
+def _mark(func: Any) -> Any:
+    func.__dicom_widgets__ = True
+    return func
 
 
 def _is_ours(func: Any) -> bool:
     return bool(getattr(func, "__dicom_widgets__", False))
 
 
-def enable_reprs(ip: Any | None = None, **options: Any) -> bool:
+def _html_printer(options: dict[str, Any]) -> Any:
+    def dataset_repr_html(ds: Dataset) -> str:
+        # Imported here so that enabling the reprs costs nothing until a dataset is shown.
+        from .html import dataset_html
+
+        return dataset_html(ds, **options)
+
+    return _mark(dataset_repr_html)
+
+
+def _plain_printer() -> Any:
+    def dataset_repr_pretty(ds: Dataset, p: Any, cycle: bool) -> None:
+        from .html import dataset_plain_text
+
+        p.text(dataset_plain_text(ds))
+
+    return _mark(dataset_repr_pretty)
+
+
+def _register(shell: Any, mime: str, func: Any) -> None:
+    formatter = _formatter(shell, mime)
+    previous = _previous.setdefault((id(shell), mime), {})
+    for typ in _TYPES:
+        old = formatter.for_type(typ, func)
+        if typ not in previous and not _is_ours(old):
+            previous[typ] = old
+
+
+def _unregister(shell: Any, mime: str) -> bool:
+    formatter = _formatter(shell, mime)
+    previous = _previous.pop((id(shell), mime), {})
+    removed = False
+    for typ in _TYPES:
+        current = formatter.type_printers.get(typ)
+        if current is None or not _is_ours(current):
+            continue
+        formatter.type_printers.pop(typ)
+        removed = True
+        old = previous.get(typ)
+        if old is not None:
+            formatter.for_type(typ, old)
+    return removed
+
+
+def enable_reprs(ip: Any | None = None, *, plain_text: bool = True, **options: Any) -> bool:
     """Show pydicom datasets as rich HTML in this IPython shell.
 
     Parameters
     ----------
     ip : InteractiveShell, optional
         The shell; default: the running one (``get_ipython()``).
+    plain_text : bool
+        Also register the ``text/plain`` printer (``str(ds)``, shortened for huge headers);
+        ``False`` leaves pydicom's text as it is.
     **options
         Keyword arguments of :func:`dicom_widgets.html.dataset_html`
         (``max_items_per_sequence``, ``max_rows``, ``max_html_chars``, ``thumbnail``...).
@@ -86,12 +134,28 @@ def enable_reprs(ip: Any | None = None, **options: Any) -> bool:
     bool
         ``True`` when registered; ``False`` (with a :class:`DicomWidgetsWarning`) outside IPython.
 
+    Raises
+    ------
+    TypeError
+        For an option :func:`~dicom_widgets.html.dataset_html` does not take.
+
     Examples
     --------
     >>> import dicom_widgets
     >>> dicom_widgets.enable_reprs(thumbnail_size=96)  # doctest: +SKIP
     True
     """
+    if options:
+        from .html import dataset_html
+
+        # Fail now, not at display time, on a misspelt option.
+        allowed = set(inspect.signature(dataset_html).parameters) - {"ds"}
+        unknown = sorted(set(options) - allowed)
+        if unknown:
+            raise TypeError(
+                f"unknown repr option(s) {', '.join(unknown)}; "
+                f"allowed: plain_text, {', '.join(sorted(allowed))}"
+            )
     shell = _shell(ip)
     if shell is None:
         warnings.warn(
@@ -100,27 +164,11 @@ def enable_reprs(ip: Any | None = None, **options: Any) -> bool:
             stacklevel=2,
         )
         return False
-    if options:
-        # Fail now, not at display time, on a misspelt option.
-        import inspect
-
-        from .html import dataset_html
-
-        allowed = set(inspect.signature(dataset_html).parameters) - {"ds"}
-        unknown = sorted(set(options) - allowed)
-        if unknown:
-            raise TypeError(
-                f"unknown repr option(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"
-            )
-    formatter = _formatter(shell)
-    key = id(shell)
-    previous = _previous.setdefault(key, {})
-    func = _make_repr(dict(options))
-    for typ in _TYPES:
-        old = formatter.for_type(typ, func)
-        if typ not in previous and not _is_ours(old):
-            previous[typ] = old
-    _options[key] = dict(options)
+    _register(shell, _HTML, _html_printer(dict(options)))
+    if plain_text:
+        _register(shell, _PLAIN, _plain_printer())
+    else:
+        _unregister(shell, _PLAIN)
     return True
 
 
@@ -135,37 +183,25 @@ def disable_reprs(ip: Any | None = None) -> bool:
     shell = _shell(ip)
     if shell is None:
         return False
-    formatter = _formatter(shell)
-    key = id(shell)
-    previous = _previous.pop(key, {})
-    _options.pop(key, None)
-    removed = False
-    for typ in _TYPES:
-        current = formatter.type_printers.get(typ)
-        if current is None or not _is_ours(current):
-            continue
-        formatter.pop(typ)
-        removed = True
-        old = previous.get(typ)
-        if old is not None:
-            formatter.for_type(typ, old)
-    return removed
+    removed_html = _unregister(shell, _HTML)
+    removed_plain = _unregister(shell, _PLAIN)
+    return removed_html or removed_plain
 
 
 def reprs_enabled(ip: Any | None = None) -> bool:
-    """Whether the dataset repr is registered in the shell."""
+    """Whether the dataset HTML repr is registered in the shell."""
     shell = _shell(ip)
     if shell is None:
         return False
-    printers = _formatter(shell).type_printers
+    printers = _formatter(shell, _HTML).type_printers
     return all(_is_ours(printers.get(typ)) for typ in _TYPES)
 
 
 def load_ipython_extension(ip: Any) -> None:
-    """Entry point of ``%load_ext dicom_widgets``: enable the dataset repr."""
+    """Entry point of ``%load_ext dicom_widgets``: enable the dataset reprs."""
     enable_reprs(ip)
 
 
 def unload_ipython_extension(ip: Any) -> None:
-    """Entry point of ``%unload_ext dicom_widgets``: disable the dataset repr."""
+    """Entry point of ``%unload_ext dicom_widgets``: disable the dataset reprs."""
     disable_reprs(ip)

@@ -376,3 +376,16 @@ def test_thumbnail_skipped_when_decoding_would_be_huge(monkeypatch):
     parsed = assert_safe(html)
     assert not [t for t, _ in parsed.starts if t == "img"]
     assert "No thumbnail: the first frame would decode" in "".join(parsed.text)
+
+
+def test_count_elements_includes_sequence_items_and_stops_at_limit():
+    from dicom_widgets.html import count_elements, dataset_plain_text
+    from dicom_widgets.tags import flatten
+
+    ds = philips_like(n_frames=20, n_private=5)
+    n_rows = sum(r.kind == "element" for r in flatten(ds))
+    assert count_elements(ds) == n_rows
+    assert count_elements(ds, limit=10) == 11
+    text = dataset_plain_text(ds, max_elements=50)
+    assert "more than 50 elements" in text and len(text) < len(str(ds))
+    assert dataset_plain_text(ds, max_elements=10_000) == str(ds)

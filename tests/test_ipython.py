@@ -36,8 +36,8 @@ def test_enable_registers_html_for_dataset_and_file_dataset(shell):
     data = _bundle(shell, ds)
     assert '<div class="dw-repr">' in data["text/html"]
     assert "CT Image Storage" in data["text/html"]
-    # The text/plain part of the same bundle is pydicom's own text.
-    assert data["text/plain"] == repr(ds)
+    # The text/plain part of the same bundle is pydicom's own text for ordinary headers.
+    assert data["text/plain"] == str(ds)
     plain = Dataset()
     plain.PatientName = "<script>x</script>"
     html = _bundle(shell, plain)["text/html"]
@@ -132,3 +132,30 @@ def test_load_ext_in_a_real_kernel(tmp_path):
     assert "text/plain" in shown
     after = nb.cells[2].outputs[0]["data"]
     assert "text/html" not in after
+
+
+def test_plain_text_is_short_for_huge_headers(shell):
+    from pydicom.sequence import Sequence
+
+    big = Dataset()
+    big.PatientName = "Big^Header"
+    items = []
+    for i in range(300):
+        item = Dataset()
+        for e in range(10):
+            item.add_new(0x00091000 | e, "LO", f"value {i}-{e}")
+        item.add_new(0x00090010, "LO", "CREATOR")
+        items.append(item)
+    big.ReferencedImageSequence = Sequence(items)
+    enable_reprs(shell)
+    plain = _bundle(shell, big)["text/plain"]
+    assert len(plain) < len(str(big)) / 5
+    assert "print(ds) shows them all" in plain and "Big^Header" in plain
+    small = read_dataset(pydicom_file("ct_small"))
+    assert _bundle(shell, small)["text/plain"] == str(small)
+    # plain_text=False keeps pydicom's text; disable_reprs restores it too.
+    enable_reprs(shell, plain_text=False)
+    assert _bundle(shell, big)["text/plain"] == repr(big)
+    enable_reprs(shell)
+    disable_reprs(shell)
+    assert _bundle(shell, big)["text/plain"] == repr(big)

@@ -31,7 +31,15 @@ from ._core import (
     thumbnail_img,
     wrap,
 )
-from .dataset import dataset_body, dataset_html, dataset_summary, dataset_text, dataset_thumbnail
+from .dataset import (
+    count_elements,
+    dataset_body,
+    dataset_html,
+    dataset_plain_text,
+    dataset_summary,
+    dataset_text,
+    dataset_thumbnail,
+)
 from .series import (
     catalog_html,
     catalog_text,
@@ -61,7 +69,9 @@ __all__ = [
     "thumbnail_img",
     "wrap",
     # datasets
+    "count_elements",
     "dataset_body",
+    "dataset_plain_text",
     "dataset_html",
     "dataset_summary",
     "dataset_text",

@@ -26,6 +26,7 @@ from typing import Any
 
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
+from pydicom.sequence import Sequence as DicomSequence
 
 from ._core import (
     Markup,
@@ -46,6 +47,8 @@ __all__ = [
     "SECTIONS",
     "dataset_html",
     "dataset_text",
+    "dataset_plain_text",
+    "count_elements",
     "dataset_body",
     "dataset_summary",
     "dataset_thumbnail",
@@ -628,6 +631,79 @@ def _header(summary: _Summary, ds: Dataset, thumbnail: bool, thumbnail_size: int
     )
     thumb = dataset_thumbnail(ds, thumbnail_size) if thumbnail else None
     return tag("div", tag("div", info, thumb or None, class_="dw-row"), class_="dw-header")
+
+
+#: Datasets with more elements than this (nested ones included) get a short text repr.
+PLAIN_TEXT_MAX_ELEMENTS = 2000
+
+
+def count_elements(ds: Dataset, limit: int | None = None) -> int:
+    """Count the elements of ``ds``, nested sequence items included, without converting values.
+
+    Parameters
+    ----------
+    ds : Dataset
+    limit : int, optional
+        Stop counting once the count exceeds ``limit`` (the result is then ``limit + 1``),
+        so that asking "is this header big?" stays cheap on huge headers.
+
+    Examples
+    --------
+    >>> from pydicom import Dataset
+    >>> ds = Dataset()
+    >>> ds.PatientName = "A"
+    >>> count_elements(ds)
+    1
+    """
+    count = 0
+    stack = [ds]
+    while stack:
+        current = stack.pop()
+        try:
+            tags = list(current.keys())
+        except Exception:
+            continue
+        for tag_value in tags:
+            count += 1
+            if limit is not None and count > limit:
+                return limit + 1
+            try:
+                # get_item leaves raw elements raw; sequences are parsed when read.
+                elem = current.get_item(tag_value)
+                value = getattr(elem, "value", None)
+            except Exception:
+                continue
+            if isinstance(value, DicomSequence):
+                stack.extend(item for item in value if isinstance(item, Dataset))
+    return count
+
+
+def dataset_plain_text(ds: Dataset, *, max_elements: int = PLAIN_TEXT_MAX_ELEMENTS) -> str:
+    """``str(ds)`` for ordinary headers; a short summary for huge ones.
+
+    pydicom's text of a Philips enhanced MR header runs to megabytes and takes longer
+    than the HTML repr; past ``max_elements`` (nested ones included) the text is
+    :func:`dataset_text` plus a line saying how to get everything.
+
+    Examples
+    --------
+    >>> from dicom_widgets.data import pydicom_file
+    >>> from dicom_widgets._compat import read_dataset
+    >>> ds = read_dataset(pydicom_file("ct_small"))
+    >>> dataset_plain_text(ds) == str(ds)
+    True
+    """
+    n = count_elements(ds, limit=max_elements)
+    if n <= max_elements:
+        try:
+            return str(ds)
+        except Exception as exc:  # pydicom's own text can fail on broken values
+            return f"{dataset_text(ds)}\n(str(ds) failed: {type(exc).__name__}: {exc})"
+    return (
+        f"{dataset_text(ds)}\n"
+        f"(more than {max_elements:,} elements including sequence items: "
+        "print(ds) shows them all)"
+    )
 
 
 def dataset_text(ds: Dataset, *, max_lines: int = 60) -> str:
