@@ -536,3 +536,10 @@ def test_cached_annotations_look_like_directly_drawn_ones(vol):
     assert "(bone)" in v.annotations["bottom_right"]
     key = v._static_artists()[id(v._corner_texts["bottom_right"])]
     assert "(bone)" in key[1]
+
+
+def test_rgb_flag_overrides_the_guess():
+    narrow = _volume(5, 16, 3)  # a grey volume whose last axis happens to be 3 long
+    assert SeriesViewer(narrow).source.is_color
+    grey = SeriesViewer(narrow, rgb=False)
+    assert not grey.source.is_color and grey.n_slices == 5

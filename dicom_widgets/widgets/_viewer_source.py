@@ -451,7 +451,9 @@ def _has_pixels(ds: Any) -> bool:
     return any(k in ds for k in ("PixelData", "FloatPixelData", "DoubleFloatPixelData"))
 
 
-def as_source(source: Any, spacing: tuple[float, ...] | None = None) -> Source:
+def as_source(
+    source: Any, spacing: tuple[float, ...] | None = None, rgb: bool | None = None
+) -> Source:
     """Turn what the user passed to ``SeriesViewer`` into a :class:`Source`.
 
     Raises
@@ -466,7 +468,7 @@ def as_source(source: Any, spacing: tuple[float, ...] | None = None) -> Source:
     if isinstance(source, np.ndarray) or (
         isinstance(source, (list, tuple)) and source and isinstance(source[0], (int, float, list))
     ):
-        return ArraySource(np.asarray(source), spacing)
+        return ArraySource(np.asarray(source), spacing, rgb=rgb)
     try:
         from ..series import Series, load_series
     except (

@@ -190,6 +190,9 @@ class SeriesViewer(widgets.VBox):
         Initial view. Reformats need a geometrically uniform series.
     spacing : (slice, row, col) mm, optional
         Voxel spacing of a numpy volume (ignored for DICOM sources, which carry geometry).
+    rgb : bool, optional
+        Whether the last axis of a numpy array holds RGB(A) channels; guessed from a last
+        axis of length 3 or 4 by default.
     index, time : int, optional
         Initial slice (default: the middle one) and time point.
     size : int
@@ -245,13 +248,14 @@ class SeriesViewer(widgets.VBox):
         cmap: str = "gray",
         view: str = "acquired",
         spacing: Sequence[float] | None = None,
+        rgb: bool | None = None,
         index: int | None = None,
         time: int = 0,
         size: int = 512,
         canvas: str = "auto",
         **kwargs: Any,
     ) -> None:
-        src = as_source(source, spacing)
+        src = as_source(source, spacing, rgb)
         self.source: Source = src
         self._size_px = int(size)
         self._mode = _canvas_mode(canvas)
