@@ -9,8 +9,9 @@ Datasets:
   functional groups with a private sequence of 40 elements each (:func:`bench_tags.philips_enhanced_mr`).
 
 For each: ``str(ds)`` (what pydicom prints), ``dataset_html(ds)`` with the default caps
-(10 items per sequence, 5,000 rows, 1.5 MB of rows) and with no caps at all, with the
-size of each output. Also the Series repr of a 48-slice CT phantom. Best of 3 runs,
+(10 items per sequence, 5,000 rows, 1.5 MB of rows) and with no caps at all, the
+``text/plain`` part registered by ``enable_reprs`` (``str(ds)`` up to 2,000 elements, a
+summary beyond) and the whole display bundle, with the size of each output. Also the Series repr of a 48-slice CT phantom. Best of 3 runs,
 wall and CPU time (the machine is shared).
 
 Run: ``.venv/bin/python benchmarks/bench_repr.py``
@@ -32,7 +33,7 @@ from bench_tags import philips_enhanced_mr, synthetic  # noqa: E402
 import dicom_widgets as dw  # noqa: E402
 from dicom_widgets._compat import read_dataset  # noqa: E402
 from dicom_widgets.data import ct_phantom, pydicom_file  # noqa: E402
-from dicom_widgets.html import dataset_html, series_html  # noqa: E402
+from dicom_widgets.html import dataset_html, dataset_plain_text, series_html  # noqa: E402
 from dicom_widgets.tags import flatten  # noqa: E402
 
 REPEATS = 3
@@ -77,6 +78,10 @@ def bench_dataset(name: str, ds: Any) -> None:
     print(_line("dataset_html(ds)  [no caps]", w, c, len(html), w_str))
     w, c, _ = _best(lambda: dataset_html(ds, thumbnail=False))
     print(_line("dataset_html(ds, thumbnail=False)", w, c, None, w_str))
+    w, c, text = _best(lambda: dataset_plain_text(ds))
+    print(_line("dataset_plain_text(ds) [text/plain]", w, c, len(text), w_str))
+    w, c, _ = _best(lambda: (dataset_html(ds), dataset_plain_text(ds)))
+    print(_line("whole display bundle (html + text)", w, c, None, w_str))
 
 
 def main() -> None:
