@@ -401,9 +401,15 @@ def _value_cell(row: Any) -> Markup:
     return tag("td", summary, class_="dw-value", title=None)
 
 
+def _keyword_title(row: Any) -> str:
+    # The column is fixed-width (long labels end in an ellipsis): the tooltip has it all.
+    name = row.name or ""
+    return f"{row.label}: {name}" if name and name != row.label else row.label
+
+
 def _keyword_cell(row: Any) -> Markup:
     cls = "dw-keyword dw-private" if row.is_private else "dw-keyword"
-    return tag("td", row.label, class_=cls, title=row.name or None)
+    return tag("td", row.label, class_=cls, title=_keyword_title(row))
 
 
 def _render_rows(
@@ -487,7 +493,7 @@ def _sequence_row(
     keyword_class = "dw-c-keyword dw-private" if row.is_private else "dw-c-keyword"
     title = [
         tag("span", row.tag_text, class_="dw-c-tag"),
-        tag("span", row.label, class_=keyword_class, title=row.name or None),
+        tag("span", row.label, class_=keyword_class, title=_keyword_title(row)),
         tag("span", row.vr, class_="dw-c-vr"),
         tag("span", row.vm, class_="dw-c-vm"),
         tag("span", f"{n} item" if n == 1 else f"{n} items", class_="dw-c-value"),
