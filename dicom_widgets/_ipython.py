@@ -175,10 +175,21 @@ def enable_reprs(ip: Any | None = None, *, plain_text: bool = True, **options: A
 def disable_reprs(ip: Any | None = None) -> bool:
     """Undo :func:`enable_reprs`: datasets show as pydicom's text again.
 
+    Parameters
+    ----------
+    ip : InteractiveShell, optional
+        The shell; default: the running one.
+
     Returns
     -------
     bool
         ``True`` when something was unregistered.
+
+    Examples
+    --------
+    >>> import dicom_widgets
+    >>> dicom_widgets.disable_reprs()  # doctest: +SKIP
+    True
     """
     shell = _shell(ip)
     if shell is None:

@@ -352,7 +352,15 @@ def id_scope(seed: str = "") -> Iterator[str]:
 
 
 def new_id() -> str:
-    """Return a fresh element id (inside :func:`id_scope` if one is open)."""
+    """Return a fresh element id (inside :func:`id_scope` if one is open).
+
+    Examples
+    --------
+    >>> with id_scope("x"):
+    ...     first, second = new_id(), new_id()
+    >>> first != second
+    True
+    """
     current = _SCOPE.get()
     if current is None:
         return f"dw-g{next(_GLOBAL_IDS)}"
@@ -468,6 +476,12 @@ def stylesheet() -> Markup:
     """The scoped ``<style>`` element (every rule under ``.dw-repr``).
 
     Include it once per output; :func:`wrap` does so.
+
+    Examples
+    --------
+    >>> css = stylesheet()
+    >>> css.startswith("<style>") and ".dw-repr" in css
+    True
     """
     # The CSS is a constant of this package, not data: it is safe as is.
     return Markup(f"<style>{_css_text()}</style>")

@@ -527,6 +527,16 @@ def dataset_body(
     Use it to embed a dataset inside another repr (the series repr does, for its first
     instance); it must end up inside :func:`~dicom_widgets.html.wrap` to be styled.
     Parameters are those of :func:`dataset_html`.
+
+    Examples
+    --------
+    >>> from pydicom import Dataset
+    >>> from dicom_widgets.html import wrap
+    >>> ds = Dataset()
+    >>> ds.PatientName = "Doe^Jane"
+    >>> html = wrap(dataset_body(ds, header=False), "Doe^Jane")
+    >>> "Doe^Jane" in html and html.count("<style>") == 1
+    True
     """
     rows, truncated = _collect_rows(ds, max_items_per_sequence, max_rows, max_chars)
     return _body_from_rows(

@@ -221,6 +221,13 @@ def findings_table(findings: Sequence[Any], *, max_findings: int = 50) -> Markup
     Returns
     -------
     Markup
+
+    Examples
+    --------
+    >>> from dicom_widgets.series import Finding
+    >>> html = findings_table([Finding("warning", "gap", "a <gap>"), Finding("error", "x", "y")])
+    >>> html.index("dw-sev-error") < html.index("dw-sev-warning"), "a &lt;gap&gt;" in html
+    (True, True)
     """
     ordered = sorted(
         findings, key=lambda f: _SEVERITY_ORDER.get(str(getattr(f, "severity", "")), 3)
@@ -272,6 +279,14 @@ def series_body(
     """The rich body of a series repr (to embed inside :func:`~dicom_widgets.html.wrap`).
 
     Parameters are those of :func:`series_html`.
+
+    Examples
+    --------
+    >>> import dicom_widgets as dw
+    >>> from dicom_widgets.data import ct_phantom
+    >>> body = series_body(dw.load_series(ct_phantom(n_slices=3, size=16), progress=False))
+    >>> body.count("<img") == 3
+    True
     """
     # Thumbnails first: frames that fail to decode add findings.
     strip = _strip(series, n_thumbnails, thumbnail_size)
@@ -321,7 +336,15 @@ def series_body(
 
 
 def series_text(series: Any) -> str:
-    """Plain-text summary of a series (its ``repr`` when available)."""
+    """Plain-text summary of a series (its ``repr`` when available).
+
+    Examples
+    --------
+    >>> import dicom_widgets as dw
+    >>> from dicom_widgets.data import ct_phantom
+    >>> series_text(dw.load_series(ct_phantom(n_slices=3, size=16), progress=False))[:10]
+    '<Series CT'
+    """
     text = _safe(lambda: repr(series), None)
     if text:
         return text
@@ -425,7 +448,15 @@ def _catalog_thumbnail(catalog: Any, index: int, size: int) -> tuple[Markup, lis
 
 
 def catalog_text(catalog: Any) -> str:
-    """Plain-text summary of a catalog (its ``repr`` when available)."""
+    """Plain-text summary of a catalog (its ``repr`` when available).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import dicom_widgets as dw
+    >>> catalog_text(dw.scan(tempfile.mkdtemp(), progress=False))[:15]
+    '<SeriesCatalog '
+    """
     text = _safe(lambda: repr(catalog), None)
     return text or f"SeriesCatalog with {len(_entries(catalog))} series"
 
@@ -454,6 +485,18 @@ def catalog_html(
     -------
     str
         HTML with the stylesheet, the rich part and a ``<pre>`` text fallback.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import dicom_widgets as dw
+    >>> from dicom_widgets.data import ct_phantom, write_series
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = write_series(ct_phantom(n_slices=3, size=16), folder / "ct")
+    >>> html = catalog_html(dw.scan(folder, progress=False))
+    >>> "1 series" in html and html.count("<img") == 1
+    True
     """
     text = catalog_text(catalog)
     with id_scope(text):
