@@ -474,3 +474,39 @@ def test_regions_trait_set_directly(phantom):
     assert preview.pixel_regions == {(32, 32): [(1, 2, 3, 4)]}
     with pytest.raises(Exception, match="row0, col0, row1, col1"):
         preview.regions = [(1, 2, 3)]
+
+
+PITFALL_FILES = [
+    "bad_vr",
+    "no_meta",
+    "mr_truncated",
+    "un_sequence",
+    "explicit_un",
+    "dicomdir",
+    "ecg",
+    "sr",
+    "seg",
+    "palette",
+    "monochrome1",
+    "overlay",
+    "enhanced_ct",
+    "deflated",
+    "rtstruct",
+    "ybr_422",
+    "mr_small_bigendian",
+]
+
+
+@pytest.mark.parametrize("name", PITFALL_FILES)
+def test_pitfall_files_preview_without_exceptions(name):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        preview = AnonymizationPreview(pydicom_file(name), canvas="image")
+        preview.view = "all"
+        preview.retain_uids = True
+    # either a diff or a failure with a reason, never an exception
+    assert preview.result is not None or preview.error
+    assert_safe(preview.diff.value)
+    if preview.result is not None:
+        first, second = preview.display_frames()
+        assert (first is None) == (second is None)

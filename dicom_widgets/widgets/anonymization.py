@@ -225,6 +225,16 @@ def _read_header(path: str) -> tuple[Dataset | None, str | None]:
     return ds, None
 
 
+def _geometry(ds: Dataset) -> tuple[int | None, int | None]:
+    """(rows, columns) of an image, ``(None, None)`` without (valid) pixel geometry."""
+    try:
+        if "PixelData" in ds or ("Rows" in ds and "Columns" in ds):
+            return int(ds.Rows), int(ds.Columns)
+    except Exception:  # noqa: BLE001 - invalid values (e.g. IS '1A'): no pixel preview
+        pass
+    return None, None
+
+
 def _items_from(source: Any) -> tuple[list[_Item], list[Path]]:
     """The instances of ``source`` and the folders that must never receive output."""
     folders: list[Path] = []
@@ -264,8 +274,7 @@ def _items_from(source: Any) -> tuple[list[_Item], list[Path]]:
             item = _Item(os.path.basename(path) or path, path=path, error=reason)
             if header is not None:
                 item.skip = _check_header(header)
-                if "Rows" in header:
-                    item.rows, item.cols = int(header.Rows), int(header.Columns)
+                item.rows, item.cols = _geometry(header)
             items.append(item)
     return items, folders
 
@@ -684,8 +693,7 @@ class AnonymizationPreview(W.VBox):
         if item.error is None:
             try:
                 ds = self._dataset(i)
-                item.rows = int(ds.Rows) if "Rows" in ds else None
-                item.cols = int(ds.Columns) if "Columns" in ds else None
+                item.rows, item.cols = _geometry(ds)
             except Exception as exc:  # noqa: BLE001 - shown as failed, the rest goes on
                 item.error = str(exc)[:300] or type(exc).__name__
                 self.error = item.error
@@ -882,7 +890,10 @@ class AnonymizationPreview(W.VBox):
             return 1
         if "PixelData" not in ds:
             return 1
-        return int(ds.get("NumberOfFrames", 1) or 1)
+        try:
+            return max(1, int(ds.get("NumberOfFrames", 1) or 1))
+        except (TypeError, ValueError):  # invalid IS value: treat as one frame
+            return 1
 
     def _regions_for(self, item: _Item) -> list[Region]:
         if not self.regions or self._region_geometry is None:
@@ -965,17 +976,17 @@ class AnonymizationPreview(W.VBox):
         ds = self._dataset(self.instance)
         if "PixelData" not in ds:
             return None, None, "no pixel data"
+        frame = min(self.frame, self._n_frames(self.instance) - 1)
         try:
-            original = self._decoded(ds, "original")
+            first, photometric = self._original_frame(ds, frame)
             regions = self._regions_for(item)
-            cleaned = self._decoded(ds, "cleaned", regions) if regions else original
+            if regions:
+                cleaned_arr, cleaned_pi = self._decoded(ds, "cleaned", regions)
+                second = cleaned_arr[frame]
+            else:
+                second, cleaned_pi = first, photometric
         except Exception as exc:  # noqa: BLE001 - shown in the pane
             return None, None, f"pixel data cannot be decoded: {type(exc).__name__}: {exc}"
-        arr, photometric = original
-        frame = min(self.frame, arr.shape[0] - 1)
-        cleaned_arr, cleaned_pi = cleaned
-        first = arr[frame]
-        second = cleaned_arr[frame]
         if first.ndim == 2 and photometric != "PALETTE COLOR":
             from .._compat import apply_modality_lut
 
@@ -992,6 +1003,24 @@ class AnonymizationPreview(W.VBox):
             to_display(second, photometric=cleaned_pi, ds=ds),
             "",
         )
+
+    def _original_frame(self, ds: Dataset, frame: int) -> tuple[np.ndarray, str]:
+        from .._compat import IS_PYDICOM3, decode_frame, decoded_photometric
+
+        frames = int(ds.get("NumberOfFrames", 1) or 1)
+        if IS_PYDICOM3 and frames > 1:
+            # One frame at a time: a long cine is not decoded to show one frame.
+            key = ("frame", self.instance, frame)
+            cached = self._pixels.get(key)
+            if cached is None:
+                stale = [k for k in self._pixels if k[0] == "frame"]
+                for old in stale[:-4]:  # keep a few neighbours for frame scrubbing
+                    self._pixels.pop(old, None)
+                cached = (np.asarray(decode_frame(ds, frame)), decoded_photometric(ds))
+                self._pixels[key] = cached
+            return cached
+        arr, photometric = self._decoded(ds, "original")
+        return arr[frame], photometric
 
     def _decoded(self, ds: Dataset, which: str, regions: Sequence[Region] = ()) -> tuple[Any, str]:
         from .._compat import decode_pixels, decoded_photometric
