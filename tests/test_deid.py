@@ -528,3 +528,37 @@ def test_pixel_cleaning_of_jpeg_ybr_is_black_and_labelled(tmp_path):
     assert arr[:8, :8].max() <= 2  # black, whatever the colour space written
     orig = read_dataset(src).pixel_array
     assert np.array_equal(out.pixel_array[20:, 20:], orig[20:, 20:])
+
+
+@pytest.mark.parametrize(
+    "profile",
+    [
+        Profile(
+            **{
+                n: True
+                for n in (
+                    "retain_safe_private",
+                    "retain_uids",
+                    "retain_device_identity",
+                    "retain_institution_identity",
+                    "retain_patient_characteristics",
+                    "retain_longitudinal_modified_dates",
+                    "clean_descriptors",
+                    "clean_structured_content",
+                    "clean_graphics",
+                )
+            }
+        ),
+        Profile(retain_longitudinal_full_dates=True, clean_structured_content=True),
+    ],
+    ids=["all-options-modified-dates", "full-dates"],
+)
+def test_every_pydicom_file_with_options(tmp_path, profile):
+    files = all_pydicom_test_files() + charset_files()
+    with cf.ThreadPoolExecutor(2) as pool:
+        report = anonymize_files(
+            files, tmp_path / "out", profile=profile, executor=pool, progress=False
+        )
+    assert len(report.outcomes) == len(files)
+    assert {o.status for o in report.outcomes} <= {"written", "skipped", "error", "exists"}
+    assert report.verification.ok, report.verification._repr_text()

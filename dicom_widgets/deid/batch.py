@@ -419,6 +419,7 @@ def _process_one(
         if do_verify:
             needles = collect_needles(None, result.changes, identifiers=result.identifiers)
             touched = {c.path for c in result.changes if c.changed}
+            sanctioned = {c.path for c in result.changes if c.action == "K" and c.rule != "basic"}
             n_needles = len(needles)
             hits = verify_bytes(
                 data,
@@ -426,6 +427,7 @@ def _process_one(
                 out.get("SpecificCharacterSet", ""),
                 file=str(target),
                 touched=touched,
+                sanctioned=sanctioned,
             )
         outcome = FileOutcome(
             index,

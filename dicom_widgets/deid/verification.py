@@ -273,90 +273,124 @@ def search_bytes(
     return found
 
 
-def _locate(data: bytes, needle: Needle) -> str:
-    """Tag path of the element of the (anonymized) file that holds ``needle``."""
+def _flatten(data: bytes | memoryview) -> list[tuple[str, Any]]:
+    """(tag path, value) of every element of the file, file meta included (pixel data not)."""
     try:
         ds = read_dataset(io.BytesIO(data), stop_before_pixels=True, force=True)
-    except Exception:  # noqa: BLE001
-        return ""
-    target = needle.value.lower()
+    except Exception:  # noqa: BLE001 - unparsable output: hits are reported by offset
+        return []
+    from .engine import _join, _name
 
-    def walk(item: Dataset, prefix: str) -> str:
-        for elem in item:
-            from .engine import _join, _name
+    out: list[tuple[str, Any]] = []
 
-            path = _join(prefix, _name(elem.tag))
+    def walk(item: Dataset, prefix: str) -> None:
+        for tag in list(item.keys()):
+            path = _join(prefix, _name(tag))
             try:
+                elem = item[tag]
                 value = elem.value
             except Exception:  # noqa: BLE001
                 continue
             if elem.VR == "SQ":
                 for i, sub in enumerate(value or []):
-                    hit = walk(sub, f"{path}[{i}]")
-                    if hit:
-                        return hit
-                continue
-            if isinstance(value, (bytes, bytearray)):
-                if needle.value.encode("utf-8", "ignore").lower() in bytes(value).lower():
-                    return path
-                continue
-            text = str(value).lower()
-            pos = text.find(target)
-            while pos >= 0:
-                if not needle.word or (
-                    (pos == 0 or not text[pos - 1].isalnum())
-                    and (pos + len(target) >= len(text) or not text[pos + len(target)].isalnum())
-                ):
-                    return path
-                pos = text.find(target, pos + 1)
-        return ""
+                    walk(sub, f"{path}[{i}]")
+            else:
+                out.append((path, value))
 
     meta = getattr(ds, "file_meta", None)
     if meta is not None:
-        hit = walk(meta, "file_meta")
-        if hit:
-            return hit
-    return walk(ds, "")
+        walk(meta, "file_meta")
+    walk(ds, "")
+    return out
+
+
+def _contains(value: Any, needle: Needle) -> bool:
+    if isinstance(value, (bytes, bytearray)):
+        return needle.value.encode("utf-8", "ignore").lower() in bytes(value).lower()
+    text = str(value).lower()
+    target = needle.value.lower()
+    pos = text.find(target)
+    while pos >= 0:
+        if not needle.word or (
+            (pos == 0 or not text[pos - 1].isalnum())
+            and (pos + len(target) >= len(text) or not text[pos + len(target)].isalnum())
+        ):
+            return True
+        pos = text.find(target, pos + 1)
+    return False
+
+
+def _locate(data: bytes | memoryview, needle: Needle) -> str:
+    """Tag path of the first element of the (anonymized) file that holds ``needle``."""
+    for path, value in _flatten(data):
+        if _contains(value, needle):
+            return path
+    return ""
+
+
+#: Elements the engine writes itself from a fixed vocabulary (the de-identification markers).
+_MARKER_PATHS = (
+    "PatientIdentityRemoved",
+    "DeidentificationMethod",
+    "LongitudinalTemporalInformationModified",
+)
 
 
 def verify_bytes(
-    data: bytes,
+    data: bytes | memoryview,
     needles: Sequence[Needle],
     charset: Any,
     *,
     file: str = "<bytes>",
     touched: set[str] | None = None,
+    sanctioned: set[str] | None = None,
 ) -> list[Hit]:
     """Hits of ``needles`` in one anonymized file's bytes.
 
-    ``touched`` is the set of tag paths the anonymization changed. A removed value (or a site
-    name) that reappears only in an element the run left untouched is not a hit: the original
-    held the same text in an attribute the profile keeps (a code meaning repeating a removed
-    description, a manufacturer equal to the institution name), so removing it was not the
-    profile's intent. Patient and staff identifiers are hits wherever they are.
+    Every needle found in the raw bytes (any encoding) is attributed to each element whose
+    decoded value holds it; one :class:`Hit` per element, except in elements where the value
+    is expected:
+
+    * the de-identification markers (fixed text such as "Retain Patient Characteristics");
+    * ``sanctioned`` paths: elements the profile kept on purpose (``K`` by an option or an
+      override), where a coincidence such as a kept acquisition date equal to the birth date
+      is the user's decision;
+    * for removed values and site names only, elements the run left ``touched``-free: the
+      original held the same text in an attribute the profile keeps (a code meaning repeating
+      a removed description, a manufacturer equal to the institution name).
+
+    Bytes that match but belong to no decoded element are reported by offset.
     """
     hits = []
-    for needle, offset, codec in search_bytes(data, needles, charset, file=file):
-        path = _locate(data, needle)
-        if (
-            touched is not None
-            and needle.kind in ("removed", "site")
-            and path
-            and path not in touched
-            and not path.startswith("<")
-        ):
-            continue
-        hits.append(
-            Hit(
-                file,
-                path or f"<offset {offset}>",
-                needle.kind,
-                needle.source,
-                _mask(needle.value),
-                codec,
-                offset,
+    found = search_bytes(data, needles, charset, file=file)
+    if not found:
+        return hits
+    elements = _flatten(data)
+    for needle, offset, codec in found:
+        paths = [path for path, value in elements if _contains(value, needle)]
+        if not paths:
+            hits.append(
+                Hit(
+                    file,
+                    f"<offset {offset}>",
+                    needle.kind,
+                    needle.source,
+                    _mask(needle.value),
+                    codec,
+                    offset,
+                )
             )
-        )
+            continue
+        for path in paths:
+            if path.startswith(_MARKER_PATHS):
+                continue
+            if sanctioned is not None and path in sanctioned:
+                continue
+            if touched is not None and needle.kind in ("removed", "site") and path not in touched:
+                continue
+            hits.append(
+                Hit(file, path, needle.kind, needle.source, _mask(needle.value), codec, offset)
+            )
     return hits
 
 
@@ -496,9 +530,15 @@ def verify(
         report.needles_checked += len(needles)
         report.files_checked += 1
         touched = {c.path for c in changes if c.changed}
+        sanctioned = {c.path for c in changes if c.action == "K" and c.rule != "basic"}
         report.hits.extend(
             verify_bytes(
-                data, needles, orig_ds.get("SpecificCharacterSet", ""), file=name, touched=touched
+                data,
+                needles,
+                orig_ds.get("SpecificCharacterSet", ""),
+                file=name,
+                touched=touched,
+                sanctioned=sanctioned,
             )
         )
     return report
