@@ -235,3 +235,12 @@ def test_lut_accepts_big_endian_arrays():
     stored = np.array([[0, 100, 1000]], dtype=">i2")
     lut = make_lut(np.int16, (500, 1000))
     np.testing.assert_array_equal(lut(stored), to_display(stored.astype(float), (500, 1000)))
+
+
+def test_auto_window_percentiles_match_numpy():
+    from dicom_widgets.display import _percentiles
+
+    rng = np.random.default_rng(3)
+    values = rng.normal(size=1001) * 100
+    for q in ((0.5, 99.5), (0, 100), (1, 99), (25, 75)):
+        np.testing.assert_allclose(_percentiles(values, q), np.percentile(values, q))
