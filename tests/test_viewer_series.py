@@ -268,3 +268,34 @@ def test_cine_uses_the_files_frame_rate_and_frame_label():
     assert v._slider.description == "Frame"
     ct = SeriesViewer(_load(ct_phantom(n_slices=3, size=16)))
     assert ct._slider.description == "Slice" and ct.fps == 10.0
+
+
+@pytest.mark.slow
+def test_every_pydicom_file_displays_or_explains(pydicom_files):
+    """Each real test file either shows an image (possibly a decode placeholder) or raises a
+    DicomWidgetsError that says why; nothing crashes with an unrelated exception."""
+    import warnings
+
+    from dicom_widgets.errors import DicomWidgetsError
+
+    shown = explained = 0
+    for path in pydicom_files:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                series = _load(path)
+            except DicomWidgetsError:
+                continue  # load_series' own clear errors are tested with the series
+            try:
+                viewer = SeriesViewer(series, size=64)
+            except DicomWidgetsError as exc:
+                assert str(exc)
+                explained += 1
+                continue
+        png = viewer.snapshot()
+        assert png.startswith(b"\x89PNG")
+        if viewer.status:
+            assert "could not be decoded" in viewer.status
+        viewer.close()
+        shown += 1
+    assert shown > 100 and explained > 10

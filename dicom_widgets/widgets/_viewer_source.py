@@ -483,6 +483,14 @@ def as_source(
         _reject_no_pixels(source)
         series = load_series(source, progress=False)
     if len(series) == 0:
+        header = getattr(series, "header", None)
+        if header is not None and not _has_pixels(header):
+            what = str(header.get("Modality", "") or header.get("SOPClassUID", "") or "")
+            name = getattr(header, "filename", None) or "the series"
+            raise NoPixelDataError(
+                f"{name} has no pixel data (modality {what or 'unknown'}): there is no image "
+                "to view. Explore its content with dicom_widgets.TagExplorer(...) instead."
+            )
         raise ValueError("the series is empty: expected at least one image")
     return SeriesSource(series)
 
