@@ -287,6 +287,9 @@ class TagExplorer(W.VBox):
         found = self._indexes.get(i)
         if found is None:
             found = core.TagIndex(self._source.dataset(i), **self._flatten_options)
+            # Build the search text now, as part of showing the instance, so that the first
+            # keystroke costs what every other one does (~10 ms for 26,000 rows).
+            found.blobs  # noqa: B018 - property with a side effect (the cache)
             self._indexes[i] = found
             while len(self._indexes) > 8:  # bounded: a long series must not keep every header
                 self._indexes.popitem(last=False)
