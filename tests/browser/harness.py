@@ -501,8 +501,10 @@ class NotebookPage:
         pattern = re.compile("|".join(WIDGET_ERROR_PATTERNS))
         found = [m for m in self.console_errors if pattern.search(m)]
         body = self.page.locator("body").inner_text()
-        if "Error displaying widget" in body:
-            found.append("page shows 'Error displaying widget'")
+        # What ipywidgets shows in place of a widget whose view failed to load or render.
+        for text in ("Error displaying widget", "Click to show javascript error"):
+            if text in body:
+                found.append(f"page shows {text!r}")
         return found
 
     def assert_no_widget_errors(self) -> None:
