@@ -26,6 +26,7 @@ import argparse
 import base64
 import statistics
 import time
+import warnings
 
 import numpy as np
 
@@ -75,7 +76,9 @@ def bench_ipympl_default(stored: np.ndarray, steps: int) -> tuple[list[float], i
     lut = make_lut(stored.dtype, (40, 400), intercept=-1024)
     fig = Figure(figsize=(5.12, 5.12), dpi=100)
     canvas = Canvas(fig)
-    FigureManager(canvas, 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # ipympl 0.10's Toolbar init
+        FigureManager(canvas, 1)
     canvas._handle_message(canvas, {"type": "initialized"}, [])
     ax = fig.add_axes([0, 0, 1, 1])
     ax.set_axis_off()

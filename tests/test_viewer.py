@@ -543,3 +543,16 @@ def test_rgb_flag_overrides_the_guess():
     assert SeriesViewer(narrow).source.is_color
     grey = SeriesViewer(narrow, rgb=False)
     assert not grey.source.is_color and grey.n_slices == 5
+
+
+def test_benchmark_script_runs(monkeypatch, capsys):
+    """The benchmark must keep working (its figures are not asserted: tests never assert timings)."""
+    import runpy
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_viewer.py"
+    monkeypatch.setattr(sys, "argv", [str(script), "--steps", "2", "--slices", "3", "--size", "64"])
+    runpy.run_path(str(script), run_name="__main__")
+    out = capsys.readouterr().out
+    assert "SeriesViewer step" in out and "speed-up vs naive" in out
