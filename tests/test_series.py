@@ -515,3 +515,16 @@ def test_modality_lut_file_frame_matches_pydicom():
     np.testing.assert_array_equal(series.frame(0), expected)
     lut = series.display_lut(0, "auto")
     np.testing.assert_array_equal(lut(series.raw_frame(0)), series.display(0, lut.window))
+
+
+def test_volume_fill_on_integer_frames_and_cache_info(tmp_path):
+    paths = write_series(mr_phantom(n_slices=4, size=16), tmp_path, shuffle=False)
+    data = paths[3].read_bytes()
+    paths[3].write_bytes(data[:-100])
+    series = dw.load_series(tmp_path, progress=False, prefetch=False)
+    assert series.frame(0).dtype == np.uint16  # no rescale: stored values
+    vol = series.volume(fill=np.nan, progress=True)
+    assert vol.dtype == np.float32 and np.isnan(vol[3]).all() and not np.isnan(vol[:3]).any()
+    info = series.cache_info()
+    assert info["items"] == 3 and info["nbytes"] == 3 * 16 * 16 * 2
+    assert info["max_bytes"] == dw.series.DEFAULT_CACHE_BYTES

@@ -646,6 +646,17 @@ class Series:
         self._schedule_neighbours(k)
         return arr
 
+    def cache_info(self) -> dict[str, int]:
+        """Decoded-frame cache statistics: ``items``, ``nbytes``, ``max_bytes``, ``hits``, ``misses``."""
+        cache = self._cache
+        return {
+            "items": len(cache),
+            "nbytes": cache.nbytes,
+            "max_bytes": cache.max_bytes,
+            "hits": cache.hits,
+            "misses": cache.misses,
+        }
+
     def is_cached(self, index: int, time: int = 0) -> bool:
         """Whether slice ``index`` is decoded and in the cache (showing it costs no decoding)."""
         return self._index_of[id(self._ref(index, time))] in self._cache
@@ -694,7 +705,9 @@ class Series:
             return raw
         return raw.astype(np.float32) * np.float32(ref.slope) + np.float32(ref.intercept)
 
-    def volume(self, time: int | None = 0, *, fill: float | None = None) -> np.ndarray:
+    def volume(
+        self, time: int | None = 0, *, fill: float | None = None, progress: bool = False
+    ) -> np.ndarray:
         """All slices stacked: (n, rows, cols), or (n, rows, cols, 3) for colour.
 
         Parameters
@@ -704,28 +717,40 @@ class Series:
         fill : float, optional
             Value for frames that fail to decode; by default a failing frame raises
             :class:`~dicom_widgets.errors.DecodeError`.
+        progress : bool
+            Show a progress bar (tqdm.auto) while decoding.
         """
         times = range(self.n_times) if time is None else [time]
         out: np.ndarray | None = None
-        for t_pos, t in enumerate(times):
-            for i in range(self._n):
-                try:
-                    frame = self.frame(i, t)
-                except DecodeError:
-                    if fill is None:
-                        raise
-                    frame = None
-                if out is None:
-                    ref = self._ref(i, t)
-                    dtype = frame.dtype if frame is not None else np.float32
-                    shape = (ref.rows, ref.cols) if not self.is_color else (ref.rows, ref.cols, 3)
-                    out = np.empty((len(times), self._n, *shape), dtype=dtype)
-                if frame is None:
-                    out[t_pos, i] = fill
-                else:
-                    if frame.dtype != out.dtype:
-                        out = out.astype(np.result_type(out.dtype, frame.dtype))
-                    out[t_pos, i] = frame
+        steps = [(t_pos, t, i) for t_pos, t in enumerate(times) for i in range(self._n)]
+        iterator: Any = steps
+        if progress and len(steps) > 1:
+            try:
+                from tqdm.auto import tqdm
+
+                iterator = tqdm(steps, desc="Decoding frames", unit="frame", leave=False)
+            except ImportError:  # pragma: no cover - tqdm is a dependency
+                pass
+        for t_pos, t, i in iterator:
+            try:
+                frame = self.frame(i, t)
+            except DecodeError:
+                if fill is None:
+                    raise
+                frame = None
+            if out is None:
+                ref = self._ref(i, t)
+                dtype = frame.dtype if frame is not None else np.float32
+                shape = (ref.rows, ref.cols) if not self.is_color else (ref.rows, ref.cols, 3)
+                out = np.empty((len(times), self._n, *shape), dtype=dtype)
+            if frame is None:
+                if out.dtype.kind in "iu" and not float(fill).is_integer():
+                    out = out.astype(np.float32)  # NaN (or 0.5) does not fit integer frames
+                out[t_pos, i] = fill
+            else:
+                if frame.dtype != out.dtype:
+                    out = out.astype(np.result_type(out.dtype, frame.dtype))
+                out[t_pos, i] = frame
         if out is None:
             return np.empty((0,))
         return out if time is None else out[0]
