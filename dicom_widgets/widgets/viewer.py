@@ -187,7 +187,11 @@ class SeriesViewer(widgets.VBox):
     cmap : str
         Matplotlib colormap for grey data.
     view : {"acquired", "axial", "coronal", "sagittal", "ortho"}
-        Initial view. Reformats need a geometrically uniform series.
+        Initial view. Reformats need a geometrically uniform series (otherwise the buttons are
+        absent and the reason is shown); they cut the voxel grid along the axis nearest to the
+        requested plane without resampling, with the aspect ratio from the spacing, and say
+        "nearest plane" when the acquisition is oblique. ``ortho`` shows axial, coronal and
+        sagittal panes with a crosshair that follows left clicks.
     spacing : (slice, row, col) mm, optional
         Voxel spacing of a numpy volume (ignored for DICOM sources, which carry geometry).
     rgb : bool, optional
