@@ -1212,6 +1212,8 @@ def normalize_text(text: str) -> str:
     >>> normalize_text("ＭÜＬＬＥＲ") == normalize_text("müller")
     True
     """
+    if text.isascii():
+        return text.lower()  # same result, without the Unicode tables (most DICOM text)
     return unicodedata.normalize("NFKC", text).casefold()
 
 
