@@ -562,3 +562,15 @@ def test_every_pydicom_file_with_options(tmp_path, profile):
     assert len(report.outcomes) == len(files)
     assert {o.status for o in report.outcomes} <= {"written", "skipped", "error", "exists"}
     assert report.verification.ok, report.verification._repr_text()
+
+
+def test_embedded_overlay_warned_even_though_group_removed():
+    ds = _series(1, 8)[0]
+    ds.add_new(0x60000010, "US", 8)
+    ds.add_new(0x60000011, "US", 8)
+    ds.add_new(0x60000100, "US", 16)  # Overlay Bits Allocated 16: embedded in Pixel Data
+    ds.add_new(0x60000102, "US", 15)
+    result = anonymize(ds)
+    assert not any(t >> 16 == 0x6000 for t in result.dataset.keys())
+    assert any(w.kind == "overlay" and not w.resolved for w in result.warnings)
+    assert result.dataset.PatientIdentityRemoved == "NO"

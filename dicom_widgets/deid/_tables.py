@@ -20,7 +20,8 @@ __all__ = [
     "rules",
     "rule_for",
     "content_item_rules",
-    "PRIVATE_RULE",
+    "private_rule",
+    "repeating_rules",
 ]
 
 #: Edition of PS3.15 the shipped tables come from; recorded in De-identification Method.
@@ -139,11 +140,9 @@ def repeating_rules() -> list[TableRule]:
     return [*overlay.values(), *curve.values()]
 
 
-def _private_rule() -> TableRule:
+def private_rule() -> TableRule:
+    """The ``gggg,eeee`` row (every element of an odd group)."""
     return _load()[3]
-
-
-PRIVATE_RULE = None  # set lazily through rule_for; kept for documentation
 
 
 def rule_for(tag: int) -> TableRule | None:

@@ -565,6 +565,22 @@ class _Engine:
             if self.profile.override_for((g << 16) | 0x3000) is None
             and "clean_graphics" not in self.options
         }
+        for group in sorted(overlay_groups):
+            # Retired embedded overlays live in unused bits of the pixel data itself: removing
+            # the 60xx group does not remove them.
+            bits_tag, data_tag = (group << 16) | 0x0100, (group << 16) | 0x3000
+            if bits_tag in ds and data_tag not in ds:
+                try:
+                    bits = ds[bits_tag].value
+                except Exception:  # noqa: BLE001
+                    bits = None
+                if bits not in (None, 1, "", b""):
+                    self.warn(
+                        "overlay",
+                        _join(prefix, f"({group:04X},0100)"),
+                        "an overlay is embedded in unused bits of the pixel data; those bits "
+                        "still hold it after the 60xx group is removed: clean the pixel data",
+                    )
         for tag in tags:
             itag = int(tag)
             tag = BaseTag(itag)
@@ -1174,19 +1190,6 @@ class _Engine:
                     "BurnedInAnnotation",
                     f"Burned In Annotation is {state} on a {modality or 'secondary capture'} image: "
                     "pixel data may show names or IDs; clean the pixels (pixel_regions=...) or review them",
-                    resolved=self.pixel_cleaned,
-                )
-        for group in range(0x6000, 0x6020, 2):
-            bits = ds.get((group << 16) | 0x0100)
-            if (
-                bits is not None
-                and (group << 16 | 0x3000) not in ds
-                and bits.value not in (None, 1, "", b"")
-            ):
-                self.warn(
-                    "overlay",
-                    f"({group:04X},0100)",
-                    "an overlay is embedded in unused pixel data bits; pixel cleaning is needed to remove it",
                     resolved=self.pixel_cleaned,
                 )
 
