@@ -332,6 +332,14 @@ def test_preview_uids_are_the_exported_uids(phantom_folder, tmp_path):
     shown = preview.result.dataset.SOPInstanceUID
     report = preview.export(tmp_path / "out")
     assert any(Path(p).name == f"{shown}.dcm" for p in report.written)
+    # A second export into the same folder is refused (existing files) ...
+    before = _hashes(tmp_path / "out")
+    assert preview.export(tmp_path / "out") is None
+    assert "already holds 3 file(s)" in preview.export_message
+    # ... and when asked to add to it, nothing is overwritten.
+    again = preview.export(tmp_path / "out", into_existing=True)
+    assert again.counts() == {"exists": 3}
+    assert _hashes(tmp_path / "out") == before
 
 
 def test_unsafe_targets_are_refused_in_the_widget(phantom_folder, tmp_path):

@@ -1124,12 +1124,28 @@ class AnonymizationPreview(W.VBox):
 
     # ------------------------------------------------------------------ export
     def export(
-        self, out_dir: str | os.PathLike[str] | None = None, *, overwrite: bool = False
+        self,
+        out_dir: str | os.PathLike[str] | None = None,
+        *,
+        overwrite: bool = False,
+        into_existing: bool = False,
     ) -> Any:
         """De-identify every instance into ``out_dir`` (default: the output field) and verify.
 
-        Unsafe targets (the source folder or inside it) are refused with the engine's message
-        shown in the widget (and in :attr:`export_message`); nothing is written then.
+        Unsafe targets are refused with the message shown in the widget (and in
+        :attr:`export_message`), and nothing is written: the source folder, a folder inside it
+        or containing it, a path that is a file, and -- unless ``into_existing`` -- a folder
+        that already holds files (copies made with another key would mix with these).
+
+        Parameters
+        ----------
+        out_dir : path, optional
+            The output folder (created); default: the text of the output field.
+        overwrite : bool
+            Replace output files of the same name (otherwise they are reported as ``exists``).
+        into_existing : bool
+            Allow a folder that already holds files (for example to continue a batch with the
+            same ``key``).
 
         Returns
         -------
@@ -1143,7 +1159,7 @@ class AnonymizationPreview(W.VBox):
         try:
             if not target:
                 raise UnsafeOutputError("choose an output folder (outside the source folders)")
-            report = self._run_export(target, overwrite=overwrite)
+            report = self._run_export(target, overwrite=overwrite, into_existing=into_existing)
         except (DicomWidgetsError, OSError, ValueError) as exc:
             self.report = None
             self.export_message = f"Export refused: {exc}"
@@ -1157,13 +1173,15 @@ class AnonymizationPreview(W.VBox):
         self._show_report(report)
         return report
 
-    def _run_export(self, target: str, *, overwrite: bool) -> Any:
+    def _run_export(self, target: str, *, overwrite: bool, into_existing: bool) -> Any:
         from ..deid import anonymize_files
 
         out = Path(target).expanduser().resolve()
         # The engine refuses a target inside a source folder; the widget also refuses one that
         # contains the sources, and checks the folder of a folder source as a whole.
         _check_target(out, self._source_folders)
+        if not into_existing:
+            _check_empty(out)
         n = len(self._items)
         self.progress.max = max(1, n)
         self.progress.value = 0
@@ -1270,6 +1288,16 @@ def _check_target(out: Path, folders: Sequence[Path], *, containing: bool = True
             )
     if out.exists() and not out.is_dir():
         raise UnsafeOutputError(f"output path {out} exists and is not a folder")
+
+
+def _check_empty(out: Path) -> None:
+    if out.is_dir():
+        n = sum(1 for p in out.rglob("*") if p.is_file())
+        if n:
+            raise UnsafeOutputError(
+                f"output folder {out} already holds {n} file(s): choose a new or empty folder "
+                "(or export(..., into_existing=True) to add to it; files are never overwritten)"
+            )
 
 
 def _canvas_mode(canvas: str) -> str:
