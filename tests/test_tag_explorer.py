@@ -372,3 +372,20 @@ def test_refresh_after_editing_the_dataset():
     explorer.refresh()
     assert "Edited^Name" in explorer.table.value
     assert explorer.selected_row.keyword == "PatientName"
+
+
+def test_depth_limit_collapses_sequences_but_search_reaches_deep():
+    explorer = TagExplorer(read("rtplan"))
+    total = explorer.n_visible
+    explorer.depth_choice.value = 0
+    assert explorer.max_depth == 0
+    assert explorer.n_visible < total
+    assert all(r.depth == 0 for r in explorer.visible_rows)
+    explorer.query = "GantryAngle"  # deep inside BeamSequence[..].ControlPointSequence[..]
+    assert explorer.n_hits > 0 and explorer.selected_row.depth >= 2
+    explorer.query = ""
+    explorer.max_depth = 4  # any depth, also beyond the dropdown's presets
+    assert explorer.depth_choice.value == 4
+    assert max(r.depth for r in explorer.visible_rows) <= 4
+    explorer.max_depth = -7
+    assert explorer.max_depth == -1 and explorer.n_visible == total

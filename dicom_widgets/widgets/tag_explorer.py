@@ -163,6 +163,7 @@ class TagExplorer(W.VBox):
     show_private = T.Bool(True, help="Show private elements.")
     group_by_module = T.Bool(False, help="Group top-level elements by module.")
     only_varying = T.Bool(False, help="Show only elements that vary across instances.")
+    max_depth = T.Int(-1, help="Deepest sequence level shown when not searching (-1: all).")
     page = T.Int(0, help="Current page (0-based).")
     page_size = T.Int(50, help="Rows per page.")
     selected = T.Int(-1, help="Index (ElementRow.index) of the selected row, -1 for none.")
@@ -202,6 +203,18 @@ class TagExplorer(W.VBox):
         self.module_box = W.Checkbox(
             value=False, description="group by module", indent=False, layout=_AUTO_WIDTH
         )
+        self.depth_choice = W.Dropdown(
+            options=[
+                ("all levels", -1),
+                ("top level", 0),
+                ("1 level deep", 1),
+                ("2 levels deep", 2),
+            ],
+            value=-1,
+            description="show",
+            layout=W.Layout(width="190px"),
+            style={"description_width": "40px"},
+        )
         self.varying_box = W.Checkbox(
             value=False, description="only varying", indent=False, layout=_AUTO_WIDTH
         )
@@ -236,6 +249,7 @@ class TagExplorer(W.VBox):
                 self.private_box,
                 self.module_box,
                 self.varying_box,
+                self.depth_choice,
             ]
         )
         pager = W.HBox([self.prev_button, self.page_label, self.next_button])
@@ -268,6 +282,7 @@ class TagExplorer(W.VBox):
         self.private_box.observe(lambda ch: setattr(self, "show_private", ch["new"]), "value")
         self.module_box.observe(lambda ch: setattr(self, "group_by_module", ch["new"]), "value")
         self.varying_box.observe(lambda ch: setattr(self, "only_varying", ch["new"]), "value")
+        self.depth_choice.observe(lambda ch: setattr(self, "max_depth", ch["new"]), "value")
         self.instance_slider.observe(lambda ch: setattr(self, "instance", ch["new"]), "value")
         self.prev_button.on_click(lambda _: setattr(self, "page", self.page - 1))
         self.next_button.on_click(lambda _: setattr(self, "page", self.page + 1))
@@ -422,18 +437,30 @@ class TagExplorer(W.VBox):
             self._timer = None
         self.query = self.search_box.value
 
-    @T.observe("query", "show_private", "group_by_module", "only_varying", "instance")
+    @T.observe("query", "show_private", "group_by_module", "only_varying", "instance", "max_depth")
     def _on_filters(self, change: dict) -> None:
         if change["name"] == "query" and self.search_box.value != change["new"]:
             self.search_box.value = change["new"]
         sync = {"show_private": self.private_box, "group_by_module": self.module_box}
         sync["only_varying"] = self.varying_box
+        sync["max_depth"] = self.depth_choice
+        if change["name"] == "max_depth" and change["new"] not in [
+            v for _, v in self.depth_choice.options
+        ]:
+            self.depth_choice.options = [
+                *self.depth_choice.options,
+                (f"{change['new']} levels deep", change["new"]),
+            ]
         if change["name"] in sync:
             sync[change["name"]].value = change["new"]
         if change["name"] == "instance":
             self.instance_slider.value = change["new"]
         keep = self.selected_row.path if self.selected_row is not None else None
         self._refresh(keep_path=keep, first_hit=change["name"] == "query")
+
+    @T.validate("max_depth")
+    def _valid_depth(self, proposal: dict) -> int:
+        return max(-1, int(proposal["value"]))
 
     @T.validate("instance")
     def _valid_instance(self, proposal: dict) -> int:
@@ -498,6 +525,9 @@ class TagExplorer(W.VBox):
                 keep.update(index.ancestors(i))
             visible = [i for i in visible if i in keep]
             hits = [i for i in hits if i in keep]
+        if self.max_depth >= 0 and not self.query.strip():
+            # Collapsed view; a search still reaches (and shows) matches at any depth.
+            visible = [i for i in visible if rows[i].depth <= self.max_depth]
         headers: list[tuple[int, str]] = []
         if self.group_by_module:
             visible, headers = _group_by_module(rows, visible)
