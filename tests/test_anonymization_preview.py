@@ -518,3 +518,14 @@ def test_pitfall_files_preview_without_exceptions(name):
     if preview.result is not None:
         first, second = preview.display_frames()
         assert (first is None) == (second is None)
+
+
+def test_docstring_examples():
+    import doctest
+
+    from dicom_widgets.widgets import anonymization
+
+    result = doctest.testmod(
+        anonymization, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+    )
+    assert result.attempted > 0 and result.failed == 0

@@ -177,3 +177,10 @@ def test_advice_names_the_element():
     assert "'ManufacturerModelName=remove'" in H.warning_advice(
         "phi_in_text", "ManufacturerModelName"
     )
+
+
+def test_docstring_examples():
+    import doctest
+
+    result = doctest.testmod(H, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0
