@@ -1,4 +1,10 @@
-"""The Binder environment, built from exactly the files in ``binder/``, runs every notebook.
+"""What a notebook reader gets: stored outputs (GitHub, nbviewer) and the Binder environment.
+
+The fast tests check the stored notebooks themselves: executed in order without errors, widget
+state saved for every displayed widget, static HTML fallbacks present, no machine-specific paths,
+and that nbval really fails when a compared output changes.
+
+The Binder environment, built from exactly the files in ``binder/``, runs every notebook.
 
 Binder (repo2docker) installs ``binder/requirements.txt``, then runs ``binder/postBuild``
 from the repository root. This test does the same in a FRESH virtualenv (no packages
@@ -25,7 +31,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 BINDER = ROOT / "binder"
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+SANITIZE = ROOT / "notebooks" / "sanitize.cfg"
 
 # What a fresh clone would not contain (development environments, caches, outputs).
 _IGNORE = shutil.ignore_patterns(
@@ -90,6 +97,114 @@ def binder_env(tmp_path_factory) -> tuple[Path, Path, dict[str, str]]:
     return venv, repo, env
 
 
+def _outputs(nb: dict):
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            yield from cell.get("outputs", [])
+
+
+def _text(output: dict) -> str:
+    parts = [output.get("text", "")]
+    for mime in ("text/plain", "text/html"):
+        parts.append(output.get("data", {}).get(mime, ""))
+    return "".join("".join(p) if isinstance(p, list) else p for p in parts)
+
+
+def test_the_five_notebooks_are_there():
+    names = [p.stem for p in NOTEBOOKS]
+    for expected in [
+        "01_quickstart",
+        "02_series_qa",
+        "03_dicom_101",
+        "04_anonymization",
+        "05_ai_workflow",
+    ]:
+        assert expected in names
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_stored_notebook_is_executed_in_order_without_errors(path):
+    nb = json.loads(path.read_text())
+    assert nb["metadata"]["kernelspec"]["name"] == "python3"
+    counts = [c["execution_count"] for c in nb["cells"] if c["cell_type"] == "code"]
+    assert counts == list(range(1, len(counts) + 1)), "re-run scripts/execute_notebooks.py"
+    errors = [o for o in _outputs(nb) if o["output_type"] == "error"]
+    assert not errors, errors[0]
+    assert any(o["output_type"] != "stream" for o in _outputs(nb)), "no rich output stored"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_stored_widgets_render_without_a_kernel(path):
+    """Every displayed widget has its state saved; every dicom-widgets repr has a text fallback."""
+    nb = json.loads(path.read_text())
+    state = nb["metadata"]["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    views = [
+        o["data"]["application/vnd.jupyter.widget-view+json"]["model_id"]
+        for o in _outputs(nb)
+        if "application/vnd.jupyter.widget-view+json" in o.get("data", {})
+    ]
+    assert views, "each notebook shows at least one widget"
+    assert all(model_id in state for model_id in views)
+    for output in _outputs(nb):
+        html = output.get("data", {}).get("text/html", "")
+        html = "".join(html) if isinstance(html, list) else html
+        if 'class="dw-repr"' in html:
+            assert "dw-text-repr-fallback" in html
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_stored_outputs_have_no_machine_paths(path):
+    import re
+
+    nb = json.loads(path.read_text())
+    pattern = re.compile(r"(?<![\w.])/(?:work|home|root|tmp|Users|var/folders)/")
+    for output in _outputs(nb):
+        found = pattern.search(_text(output))
+        assert found is None, _text(output)[max(0, found.start() - 80) : found.end() + 80]
+
+
+@pytest.mark.slow
+def test_nbval_fails_when_a_compared_output_changes(tmp_path):
+    """The stored outputs are a real check: change one printed line and nbval must fail."""
+    source = ROOT / "notebooks" / "02_series_qa.ipynb"
+    nb = json.loads(source.read_text())
+    changed = False
+    for output in _outputs(nb):
+        text = "".join(output.get("text", ""))
+        if output["output_type"] == "stream" and "uniform spacing: False" in text:
+            output["text"] = text.replace("uniform spacing: False", "uniform spacing: True")
+            changed = True
+    assert changed
+    for name, content in [("same", source.read_text()), ("changed", json.dumps(nb))]:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / source.name).write_text(content)
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "--nbval",
+        "--nbval-sanitize-with",
+        str(SANITIZE),
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        "--rootdir",
+        str(tmp_path),
+    ]
+    env = {k: v for k, v in os.environ.items() if k not in {"MPLBACKEND", "DICOM_WIDGETS_DATA"}}
+    same = subprocess.run(
+        [*command, str(tmp_path / "same")], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert same.returncode == 0, (
+        "the stored outputs are stale: run scripts/execute_notebooks.py\n" + same.stdout[-3000:]
+    )
+    changed_run = subprocess.run(
+        [*command, str(tmp_path / "changed")], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert changed_run.returncode != 0
+    assert "uniform spacing: True" in changed_run.stdout
+
+
 def test_binder_files_exist():
     assert (BINDER / "requirements.txt").is_file()
     post_build = BINDER / "postBuild"
@@ -99,6 +214,8 @@ def test_binder_files_exist():
     assert 'exec "$@"' in start.read_text(), "binder/start must hand over to the server"
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_binder_environment_uses_the_installed_package(binder_env):
     venv, repo, env = binder_env
     code = textwrap.dedent(
@@ -118,6 +235,8 @@ def test_binder_environment_uses_the_installed_package(binder_env):
     assert any((repo / "notebooks" / "sample_data" / "ct").glob("*.dcm"))
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_binder_kernel_is_the_binder_environment(binder_env, tmp_path):
     """The ``python3`` kernel that runs the notebooks is the venv's, not ours."""
     venv, _repo, env = binder_env
@@ -153,6 +272,8 @@ def test_binder_kernel_is_the_binder_environment(binder_env, tmp_path):
     assert Path(out.strip().splitlines()[-1]).resolve() == venv.resolve()
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_binder_runs_every_notebook(binder_env):
     """Every notebook executes top to bottom in the Binder environment."""
     venv, repo, env = binder_env
