@@ -250,7 +250,8 @@ class TagExplorer(W.VBox):
                 self.module_box,
                 self.varying_box,
                 self.depth_choice,
-            ]
+            ],
+            layout=W.Layout(flex_flow="row wrap", align_items="center"),
         )
         pager = W.HBox([self.prev_button, self.page_label, self.next_button])
         side = W.VBox(
