@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import os
 import statistics
 import time
 import warnings
@@ -50,10 +51,10 @@ def bench_naive(stored: np.ndarray, steps: int) -> tuple[list[float], int]:
     import matplotlib.pyplot as plt
     from IPython.core.pylabtools import print_figure
 
-    times, nbytes = [], 0
+    times, cpu, sizes = [], [], []
     n = stored.shape[0]
     for k in range(steps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         hu = stored[k % n] * 1.0 - 1024.0
         fig, ax = plt.subplots(figsize=(6.4, 6.4))
         ax.imshow(hu, cmap="gray", vmin=-160, vmax=240)
@@ -61,9 +62,10 @@ def bench_naive(stored: np.ndarray, steps: int) -> tuple[list[float], int]:
         payload = base64.b64encode(png)
         plt.close(fig)
         times.append(time.perf_counter() - t0)
-        nbytes = len(png)
+        cpu.append(time.process_time() - c0)
+        sizes.append(len(png))
         del payload
-    return times, nbytes
+    return times, cpu, int(statistics.median(sizes))
 
 
 def bench_ipympl_default(stored: np.ndarray, steps: int) -> tuple[list[float], int]:
@@ -85,16 +87,17 @@ def bench_ipympl_default(stored: np.ndarray, steps: int) -> tuple[list[float], i
     image = ax.imshow(lut(stored[0]), cmap="gray", vmin=0, vmax=255, interpolation="nearest")
     canvas._handle_message(canvas, {"type": "draw"}, [])
     recorder = SendRecorder(canvas)
-    times = []
+    times, cpu = [], []
     n = stored.shape[0]
     for k in range(steps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         image.set_data(lut(stored[(k + 1) % n]))
         canvas.draw_idle()
         # The browser answers draw_idle's "draw" event with a "draw" message:
         canvas._handle_message(canvas, {"type": "draw"}, [])
         times.append(recorder.times[-1] - t0)
-    return times, len(recorder.last or b"")
+        cpu.append(recorder.cpu_times[-1] - c0)
+    return times, cpu, int(statistics.median(len(f) for f in recorder.frames[-steps:]))
 
 
 def bench_viewer(
@@ -119,15 +122,16 @@ def bench_viewer(
         canvas._handle_message(canvas, message, [])
     viewer.refresh()
     recorder = SendRecorder(canvas)
-    times = []
+    times, cpu = [], []
     n = stored.shape[0]
     for k in range(steps):
         sent = len(recorder.frames)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         viewer.index = (k + 1) % n
         assert len(recorder.frames) == sent + 1, "each step must send exactly one frame"
         times.append(recorder.times[-1] - t0)
-    return times, len(recorder.last or b""), viewer
+        cpu.append(recorder.cpu_times[-1] - c0)
+    return times, cpu, int(statistics.median(len(f) for f in recorder.frames[-steps:])), viewer
 
 
 def main() -> None:
@@ -143,32 +147,34 @@ def main() -> None:
     bench_ipympl_default(stored, 2)
     bench_viewer(stored, 2, args.size)
 
-    naive, naive_bytes = bench_naive(stored, args.steps)
-    default, default_bytes = bench_ipympl_default(stored, args.steps)
-    fast, fast_bytes, viewer = bench_viewer(stored, args.steps, args.size)
-    hidpi, hidpi_bytes, _ = bench_viewer(stored, args.steps, args.size, pixel_ratio=2.0)
+    naive, naive_cpu, naive_bytes = bench_naive(stored, args.steps)
+    default, default_cpu, default_bytes = bench_ipympl_default(stored, args.steps)
+    fast, fast_cpu, fast_bytes, viewer = bench_viewer(stored, args.steps, args.size)
+    hidpi, hidpi_cpu, hidpi_bytes, _ = bench_viewer(stored, args.steps, args.size, pixel_ratio=2.0)
 
     rows = [
-        ("naive interact+imshow+PNG", naive, naive_bytes),
-        ("ipympl set_data+draw_idle", default, default_bytes),
-        ("SeriesViewer step", fast, fast_bytes),
-        ("SeriesViewer step, HiDPI x2", hidpi, hidpi_bytes),
+        ("naive interact+imshow+PNG", naive, naive_cpu, naive_bytes),
+        ("ipympl set_data+draw_idle", default, default_cpu, default_bytes),
+        ("SeriesViewer step", fast, fast_cpu, fast_bytes),
+        ("SeriesViewer step, HiDPI x2", hidpi, hidpi_cpu, hidpi_bytes),
     ]
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(
-        f"{args.size}x{args.size} CT, {args.slices} slices, {args.steps} steps each (server side, ms)"
+        f"{args.size}x{args.size} CT, {args.slices} slices, {args.steps} steps each, server side, "
+        f"ms (wall clock; CPU time of this process; load average {load:.1f} on {os.cpu_count()} CPUs)"
     )
-    print(f"{'path':30s} {'median':>8s} {'p90':>8s} {'bytes/frame':>12s}")
-    for name, times, nbytes in rows:
+    print(
+        f"{'path':30s} {'median':>8s} {'p90':>8s} {'cpu med':>8s} {'cpu p90':>8s} {'median bytes':>12s}"
+    )
+    for name, times, cpu, nbytes in rows:
         median, p90 = _stats(times)
-        print(f"{name:30s} {median:8.2f} {p90:8.2f} {nbytes:12d}")
-    naive_median, _ = _stats(naive)
-    fast_median, _ = _stats(fast)
-    default_median, _ = _stats(default)
-    print(
-        f"speed-up vs naive: {naive_median / fast_median:.1f}x (target >= 5x); "
-        f"vs ipympl default: {default_median / fast_median:.1f}x; "
-        f"SeriesViewer median {fast_median:.2f} ms (target < 15 ms)"
-    )
+        cpu_median, cpu_p90 = _stats(cpu)
+        print(f"{name:30s} {median:8.2f} {p90:8.2f} {cpu_median:8.2f} {cpu_p90:8.2f} {nbytes:12d}")
+    for label, a, b in (("wall", naive, fast), ("cpu", naive_cpu, fast_cpu)):
+        print(
+            f"{label}: speed-up vs naive {_stats(a)[0] / _stats(b)[0]:.1f}x (target >= 5x); "
+            f"SeriesViewer median {_stats(b)[0]:.2f} ms (target < 15 ms)"
+        )
     fig_px = viewer.canvas.get_renderer().width, viewer.canvas.get_renderer().height
     print(
         f"SeriesViewer canvas {fig_px[0]}x{fig_px[1]} px, frame encoded as "

@@ -231,13 +231,16 @@ class SendRecorder:
     def __init__(self, canvas: Any) -> None:
         self.canvas = canvas
         self.frames: list[bytes] = []
+        #: ``time.perf_counter()`` and ``time.process_time()`` after each send.
         self.times: list[float] = []
+        self.cpu_times: list[float] = []
         self._original = canvas.send_binary
 
         def send_binary(data: bytes) -> None:
             self._original(data)
-            self.frames.append(bytes(data))
             self.times.append(time.perf_counter())
+            self.cpu_times.append(time.process_time())
+            self.frames.append(bytes(data))
 
         canvas.send_binary = send_binary
 
