@@ -384,7 +384,13 @@ class SeriesViewer(widgets.VBox):
         }
 
     def refresh(self) -> None:
-        """Redraw the figure (call after drawing your own artists on :attr:`ax`)."""
+        """Redraw the figure (call after drawing your own artists on :attr:`ax`).
+
+        Examples
+        --------
+        >>> viewer.ax.plot([10, 100], [50, 50], color="red")  # doctest: +SKIP
+        >>> viewer.refresh()  # doctest: +SKIP
+        """
         self._bg = None
         self._render()
 
@@ -419,7 +425,12 @@ class SeriesViewer(widgets.VBox):
         super().close()
 
     def step(self, n: int = 1) -> None:
-        """Move ``n`` slices (negative: backwards), clamped to the series."""
+        """Move ``n`` slices (negative: backwards), clamped to the series.
+
+        Examples
+        --------
+        >>> viewer.step(5); viewer.step(-1)  # doctest: +SKIP
+        """
         self.index = int(np.clip(self.index + n, 0, self._n_index() - 1))
 
     def add_overlay(
@@ -572,6 +583,11 @@ class SeriesViewer(widgets.VBox):
         ------
         MissingDependencyError
             MP4 asked for but ``ffmpeg`` is not on PATH.
+
+        Examples
+        --------
+        >>> viewer.save_animation("cine.gif", fps=15)  # doctest: +SKIP
+        'cine.gif'
         """
         from .._io import atomic_write, atomic_write_bytes
 
@@ -1071,7 +1087,18 @@ class SeriesViewer(widgets.VBox):
         self._set_window(center, width, value)
 
     def auto_window(self) -> tuple[float, float]:
-        """Set the window from the 0.5/99.5 percentiles of the main pane's current plane."""
+        """Set the window from the 0.5/99.5 percentiles of the main pane's current plane.
+
+        Returns
+        -------
+        (float, float)
+            The new (center, width).
+
+        Examples
+        --------
+        >>> viewer.auto_window()  # doctest: +SKIP
+        (412.5, 815.0)
+        """
         values = self._plane_values(self._panes[self._active])
         if values is None:
             return (self.window_center, self.window_width)
