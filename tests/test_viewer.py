@@ -183,10 +183,15 @@ def test_play_steps_and_loops(viewer):
     viewer._tick()
     assert viewer.index == 0  # loop
     viewer.loop = False
-    viewer.index = 11
+    viewer.index = 10
     viewer.playing = True
     viewer._tick()
+    assert viewer.index == 11 and viewer.playing is True
+    viewer._tick()
     assert viewer.index == 11 and viewer.playing is False
+    viewer.playing = True  # Play again at the end of a non-looping cine: from the start
+    assert viewer.index == 0
+    viewer.playing = False
     viewer.fps = 25
     assert viewer._timer.interval == 40
     with pytest.raises(traitlets.TraitError):

@@ -266,7 +266,7 @@ class SeriesViewer(widgets.VBox):
         self._luts: dict[Any, np.ndarray] = {}
         self._volumes: dict[Any, np.ndarray] = {}
         self._overlays: list[_Overlay] = []
-        self._dicom_overlay_cache: dict[int, np.ndarray | None] = {}
+        self._dicom_overlay_cache: dict[tuple[int, int], np.ndarray | None] = {}
         self._bg: Any = None
         self._bg_key: Any = None
         self._syncing = False
@@ -963,6 +963,9 @@ class SeriesViewer(widgets.VBox):
     def _on_playing(self, change: Mapping[str, Any]) -> None:
         self._play_button.icon = "pause" if change["new"] else "play"
         if change["new"]:
+            axis = self._play_axis()
+            if not self.loop and getattr(self, axis) >= self._axis_len(axis) - 1:
+                setattr(self, axis, 0)  # Play at the end of a non-looping cine starts over
             if self._timer is None:
                 self._timer = self._new_timer()
                 self._timer.add_callback(self._tick)
@@ -1360,8 +1363,9 @@ class SeriesViewer(widgets.VBox):
 
     def _dicom_overlay(self, index: int) -> np.ndarray | None:
         """Union of the DICOM overlay planes (60xx,3000) of slice ``index`` (cached)."""
-        if index in self._dicom_overlay_cache:
-            return self._dicom_overlay_cache[index]
+        key = (index, self.time)
+        if key in self._dicom_overlay_cache:
+            return self._dicom_overlay_cache[key]
         result = None
         ds = self.source.dataset(index, self.time)
         if ds is not None:
@@ -1391,7 +1395,7 @@ class SeriesViewer(widgets.VBox):
                 result = arr.astype(bool) if result is None else (result | arr.astype(bool))
         if len(self._dicom_overlay_cache) > 64:
             self._dicom_overlay_cache.clear()
-        self._dicom_overlay_cache[index] = result
+        self._dicom_overlay_cache[key] = result
         return result
 
     # ------------------------------------------------------------------ drawing
