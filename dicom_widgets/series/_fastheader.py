@@ -187,10 +187,63 @@ def _element_header(
     return pos + 8, tag, None, pos, length
 
 
+_EXPLICIT_SHORT = struct.Struct("<HH2sH")
+_IMPLICIT = struct.Struct("<HHL")
+_U32 = struct.Struct("<L")
+_SHORT_VRS = {
+    b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"IS", b"LO", b"LT",
+    b"PN", b"SH", b"SL", b"SS", b"ST", b"TM", b"UI", b"UL", b"US",
+}  # fmt: skip
+
+
 def _parse(
     buf: bytes, pos: int, explicit: bool
 ) -> tuple[dict[int, tuple[bytes | None, bytes, int]], int | None]:
+    # The hot loop of opening a folder: one struct call per element, no helper calls.
     found: dict[int, tuple[bytes | None, bytes, int]] = {}
+    n = len(buf)
+    explicit_short, implicit, u32 = _EXPLICIT_SHORT, _IMPLICIT, _U32
+    long_vrs, short_vrs, wanted, refused = _LONG_VRS, _SHORT_VRS, WANTED, _REFUSED_TAGS
+    while pos + 12 <= n:
+        vr: bytes | None
+        if explicit:
+            group, elem, vr, length = explicit_short.unpack_from(buf, pos)
+            if group == 0xFFFE:
+                raise _Refuse
+            if vr in long_vrs:
+                length = u32.unpack_from(buf, pos + 8)[0]
+                start = pos + 12
+            elif vr in short_vrs:
+                start = pos + 8
+            else:
+                raise _Refuse  # not a VR we know: let pydicom decide
+        else:
+            group, elem, length = implicit.unpack_from(buf, pos)
+            vr = None
+            start = pos + 8
+        tag = (group << 16) | elem
+        if tag == _PIXEL_DATA:
+            return found, pos
+        if tag > _PIXEL_DATA:
+            return found, None
+        if tag in refused:
+            raise _Refuse
+        if length == _UNDEFINED:
+            pos = _skip_undefined(buf, start, explicit)
+            continue
+        end = start + length
+        if tag in wanted:
+            if end > n:
+                raise _NeedMore
+            found[tag] = (vr, buf[start:end], start)
+        pos = end
+    # Fewer than 12 bytes left: finish carefully (a short last element, or more to read).
+    return _parse_slow(buf, pos, explicit, found)
+
+
+def _parse_slow(
+    buf: bytes, pos: int, explicit: bool, found: dict[int, tuple[bytes | None, bytes, int]]
+) -> tuple[dict[int, tuple[bytes | None, bytes, int]], int | None]:
     n = len(buf)
     while pos < n:
         start, tag, vr, _hdr, length = _element_header(buf, pos, explicit)
@@ -225,6 +278,22 @@ def _meta(buf: bytes) -> tuple[dict[int, bytes], int]:
         meta[tag] = buf[start : start + length]
         pos = start + length
     raise _Refuse
+
+
+# Created once: building BaseTag objects and decoding VRs per element per file adds up.
+_TAGS: dict[int, BaseTag] = {tag: BaseTag(tag) for tag in WANTED}
+_VR_TEXT: dict[bytes, str] = {vr: vr.decode("ascii") for vr in _LONG_VRS | _SHORT_VRS}
+_META_BY_SYNTAX: dict[str, FileMetaDataset] = {}
+
+
+def _file_meta(syntax: str) -> FileMetaDataset:
+    """One shared file meta per transfer syntax (light headers are internal and read-only)."""
+    meta = _META_BY_SYNTAX.get(syntax)
+    if meta is None:
+        meta = FileMetaDataset()
+        meta.TransferSyntaxUID = syntax
+        _META_BY_SYNTAX[syntax] = meta
+    return meta
 
 
 def _text(raw: bytes) -> str:
@@ -326,33 +395,27 @@ def _build(
     if frames > 1:
         return None  # multi-frame: functional groups and per-frame logic live in the pydicom path
     elements: dict[BaseTag, Any] = {}
+    implicit = not explicit
     for tag, (vr, value, start) in found.items():
-        btag = BaseTag(tag)
-        elements[btag] = RawDataElement(
-            btag,
-            vr.decode("ascii") if vr is not None else None,
-            len(value),
-            value,
-            start,
-            not explicit,
-            True,
-        )
+        btag = _TAGS[tag]
+        vr_text = None if vr is None else _VR_TEXT.get(vr) or vr.decode("ascii")
+        elements[btag] = RawDataElement(btag, vr_text, len(value), value, start, implicit, True)
     ds = Dataset(elements)
-    meta = FileMetaDataset()
-    meta.TransferSyntaxUID = syntax
-    ds.file_meta = meta
-    ds.filename = os.fspath(path)
-    ds._dw_pixel_offset = pixel_offset
-    ds._dw_light = True  # only the WANTED elements: Series.dataset() reads the full header
+    # Plain attribute sets: pydicom's Dataset.__setattr__ checks keywords, too slow per file.
+    setattr_ = object.__setattr__
+    setattr_(ds, "file_meta", _file_meta(syntax))
+    setattr_(ds, "filename", os.fspath(path))
+    setattr_(ds, "_dw_pixel_offset", pixel_offset)
+    setattr_(ds, "_dw_light", True)  # only the WANTED elements: Series.dataset() reads the rest
     rows = _us(raw(0x00280010), found.get(0x00280010, (None,))[0])
     cols = _us(raw(0x00280011), found.get(0x00280011, (None,))[0])
     sop_class = _text(raw(0x00080016) or b"")
     series_uid = _text(raw(0x0020000E) or b"")
-    ds._dw_series_uid = series_uid
+    setattr_(ds, "_dw_series_uid", series_uid)
     from ._frames import _NON_IMAGE_SOP_PREFIXES
 
     if not rows or not cols or sop_class.startswith(_NON_IMAGE_SOP_PREFIXES):
-        ds._dw_frames = []
+        setattr_(ds, "_dw_frames", [])
         return ds, []
     samples = _us(raw(0x00280002), found.get(0x00280002, (None,))[0]) or 1
     bits = _us(raw(0x00280100), found.get(0x00280100, (None,))[0]) or 0
@@ -402,5 +465,5 @@ def _build(
         temporal=temporal,
         order=order * 100000,
     )
-    ds._dw_frames = [ref]
+    setattr_(ds, "_dw_frames", [ref])
     return ds, [ref]
