@@ -347,11 +347,15 @@ def _patterns(values: dict[str, list[str]]) -> list[re.Pattern[str]]:
                 continue
             if kind != "name" and len(value) < 3:
                 continue
-            # Word boundaries so that a short name part does not eat the inside of words.
-            patterns.append(
-                re.compile(rf"(?<![0-9A-Za-z]){re.escape(value)}(?![0-9A-Za-z])", re.IGNORECASE)
-            )
+            patterns.append(_word_pattern(value))
     return patterns
+
+
+@lru_cache(maxsize=4096)
+def _word_pattern(value: str) -> re.Pattern[str]:
+    # Word boundaries so that a short name part does not eat the inside of words; cached
+    # because every file of a patient has the same identifiers.
+    return re.compile(rf"(?<![0-9A-Za-z]){re.escape(value)}(?![0-9A-Za-z])", re.IGNORECASE)
 
 
 @dataclass
@@ -468,7 +472,8 @@ class _Engine:
     ) -> None:
         self.profile = profile
         self.context = context
-        self.options = set(profile.enabled_options())
+        self.enabled = profile.enabled_options()
+        self.options = set(self.enabled)
         self.changes: list[Change] = []
         self.warnings: list[DeidWarning] = []
         self.sop_class = str(ds.get("SOPClassUID", "") or "")
@@ -543,7 +548,7 @@ class _Engine:
     # -- rules -----------------------------------------------------------------------------
     def code_for(self, rule: TableRule) -> tuple[str, str]:
         """(code, which rule fired) for a table row under the profile's options."""
-        codes = [(rule.code_for(opt), opt) for opt in self.profile.enabled_options()]
+        codes = [(rule.code_for(opt), opt) for opt in self.enabled]
         codes = [(c, o) for c, o in codes if c]
         if not codes:
             return rule.basic, "basic"
