@@ -389,3 +389,16 @@ def test_depth_limit_collapses_sequences_but_search_reaches_deep():
     assert max(r.depth for r in explorer.visible_rows) <= 4
     explorer.max_depth = -7
     assert explorer.max_depth == -1 and explorer.n_visible == total
+
+
+def test_static_fallback_and_short_repr():
+    from dicom_widgets.data import pydicom_file
+    from dicom_widgets.widgets.tag_explorer import TagExplorer
+
+    explorer = TagExplorer(pydicom_file("ct_small"), debounce=0)
+    explorer.query = "PatientName"
+    bundle = explorer._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert "PatientName" in bundle["text/html"], "the page table is the static fallback"
+    assert bundle["text/plain"].startswith("<TagExplorer 1 instance(s)")
+    assert "query='PatientName'" in repr(explorer)

@@ -645,6 +645,22 @@ class TagExplorer(W.VBox):
         index_name = "frame index" if self.varies_over == "frames" else "slice index"
         self.plot.value = variation_png(self._variations[choice], xlabel=index_name)
 
+    # ------------------------------------------------------------------ reprs
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if bundle is not None:
+            # Static fallback: the current page, for notebooks rendered without a kernel;
+            # a stable text/plain instead of ipywidgets' dump of the children.
+            bundle["text/html"] = self.table.value
+            bundle["text/plain"] = repr(self)
+        return bundle
+
+    def __repr__(self) -> str:
+        text = f"<TagExplorer {len(self._source)} instance(s), {self.n_visible} rows shown"
+        if self.query.strip():
+            text += f", query={self.query.strip()!r} ({self.n_hits} hits)"
+        return text + ">"
+
 
 _FRAME_PREFIX = re.compile(rf"^{core.PER_FRAME}\[\d+\]")
 
