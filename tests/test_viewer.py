@@ -561,3 +561,14 @@ def test_benchmark_script_runs(monkeypatch, capsys):
     runpy.run_path(str(script), run_name="__main__")
     out = capsys.readouterr().out
     assert "SeriesViewer step" in out and "speed-up vs naive" in out
+
+
+def test_one_frame_per_user_action(viewer):
+    recorder = SendRecorder(viewer.canvas)
+    viewer.preset = "bone"
+    assert len(recorder.frames) == 1
+    viewer.drag_window(10, 500)
+    assert len(recorder.frames) == 2
+    viewer.invert = True
+    viewer.index = 3
+    assert len(recorder.frames) == 4

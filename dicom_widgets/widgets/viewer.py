@@ -27,12 +27,13 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import shutil
 import textwrap
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -1050,7 +1051,7 @@ class SeriesViewer(widgets.VBox):
             raise ValueError(
                 f"window width must be a positive finite number, got ({center}, {width})"
             )
-        with self._quiet():
+        with self._quiet(), self._batch():
             self.window_center = float(center)
             self.window_width = float(width)
             self.preset = preset
@@ -1068,7 +1069,7 @@ class SeriesViewer(widgets.VBox):
             if lut is not None:
                 self._voi_lut = lut
                 center = lut.first_mapped + lut.data.size / 2
-                with self._quiet():
+                with self._quiet(), self._batch():
                     self.window_center, self.window_width = (
                         float(center),
                         float(max(lut.data.size, 1)),
@@ -1128,6 +1129,16 @@ class SeriesViewer(widgets.VBox):
 
     def _quiet(self) -> SeriesViewer._QuietContext:
         return SeriesViewer._QuietContext(self)
+
+    @contextlib.contextmanager
+    def _batch(self) -> Iterator[None]:
+        """Change several traits with one redraw at the end (the caller renders)."""
+        previous = self._hold
+        self._hold = True
+        try:
+            yield
+        finally:
+            self._hold = previous
 
     # ------------------------------------------------------------------ geometry / panes
     def _view_available(self, view: str) -> str | None:
@@ -1724,11 +1735,10 @@ class SeriesViewer(widgets.VBox):
 
     def drag_window(self, center: float, width: float) -> None:
         """Set centre and width at once (one redraw), as right-button dragging does."""
-        with self.hold_trait_notifications():
-            with self._quiet():
-                self.window_center = float(center)
-                self.window_width = float(width)
-                self.preset = "custom"
+        with self._quiet(), self._batch():
+            self.window_center = float(center)
+            self.window_width = float(width)
+            self.preset = "custom"
         self._voi_lut = None
         self._render()
 
