@@ -574,3 +574,23 @@ def test_embedded_overlay_warned_even_though_group_removed():
     assert not any(t >> 16 == 0x6000 for t in result.dataset.keys())
     assert any(w.kind == "overlay" and not w.resolved for w in result.warnings)
     assert result.dataset.PatientIdentityRemoved == "NO"
+
+
+def _boom(*args, **kwargs):
+    raise RuntimeError("worker died")
+
+
+class _FailingExecutor(cf.ThreadPoolExecutor):
+    """An executor whose every task fails, like a crashed process-pool worker."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        return super().submit(_boom)
+
+
+def test_failed_worker_gives_error_outcomes_not_an_exception(tmp_path):
+    paths = write_series(_series(3, 16), tmp_path / "src")
+    with _FailingExecutor(1) as pool:
+        report = anonymize_files(paths, tmp_path / "out", executor=pool, progress=False)
+    assert [o.status for o in report.outcomes] == ["error"] * 3
+    assert all("worker failed" in o.message for o in report.outcomes)
+    assert not report.ok

@@ -663,7 +663,7 @@ def anonymize_files(
                     bar.update(1)
         else:
             chunk = max(1, min(_CHUNK, len(jobs) // (4 * (os.cpu_count() or 1)) or 1))
-            futures = [
+            futures = {
                 executor.submit(
                     _process_chunk,
                     jobs[start : start + chunk],
@@ -675,15 +675,34 @@ def anonymize_files(
                     pixel_regions,
                     verify,
                     fsync,
-                )
+                ): jobs[start : start + chunk]
                 for start in range(0, len(jobs), chunk)
-            ]
+            }
             for future in cf.as_completed(futures):
-                chunk_outcomes, uids, dates = future.result()
+                try:
+                    chunk_outcomes, uids, dates = future.result()
+                except Exception as exc:  # noqa: BLE001 - a dead worker must not sink the batch
+                    chunk_outcomes = [
+                        FileOutcome(
+                            i,
+                            src if not isinstance(src, Dataset) else f"<dataset {i}>",
+                            None,
+                            "error",
+                            f"worker failed: {type(exc).__name__}: {exc}"[:500],
+                        )
+                        for i, src in futures[future]
+                    ]
+                    uids, dates = {}, {}
                 context.merge(uids, dates)
                 outcomes.extend(chunk_outcomes)
                 if bar is not None:
                     bar.update(len(chunk_outcomes))
+    except BaseException:
+        # Interrupted (KeyboardInterrupt...): drop the queued work; written files are complete.
+        if own_pool is not None:
+            own_pool.shutdown(wait=False, cancel_futures=True)
+            own_pool = None
+        raise
     finally:
         if bar is not None:
             bar.close()
