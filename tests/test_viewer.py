@@ -572,3 +572,15 @@ def test_one_frame_per_user_action(viewer):
     viewer.invert = True
     viewer.index = 3
     assert len(recorder.frames) == 4
+
+
+def test_one_frame_per_view_change_and_ortho_click(vol):
+    v = SeriesViewer(vol, spacing=(3.0, 1.0, 1.0), window=(0, 1000))
+    _send(v, type="initialized")
+    recorder = SendRecorder(v.canvas)
+    v.view = "coronal"
+    assert len(recorder.frames) == 1
+    v.view = "ortho"
+    assert len(recorder.frames) == 2
+    _mouse(v, "button_press", 3, 4, pane=2, button=0, buttons=1)
+    assert len(recorder.frames) == 3 and v._active == 2

@@ -956,7 +956,10 @@ class SeriesViewer(widgets.VBox):
             return
         self._setup_panes(change["new"])
         pane = self._panes[self._active]
-        self._retarget(int(np.clip(self._cursor[pane.plane.normal_axis], 0, self._n_index() - 1)))
+        with self._batch():
+            self._retarget(
+                int(np.clip(self._cursor[pane.plane.normal_axis], 0, self._n_index() - 1))
+            )
         self._update_counter()
         self.refresh()
 
@@ -1660,9 +1663,12 @@ class SeriesViewer(widgets.VBox):
         pane = self._pane_at(event)
         if pane is None:
             return
-        self._activate(pane)
+        changed = self._activate(pane)
+        before = self.index
         # Wheel towards the user (negative step) moves forward, as in clinical viewers.
         self.step(-int(np.sign(event.step)) or 1)
+        if changed and self.index == before:
+            self._render()  # clamped at an end: still show the newly active pane's labels
 
     def _on_key(self, event: Any) -> None:
         moves = {"up": 1, "right": 1, "down": -1, "left": -1, "pageup": 10, "pagedown": -10}
@@ -1675,12 +1681,15 @@ class SeriesViewer(widgets.VBox):
         elif event.key == " ":
             self.playing = not self.playing
 
-    def _activate(self, pane: _Pane) -> None:
+    def _activate(self, pane: _Pane) -> bool:
+        """Make ``pane`` the slider's pane (no redraw: the caller draws). True if it changed."""
         k = self._panes.index(pane)
         if k == self._active:
-            return
+            return False
         self._active = k
-        self._retarget(self._plane_index(pane))
+        with self._batch():
+            self._retarget(self._plane_index(pane))
+        return True
 
     def _retarget(self, index: int) -> None:
         """Point the slider and ``index`` at a new range without the slider clamping the cursor."""
@@ -1704,7 +1713,8 @@ class SeriesViewer(widgets.VBox):
             self._drag = (event.x, event.y, self.window_center, self.window_width)
             return
         if event.button == 1 and event.xdata is not None:
-            self._activate(pane)
+            if self._activate(pane) and self.view != "ortho":
+                self._render()
             if self.view == "ortho":
                 row, col = int(round(event.ydata)), int(round(event.xdata))
                 rows, cols = pane.shape
