@@ -51,7 +51,9 @@ def test_every_nibabel_dicom_file_loads(nib_files):
             series = dw.load_series(path, progress=False)
         assert len(series) >= 1
         try:
-            frame = series.frame(0)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # pydicom 2.4 notes a Bits Stored mismatch
+                frame = series.frame(0)
         except dw.DecodeError as exc:
             # nibabel trimmed the pixel data out of some files to keep them small.
             assert path.name in str(exc) and "truncated" in str(exc)
@@ -63,8 +65,10 @@ def test_enhanced_philips_mprage_matches_nibabel(nib_files):
     path = nib_files["philips_mprage.dcm"]
     series = dw.load_series(path, progress=False)
     wrapper = _wrapper(path)
-    theirs = np.asarray(wrapper.affine)
-    data = np.asarray(wrapper.get_data())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # nibabel: no Philips private scale factor in this file
+        theirs = np.asarray(wrapper.affine)
+        data = np.asarray(wrapper.get_data())
     n = len(series)
     assert (n, series.n_times, series.sort_method) == (176, 1, "geometry")
     assert series.is_uniform
@@ -85,7 +89,9 @@ def test_decimal_rescale_matches_nibabel(nib_files):
     series = dw.load_series(path, progress=False)
     slope, intercept = series.rescale(0)
     assert (slope, intercept) != (1.0, 0.0)
-    theirs = np.asarray(_wrapper(path).get_data(), dtype=np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = np.asarray(_wrapper(path).get_data(), dtype=np.float64)
     np.testing.assert_allclose(series.frame(0), theirs.reshape(series.frame(0).shape), rtol=1e-5)
     # In-plane axes agree with nibabel's (row, column) order.
     ours = series.affine()
