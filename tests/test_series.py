@@ -528,3 +528,30 @@ def test_volume_fill_on_integer_frames_and_cache_info(tmp_path):
     info = series.cache_info()
     assert info["items"] == 3 and info["nbytes"] == 3 * 16 * 16 * 2
     assert info["max_bytes"] == dw.series.DEFAULT_CACHE_BYTES
+
+
+def test_float_pixel_data_file(tmp_path):
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    from dicom_widgets._compat import write_dataset
+
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.30"
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID = generate_uid()
+    ds.SeriesInstanceUID = generate_uid()
+    ds.Modality = "OT"
+    ds.Rows = ds.Columns = 4
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.BitsAllocated = 32
+    ds.FloatPixelData = np.linspace(-1, 1, 16, dtype=np.float32).tobytes()
+    write_dataset(ds, tmp_path / "float.dcm")
+    series = dw.load_series(tmp_path / "float.dcm", progress=False)
+    assert series.findings == []
+    np.testing.assert_allclose(series.frame(0).ravel(), np.linspace(-1, 1, 16))
+    assert series.display_lut(0) is None  # no integer fast path for float data
+    shown = series.display(0, "full")
+    assert shown.dtype == np.uint8 and shown.min() == 0 and shown.max() == 255
