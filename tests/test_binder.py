@@ -45,6 +45,7 @@ _IGNORE = shutil.ignore_patterns(
     "build",
     "dist",
     "sample_data",
+    "output",
     ".ipynb_checkpoints",
 )
 
