@@ -594,3 +594,34 @@ def test_failed_worker_gives_error_outcomes_not_an_exception(tmp_path):
     assert [o.status for o in report.outcomes] == ["error"] * 3
     assert all("worker failed" in o.message for o in report.outcomes)
     assert not report.ok
+
+
+def test_invalid_values_are_handled_and_reported(tmp_path):
+    from pydicom.dataelem import DataElement
+
+    ds = _series(1, 16)[0]
+    ds.add(DataElement(0x00080020, "DA", "2024-13-45"))  # StudyDate, not a date
+    ds.add(DataElement(0x0020000D, "UI", f"study.{MRN}.x"))  # malformed UID holding an MRN
+    ds.add(DataElement(0x00100010, "LO", "Wrongvr^Patient"))  # PN written with the wrong VR
+    ds.add(DataElement(0x00181030, "LO", "Protocol for Wrongvr"))
+    from pydicom.dataelem import RawDataElement
+    from pydicom.tag import Tag
+
+    spacing = Tag(0x00280030)  # an invalid DS outside the table, as a reader leaves it
+    ds._dict[spacing] = RawDataElement(spacing, "DS", 8, b"abc\\def ", 0, False, True)
+    path = tmp_path / "src" / "bad.dcm"
+    path.parent.mkdir()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pydicom.dcmwrite(path, ds)
+        report = anonymize_files(
+            [path],
+            tmp_path / "out",
+            profile=Profile(retain_longitudinal_modified_dates=True),
+            progress=False,
+        )
+    outcome = report.outcomes[0]
+    assert outcome.status == "written", outcome
+    assert any(w.kind == "invalid_value" for w in outcome.warnings)
+    raw = Path(outcome.output).read_bytes()
+    assert MRN.encode() not in raw and b"Wrongvr" not in raw and b"2024-13-45" not in raw
