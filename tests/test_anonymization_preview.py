@@ -529,3 +529,16 @@ def test_docstring_examples():
         anonymization, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
     )
     assert result.attempted > 0 and result.failed == 0
+
+
+@pytest.mark.parametrize("name", ["rgb_2frame", "rgb_jpeg", "mr_small_rle"])
+def test_preview_pixels_are_the_exported_pixels(name, tmp_path):
+    preview = AnonymizationPreview(pydicom_file(name), canvas="image")
+    preview.add_region((2, 3, 20, 30))
+    report = preview.export(tmp_path / "out")
+    (outcome,) = report.outcomes
+    exported = pydicom.dcmread(outcome.output).pixel_array
+    frames = exported.reshape((-1, *preview.pixels(0).shape))
+    for i, frame in enumerate(frames):
+        assert np.array_equal(preview.pixels(i), frame)
+        assert not np.array_equal(preview.pixels(i, anonymized=False), frame)

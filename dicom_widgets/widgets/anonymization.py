@@ -225,6 +225,56 @@ def _read_header(path: str) -> tuple[Dataset | None, str | None]:
     return ds, None
 
 
+_PALETTE_KEYWORDS = (
+    "RedPaletteColorLookupTableDescriptor",
+    "GreenPaletteColorLookupTableDescriptor",
+    "BluePaletteColorLookupTableDescriptor",
+    "RedPaletteColorLookupTableData",
+    "GreenPaletteColorLookupTableData",
+    "BluePaletteColorLookupTableData",
+    "SegmentedRedPaletteColorLookupTableData",
+    "SegmentedGreenPaletteColorLookupTableData",
+    "SegmentedBluePaletteColorLookupTableData",
+)
+
+
+def _native_copy(ds: Dataset, arr: np.ndarray, photometric: str) -> Dataset:
+    """A small dataset holding ``arr`` (frames, rows, cols[, samples]) as native pixel data.
+
+    It carries only the Image Pixel attributes of ``ds``, with the photometric interpretation
+    of the decoded values (pydicom 3 decodes YBR to RGB; 2.4 keeps full-resolution YBR).
+    """
+    from pydicom.dataset import FileMetaDataset
+
+    work = Dataset()
+    work.file_meta = FileMetaDataset()
+    work.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.1"
+    frames = arr.shape[0]
+    samples = arr.shape[3] if arr.ndim == 4 else 1
+    work.Rows, work.Columns = int(arr.shape[1]), int(arr.shape[2])
+    work.SamplesPerPixel = samples
+    work.PhotometricInterpretation = "YBR_FULL" if photometric == "YBR_FULL_422" else photometric
+    if samples > 1:
+        work.PlanarConfiguration = 0
+    bits = arr.dtype.itemsize * 8
+    work.BitsAllocated = bits
+    stored = int(ds.get("BitsStored", bits) or bits)
+    work.BitsStored = min(stored, bits)
+    work.HighBit = work.BitsStored - 1
+    work.PixelRepresentation = 1 if arr.dtype.kind == "i" else 0
+    if frames > 1:
+        work.NumberOfFrames = frames
+    for keyword in _PALETTE_KEYWORDS:
+        if keyword in ds:
+            work[keyword] = copy.deepcopy(ds[keyword])
+    data = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<")).tobytes()
+    if len(data) % 2:
+        data += b"\x00"
+    work.PixelData = data
+    work["PixelData"].VR = "OB" if bits <= 8 else "OW"
+    return work
+
+
 def _geometry(ds: Dataset) -> tuple[int | None, int | None]:
     """(rows, columns) of an image, ``(None, None)`` without (valid) pixel geometry."""
     try:
@@ -678,7 +728,9 @@ class AnonymizationPreview(W.VBox):
             header, reason = _read_header(item.path)  # type: ignore[arg-type]
             if header is None:
                 raise DicomWidgetsError(reason or "unreadable")
-            ds = read_dataset(item.path, force=True)  # type: ignore[arg-type]
+            # Large values (pixel data) stay in the file until decoded: every option toggle
+            # deep-copies the dataset in the engine, which must stay cheap for long cines.
+            ds = read_dataset(item.path, force=True, defer_size="1 MB")  # type: ignore[arg-type]
             ensure_transfer_syntax(ds)
             # Keep only the shown instance (and its neighbour) in memory.
             for old in list(self._datasets)[:-1]:
@@ -1033,10 +1085,12 @@ class AnonymizationPreview(W.VBox):
             arr = np.asarray(decode_pixels(ds))
             photometric = decoded_photometric(ds)
         else:
-            # The engine's own pixel cleaning on a copy: what is previewed is what export writes.
+            # The engine's own pixel cleaning, so that what is previewed is what export writes;
+            # run on a native copy of the decoded original (cached), so that redrawing a
+            # rectangle on a long compressed cine does not decode it again.
             from ..deid.batch import clean_pixels
 
-            work = copy.deepcopy(ds)
+            work = _native_copy(ds, *self._decoded(ds, "original"))
             clean_pixels(work, list(regions))
             arr = np.asarray(decode_pixels(work))
             photometric = decoded_photometric(work)
@@ -1116,6 +1170,26 @@ class AnonymizationPreview(W.VBox):
 
     def _on_frame(self, change: dict[str, Any]) -> None:
         self._draw_pixels()
+
+    def pixels(self, frame: int | None = None, *, anonymized: bool = True) -> np.ndarray:
+        """Decoded pixel values of the shown instance (one frame), after the marked regions.
+
+        These are the stored values the export writes (with ``anonymized=True``), computed by
+        the engine's own :func:`~dicom_widgets.deid.batch.clean_pixels`.
+
+        Parameters
+        ----------
+        frame : int, optional
+            Default: the shown frame.
+        anonymized : bool
+            ``False`` for the original values.
+        """
+        ds = self._dataset(self.instance)
+        index = self.frame if frame is None else int(frame)
+        regions = self._regions_for(self._items[self.instance])
+        if anonymized and regions:
+            return self._decoded(ds, "cleaned", regions)[0][index]
+        return self._original_frame(ds, index)[0]
 
     def display_frames(self) -> tuple[np.ndarray | None, np.ndarray | None]:
         """The original and anonymized display images (uint8) of the shown frame."""
