@@ -93,6 +93,10 @@ def main(argv: list[str] | None = None) -> int:
             failed.append(str(rel))
             print(f"FAILED {rel}:\n{exc}", file=sys.stderr)
             continue
+        except Exception as exc:  # kernel died / missing kernel / timeout: report, go on
+            failed.append(str(rel))
+            print(f"FAILED {rel}: {type(exc).__name__}: {exc}", file=sys.stderr)
+            continue
         if not args.check:
             nbformat.write(nb, path)
         print(f"ok {rel} ({time.perf_counter() - start:.1f} s)")
