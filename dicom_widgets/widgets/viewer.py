@@ -1028,7 +1028,10 @@ class SeriesViewer(widgets.VBox):
                 return
             default = src.default_window()
             if isinstance(default, _display.Window):
-                self._set_window(default.center, default.width)
+                # Keep the name when the series chose a preset or the automatic window.
+                name = (default.explanation or "").strip().lower()
+                known = name in _display.PRESETS or name == "auto"
+                self._set_window(default.center, default.width, name if known else "custom")
                 return
             if src.modality.upper() == "CT":
                 self.preset = "abdomen"
