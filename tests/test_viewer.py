@@ -584,3 +584,14 @@ def test_one_frame_per_view_change_and_ortho_click(vol):
     assert len(recorder.frames) == 2
     _mouse(v, "button_press", 3, 4, pane=2, button=0, buttons=1)
     assert len(recorder.frames) == 3 and v._active == 2
+
+
+def test_hidpi_browser_gets_double_resolution_frames(viewer, vol):
+    recorder = SendRecorder(viewer.canvas)
+    _send(viewer, type="set_device_pixel_ratio", device_pixel_ratio=2)
+    viewer.index = 5
+    frame = np.asarray(Image.open(io.BytesIO(recorder.last)))
+    assert frame.shape[:2] == (512, 512)
+    # The image area is the slice magnified 2x more, nearest-neighbour: every value of the
+    # displayed slice appears, and nothing else inside the image.
+    assert set(np.unique(frame)) >= set(np.unique(viewer.displayed))
