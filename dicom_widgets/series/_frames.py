@@ -140,6 +140,16 @@ def _seconds(value: Any) -> float | None:
     return hh * 3600.0 + mm * 60.0 + ss
 
 
+def _first_float(value: Any, default: float) -> float:
+    """A number from a DS value; a (wrongly) multi-valued one gives its first value."""
+    if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
+        value = value[0] if len(value) else default
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return default
+
+
 def _int(value: Any) -> int | None:
     try:
         return int(value)
@@ -238,11 +248,8 @@ def frames_from_header(
             echo = _fg(ds, k, "MREchoSequence")
             if echo is not None and _get(echo, "EffectiveEchoTime") is not None:
                 temporal["EffectiveEchoTime"] = _get(echo, "EffectiveEchoTime")
-        try:
-            fslope_f = float(fslope)
-            fintercept_f = float(fintercept)
-        except (TypeError, ValueError):
-            fslope_f, fintercept_f = 1.0, 0.0
+        fslope_f = _first_float(fslope, 1.0)
+        fintercept_f = _first_float(fintercept, 0.0)
         if not np.isfinite(fslope_f) or fslope_f == 0:
             fslope_f = 1.0
         if not np.isfinite(fintercept_f):
