@@ -605,6 +605,8 @@ class _Engine:
                 # Numbers and pixel data outside the table cannot hold names: leave them as
                 # read (still raw), which also keeps them byte-exact and fast to write.
                 continue
+            if self._remove_raw(ds, tag, prefix, parent, local, private_keep, overlay_removed):
+                continue
             try:
                 elem = ds[tag]
             except Exception as exc:  # noqa: BLE001 - unreadable value: decide without it
@@ -660,6 +662,62 @@ class _Engine:
                 self.apply(ds, elem, vr, path, action, code, fired, note, parent, local)
             else:
                 self.beyond_table(ds, elem, vr, path, parent, local)
+
+    def _remove_raw(
+        self,
+        ds: Dataset,
+        tag: BaseTag,
+        prefix: str,
+        parent: str,
+        local: dict[int, str],
+        private_keep: set[int],
+        overlay_removed: set[int],
+    ) -> bool:
+        """Remove a still-raw element whose action is X without decoding it (fast path).
+
+        Most of Table E.1-1 removes; converting each value only to throw it away costs more
+        than the rest of the work, so the value shown in the change list is decoded from the
+        raw bytes instead. Returns False when the element needs the full treatment.
+        """
+        raw = ds._dict.get(tag)
+        itag = int(tag)
+        if raw is None or isinstance(raw, DataElement) or itag in local:
+            return False
+        if tag.element == 0 or self.profile.override_for(itag) is not None:
+            return False
+        group = itag >> 16
+        vr = raw.VR
+        if group & 1:
+            if itag in private_keep:
+                return False
+            rule = rule_for(itag)
+            assert rule is not None
+            code, fired = self.code_for(rule)
+            note = "private creator" if 0x0010 <= (itag & 0xFFFF) <= 0x00FF else ""
+            vr = vr or "UN"
+        else:
+            if vr in (None, "UN", "SQ") or itag in (0x00880200, 0x04000561):
+                return False  # needs the dictionary VR, item walking or a warning
+            rule = rule_for(itag)
+            if group in overlay_removed:
+                code = rule.basic if rule else ""
+                fired = (
+                    "basic"
+                    if rule
+                    else "beyond table: Overlay Plane removed with its Overlay Data (60xx,3000)"
+                )
+                note = ""
+            elif rule is None:
+                return False
+            else:
+                code, fired = self.code_for(rule)
+                action, note = resolve_compound(code, _keyword(itag), self.sop_class, parent, ds)
+                if action != "X":
+                    return False
+        before = _raw_text(raw, vr, ds)
+        del ds[tag]
+        self.record(_join(prefix, _name(itag)), itag, vr, "X", code, fired, before, _ABSENT, note)
+        return True
 
     def _effective_vr(self, elem: DataElement) -> str:
         vr = elem.VR
@@ -1306,6 +1364,48 @@ class _Engine:
                 meta.MediaStorageSOPInstanceUID,
                 "follows SOP Instance UID (0008,0018)",
             )
+
+
+_DECODABLE_VRS = frozenset(
+    {
+        "AE",
+        "AS",
+        "CS",
+        "DA",
+        "DS",
+        "DT",
+        "IS",
+        "LO",
+        "LT",
+        "PN",
+        "SH",
+        "ST",
+        "TM",
+        "UC",
+        "UI",
+        "UR",
+        "UT",
+    }
+)
+
+
+def _raw_text(raw: Any, vr: str, ds: Dataset) -> str:
+    """The change-list summary of a raw element's value, decoded without converting it."""
+    value = raw.value
+    if value is None:
+        return ""
+    if not isinstance(value, (bytes, bytearray)):
+        return _summary(value, vr) or ""
+    if vr not in _DECODABLE_VRS:
+        return f"<{len(value)} bytes>"
+    try:
+        from pydicom.charset import decode_bytes
+
+        encodings = getattr(ds, "_character_set", None) or ["iso8859"]
+        text = decode_bytes(bytes(value), list(encodings), {0x5C, 0x3D, 0x5E})
+    except Exception:  # noqa: BLE001 - a summary must never fail
+        text = bytes(value).decode("latin-1")
+    return _summary(text.rstrip(" \x00"), vr) or ""
 
 
 class _Absent:
