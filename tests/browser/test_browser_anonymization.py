@@ -28,15 +28,16 @@ def _row(page, keyword):
     return page.locator(f"{ROOT} tr", has=page.get_by_text(keyword, exact=True))
 
 
-def _open(notebook, jupyter_server, name):
+def _open(notebook, jupyter_server, name, app="lab"):
     write_notebook(jupyter_server.root_dir / f"{name}.ipynb", PREVIEW_CELLS)
-    notebook.open(f"{name}.ipynb")
+    notebook.open(f"{name}.ipynb", app=app)
     notebook.run_all()
     notebook.page.locator(f"{ROOT} tr").first.wait_for(state="visible")
 
 
-def test_diff_lists_expected_changes_and_option_changes_them(notebook, jupyter_server):
-    _open(notebook, jupyter_server, "anon_diff")
+@pytest.mark.parametrize("app", ["lab", "notebook"])
+def test_diff_lists_expected_changes_and_option_changes_them(notebook, jupyter_server, app):
+    _open(notebook, jupyter_server, f"anon_diff_{app}", app)
     page = notebook.page
     # Basic Profile on the phantom: identifiers emptied or removed, UIDs remapped.
     for keyword, what in [

@@ -60,9 +60,10 @@ def _assert_not_injected(notebook):
     assert injected.count() == 0, injected.evaluate_all("els => els.map(e => e.outerHTML)")
 
 
-def test_hostile_values_render_as_text(notebook, jupyter_server):
-    write_notebook(jupyter_server.root_dir / "reprs.ipynb", REPR_CELLS)
-    notebook.open("reprs.ipynb")
+@pytest.mark.parametrize("app", ["lab", "notebook"])
+def test_hostile_values_render_as_text(notebook, jupyter_server, app):
+    write_notebook(jupyter_server.root_dir / f"reprs_{app}.ipynb", REPR_CELLS)
+    notebook.open(f"reprs_{app}.ipynb", app=app)
     notebook.run_all()
     page = notebook.page
     reprs = page.locator(".jp-OutputArea-output .dw-repr")
