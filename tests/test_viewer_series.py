@@ -299,3 +299,20 @@ def test_every_pydicom_file_displays_or_explains(pydicom_files):
         viewer.close()
         shown += 1
     assert shown > 100 and explained > 10
+
+
+def test_non_uniform_series_disables_reformats_with_reason_but_shows_positions():
+    datasets = ct_phantom(n_slices=6, size=16)
+    x, y, z = (float(v) for v in datasets[3].ImagePositionPatient)
+    datasets[3].ImagePositionPatient = [x, y, z + 1.5]  # uneven gap
+    series = _load(datasets)
+    v = SeriesViewer(series)
+    assert not series.is_uniform
+    assert list(v._view_buttons.options) == ["acquired"]
+    assert "equally spaced" in v._view_reason.value
+    from dicom_widgets.errors import GeometryError
+
+    with pytest.raises(GeometryError, match="equally spaced"):
+        v.view = "coronal"
+    v.index = 3
+    assert f"Pos: {z + 1.5:.1f} mm" in v.annotations["bottom_left"]

@@ -132,6 +132,14 @@ class Source:
             return None
         return (self.affine @ np.array([0.0, 0.0, float(index), 1.0]))[:3]
 
+    def normal(self) -> np.ndarray | None:
+        """Unit slice normal (row direction x column direction) in patient space, or None."""
+        if self.affine is None:
+            return None
+        n = np.cross(self.affine[:3, 0], self.affine[:3, 1])
+        norm = float(np.linalg.norm(n))
+        return n / norm if norm else None
+
     def volume(self, time: int = 0, *, stored: bool) -> np.ndarray:
         """All slices of one time point, stored values (when ``stored``) or modality values.
 
@@ -366,6 +374,18 @@ class SeriesSource(Source):
             except (TypeError, ValueError):
                 pass
         return super().position(index)
+
+    def normal(self) -> np.ndarray | None:
+        # Known from the orientation even when the slices are not uniform (no affine).
+        found = getattr(self.series, "slice_normal", None)
+        if found is not None:
+            try:
+                n = np.asarray(found, dtype=float).reshape(3)
+                if np.isfinite(n).all() and np.linalg.norm(n) > 0:
+                    return n / np.linalg.norm(n)
+            except (TypeError, ValueError):
+                pass
+        return super().normal()
 
     def file_windows(self) -> list[Any]:
         from ..display import window_from_dataset

@@ -1501,15 +1501,17 @@ class SeriesViewer(widgets.VBox):
     def _position_mm(self) -> float | None:
         """Position of the main pane's slice along its normal, in mm."""
         src = self.source
-        if src.affine is None or (hasattr(src, "has_spacing") and not src.has_spacing):
+        if hasattr(src, "has_spacing") and not src.has_spacing:
             return None
         pane = self._panes[self._active]
         voxel = np.array(self._cursor, float)
-        if pane.plane.view == "acquired" and src.position(int(voxel[0])) is not None:
-            pos = src.position(int(voxel[0]))
-            normal = np.cross(src.affine[:3, 0], src.affine[:3, 1])
-            normal /= np.linalg.norm(normal) or 1.0
-            return float(pos @ normal)
+        if pane.plane.view == "acquired":
+            # Per-slice positions work for non-uniform series too (no affine needed).
+            pos, normal = src.position(int(voxel[0])), src.normal()
+            if pos is not None and normal is not None:
+                return float(pos @ normal)
+        if src.affine is None:
+            return None
         point = src.affine @ np.array([voxel[2], voxel[1], voxel[0], 1.0])
         axis_dirs = {0: 2, 1: 1, 2: 0}
         direction = src.affine[:3, axis_dirs[pane.plane.normal_axis]]
