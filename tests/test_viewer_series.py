@@ -316,3 +316,18 @@ def test_non_uniform_series_disables_reformats_with_reason_but_shows_positions()
         v.view = "coronal"
     v.index = 3
     assert f"Pos: {z + 1.5:.1f} mm" in v.annotations["bottom_left"]
+
+
+def test_link_non_uniform_series_by_slice_position():
+    uneven = ct_phantom(n_slices=6, size=16, slice_thickness=4.0)
+    x, y, z = (float(v) for v in uneven[5].ImagePositionPatient)
+    uneven[5].ImagePositionPatient = [x, y, z + 8.0]  # last slice far away: not uniform
+    a = SeriesViewer(_load(uneven))
+    b = SeriesViewer(_load(ct_phantom(n_slices=12, size=16, slice_thickness=2.0, seed=7)))
+    link(a, b)
+    a.index = 5
+    za = float(a.source.position(5)[2])
+    zb = float(b.source.position(b.index)[2])
+    # nearest available slice of b (b covers less than a's last, shifted slice)
+    assert b.index == int(np.argmin([abs(float(b.source.position(k)[2]) - za) for k in range(12)]))
+    assert abs(za - zb) == min(abs(float(b.source.position(k)[2]) - za) for k in range(12))

@@ -1914,17 +1914,21 @@ class ViewerLink:
 
 
 def _world_center(viewer: SeriesViewer) -> np.ndarray | None:
+    """Patient position (LPS mm) of the main pane's current slice at the cursor, or None."""
     src = viewer.source
-    if src.affine is None or (hasattr(src, "has_spacing") and not src.has_spacing):
+    if hasattr(src, "has_spacing") and not src.has_spacing:
         return None
     k, r, c = viewer._cursor
-    pos = src.affine @ np.array([c, r, k, 1.0])
     pane = viewer._panes[viewer._active]
     if pane.plane.view == "acquired":
         p0 = src.position(int(k))
         if p0 is not None:
+            if src.affine is None:
+                return p0  # non-uniform series: the slice's own position
             return p0 + src.affine[:3, 0] * c + src.affine[:3, 1] * r
-    return pos[:3]
+    if src.affine is None:
+        return None
+    return (src.affine @ np.array([c, r, k, 1.0]))[:3]
 
 
 def _matching_index(origin: SeriesViewer, other: SeriesViewer) -> int:
@@ -1935,17 +1939,16 @@ def _matching_index(origin: SeriesViewer, other: SeriesViewer) -> int:
     if point is not None and _world_center(other) is not None:
         pane = other._panes[other._active]
         axis = pane.plane.normal_axis
-        if pane.plane.view == "acquired" and axis == 0:
-            normal = np.cross(src.affine[:3, 0], src.affine[:3, 1])
-            normal /= np.linalg.norm(normal) or 1.0
+        normal = src.normal()
+        if pane.plane.view == "acquired" and normal is not None:
             positions = [src.position(k) for k in range(src.n_slices)]
             if all(p is not None for p in positions):
                 dist = [abs(float((p - point) @ normal)) for p in positions]
                 return int(np.argmin(dist))
-        inv = np.linalg.inv(src.affine)
-        c, r, k = (inv @ np.append(point, 1.0))[:3]
-        voxel = (k, r, c)
-        return int(np.clip(round(voxel[axis]), 0, n - 1))
+        if src.affine is not None:
+            inv = np.linalg.inv(src.affine)
+            c, r, k = (inv @ np.append(point, 1.0))[:3]
+            return int(np.clip(round((k, r, c)[axis]), 0, n - 1))
     return int(np.clip(origin.index, 0, n - 1))
 
 
