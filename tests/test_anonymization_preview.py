@@ -542,3 +542,14 @@ def test_preview_pixels_are_the_exported_pixels(name, tmp_path):
     for i, frame in enumerate(frames):
         assert np.array_equal(preview.pixels(i), frame)
         assert not np.array_equal(preview.pixels(i, anonymized=False), frame)
+
+
+def test_overrides_that_keep_identifiers_are_flagged(phantom):
+    preview = AnonymizationPreview(phantom, canvas="image")
+    preview.overrides_text = 'PatientName=keep, StudyDescription="Teaching case", PatientAge=remove'
+    warnings_ = preview.override_warnings
+    assert any(w.startswith("PatientName=keep") and "not de-identified" in w for w in warnings_)
+    assert any(w.startswith("StudyDescription=replace") for w in warnings_)
+    assert not any(w.startswith("PatientAge") for w in warnings_)  # removing is always safe
+    assert "PatientName=keep" in text_of(preview.override_message.value)
+    assert preview.override_error == ""

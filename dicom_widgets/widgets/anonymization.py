@@ -65,6 +65,23 @@ __all__ = ["AnonymizationPreview", "parse_overrides"]
 Region = tuple[int, int, int, int]
 
 _ACTION_WORDS = ("keep", "remove", "empty")
+# The patient's own identifiers (what deid.identifying_values collects): keeping one is never
+# "de-identified", whatever the table says.
+_PATIENT_IDENTIFIERS = frozenset(
+    {
+        0x00100010,  # PatientName
+        0x00100020,  # PatientID
+        0x00100030,  # PatientBirthDate
+        0x00101000,  # OtherPatientIDs
+        0x00101001,  # OtherPatientNames
+        0x00101005,  # PatientBirthName
+        0x00101060,  # PatientMotherBirthName
+        0x00101040,  # PatientAddress
+        0x00102154,  # PatientTelephoneNumbers
+        0x00080050,  # AccessionNumber
+        0x00101090,  # MedicalRecordLocator
+    }
+)
 _VIEWS = ("changed", "all", "warnings")
 _MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
 
@@ -693,24 +710,44 @@ class AnonymizationPreview(W.VBox):
         if not self._hold:
             self._recompute()
 
+    @property
+    def override_warnings(self) -> list[str]:
+        """Overrides that keep or replace what the Basic Profile removes (identifying risk)."""
+        from ..deid import rule_for
+        from ..tags import format_tag
+
+        out = []
+        for tag_value, override in self.profile.overrides.items():  # type: ignore[union-attr]
+            if override.action not in ("keep", "replace"):
+                continue
+            rule = rule_for(int(tag_value))
+            name = keyword_for_tag(int(tag_value)) or format_tag(int(tag_value))
+            if int(tag_value) in _PATIENT_IDENTIFIERS:
+                out.append(
+                    f"{name}={override.action}: keeps the patient's own identifier in the output; "
+                    "the copy is not de-identified"
+                )
+            elif rule is not None and rule.basic != "K":
+                out.append(
+                    f"{name}={override.action}: the Basic Profile would act on it ({rule.basic}); "
+                    "make sure the value identifies no one"
+                )
+        return out
+
     def _parse_text_overrides(self) -> None:
         parsed, errors = parse_overrides(self.overrides_text)
         self._text_overrides = parsed
         self.override_error = "\n".join(errors)
+        warnings_ = self.override_warnings
+        parts = []
         if errors:
-            items = [tag("li", e) for e in errors]
-            self.override_message.value = str(
-                wrap(
-                    tag(
-                        "div",
-                        note("Some overrides were not applied:", kind="error"),
-                        tag("ul", items),
-                    ),
-                    self.override_error,
-                )
-            )
-        else:
-            self.override_message.value = ""
+            parts.append(note("Some overrides were not applied:", kind="error"))
+            parts.append(tag("ul", [tag("li", e) for e in errors]))
+        if warnings_:
+            parts.append(note("Check these overrides:", kind="warning"))
+            parts.append(tag("ul", [tag("li", w) for w in warnings_]))
+        text = "\n".join(errors + warnings_)
+        self.override_message.value = str(wrap(tag("div", parts), text)) if parts else ""
 
     def _on_overrides(self, change: dict[str, Any]) -> None:
         self._parse_text_overrides()
