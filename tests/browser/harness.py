@@ -80,9 +80,15 @@ LAB_SETTINGS: dict[str, dict[str, Any]] = {
 
 
 def find_chromium() -> str | None:
-    """Path of Debian's Chromium (or ``$DICOM_WIDGETS_CHROMIUM``), or None when absent."""
-    candidates = [os.environ.get("DICOM_WIDGETS_CHROMIUM", ""), "/usr/bin/chromium"]
-    candidates += [shutil.which(name) or "" for name in ("chromium", "chromium-browser")]
+    """Path of Debian's Chromium, or None when absent.
+
+    ``$DICOM_WIDGETS_CHROMIUM``, when set, is the only candidate (point it at another
+    build, or at a missing path to check how the suite behaves without a browser).
+    """
+    override = os.environ.get("DICOM_WIDGETS_CHROMIUM")
+    candidates = [override] if override else ["/usr/bin/chromium"]
+    if not override:
+        candidates += [shutil.which(name) or "" for name in ("chromium", "chromium-browser")]
     for candidate in candidates:
         if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
             return candidate
