@@ -18,6 +18,7 @@ It needs the package registry (PyPI) and takes a few minutes; it is marked ``slo
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -32,6 +33,12 @@ ROOT = Path(__file__).resolve().parent.parent
 BINDER = ROOT / "binder"
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+# The Binder build and the nbval self-check run once, in the main test environment (the `test`
+# extra); the core-only environment (pydicom 2.4, `test-core`) has no nbval and skips them.
+full_test_env = pytest.mark.skipif(
+    importlib.util.find_spec("nbval") is None,
+    reason="needs the `test` extra (nbval); runs in the main test environment",
+)
 SANITIZE = ROOT / "notebooks" / "sanitize.cfg"
 
 # What a fresh clone would not contain (development environments, caches, outputs).
@@ -165,6 +172,7 @@ def test_stored_outputs_have_no_machine_paths(path):
 
 
 @pytest.mark.slow
+@full_test_env
 def test_nbval_fails_when_a_compared_output_changes(tmp_path):
     """The stored outputs are a real check: change one printed line and nbval must fail."""
     source = ROOT / "notebooks" / "02_series_qa.ipynb"
@@ -217,6 +225,7 @@ def test_binder_files_exist():
 
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
+@full_test_env
 def test_binder_environment_uses_the_installed_package(binder_env):
     venv, repo, env = binder_env
     code = textwrap.dedent(
@@ -238,6 +247,7 @@ def test_binder_environment_uses_the_installed_package(binder_env):
 
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
+@full_test_env
 def test_binder_kernel_is_the_binder_environment(binder_env, tmp_path):
     """The ``python3`` kernel that runs the notebooks is the venv's, not ours."""
     venv, _repo, env = binder_env
@@ -275,6 +285,7 @@ def test_binder_kernel_is_the_binder_environment(binder_env, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
+@full_test_env
 def test_binder_runs_every_notebook(binder_env):
     """Every notebook executes top to bottom in the Binder environment."""
     venv, repo, env = binder_env
