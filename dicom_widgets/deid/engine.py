@@ -708,16 +708,69 @@ class _Engine:
                 )
                 note = ""
             elif rule is None:
-                return False
+                return self._raw_beyond_table(ds, tag, raw, vr, local)
             else:
                 code, fired = self.code_for(rule)
                 action, note = resolve_compound(code, _keyword(itag), self.sop_class, parent, ds)
+                if action in ("Z", "D", "U") and vr not in ("SQ", "UN"):
+                    return self._raw_replace(ds, tag, raw, vr, action, code, fired, note, prefix)
                 if action != "X":
                     return False
         before = _raw_text(raw, vr, ds)
         del ds[tag]
         self.record(_join(prefix, _name(itag)), itag, vr, "X", code, fired, before, _ABSENT, note)
         return True
+
+    def _raw_replace(
+        self,
+        ds: Dataset,
+        tag: BaseTag,
+        raw: Any,
+        vr: str,
+        action: str,
+        code: str,
+        fired: str,
+        note: str,
+        prefix: str,
+    ) -> bool:
+        """Z, D or U on a still-raw element: the new value needs no decoding of the old one."""
+        itag = int(tag)
+        before = _raw_text(raw, vr, ds)
+        if action == "Z":
+            new: Any = _empty(vr)
+        elif vr == "UI":
+            values = [v for v in _raw_text_full(raw, ds).split("\\")]
+            new = self._remap(values if len(values) > 1 else values[0])
+            action = "U" if action == "U" else "D"
+        elif action == "U":
+            return False  # U on a non-UI value: let the general path decide
+        else:
+            new = dummy_value(vr)
+        ds[tag] = DataElement(tag, vr, new)
+        self.record(_join(prefix, _name(itag)), itag, vr, action, code, fired, before, new, note)
+        return True
+
+    def _raw_beyond_table(
+        self, ds: Dataset, tag: BaseTag, raw: Any, vr: str, local: dict[int, str]
+    ) -> bool:
+        """Leave a raw element outside the table undecoded when nothing in it needs work."""
+        if vr not in _DECODABLE_VRS or (vr in ("DA", "DT") and self.date_offset is not None):
+            return False
+        if 0x6000 <= int(tag) >> 16 <= 0x601E:
+            return False  # overlay free text has its own rule
+        text = _raw_text_full(raw, ds)
+        if vr == "UI":
+            keyword = _keyword(int(tag))
+            values = [v.strip() for v in text.split("\\")]
+            remap = (
+                "retain_uids" not in self.options
+                and keyword not in _UID_KEEP
+                and any(v and not v.startswith(_DICOM_UID_ROOT) for v in values)
+            )
+            return not remap and not self.patient_id_digits
+        if vr in TEXT_VRS:
+            return not any(p.search(text) for p in self.patterns)
+        return True  # AS, DS, IS, TM, and dates without a shift: nothing to do outside the table
 
     def _effective_vr(self, elem: DataElement) -> str:
         vr = elem.VR
@@ -1389,6 +1442,28 @@ _DECODABLE_VRS = frozenset(
 )
 
 
+def _encodings(ds: Dataset) -> list[str]:
+    """The Python codecs of ``ds``'s character set (a str or a list, depending on pydicom)."""
+    encodings = getattr(ds, "_character_set", None) or "iso8859"
+    return [encodings] if isinstance(encodings, str) else list(encodings)
+
+
+def _raw_text_full(raw: Any, ds: Dataset) -> str:
+    """A raw element's whole value decoded as text (for searching, not display)."""
+    value = raw.value
+    if value is None:
+        return ""
+    if not isinstance(value, (bytes, bytearray)):
+        return str(value)
+    try:
+        from pydicom.charset import decode_bytes
+
+        text = decode_bytes(bytes(value), _encodings(ds), {0x5C, 0x3D, 0x5E})
+    except Exception:  # noqa: BLE001
+        text = bytes(value).decode("latin-1")
+    return text.rstrip(" \x00")
+
+
 def _raw_text(raw: Any, vr: str, ds: Dataset) -> str:
     """The change-list summary of a raw element's value, decoded without converting it."""
     value = raw.value
@@ -1401,8 +1476,7 @@ def _raw_text(raw: Any, vr: str, ds: Dataset) -> str:
     try:
         from pydicom.charset import decode_bytes
 
-        encodings = getattr(ds, "_character_set", None) or ["iso8859"]
-        text = decode_bytes(bytes(value), list(encodings), {0x5C, 0x3D, 0x5E})
+        text = decode_bytes(bytes(value), _encodings(ds), {0x5C, 0x3D, 0x5E})
     except Exception:  # noqa: BLE001 - a summary must never fail
         text = bytes(value).decode("latin-1")
     return _summary(text.rstrip(" \x00"), vr) or ""
