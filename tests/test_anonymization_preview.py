@@ -553,3 +553,17 @@ def test_overrides_that_keep_identifiers_are_flagged(phantom):
     assert not any(w.startswith("PatientAge") for w in warnings_)  # removing is always safe
     assert "PatientName=keep" in text_of(preview.override_message.value)
     assert preview.override_error == ""
+
+
+def test_profile_dependent_failure_is_shown_and_recovers(phantom):
+    preview = AnonymizationPreview(phantom, canvas="image")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pydicom warns about the invalid DS on purpose
+        preview.overrides_text = 'SliceThickness="x"'  # not a decimal string: the engine refuses
+    assert preview.result is None and "cannot be anonymized" in preview.error
+    assert "failed" in preview.instance_labels()[0] and 0 in preview.failed
+    assert "cannot be anonymized" in text_of(preview.diff.value)
+    preview.overrides_text = 'SliceThickness="2.5"'
+    assert preview.result is not None and preview.error is None
+    assert preview.result.dataset.SliceThickness == 2.5
+    assert preview.failed == {}

@@ -201,7 +201,8 @@ class _Item:
     label: str
     path: str | None = None
     dataset: Dataset | None = None
-    error: str | None = None  # cannot be read or anonymized
+    error: str | None = None  # cannot be read
+    anon_error: str | None = None  # cannot be anonymized with the current profile
     skip: str | None = None  # readable, but the batch writer will not export it (why)
     rows: int | None = None
     cols: int | None = None
@@ -670,8 +671,8 @@ class AnonymizationPreview(W.VBox):
         out = []
         for i, item in enumerate(self._items):
             label = f"{i + 1}/{n}  {item.label}"
-            if item.error:
-                label = f"✖ {label} — failed: {item.error}"
+            if item.error or item.anon_error:
+                label = f"✖ {label} — failed: {item.error or item.anon_error}"
             elif item.skip:
                 label = f"⚠ {label} — export fails: {item.skip}"
             out.append((label[:200], i))
@@ -813,7 +814,11 @@ class AnonymizationPreview(W.VBox):
     @property
     def failed(self) -> dict[int, str]:
         """Instances known to fail, as ``{index: reason}``."""
-        return {i: it.error for i, it in enumerate(self._items) if it.error}
+        return {
+            i: (it.error or it.anon_error)  # type: ignore[misc]
+            for i, it in enumerate(self._items)
+            if it.error or it.anon_error
+        }
 
     def instance_labels(self) -> list[str]:
         """The labels of the instance selector (failed ones marked with the reason)."""
@@ -833,9 +838,13 @@ class AnonymizationPreview(W.VBox):
                     ds, self.profile, context=self.context, pixel_cleaned=cleaned
                 )
                 self.error = None
+                if item.anon_error is not None:
+                    item.anon_error = None
+                    self._refresh_selector()
             except Exception as exc:  # noqa: BLE001 - an anonymization failure is shown, not raised
-                item.error = f"cannot be anonymized: {type(exc).__name__}: {exc}"[:300]
-                self.error = item.error
+                # Depends on the profile (an override, an option): retried on the next change.
+                item.anon_error = f"cannot be anonymized: {type(exc).__name__}: {exc}"[:300]
+                self.error = item.anon_error
                 self._refresh_selector()
         self._render_profile()
         self._render_diff()
