@@ -184,6 +184,7 @@ class Series:
         self._full_headers: OrderedDict[str, Dataset] = OrderedDict()
         self._mf_datasets: OrderedDict[str, Dataset] = OrderedDict()
         self._mf_lock = threading.Lock()
+        self._file_windows: dict[tuple[int, int], Any] = {}
         self._cache = FrameCache(cache_bytes)
         self._prefetch_enabled = bool(prefetch)
         self._prefetcher: Prefetcher | None = None
@@ -786,8 +787,13 @@ class Series:
 
     def _window_for(self, ref: FrameRef, window: WindowSpec) -> WindowSpec:
         if window is None or (isinstance(window, str) and window.lower() == "file"):
-            own = voi_lut_from_dataset(ref.header) or window_from_dataset(ref.header, ref.frame)
-            return own if own is not None else self.default_window
+            key = (id(ref.header), ref.frame)
+            # Parsing the header's window costs more than the LUT lookup: remember it per frame.
+            own = self._file_windows.get(key, _UNSET)
+            if own is _UNSET:
+                own = voi_lut_from_dataset(ref.header) or window_from_dataset(ref.header, ref.frame)
+                self._file_windows[key] = own
+            return own if own is not None else self.default_window  # type: ignore[return-value]
         return window
 
     def display_lut(
