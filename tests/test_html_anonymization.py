@@ -147,6 +147,8 @@ def test_report_and_verification_html(tmp_path):
     )  # the failed file is listed, as text, with its reason
     failed = [o for o in report.outcomes if o.status == "error"]
     assert len(failed) == 1 and failed[0].message and failed[0].message in text
+    # problems first: the failed file is listed before the written ones
+    assert text.index("not dicom.dcm") < text.index("IM_0000.dcm")
     assert "no identifying values found" in text
     vhtml = H.verification_report_html(report.verification)
     assert _no_ids(report.verification._repr_html_()) == _no_ids(vhtml)

@@ -20,6 +20,7 @@ True
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -515,16 +516,23 @@ def report_summary_html(report: Report) -> Markup:
 
 
 def outcomes_table(report: Report, *, max_rows: int = 1000) -> Markup:
-    """One row per source file: status (with the reason), output, changes, warnings."""
+    """One row per source file, files not written first: status, reason, source, output..."""
+    # Problems first: in a long batch the one failed file must not hide below the fold.
+    ordered = sorted(report.outcomes, key=lambda o: (o.status in ("written", "skipped"), o.index))
     rows = []
-    for o in report.outcomes[:max_rows]:
+    for o in ordered[:max_rows]:
         unresolved = len(o.unresolved)
+        output = (
+            tag("span", os.path.basename(o.output), title=o.output)
+            if o.output
+            else tag("span", "—", class_="dw-muted")
+        )
         rows.append(
             [
                 badge(o.status, _STATUS_SEVERITY.get(o.status, "info")),
+                tag("span", o.message, style="white-space: normal") if o.message else "",
                 o.source,
-                o.output or tag("span", "—", class_="dw-muted"),
-                o.message,
+                output,
                 o.n_changes,
                 tag("span", f"{len(o.warnings)} ({unresolved} unresolved)") if o.warnings else "0",
                 "yes" if o.pixel_cleaned else "",
@@ -541,9 +549,9 @@ def outcomes_table(report: Report, *, max_rows: int = 1000) -> Markup:
             rows,
             headers=[
                 "Status",
-                "Source",
-                "Output",
                 "Reason / note",
+                "Source",
+                "Output (in the output folder)",
                 "Changes",
                 "Warnings",
                 "Pixels cleaned",
