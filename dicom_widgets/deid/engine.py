@@ -472,6 +472,7 @@ class _Engine:
     ) -> None:
         self.profile = profile
         self.context = context
+        self._encodings_cache: dict[int, list[str]] = {}
         self.enabled = profile.enabled_options()
         self.options = set(self.enabled)
         self.changes: list[Change] = []
@@ -663,6 +664,14 @@ class _Engine:
             else:
                 self.beyond_table(ds, elem, vr, path, parent, local)
 
+    def encodings(self, ds: Dataset) -> list[str]:
+        """Codecs of ``ds`` (cached: pydicom recomputes them on every access)."""
+        key = id(ds)
+        found = self._encodings_cache.get(key)
+        if found is None:
+            found = self._encodings_cache[key] = _encodings(ds)
+        return found
+
     def _remove_raw(
         self,
         ds: Dataset,
@@ -716,7 +725,7 @@ class _Engine:
                     return self._raw_replace(ds, tag, raw, vr, action, code, fired, note, prefix)
                 if action != "X":
                     return False
-        before = _raw_text(raw, vr, ds)
+        before = _raw_text(raw, vr, self.encodings(ds))
         del ds[tag]
         self.record(_join(prefix, _name(itag)), itag, vr, "X", code, fired, before, _ABSENT, note)
         return True
@@ -735,11 +744,11 @@ class _Engine:
     ) -> bool:
         """Z, D or U on a still-raw element: the new value needs no decoding of the old one."""
         itag = int(tag)
-        before = _raw_text(raw, vr, ds)
+        before = _raw_text(raw, vr, self.encodings(ds))
         if action == "Z":
             new: Any = _empty(vr)
         elif vr == "UI":
-            values = [v for v in _raw_text_full(raw, ds).split("\\")]
+            values = [v for v in _raw_text_full(raw, self.encodings(ds)).split("\\")]
             new = self._remap(values if len(values) > 1 else values[0])
             action = "U" if action == "U" else "D"
         elif action == "U":
@@ -758,7 +767,7 @@ class _Engine:
             return False
         if 0x6000 <= int(tag) >> 16 <= 0x601E:
             return False  # overlay free text has its own rule
-        text = _raw_text_full(raw, ds)
+        text = _raw_text_full(raw, self.encodings(ds))
         if vr == "UI":
             keyword = _keyword(int(tag))
             values = [v.strip() for v in text.split("\\")]
@@ -1448,7 +1457,7 @@ def _encodings(ds: Dataset) -> list[str]:
     return [encodings] if isinstance(encodings, str) else list(encodings)
 
 
-def _raw_text_full(raw: Any, ds: Dataset) -> str:
+def _raw_text_full(raw: Any, encodings: list[str]) -> str:
     """A raw element's whole value decoded as text (for searching, not display)."""
     value = raw.value
     if value is None:
@@ -1458,13 +1467,13 @@ def _raw_text_full(raw: Any, ds: Dataset) -> str:
     try:
         from pydicom.charset import decode_bytes
 
-        text = decode_bytes(bytes(value), _encodings(ds), {0x5C, 0x3D, 0x5E})
+        text = decode_bytes(bytes(value), encodings, {0x5C, 0x3D, 0x5E})
     except Exception:  # noqa: BLE001
         text = bytes(value).decode("latin-1")
     return text.rstrip(" \x00")
 
 
-def _raw_text(raw: Any, vr: str, ds: Dataset) -> str:
+def _raw_text(raw: Any, vr: str, encodings: list[str]) -> str:
     """The change-list summary of a raw element's value, decoded without converting it."""
     value = raw.value
     if value is None:
@@ -1476,7 +1485,7 @@ def _raw_text(raw: Any, vr: str, ds: Dataset) -> str:
     try:
         from pydicom.charset import decode_bytes
 
-        text = decode_bytes(bytes(value), _encodings(ds), {0x5C, 0x3D, 0x5E})
+        text = decode_bytes(bytes(value), encodings, {0x5C, 0x3D, 0x5E})
     except Exception:  # noqa: BLE001 - a summary must never fail
         text = bytes(value).decode("latin-1")
     return _summary(text.rstrip(" \x00"), vr) or ""
