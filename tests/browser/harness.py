@@ -442,7 +442,11 @@ class NotebookPage:
         )
         deadline = time.monotonic() + self.timeout_ms / 1000
         while time.monotonic() < deadline:
-            sessions = self.server.api("sessions")
+            try:
+                sessions = self.server.api("sessions")
+            except (urllib.error.URLError, OSError, ValueError):
+                # A busy server (2 shared cores) can answer late: ask again until the deadline.
+                continue
             kernels = [s["kernel"] for s in sessions if s.get("kernel")]
             if any(
                 k.get("connections", 0) >= 1 and k.get("execution_state") == "idle" for k in kernels
