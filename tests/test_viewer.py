@@ -595,3 +595,10 @@ def test_hidpi_browser_gets_double_resolution_frames(viewer, vol):
     # The image area is the slice magnified 2x more, nearest-neighbour: every value of the
     # displayed slice appears, and nothing else inside the image.
     assert set(np.unique(frame)) >= set(np.unique(viewer.displayed))
+
+
+def test_initial_index_zero_is_shown(vol):
+    v = SeriesViewer(vol, window=(0, 1000), index=0)
+    assert v.index == 0 and v._cursor[0] == 0
+    assert np.array_equal(_grey(v), to_display(vol[0].astype(float), (0, 1000)))
+    assert v.annotations["bottom_left"].startswith("Im: 1/12")

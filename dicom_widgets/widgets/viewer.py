@@ -333,6 +333,8 @@ class SeriesViewer(widgets.VBox):
             self.index = index
         else:
             self.index = self._n_index() // 2
+        # Setting the trait to its current value (0) fires no change: sync the cursor here.
+        self._cursor[self._panes[self._active].plane.normal_axis] = self.index
         self._init_window(window)
         fps = src.cine_fps()
         if fps is not None:
