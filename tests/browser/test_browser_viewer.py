@@ -189,3 +189,22 @@ def test_viewer_renders_in_notebook7(notebook, jupyter_server):
     notebook.page.mouse.wheel(0, 120)
     notebook.wait_pixels_changed(canvas, before)
     notebook.assert_no_widget_errors()
+
+
+def test_image_fallback_slider_changes_pixels(notebook, jupyter_server):
+    """canvas="image" (front-ends without ipympl): a plain <img> still follows the slider."""
+    cell = (
+        VIEWER_CELLS[0].format(annotations=False).replace("size=384)", "size=384, canvas='image')")
+    )
+    assert "canvas='image'" in cell
+    write_notebook(jupyter_server.root_dir / "viewer_image.ipynb", [cell])
+    notebook.open("viewer_image.ipynb")
+    notebook.run_all()
+    viewer = notebook.page.locator(".dw-series-viewer").first
+    image = viewer.locator("img").first
+    image.wait_for(state="visible")
+    before = notebook.wait_pixels(image, min_colours=3)
+    notebook.step_slider(viewer.locator(".widget-slider .noUi-handle").first, times=2)
+    after = notebook.wait_pixels_changed(image, before)
+    assert after != before
+    notebook.assert_no_widget_errors()
