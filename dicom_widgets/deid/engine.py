@@ -501,6 +501,13 @@ class _Engine:
         self.patterns = sorted(
             _patterns(self.identifiers) + _patterns(extra), key=lambda p: -len(p.pattern)
         )
+        # One alternation finds whether any identifier occurs (redaction then goes pattern by
+        # pattern, longest first).
+        self.detector = (
+            re.compile("|".join(f"(?:{p.pattern})" for p in self.patterns), re.IGNORECASE)
+            if self.patterns
+            else None
+        )
         self.pixel_cleaned = pixel_cleaned
         self.uids_used: dict[str, str] = {}
         self.date_offset: int | None = None
@@ -778,7 +785,7 @@ class _Engine:
             )
             return not remap and not self.patient_id_digits
         if vr in TEXT_VRS:
-            return not any(p.search(text) for p in self.patterns)
+            return self.detector is None or not self.detector.search(text)
         return True  # AS, DS, IS, TM, and dates without a shift: nothing to do outside the table
 
     def _effective_vr(self, elem: DataElement) -> str:
