@@ -567,3 +567,52 @@ def test_profile_dependent_failure_is_shown_and_recovers(phantom):
     assert preview.result is not None and preview.error is None
     assert preview.result.dataset.SliceThickness == 2.5
     assert preview.failed == {}
+
+
+def test_regions_apply_only_to_instances_of_the_same_geometry(tmp_path):
+    src = tmp_path / "mixed"
+    big = write_series(ct_phantom(n_slices=2, size=32), src / "big")
+    small = write_series(ct_phantom(n_slices=2, size=16, seed=2), src / "small")
+    preview = AnonymizationPreview(src, canvas="image")
+    labels = preview.instance_labels()
+    preview.instance = next(i for i, label in enumerate(labels) if f"big/{big[0].name}" in label)
+    preview.add_region((0, 0, 4, 32))
+    # on a 16x16 instance the regions are not shown (they belong to 32x32 images)
+    preview.instance = next(
+        i for i, label in enumerate(labels) if f"small/{small[0].name}" in label
+    )
+    original, anonymized = preview.display_frames()
+    assert np.array_equal(original, anonymized)
+    with pytest.raises(ValueError, match="clear them"):
+        preview.add_region((0, 0, 2, 2))
+    report = preview.export(tmp_path / "out")
+    assert report.counts() == {"written": 4}
+    cleaned = {Path(o.source).parent.name: o.pixel_cleaned for o in report.outcomes}
+    assert cleaned == {"big": True, "small": False}
+    for o in report.outcomes:
+        a = pydicom.dcmread(o.source).pixel_array
+        b = pydicom.dcmread(o.output).pixel_array
+        if a.shape == (16, 16):
+            assert np.array_equal(a, b)
+        else:
+            assert (b[:4] == a.min()).all() and np.array_equal(a[4:], b[4:])
+
+
+def test_ultrasound_header_bar(tmp_path):
+    try:
+        path = pydicom_file("us_rgb")
+    except (KeyError, FileNotFoundError):
+        pytest.skip("examples_rgb_color.dcm ships with pydicom 3 only")
+    preview = AnonymizationPreview(path, canvas="image")
+    assert any(w.kind == "burned_in_annotation" for w in preview.result.unresolved_warnings)
+    rows, cols = preview.pixels(anonymized=False).shape[:2]
+    preview.add_region((0, 0, 30, cols))  # the header bar
+    assert not preview.result.unresolved_warnings
+    assert preview.result.identity_removed
+    report = preview.export(tmp_path / "out")
+    (outcome,) = report.outcomes
+    assert outcome.pixel_cleaned and report.verification.ok
+    a = pydicom.dcmread(path).pixel_array
+    b = pydicom.dcmread(outcome.output).pixel_array
+    assert (b[:30] == 0).all() and np.array_equal(a[30:], b[30:])
+    assert pydicom.dcmread(outcome.output).PatientIdentityRemoved == "YES"

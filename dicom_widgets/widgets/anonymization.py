@@ -306,12 +306,14 @@ def _geometry(ds: Dataset) -> tuple[int | None, int | None]:
 def _items_from(source: Any) -> tuple[list[_Item], list[Path]]:
     """The instances of ``source`` and the folders that must never receive output."""
     folders: list[Path] = []
+    root: str | None = None
     if isinstance(source, Dataset):
         sources: list[Any] = [source]
     elif isinstance(source, (str, os.PathLike)):
         path = Path(os.fspath(source)).expanduser()
         if path.is_dir():
             folders.append(path.resolve())
+            root = str(path)
             sources = sorted(str(p) for p in path.rglob("*") if p.is_file())
             if not sources:
                 raise ValueError(f"the folder {path} holds no files")
@@ -339,7 +341,9 @@ def _items_from(source: Any) -> tuple[list[_Item], list[Path]]:
             folders.append(Path(path).resolve().parent)
             # Headers only (no pixel data): failed files are marked before anyone selects them.
             header, reason = _read_header(path)
-            item = _Item(os.path.basename(path) or path, path=path, error=reason)
+            # Inside a folder source: the path relative to it (same names in sub-folders).
+            label = os.path.relpath(path, root) if root is not None else os.path.basename(path)
+            item = _Item(label or path, path=path, error=reason)
             if header is not None:
                 item.skip = _check_header(header)
                 item.rows, item.cols = _geometry(header)
