@@ -157,9 +157,14 @@ class Prefetcher:
 
     def close(self) -> None:
         """Stop the thread (pending work is dropped)."""
-        with self._cond:
-            self._closed = True
-            self._pending = []
-            self._cond.notify_all()
+        self._closed = True
+        # Never block here: at interpreter exit a daemon thread can be frozen while it holds
+        # the condition's lock, and waiting for it would hang the exit forever.
+        if self._cond.acquire(timeout=0.5):
+            try:
+                self._pending = []
+                self._cond.notify_all()
+            finally:
+                self._cond.release()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=0.5)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html as _html
 import math
 import os
+import sys
 import threading
 import warnings
 from collections import OrderedDict
@@ -242,6 +243,8 @@ class Series:
             self._mf_datasets.clear()
 
     def __del__(self) -> None:
+        if sys.is_finalizing():  # daemon threads are frozen; nothing to stop, nothing to wait for
+            return
         prefetcher = getattr(self, "_prefetcher", None)
         if prefetcher is not None:
             prefetcher.close()
