@@ -625,3 +625,19 @@ def test_invalid_values_are_handled_and_reported(tmp_path):
     assert any(w.kind == "invalid_value" for w in outcome.warnings)
     raw = Path(outcome.output).read_bytes()
     assert MRN.encode() not in raw and b"Wrongvr" not in raw and b"2024-13-45" not in raw
+
+
+def test_rt_structure_references_follow_the_same_map():
+    ctx = DeidContext(KEY)
+    ds = pydicom.dcmread(pydicom.data.get_testdata_file("rtstruct.dcm"), force=True)
+    ref_for = ds.ReferencedFrameOfReferenceSequence[0]
+    original_for = ref_for.FrameOfReferenceUID
+    series = ref_for.RTReferencedStudySequence[0].RTReferencedSeriesSequence[0]
+    original_series = series.SeriesInstanceUID
+    out = anonymize(ds, context=ctx).dataset
+    new_for = out.ReferencedFrameOfReferenceSequence[0]
+    assert new_for.FrameOfReferenceUID == ctx.remap_uid(original_for) != original_for
+    new_series = new_for.RTReferencedStudySequence[0].RTReferencedSeriesSequence[0]
+    assert new_series.SeriesInstanceUID == ctx.remap_uid(original_series) != original_series
+    roi = out.StructureSetROISequence[0]
+    assert roi.ReferencedFrameOfReferenceUID == ctx.remap_uid(original_for)
