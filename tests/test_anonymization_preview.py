@@ -354,7 +354,7 @@ def test_unsafe_targets_are_refused_in_the_widget(phantom_folder, tmp_path):
     assert not (phantom_folder / "anon").exists()
     # nor a folder that contains the sources (copies would mix with the originals)
     assert preview.export(phantom_folder.parent) is None
-    assert "contains the source folder" in preview.export_message
+    assert "source folder" in preview.export_message  # (engine or widget wording)
     assert not list(phantom_folder.parent.glob("*.dcm"))
     existing = tmp_path / "a-file"
     existing.write_bytes(b"x")
