@@ -616,3 +616,15 @@ def test_ultrasound_header_bar(tmp_path):
     b = pydicom.dcmread(outcome.output).pixel_array
     assert (b[:30] == 0).all() and np.array_equal(a[30:], b[30:])
     assert pydicom.dcmread(outcome.output).PatientIdentityRemoved == "YES"
+
+
+def test_bad_sources_are_refused_clearly(tmp_path):
+    with pytest.raises(TypeError, match="catalog"):
+        AnonymizationPreview([object()])
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        AnonymizationPreview(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="holds no files"):
+        AnonymizationPreview(tmp_path / "empty")
+    with pytest.raises(ValueError, match="at least one"):
+        AnonymizationPreview([])

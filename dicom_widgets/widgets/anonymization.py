@@ -337,6 +337,11 @@ def _items_from(source: Any) -> tuple[list[_Item], list[Path]]:
             label = f"dataset {i}" + (f": {os.path.basename(name)}" if name else "")
             items.append(_Item(label, dataset=src, skip=_check_header(src)))
         else:
+            if not isinstance(src, (str, os.PathLike)):
+                raise TypeError(
+                    f"AnonymizationPreview takes Datasets, paths, a folder or a Series; got "
+                    f"{type(src).__name__} (for a SeriesCatalog pass one series: catalog[i])"
+                )
             path = os.fspath(src)
             folders.append(Path(path).resolve().parent)
             # Headers only (no pixel data): failed files are marked before anyone selects them.
