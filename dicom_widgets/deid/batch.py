@@ -71,6 +71,7 @@ class FileOutcome:
     transfer_syntax: str = ""
     hits: list[Hit] = field(default_factory=list)
     needles_checked: int = 0
+    _pending: Any = field(default=None, repr=False, compare=False)
 
     @property
     def unresolved(self) -> list[DeidWarning]:
@@ -352,6 +353,7 @@ def _process_one(
     pixel_regions: Any,
     do_verify: bool,
     fsync: bool = True,
+    io_pool: cf.Executor | None = None,
 ) -> FileOutcome:
     if isinstance(source, Dataset):
         from .engine import _copy_dataset
@@ -448,7 +450,30 @@ def _process_one(
             outcome.status = "verification_failed"
             outcome.message = f"{len(hits)} identifying value(s) found in the output; not written"
             return outcome
-        write = atomic_write_bytes if fsync else atomic_write_bytes_unsynced
+        pseudonym = context.pseudonym("file", str(source), 10)
+        if io_pool is not None:
+            # The write (and its fsync) runs on an I/O thread while this worker goes on with
+            # the next file; the chunk waits for it before reporting the outcome.
+            outcome._pending = io_pool.submit(
+                _write_output, outcome, target, data, overwrite, fsync, pseudonym
+            )
+            return outcome
+        return _write_output(outcome, target, data, overwrite, fsync, pseudonym)
+    except Exception as exc:  # noqa: BLE001 - reported per file, nothing written
+        return FileOutcome(index, source, None, "error", f"{type(exc).__name__}: {exc}"[:500])
+
+
+def _write_output(
+    outcome: FileOutcome,
+    target: Path,
+    data: Any,
+    overwrite: bool,
+    fsync: bool,
+    pseudonym: str,
+) -> FileOutcome:
+    """Write one verified output atomically and complete its outcome."""
+    write = atomic_write_bytes if fsync else atomic_write_bytes_unsynced
+    try:
         try:
             write(target, data, overwrite=overwrite)
         except FileExistsError:
@@ -458,9 +483,7 @@ def _process_one(
                 return outcome
             # Another source with the same SOP Instance UID (copies, re-encodings): a second,
             # still identifier-free name derived from the source path under the key.
-            alternate = target.with_name(
-                f"{target.stem}-{context.pseudonym('file', os.path.abspath(source), 10)}.dcm"
-            )
+            alternate = target.with_name(f"{target.stem}-{pseudonym}.dcm")
             try:
                 write(alternate, data, overwrite=overwrite)
                 target = alternate
@@ -468,12 +491,27 @@ def _process_one(
                 outcome.status = "exists"
                 outcome.message = f"{target.name} exists (overwrite=False)"
                 return outcome
-        outcome.output = str(target)
-        if pixel_cleaned:
-            outcome.message = "pixel data cleaned; written uncompressed (Explicit VR Little Endian)"
+    except Exception as exc:  # noqa: BLE001 - disk full, permissions...: nothing half written
+        outcome.status = "error"
+        outcome.message = f"write failed: {type(exc).__name__}: {exc}"[:500]
         return outcome
-    except Exception as exc:  # noqa: BLE001 - reported per file, nothing written
-        return FileOutcome(index, source, None, "error", f"{type(exc).__name__}: {exc}"[:500])
+    outcome.output = str(target)
+    if outcome.pixel_cleaned:
+        outcome.message = "pixel data cleaned; written uncompressed (Explicit VR Little Endian)"
+    return outcome
+
+
+def _settle(outcome: FileOutcome) -> FileOutcome:
+    """Wait for an outcome's pending write, if any."""
+    pending = outcome._pending
+    if pending is not None:
+        outcome._pending = None
+        try:
+            pending.result()
+        except Exception as exc:  # noqa: BLE001
+            outcome.status = "error"
+            outcome.message = f"write failed: {type(exc).__name__}: {exc}"[:500]
+    return outcome
 
 
 def _process_chunk(
@@ -490,10 +528,23 @@ def _process_chunk(
     context = _context_for(key_hex, shift)
     before_uids = set(context.uid_map)
     before_dates = set(context.date_offsets)
-    outcomes = [
-        _process_one(i, src, out_dir, profile, context, overwrite, pixel_regions, do_verify, fsync)
-        for i, src in jobs
-    ]
+    with cf.ThreadPoolExecutor(max_workers=2, thread_name_prefix="deid-io") as io_pool:
+        outcomes = [
+            _process_one(
+                i,
+                src,
+                out_dir,
+                profile,
+                context,
+                overwrite,
+                pixel_regions,
+                do_verify,
+                fsync,
+                io_pool,
+            )
+            for i, src in jobs
+        ]
+        outcomes = [_settle(o) for o in outcomes]
     uids = {k: v for k, v in context.uid_map.items() if k not in before_uids}
     dates = {k: v for k, v in context.date_offsets.items() if k not in before_dates}
     return outcomes, uids, dates
@@ -652,15 +703,35 @@ def anonymize_files(
             bar = None
     try:
         if executor is None:
-            # Serial: share the caller's context directly (its maps fill as we go).
-            for i, src in jobs:
-                outcomes.append(
-                    _process_one(
-                        i, src, str(out), profile, context, overwrite, pixel_regions, verify, fsync
+            # Serial: share the caller's context directly (its maps fill as we go); writes
+            # overlap with the next file on an I/O thread, a few files behind at most.
+            from collections import deque
+
+            pending: deque[FileOutcome] = deque()
+            with cf.ThreadPoolExecutor(max_workers=2, thread_name_prefix="deid-io") as io_pool:
+                for i, src in jobs:
+                    pending.append(
+                        _process_one(
+                            i,
+                            src,
+                            str(out),
+                            profile,
+                            context,
+                            overwrite,
+                            pixel_regions,
+                            verify,
+                            fsync,
+                            io_pool,
+                        )
                     )
-                )
-                if bar is not None:
-                    bar.update(1)
+                    while len(pending) > 8:
+                        outcomes.append(_settle(pending.popleft()))
+                        if bar is not None:
+                            bar.update(1)
+                while pending:
+                    outcomes.append(_settle(pending.popleft()))
+                    if bar is not None:
+                        bar.update(1)
         else:
             chunk = max(1, min(_CHUNK, len(jobs) // (4 * (os.cpu_count() or 1)) or 1))
             futures = {
