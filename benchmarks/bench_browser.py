@@ -104,8 +104,10 @@ async ([handleSelector, kind, target, steps, stride]) => {
     }
   };
   const times = [];
+  const log = window.__dwSocketLog || [];
   for (let k = 0; k < steps; k++) {
     await idle(); await frame(); await frame();
+    log.length = 0;
     const handle = document.querySelector(handleSelector);
     handle.focus();
     const before = sig();
@@ -117,12 +119,48 @@ async ([handleSelector, kind, target, steps, stride]) => {
     for (;;) {
       await frame();
       const now = sig();
-      if (now !== null && now !== before) { times.push(performance.now() - t0); break; }
+      if (now !== null && now !== before) {
+        const t1 = performance.now();
+        // Where the time went: until the browser sent the new value, until the last
+        // message from the server before the repaint, and the rest (decode + draw + frame).
+        const sent = log.find(e => e[0] === 's');
+        const got = log.filter(e => e[0] === 'r' && e[1] <= t1).pop();
+        const tSent = sent ? sent[1] : NaN, tGot = got ? got[1] : NaN;
+        times.push([t1 - t0, tSent - t0, tGot - tSent, t1 - tGot]);
+        break;
+      }
       if (performance.now() > deadline) throw new Error('no repaint within 20 s at step ' + k);
     }
   }
   return times;
 }
+"""
+
+#: Installed before the page loads: timestamps of every websocket message sent and received,
+#: for the breakdown of a step (browser -> kernel -> browser -> screen).
+SOCKET_LOG_JS = """
+(() => {
+  const log = (window.__dwSocketLog = []);
+  const Native = window.WebSocket;
+  const send = Native.prototype.send;
+  Native.prototype.send = function (data) {
+    log.push(['s', performance.now()]);
+    return send.call(this, data);
+  };
+  // Received: wrap the handler JupyterLab assigns (``socket.onmessage = ...``).
+  const onmessage = Object.getOwnPropertyDescriptor(Native.prototype, 'onmessage');
+  Object.defineProperty(Native.prototype, 'onmessage', {
+    configurable: true,
+    enumerable: true,
+    get() { return onmessage.get.call(this); },
+    set(handler) {
+      const wrapped = typeof handler === 'function'
+        ? function (event) { log.push(['r', performance.now()]); return handler.call(this, event); }
+        : handler;
+      onmessage.set.call(this, wrapped);
+    },
+  });
+})();
 """
 
 
@@ -169,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     ]  # fmt: skip
     n_slices = args.steps + args.warmup + 4
     times: dict[str, list[float]] = {label: [] for label, *_ in cases}
+    parts: dict[str, list[list[float]]] = {label: [] for label, *_ in cases}
     started = time.monotonic()
     with JupyterServer() as server, sync_playwright() as p:
         browser = launch_browser(p)
@@ -176,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
             pages = []
             for k, (label, cells, kind, target, handle) in enumerate(cases):
                 context = browser.new_context(viewport={"width": 1280, "height": 1100})
+                context.add_init_script(SOCKET_LOG_JS)
                 nb = NotebookPage(context.new_page(), server, timeout_ms=180_000)
                 prepare(nb, f"bench_{k}", cells, target, handle, n_slices)
                 pages.append((label, nb, [handle, kind, target]))
@@ -183,9 +223,10 @@ def main(argv: list[str] | None = None) -> int:
             # during the run (other jobs on 2 shared cores) affects both alike.
             for step in range(args.warmup + args.steps):
                 for label, nb, js_args in pages:
-                    (ms,) = nb.page.evaluate(MEASURE_JS, [*js_args, 1, STRIDE])
+                    ((total, *split),) = nb.page.evaluate(MEASURE_JS, [*js_args, 1, STRIDE])
                     if step >= args.warmup:
-                        times[label].append(ms)
+                        times[label].append(total)
+                        parts[label].append(split)
             for _, nb, _ in pages:
                 nb.assert_no_widget_errors()
                 nb.assert_no_error_outputs()
@@ -199,6 +240,14 @@ def main(argv: list[str] | None = None) -> int:
             "mean_ms": statistics.fmean(t),
             "min_ms": min(t),
             "max_ms": max(t),
+            # Medians of: keydown -> value sent, sent -> last server message before the
+            # repaint (kernel + network), that message -> repaint detected (decode + draw).
+            "split_median_ms": [
+                statistics.median(x for x in column if x == x)  # NaN-free
+                if any(x == x for x in column)
+                else float("nan")
+                for column in zip(*parts[label])
+            ],
         }
         for label, t in times.items()
     }
@@ -212,6 +261,10 @@ def main(argv: list[str] | None = None) -> int:
             f"{label:<24}{r['n']:>4}{r['median_ms']:>11.1f}{r['p90_ms']:>9.1f}"
             f"{r['mean_ms']:>9.1f}{r['min_ms']:>7.1f}{r['max_ms']:>8.1f}"
         )
+    print("median split: keydown->sent | sent->last server message | ->repainted (ms)")
+    for label, r in results.items():
+        a, b, c = r["split_median_ms"]
+        print(f"{label:<24}{a:>8.1f} |{b:>8.1f} |{c:>8.1f}")
     fast_enough = viewer["median_ms"] < 50
     print(
         f"speed-up (median): {speedup:.1f}x  (target >= 4x: {'met' if speedup >= 4 else 'MISSED'})"
