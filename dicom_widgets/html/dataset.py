@@ -325,7 +325,11 @@ def dataset_thumbnail(ds: Dataset, max_size: int = 128) -> Markup:
         )
     try:
         image = _first_frame_display(ds)
-    except Exception as exc:  # decoding is best effort: say why, never raise
+    except BaseException as exc:  # decoding is best effort: say why, never raise
+        # Rust decoders (pylibjpeg-rle via pyo3) raise PanicException, a BaseException,
+        # on corrupt data: it must become a note too. Only real interrupts propagate.
+        if isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit)):
+            raise
         reason = str(exc).strip().split("\n")[0][:200] or type(exc).__name__
         return note(f"No thumbnail: pixel data could not be decoded ({reason})", kind="warning")
     return thumbnail_img(image, max_size=max_size, alt="first frame", title="first frame")
