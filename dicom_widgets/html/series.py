@@ -55,6 +55,16 @@ def _safe(getter: Any, default: Any = None) -> Any:
         return default
 
 
+def _not_interrupt(exc: BaseException) -> None:
+    """Re-raise interrupts; let other BaseExceptions be reported like errors.
+
+    Rust decoders (pylibjpeg-rle via pyo3) raise ``PanicException``, a BaseException,
+    on corrupt pixel data: a repr must turn it into a note like any decode error.
+    """
+    if isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit)):
+        raise exc
+
+
 def _short_error(exc: BaseException) -> str:
     text = str(exc).strip().split("\n")[0]
     return (text[:200] or type(exc).__name__).strip()
@@ -188,7 +198,8 @@ def _slice_figure(series: Any, index: int, size: int) -> Markup:
     try:
         image = series.display(index)
         img = thumbnail_img(image, max_size=size, alt=f"slice {index}")
-    except Exception as exc:  # a frame that does not decode becomes a note, never an error
+    except BaseException as exc:  # a frame that does not decode becomes a note, never an error
+        _not_interrupt(exc)
         reason = _safe(lambda: series.frame_error(index)) or _short_error(exc)
         img = tag(
             "div",
@@ -439,7 +450,8 @@ def _catalog_thumbnail(catalog: Any, index: int, size: int) -> tuple[Markup, lis
         else:
             image = series.display(n // 2)
             thumb = thumbnail_img(image, max_size=size, alt=f"series {index}, slice {n // 2}")
-    except Exception as exc:
+    except BaseException as exc:
+        _not_interrupt(exc)
         thumb = tag(
             "div", "cannot decode", class_="dw-note dw-note-warning", title=_short_error(exc)
         )
