@@ -641,3 +641,43 @@ def test_rt_structure_references_follow_the_same_map():
     assert new_series.SeriesInstanceUID == ctx.remap_uid(original_series) != original_series
     roi = out.StructureSetROISequence[0]
     assert roi.ReferencedFrameOfReferenceUID == ctx.remap_uid(original_for)
+
+
+def test_out_dir_containing_a_source_folder_is_refused(tmp_path):
+    paths = write_series(_series(1, 8), tmp_path / "data" / "src")
+    with pytest.raises(UnsafeOutputError, match="contains the source folder"):
+        anonymize_files(paths, tmp_path / "data", progress=False)
+
+
+def test_override_keeping_an_identifier_keeps_identity_removed_no():
+    result = anonymize(_series(1, 8)[0], Profile(overrides={"PatientName": "keep"}))
+    assert result.dataset.PatientName == "PHANTOM^Jane^Q^^"
+    assert any(w.kind == "override_keeps" and not w.resolved for w in result.warnings)
+    assert result.dataset.PatientIdentityRemoved == "NO"
+    replaced = anonymize(_series(1, 8)[0], Profile(overrides={"PatientID": ("replace", "SUBJ-7")}))
+    assert replaced.dataset.PatientIdentityRemoved == "YES"
+
+
+def test_garbage_vr_in_file_meta(tmp_path):
+    ds = _series(1, 8)[0]
+    ds.file_meta.SourceApplicationEntityTitle = "SCANNER"
+    path = write_series([ds], tmp_path / "src", shuffle=False)[0]
+    data = bytearray(path.read_bytes())
+    at = data.find(b"\x02\x00\x16\x00AE")
+    data[at + 4 : at + 6] = b"U\x87"
+    path.write_bytes(bytes(data))
+    broken = pydicom.dcmread(path, force=True)
+    result = anonymize(broken)
+    assert 0x00020016 not in result.dataset.file_meta
+    report = anonymize_files([path], tmp_path / "out", progress=False)
+    assert report.outcomes[0].status in ("written", "error") and (
+        report.outcomes[0].status == "written" or report.outcomes[0].message
+    )
+
+
+def test_report_repr_shows_no_absolute_paths(tmp_path, monkeypatch):
+    paths = write_series(_series(2, 8), tmp_path / "src")
+    monkeypatch.chdir(tmp_path)
+    report = anonymize_files(paths, tmp_path / "out", progress=False)
+    text = report._repr_text()
+    assert str(tmp_path) not in text and "src/IM_" in text

@@ -227,6 +227,8 @@ def resolve_compound(
         order = ["X", "Z", "D"]
     for action in order:
         if action in choices:
-            label = {1: "Type 1", 2: "Type 2", 3: "Type 3 or not in the IOD"}[typ]
-            return action, f"{code} -> {action}: {label} in the IOD"
+            label = {1: "Type 1 in the IOD", 2: "Type 2 in the IOD", 3: "Type 3 or not in the IOD"}[
+                typ
+            ]
+            return action, f"{code} -> {action}: {label}"
     return choices[0], f"{code} -> {choices[0]}"

@@ -21,7 +21,7 @@ from ._tables import EDITION
 from .context import DeidContext
 from .engine import DeidWarning, _html_or_pre, anonymize
 from .profile import Profile
-from .verification import Hit, VerificationReport, collect_needles, verify_bytes
+from .verification import Hit, VerificationReport, collect_needles, display_path, verify_bytes
 
 __all__ = ["anonymize_files", "Report", "FileOutcome", "clean_pixels"]
 
@@ -173,7 +173,7 @@ class Report:
             else ""
         )
         return (
-            f"<Report {len(self.outcomes)} file(s) -> {self.out_dir} ({counts}); "
+            f"<Report {len(self.outcomes)} file(s) -> {display_path(self.out_dir)} ({counts}); "
             f"{self.profile.describe()}, PS3.15 {self.edition}; {len(self.context.uid_map)} UIDs remapped; "
             f"{verification}{pixels}>"
         )
@@ -182,7 +182,10 @@ class Report:
         lines = [repr(self)]
         for o in self.outcomes:
             extra = f" [{len(o.unresolved)} unresolved warning(s)]" if o.unresolved else ""
-            lines.append(f"  {o.status:<20} {o.source} -> {o.output or '-'} {o.message}{extra}")
+            lines.append(
+                f"  {o.status:<20} {display_path(o.source)} -> "
+                f"{display_path(o.output, self.out_dir)} {o.message}{extra}"
+            )
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
@@ -609,6 +612,11 @@ def _check_out_dir(out_dir: Path, folders: list[Path]) -> None:
             raise UnsafeOutputError(
                 f"output folder {out_dir} is inside the source folder {folder}: choose a folder "
                 "outside the sources (de-identified copies must never mix with the originals)"
+            )
+        if out_dir in folder.parents:
+            raise UnsafeOutputError(
+                f"output folder {out_dir} contains the source folder {folder}: choose a folder "
+                "outside the sources (a later scan of the output would mix originals and copies)"
             )
 
 

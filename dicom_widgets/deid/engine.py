@@ -854,7 +854,18 @@ class _Engine:
             vr = elem.VR if elem.VR != "UN" else vr
         before = elem.value
         if override.action == "keep":
-            self.record(path, elem.tag, vr, "K", "", "override", before, before)
+            rule = rule_for(int(elem.tag))
+            code = self.code_for(rule)[0] if rule is not None else ""
+            self.record(path, elem.tag, vr, "K", code, "override", before, before)
+            if code and code != "K" and before not in (None, "", b"", []):
+                # The user keeps what the profile would remove: that is their decision, but
+                # the dataset can no longer claim Patient Identity Removed = YES.
+                self.warn(
+                    "override_keeps",
+                    path,
+                    f"override keeps {_name(int(elem.tag))}, which the profile would act on "
+                    f"({code}); Patient Identity Removed stays NO",
+                )
             if vr == "SQ":
                 for i, item in enumerate(elem.value):
                     self.walk(item, f"{path}[{i}]", elem.keyword or "", {})
@@ -1399,9 +1410,33 @@ class _Engine:
         meta = getattr(ds, "file_meta", None)
         if meta is None:
             return
+        for tag in list(meta.keys()):
+            if tag in _META_REMOVE or tag == 0x00020003:
+                continue
+            try:
+                _ = meta[tag].value  # conversion raises for garbage
+            except Exception as exc:  # noqa: BLE001 - a garbage element cannot be judged
+                del meta[tag]
+                self.record(
+                    f"file_meta.{_name(tag)}",
+                    tag,
+                    "??",
+                    "X",
+                    "",
+                    "beyond table: unreadable value",
+                    "<unreadable>",
+                    _ABSENT,
+                    str(exc)[:200],
+                )
+                self.warn(
+                    "invalid_value", f"file_meta.{_name(tag)}", f"unreadable, removed: {exc}", True
+                )
         for tag in _META_REMOVE:
             if tag in meta:
-                before = meta[tag].value
+                try:
+                    before = meta[tag].value
+                except Exception:  # noqa: BLE001 - garbage VR or value: removed all the same
+                    before = "<unreadable>"
                 del meta[tag]
                 self.record(
                     f"file_meta.{_name(tag)}",
@@ -1414,12 +1449,24 @@ class _Engine:
                     _ABSENT,
                 )
         if 0x00020003 in meta:
-            before = meta.MediaStorageSOPInstanceUID
-            new = ds.get("SOPInstanceUID")
+            try:
+                before = str(meta[0x00020003].value)
+            except Exception:  # noqa: BLE001 - unreadable: replaced below
+                before = ""
+                self.warn(
+                    "invalid_value",
+                    "file_meta.MediaStorageSOPInstanceUID",
+                    "unreadable value replaced",
+                    True,
+                )
+            try:
+                new = ds.get("SOPInstanceUID")
+            except Exception:  # noqa: BLE001
+                new = None
             if new is not None and str(new) != str(before):
                 meta.MediaStorageSOPInstanceUID = str(new)
-            elif new is None and "retain_uids" not in self.options:
-                meta.MediaStorageSOPInstanceUID = self._remap_one(str(before))
+            elif new is None and "retain_uids" not in self.options and before:
+                meta.MediaStorageSOPInstanceUID = self._remap_one(before)
             rule = rule_for(0x00020003)
             code = self.code_for(rule)[0] if rule else "U"
             self.record(

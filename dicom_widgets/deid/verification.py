@@ -77,6 +77,27 @@ class Hit:
     offset: int
 
 
+def display_path(
+    path: str | os.PathLike[str] | None, base: str | os.PathLike[str] | None = None
+) -> str:
+    """``path`` for display: relative to the working folder (or ``base``) when inside it,
+    else ``…/parent/name``, so stored notebook outputs neither vary nor show machine layout."""
+    if path is None or str(path) == "":
+        return "-"
+    text = str(path)
+    if text.startswith("<"):
+        return text  # "<dataset 0>", "<bytes>"
+    p = Path(text)
+    for root in (Path.cwd(), Path(base) if base is not None else None):
+        if root is None:
+            continue
+        try:
+            return str(p.relative_to(root))
+        except ValueError:
+            continue
+    return os.path.join("…", p.parent.name, p.name) if p.parent.name else p.name
+
+
 def _mask(value: str) -> str:
     if len(value) <= 2:
         return "*" * len(value)
@@ -428,7 +449,8 @@ class VerificationReport:
         lines = [repr(self)]
         for hit in self.hits:
             lines.append(
-                f"  {hit.file}: {hit.path} holds {hit.kind} {hit.masked} (from {hit.source}, {hit.encoding})"
+                f"  {display_path(hit.file)}: {hit.path} holds {hit.kind} {hit.masked} "
+                f"(from {hit.source}, {hit.encoding})"
             )
         lines.extend(f"  error: {e}" for e in self.errors)
         return "\n".join(lines)
