@@ -1599,8 +1599,22 @@ class SeriesViewer(widgets.VBox):
                     artist.draw(event.renderer)
             return
         self._bg = canvas.copy_from_bbox(self.figure.bbox)
-        self._bg_key = (renderer.width, renderer.height)
+        self._bg_key = self._layout_key(renderer)
         self._draw_animated(renderer)
+
+    def _layout_key(self, renderer: Any) -> tuple[Any, ...]:
+        """What the cached background depends on: the renderer object and every pane's place.
+
+        A new renderer (figure resized, dpi changed by a HiDPI browser, savefig) starts
+        cleared, and axes move when the figure is resized or the aspect is re-applied; a
+        background from before either would paint a stale or transparent frame.
+        """
+        return (
+            id(renderer),
+            renderer.width,
+            renderer.height,
+            tuple(tuple(np.round(p.ax.bbox.bounds, 3)) for p in self._panes),
+        )
 
     def _draw_animated(self, renderer: Any) -> None:
         static = self._static_artists()
@@ -1644,7 +1658,7 @@ class SeriesViewer(widgets.VBox):
             self.status = status
         canvas = self.canvas
         renderer = canvas.get_renderer()
-        if self._bg is None or self._bg_key != (renderer.width, renderer.height):
+        if self._bg is None or self._bg_key != self._layout_key(renderer):
             if self._mode == "ipympl" and not send:
                 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
