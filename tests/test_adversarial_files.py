@@ -210,11 +210,6 @@ def _rust_rle_decoder() -> bool:
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.xfail(
-    condition=_rust_rle_decoder(),
-    strict=True,
-    reason="series: pyo3 PanicException from pylibjpeg-rle escapes Series.frame (REQUESTS_series.md)",
-)
 def test_corrupt_rle_frame_raises_decode_error(tmp_path):
     path = _rle_panic_file(tmp_path)
     series = dw.load_series(path, progress=False)
@@ -232,11 +227,6 @@ def test_corrupt_rle_frame_raises_decode_error(tmp_path):
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.xfail(
-    strict=True,
-    reason="series: _fastheader._NeedMore escapes scan() for a file cut inside its first "
-    "long-VR file meta element header (REQUESTS_series.md)",
-)
 def test_file_cut_inside_meta_element_header_does_not_abort_scan(tmp_path):
     write_series(ct_phantom(n_slices=3, size=16), tmp_path, shuffle=False)
     # Preamble + DICM + 8 of the 12 header bytes of an OB element: exactly 140 bytes.
@@ -412,11 +402,6 @@ def _finishes(fn, fifo: Path, seconds: float = 10.0):
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.xfail(
-    strict=True,
-    reason="series: scan() opens a named pipe (FIFO) in the folder and blocks forever "
-    "(REQUESTS_series.md)",
-)
 def test_fifo_in_folder_does_not_hang_scan(tmp_path):
     write_series(ct_phantom(n_slices=3, size=16), tmp_path, shuffle=False)
     fifo = tmp_path / "pipe.dcm"
@@ -523,12 +508,6 @@ def test_corrupt_rle_in_batch_with_pixel_cleaning(tmp_path):
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.xfail(
-    condition=_rust_rle_decoder(),
-    strict=True,
-    reason="viewer/series: SeriesViewer construction on a corrupt RLE series lets the decoder's "
-    "PanicException escape (fixed by REQUESTS_series.md A3; REQUESTS_viewer.md)",
-)
 def test_corrupt_rle_viewer_shows_status(tmp_path):
     pytest.importorskip("ipywidgets")
     series = dw.load_series(_rle_panic_file(tmp_path), progress=False)

@@ -274,7 +274,10 @@ def _meta(buf: bytes) -> tuple[dict[int, bytes], int]:
         group = struct.unpack_from("<H", buf, pos)[0]
         if group != 0x0002:
             return meta, pos
-        start, tag, _vr, _hdr, length = _element_header(buf, pos, True)
+        try:
+            start, tag, _vr, _hdr, length = _element_header(buf, pos, True)
+        except _NeedMore:  # cut inside the file meta: pydicom reports it properly
+            raise _Refuse from None
         if length == _UNDEFINED or start + length > len(buf):
             raise _Refuse
         meta[tag] = buf[start : start + length]
@@ -376,7 +379,7 @@ def read_fast(
                             return None
                         return None
                     buf += more
-    except (_Refuse, struct.error, OSError):
+    except (_Refuse, _NeedMore, struct.error, OSError):
         return None
     return _build(path, found, pixel_offset, syntax, explicit, order)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html as _html
 import os
+import stat
 import warnings
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
@@ -348,13 +349,25 @@ def _dicomdir_files(path: Path, ds: Dataset) -> list[Path]:
 
 
 def _walk(folder: Path, recursive: bool) -> list[Path]:
+    # Only regular files (symlinks followed): opening a FIFO or a device would block the scan.
     if not recursive:
-        return sorted(p for p in folder.iterdir() if p.is_file())
+        return sorted(p for p in folder.iterdir() if _is_regular_file(p))
     found = []
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        found.extend(Path(root) / f for f in sorted(files) if not f.startswith("."))
+        found.extend(
+            Path(root) / f
+            for f in sorted(files)
+            if not f.startswith(".") and _is_regular_file(Path(root) / f)
+        )
     return found
+
+
+def _is_regular_file(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except OSError:  # dangling symlink, symlink loop, permission: not a file we can read
+        return False
 
 
 @dataclass
@@ -396,8 +409,10 @@ def _collect(source: Any, recursive: bool, progress: bool) -> _Collected:
             p = Path(item)
             if p.is_dir():
                 paths.extend(_walk(p, recursive))
-            elif p.exists():
+            elif _is_regular_file(p):
                 add_file(p)
+            elif p.exists():
+                out.errors.append((str(p), "not a regular file (pipe, socket or device)"))
             else:
                 out.errors.append((str(p), "no such file or directory"))
         elif isinstance(item, Iterable) and not isinstance(item, (bytes, bytearray)):

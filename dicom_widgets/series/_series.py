@@ -570,7 +570,10 @@ class Series:
             decoded_pi = _compat.decoded_photometric(ref.header)
             if ref.samples == 3 and decoded_pi in ("YBR_FULL", "YBR_FULL_422"):
                 arr = _compat.convert_color_space(arr, decoded_pi, "RGB")
-        except Exception as exc:  # noqa: BLE001 - every decoder failure becomes a finding
+        except BaseException as exc:  # noqa: BLE001 - every decoder failure becomes a finding
+            # Rust decoders (pyo3) raise PanicException, a BaseException, on corrupt data.
+            if isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit)):
+                raise
             message = _decode_message(ref, exc)
             self._fail(k, message)
             raise DecodeError(message) from exc
@@ -699,12 +702,20 @@ class Series:
         """
         ref = self._ref(index, time)
         raw = self.raw_frame(index, time)
-        if self.stored_photometric == "PALETTE COLOR" and raw.ndim == 2:
-            return to_display(raw, photometric="PALETTE COLOR", ds=ref.header)
-        if raw.ndim == 3:
-            return to_display(raw, photometric="RGB", ds=ref.header)
-        if self.has_modality_lut(index, time):
-            return np.asarray(_compat.apply_modality_lut(raw, ref.header))
+        try:
+            if self.stored_photometric == "PALETTE COLOR" and raw.ndim == 2:
+                return to_display(raw, photometric="PALETTE COLOR", ds=ref.header)
+            if raw.ndim == 3:
+                return to_display(raw, photometric="RGB", ds=ref.header)
+            if self.has_modality_lut(index, time):
+                return np.asarray(_compat.apply_modality_lut(raw, ref.header))
+        except Exception as exc:  # noqa: BLE001 - a broken lookup table is a decode failure
+            cause = " ".join(f"{type(exc).__name__}: {exc}".split())[:400]
+            message = (
+                f"{ref.label}: the palette or modality lookup table cannot be applied: {cause}"
+            )
+            self._fail(self._index_of[id(ref)], message)
+            raise DecodeError(message) from exc
         if ref.slope == 1.0 and ref.intercept == 0.0:
             return raw
         return raw.astype(np.float32) * np.float32(ref.slope) + np.float32(ref.intercept)
