@@ -13,12 +13,13 @@ DEMO_ARGS ?=
 PYTEST_ARGS ?=
 SAMPLE_DIR ?= notebooks/sample_data
 
-.PHONY: demo test lint unit unit-pydicom24 notebooks browser browser-deps bench screenshots clean help
+.PHONY: demo test lint unit unit-pydicom24 notebooks browser browser-deps bench screenshots execute-notebooks clean help
 
 help:
 	@echo "make demo   - install into .venv and start JupyterLab on notebooks/01_quickstart.ipynb"
 	@echo "make test   - install and run lint, unit tests (pydicom 3 and 2.4), notebooks and browser tests"
 	@echo "make bench  - run the benchmarks in benchmarks/ and print their ratios"
+	@echo "make screenshots / make execute-notebooks - regenerate README pictures / stored notebook outputs"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,8 +45,9 @@ lint: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -m "not browser" $(PYTEST_ARGS) tests
 
+# The demo server test is about the main environment's `make demo`; it runs once, in `unit`.
 unit-pydicom24: $(STAMP24)
-	$(BIN24)/pytest -m "not browser" -p no:cacheprovider $(PYTEST_ARGS) tests
+	$(BIN24)/pytest -m "not browser" -p no:cacheprovider --ignore=tests/test_make_demo.py $(PYTEST_ARGS) tests
 
 notebooks: $(STAMP)
 	@if ls notebooks/*.ipynb >/dev/null 2>&1; then \
@@ -60,6 +62,14 @@ browser: $(STAMP) browser-deps
 	else echo "no browser tests yet"; fi
 
 test: lint unit unit-pydicom24 notebooks browser
+
+# README screenshots, taken in a real JupyterLab + headless Chromium by the browser harness.
+screenshots: $(STAMP) browser-deps
+	$(BIN)/python scripts/screenshots.py --out docs/screenshots
+
+# Re-execute the notebooks in place (stored outputs + widget state) after changing the code.
+execute-notebooks: $(STAMP)
+	$(BIN)/python scripts/execute_notebooks.py
 
 bench: $(STAMP)
 	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
