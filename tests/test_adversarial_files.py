@@ -484,12 +484,6 @@ def _call_no_base_exception(fn):
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.xfail(
-    condition=_rust_rle_decoder(),
-    strict=True,
-    reason="deid: a pyo3 PanicException from pylibjpeg-rle in clean_pixels (batch.py:722) aborts the "
-    "whole anonymize_files batch when pixel_regions is given (REQUESTS_deid.md A2)",
-)
 def test_corrupt_rle_in_batch_with_pixel_cleaning(tmp_path):
     src = tmp_path / "src"
     src.mkdir()

@@ -506,11 +506,6 @@ def test_misuse_errors_are_documented_types(tmp_path):
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.xfail(
-    strict=True,
-    reason="deid: anonymize('text') raises AttributeError ('str' object has no attribute '_dict') "
-    "instead of a TypeError saying a Dataset is expected (REQUESTS_deid.md A3)",
-)
 def test_anonymize_rejects_non_dataset_with_type_error():
     with pytest.raises(TypeError, match="Dataset"):
         deid.anonymize("not a dataset")

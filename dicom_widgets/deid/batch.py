@@ -462,7 +462,10 @@ def _process_one(
             )
             return outcome
         return _write_output(outcome, target, data, overwrite, fsync, pseudonym)
-    except Exception as exc:  # noqa: BLE001 - reported per file, nothing written
+    except BaseException as exc:  # noqa: BLE001 - reported per file, nothing written
+        # Rust decoders (pyo3) raise PanicException, a BaseException, on corrupt pixel data.
+        if isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit)):
+            raise
         return FileOutcome(index, source, None, "error", f"{type(exc).__name__}: {exc}"[:500])
 
 

@@ -1665,6 +1665,8 @@ def anonymize(
     >>> result.dataset.PatientIdentityRemoved
     'YES'
     """
+    if not isinstance(ds, Dataset):
+        raise TypeError(f"anonymize expects a pydicom Dataset, got {type(ds).__name__}")
     profile = profile if profile is not None else Profile()
     context = context if context is not None else DeidContext()
     target = ds if _inplace else _copy_dataset(ds)
