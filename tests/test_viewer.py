@@ -268,6 +268,8 @@ def test_hover_readout(viewer, vol):
     assert f"value {int(vol[2, 10, 20])}" in text
     assert "(20.0, 10.0, 6.0) mm" in text
     assert viewer._readout_label.value == text
+    assert "dw-readout" in viewer._readout_label._dom_classes
+    assert "dw-status" in viewer._status_label._dom_classes
 
 
 # ---------------------------------------------------------------------- views
@@ -402,9 +404,10 @@ def test_snapshot_and_mimebundle(viewer):
     assert img.size == (256, 256)
     bundle = viewer._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
-    assert bundle["image/png"] and bundle["text/html"].startswith(
-        '<img src="data:image/png;base64,'
-    )
+    assert bundle["image/png"]
+    html = bundle["text/html"]
+    assert html.startswith('<div class="dw-repr">') and '<img src="data:image/png;base64,' in html
+    assert bundle["image/png"] in html  # the same picture in both
     assert "SeriesViewer" in bundle["text/plain"]
 
 

@@ -329,7 +329,11 @@ class SeriesSource(Source):
             return np.asarray(getattr(self.series, method)(index, time=time))
         except DecodeError:
             raise
-        except Exception as exc:  # a decoder failing on one frame must not stop the viewer
+        except (KeyboardInterrupt, SystemExit, GeneratorExit):
+            raise
+        except BaseException as exc:
+            # A decoder failing on one frame must not stop the viewer; that includes Rust
+            # decoders' pyo3 PanicException, which derives from BaseException.
             raise DecodeError(f"{type(exc).__name__}: {exc}") from exc
 
     def rescale(self, index: int, time: int = 0) -> tuple[float, float]:

@@ -677,10 +677,14 @@ class SeriesViewer(widgets.VBox):
             return data
         b64 = base64.b64encode(png).decode("ascii")
         data["image/png"] = b64
+        from ..html import tag, wrap
+
         width = int(self.figure.get_figwidth() * self.figure.dpi)
-        data["text/html"] = (
-            f'<img src="data:image/png;base64,{b64}" width="{width}" alt="SeriesViewer snapshot"/>'
+        # Built with dicom_widgets.html (escaped attributes), the only place that makes HTML.
+        image = tag(
+            "img", src=f"data:image/png;base64,{b64}", width=width, alt="SeriesViewer snapshot"
         )
+        data["text/html"] = str(wrap(image, repr(self)))
         data["text/plain"] = repr(self)
         return data
 
@@ -788,7 +792,9 @@ class SeriesViewer(widgets.VBox):
             ]
         )
         self._readout_label = widgets.Label("")
+        self._readout_label.add_class("dw-readout")
         self._status_label = widgets.Label("")
+        self._status_label.add_class("dw-status")
 
         # Two-way links: controls <-> traits (Python-side, so they work without a browser too).
         traitlets.link((self._slider, "value"), (self, "index"))
