@@ -526,3 +526,48 @@ def test_corrupt_rle_anonymization_preview(tmp_path):
     assert preview is not None
     assert preview.result is not None  # the header part still works
     preview.close()
+
+
+_HUGE_FRAMES_SCRIPT = r"""
+import sys, warnings
+warnings.simplefilter("ignore")
+from pathlib import Path
+import dicom_widgets as dw
+from dicom_widgets.data import ct_phantom, write_series
+folder = Path(sys.argv[1])
+ds = ct_phantom(n_slices=1, size=16)[0]
+ds.NumberOfFrames = 2**31 - 1  # a 2.4 KB file declaring two billion 16x16 frames
+write_series([ds], folder / "huge")
+write_series(ct_phantom(n_slices=3, size=16, seed=2), folder / "good")
+catalog = dw.scan(folder, progress=False)
+print("entries", sorted(entry.n_instances for entry in catalog.entries))
+series = dw.load_series(folder / "huge", progress=False)
+print("frames", len(series) * series.n_times)
+"""
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.xfail(
+    strict=True,
+    reason="series: NumberOfFrames=2**31-1 in a 2.4 KB file makes scan() build one FrameRef per "
+    "declared frame -> MemoryError/OOM (10**6 frames: ~19 s, 1.6 GB) (REQUESTS_series.md A5)",
+)
+def test_absurd_number_of_frames_is_bounded_by_the_pixel_data(tmp_path):
+    import resource
+    import subprocess
+    import sys
+
+    def limit_memory():  # a bug here must not take the machine down: 500 MB address space
+        resource.setrlimit(resource.RLIMIT_AS, (500_000_000, 500_000_000))
+
+    proc = subprocess.run(
+        [sys.executable, "-c", _HUGE_FRAMES_SCRIPT, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        preexec_fn=limit_memory,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "entries [1, 3]" in proc.stdout
+    frames = int(proc.stdout.split("frames")[-1])
+    assert frames <= 1  # the file holds the bytes of exactly one frame
