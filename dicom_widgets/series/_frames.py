@@ -9,12 +9,15 @@ their per-frame and shared functional groups.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from pydicom.dataset import Dataset
+
+from ..errors import DicomWidgetsWarning
 
 __all__ = ["FrameRef", "frames_from_header", "has_pixel_module", "UNSET"]
 
@@ -166,6 +169,39 @@ def has_pixel_module(ds: Dataset) -> bool:
     return bool(rows and cols)
 
 
+_NATIVE_SYNTAXES = frozenset(
+    {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99"}
+)
+
+
+def _max_frames(
+    ds: Dataset, path: str | None, rows: int, cols: int, samples: int, bits: int
+) -> int:
+    """Most frames the pixel data can hold, so a corrupt NumberOfFrames cannot exhaust memory.
+
+    Native data needs ``rows * cols * samples * bits / 8`` bytes a frame; encapsulated data at
+    least one 8-byte item header a frame. The bound comes from the pixel data's length when it
+    is in memory, else from the file's size (deflated files get no bound from it).
+    """
+    meta = getattr(ds, "file_meta", None)
+    syntax = str(getattr(meta, "TransferSyntaxUID", "") or "") if meta is not None else ""
+    available: int | None = None
+    try:
+        element = ds.get("PixelData") if "PixelData" in ds else None
+        if element is not None and element.value is not None:
+            available = len(element.value)
+        elif path is not None and not syntax.endswith(".99"):
+            available = os.path.getsize(path)
+    except Exception:  # noqa: BLE001 - deferred or unreadable values: no bound from them
+        available = None
+    if available is None:
+        return 1 << 20
+    per_frame = (
+        (rows * cols * samples * bits) // 8 if syntax in _NATIVE_SYNTAXES or not syntax else 8
+    )
+    return available // max(per_frame, 1) + 1
+
+
 def frames_from_header(
     ds: Dataset, path: str | os.PathLike[str] | None, *, order: int = 0
 ) -> Iterator[FrameRef]:
@@ -213,6 +249,15 @@ def frames_from_header(
     if acq is not None:
         classic_temporal["AcquisitionTime"] = acq
     str_path = None if path is None else os.fspath(path)
+    declared = n_frames
+    n_frames = min(n_frames, _max_frames(ds, str_path, rows, cols, samples, bits))
+    if n_frames < declared:
+        warnings.warn(
+            f"{str_path or 'dataset'}: NumberOfFrames is {declared} but the pixel data can hold "
+            f"at most {n_frames} frames; only those are listed",
+            DicomWidgetsWarning,
+            stacklevel=2,
+        )
     for k in range(n_frames):
         pos, ori, sp = base_pos, base_ori, spacing
         fslope, fintercept = slope, intercept
