@@ -409,18 +409,26 @@ def _pixel_summary(elem: DataElement, context: Dataset | None, root: Dataset | N
     return _pixel_text(size, encapsulated, context, root)
 
 
+def _safe_get(ds: Dataset, keyword: str, default: Any = None) -> Any:
+    """``ds.get`` that gives ``default`` for values pydicom cannot convert (e.g. an unknown VR)."""
+    try:
+        return ds.get(keyword, default)
+    except Exception:  # noqa: BLE001 - the element itself is shown (and marked) by its own row
+        return default
+
+
 def _pixel_text(
     size: int | None, encapsulated: bool, context: Dataset | None, root: Dataset | None
 ) -> str:
     parts = [f"{size:,} bytes" if size is not None else "pixel data"]
     if context is not None:
-        rows, cols = context.get("Rows"), context.get("Columns")
+        rows, cols = _safe_get(context, "Rows"), _safe_get(context, "Columns")
         try:
-            frames = int(context.get("NumberOfFrames", 1) or 1)
+            frames = int(_safe_get(context, "NumberOfFrames", 1) or 1)
         except (TypeError, ValueError):
             frames = 1
-        spp = context.get("SamplesPerPixel", 1)
-        bits = context.get("BitsAllocated")
+        spp = _safe_get(context, "SamplesPerPixel", 1)
+        bits = _safe_get(context, "BitsAllocated")
         if rows and cols:
             shape = f"{rows}×{cols}"
             if spp and spp != 1:

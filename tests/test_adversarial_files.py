@@ -448,11 +448,6 @@ def test_unknown_vr_in_body_reprs_and_anonymize(tmp_path):
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.xfail(
-    strict=True,
-    reason="tags: flatten/compare raise pydicom's NotImplementedError for an element with an "
-    "unknown VR read from file (tags.py _pixel_text context.get) (REQUESTS_tags.md)",
-)
 @pytest.mark.parametrize("tag_bytes", [b"\x28\x00\x00\x01US", b"\x28\x00\x10\x00US"])
 def test_unknown_vr_in_body_flatten(tmp_path, tag_bytes):
     ds = _read_force(_unknown_vr_file(tmp_path, tag_bytes))
@@ -512,13 +507,6 @@ def test_corrupt_rle_viewer_shows_status(tmp_path):
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.xfail(
-    condition=_rust_rle_decoder(),
-    strict=True,
-    reason="anonymization: AnonymizationPreview(corrupt RLE file) lets the decoder's PanicException "
-    "escape the constructor (anonymization.py:1129 -> _compat.decode_frame) "
-    "(REQUESTS_anonymization.md)",
-)
 def test_corrupt_rle_anonymization_preview(tmp_path):
     pytest.importorskip("ipywidgets")
     path = _rle_panic_file(tmp_path)

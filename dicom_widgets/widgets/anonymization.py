@@ -1092,24 +1092,30 @@ class AnonymizationPreview(W.VBox):
                 second = cleaned_arr[frame]
             else:
                 second, cleaned_pi = first, photometric
-        except Exception as exc:  # noqa: BLE001 - shown in the pane
+        except BaseException as exc:  # noqa: BLE001 - shown in the pane
+            # Rust decoders (pyo3) raise PanicException, a BaseException, on corrupt data.
+            if isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit)):
+                raise
             return None, None, f"pixel data cannot be decoded: {type(exc).__name__}: {exc}"
-        if first.ndim == 2 and photometric != "PALETTE COLOR":
-            from .._compat import apply_modality_lut
+        try:
+            if first.ndim == 2 and photometric != "PALETTE COLOR":
+                from .._compat import apply_modality_lut
 
-            first = apply_modality_lut(first, ds)
-            second = apply_modality_lut(second, ds)
-            window = resolve_window(None, first, ds=ds, frame_index=frame)
+                first = apply_modality_lut(first, ds)
+                second = apply_modality_lut(second, ds)
+                window = resolve_window(None, first, ds=ds, frame_index=frame)
+                return (
+                    to_display(first, window, photometric=photometric, ds=ds),
+                    to_display(second, window, photometric=cleaned_pi, ds=ds),
+                    "",
+                )
             return (
-                to_display(first, window, photometric=photometric, ds=ds),
-                to_display(second, window, photometric=cleaned_pi, ds=ds),
+                to_display(first, photometric=photometric, ds=ds),
+                to_display(second, photometric=cleaned_pi, ds=ds),
                 "",
             )
-        return (
-            to_display(first, photometric=photometric, ds=ds),
-            to_display(second, photometric=cleaned_pi, ds=ds),
-            "",
-        )
+        except Exception as exc:  # noqa: BLE001 - a broken palette or LUT: shown in the pane
+            return None, None, f"pixel data cannot be displayed: {type(exc).__name__}: {exc}"
 
     def _original_frame(self, ds: Dataset, frame: int) -> tuple[np.ndarray, str]:
         from .._compat import IS_PYDICOM3, decode_frame, decoded_photometric
