@@ -535,11 +535,6 @@ print("frames", len(series) * series.n_times)
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.xfail(
-    strict=True,
-    reason="series: NumberOfFrames=2**31-1 in a 2.4 KB file makes scan() build one FrameRef per "
-    "declared frame -> MemoryError/OOM (10**6 frames: ~19 s, 1.6 GB) (REQUESTS_series.md A5)",
-)
 def test_absurd_number_of_frames_is_bounded_by_the_pixel_data(tmp_path):
     import resource
     import subprocess
