@@ -605,3 +605,20 @@ def test_initial_index_zero_is_shown(vol):
     assert v.index == 0 and v._cursor[0] == 0
     assert np.array_equal(_grey(v), to_display(vol[0].astype(float), (0, 1000)))
     assert v.annotations["bottom_left"].startswith("Im: 1/12")
+
+
+def test_viewer_does_not_switch_the_users_pyplot_backend():
+    """ipympl's __init__ calls matplotlib.use(ipympl) on import; the viewer must undo that."""
+    import subprocess
+    import sys
+
+    code = (
+        "import matplotlib; matplotlib.use('agg'); import matplotlib.pyplot as plt\n"
+        "import numpy as np, dicom_widgets as dw\n"
+        "v = dw.SeriesViewer(np.zeros((2, 8, 8)), canvas='ipympl')\n"
+        "print(matplotlib.get_backend(), type(v.canvas).__module__)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    backend, module = out.stdout.split()
+    assert backend == "agg" and module == "dicom_widgets.widgets._viewer_render"

@@ -332,3 +332,15 @@ def test_link_non_uniform_series_by_slice_position():
     # nearest available slice of b (b covers less than a's last, shifted slice)
     assert b.index == int(np.argmin([abs(float(b.source.position(k)[2]) - za) for k in range(12)]))
     assert abs(za - zb) == min(abs(float(b.source.position(k)[2]) - za) for k in range(12))
+
+
+def test_link_dicom_with_numpy_volume_falls_back_to_index():
+    series = _load(ct_phantom(n_slices=24, size=16, slice_thickness=2.0))
+    volume = np.stack([series.frame(k) for k in range(len(series))])
+    dicom_viewer = SeriesViewer(series)
+    numpy_viewer = SeriesViewer(volume, spacing=(2.0, 12.5, 12.5))  # spacing, but no patient origin
+    link(dicom_viewer, numpy_viewer)
+    dicom_viewer.index = 20
+    assert numpy_viewer.index == 20
+    numpy_viewer.index = 3
+    assert dicom_viewer.index == 3

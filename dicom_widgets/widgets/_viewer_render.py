@@ -37,7 +37,15 @@ import numpy as np
 from matplotlib.image import AxesImage
 from matplotlib.transforms import Bbox, TransformedBbox
 
-__all__ = ["FastImage", "encode_png", "frame_to_png", "make_canvas", "SendRecorder"]
+__all__ = [
+    "FastImage",
+    "RasterCache",
+    "SendRecorder",
+    "encode_png",
+    "frame_to_png",
+    "import_ipympl_backend",
+    "make_canvas",
+]
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -252,9 +260,41 @@ class SendRecorder:
         self.canvas.send_binary = self._original
 
 
+def import_ipympl_backend() -> Any:
+    """Import ``ipympl.backend_nbagg`` without switching the user's matplotlib backend.
+
+    ``import ipympl`` calls ``matplotlib.use("module://ipympl.backend_nbagg")`` when
+    matplotlib is already imported, which would turn every later ``plt.show()`` of the
+    notebook into an ipympl widget. The viewer only needs ipympl's canvas class, so the
+    previous backend is put back.
+    """
+    import sys
+
+    import matplotlib
+
+    if "ipympl" in sys.modules:
+        import ipympl.backend_nbagg as module
+
+        return module
+    previous = dict.__getitem__(matplotlib.rcParams, "backend")
+    try:
+        import ipympl.backend_nbagg as module
+    finally:
+        if dict.__getitem__(matplotlib.rcParams, "backend") != previous:
+            from matplotlib import rcsetup
+
+            if previous is rcsetup._auto_backend_sentinel or "matplotlib.pyplot" not in sys.modules:
+                dict.__setitem__(matplotlib.rcParams, "backend", previous)
+                if "matplotlib.pyplot" in sys.modules:
+                    sys.modules["matplotlib.pyplot"].switch_backend(previous)
+            else:
+                matplotlib.use(previous)
+    return module
+
+
 def _canvas_class() -> type:
     """An ipympl ``Canvas`` subclass with a cheaper :meth:`get_diff_image`."""
-    from ipympl.backend_nbagg import Canvas
+    Canvas = import_ipympl_backend().Canvas
 
     class ViewerCanvas(Canvas):
         """ipympl's canvas, sending each frame as a fast lossless PNG (see module docs)."""
@@ -297,7 +337,7 @@ def make_canvas(figure: Any) -> Any:
     global _CANVAS_CLASS
     if _CANVAS_CLASS is None:
         _CANVAS_CLASS = _canvas_class()
-    from ipympl.backend_nbagg import FigureManager
+    FigureManager = import_ipympl_backend().FigureManager
 
     canvas = _CANVAS_CLASS(figure)
     with warnings.catch_warnings():

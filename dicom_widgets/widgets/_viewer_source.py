@@ -73,6 +73,15 @@ class Source:
     description: str = ""
     stored_dtype: np.dtype | None = None
 
+    @property
+    def coordinate_space(self) -> str | None:
+        """What positions mean: "patient" (DICOM LPS), "array" (numpy indices x spacing), or None.
+
+        Linked viewers match positions only within the same space: a numpy volume with a spacing
+        has no patient origin, so it is matched to a DICOM series by index.
+        """
+        return None
+
     def check(self, index: int, time: int = 0) -> None:
         """Raise ``IndexError`` saying what range was expected."""
         if not 0 <= index < self.n_slices:
@@ -234,6 +243,10 @@ class ArraySource(Source):
         self.uniform = True
         self.has_spacing = spacing is not None
 
+    @property
+    def coordinate_space(self) -> str | None:
+        return "array" if self.has_spacing else None
+
     def stored(self, index: int, time: int = 0) -> np.ndarray | None:
         self.check(index, time)
         return self._arr[time, index] if self.stored_dtype is not None else None
@@ -378,6 +391,10 @@ class SeriesSource(Source):
             except (TypeError, ValueError):
                 pass
         return super().position(index)
+
+    @property
+    def coordinate_space(self) -> str | None:
+        return "patient" if self.position(0) is not None and self.normal() is not None else None
 
     def normal(self) -> np.ndarray | None:
         # Known from the orientation even when the slices are not uniform (no affine).

@@ -1869,7 +1869,9 @@ def _canvas_mode(canvas: str) -> str:
         raise ValueError(f"canvas must be 'auto', 'ipympl' or 'image', got {canvas!r}")
     if choice in ("auto", "ipympl"):
         try:
-            import ipympl.backend_nbagg  # noqa: F401
+            from ._viewer_render import import_ipympl_backend
+
+            import_ipympl_backend()
         except Exception as exc:
             if choice == "ipympl":
                 raise MissingDependencyError(
@@ -1958,7 +1960,8 @@ def _matching_index(origin: SeriesViewer, other: SeriesViewer) -> int:
     n = other._n_index()
     point = _world_center(origin)
     src = other.source
-    if point is not None and _world_center(other) is not None:
+    same_space = origin.source.coordinate_space == src.coordinate_space
+    if same_space and point is not None and _world_center(other) is not None:
         pane = other._panes[other._active]
         axis = pane.plane.normal_axis
         normal = src.normal()
@@ -1977,8 +1980,10 @@ def _matching_index(origin: SeriesViewer, other: SeriesViewer) -> int:
 def link(*viewers: SeriesViewer, window: bool = False) -> ViewerLink:
     """Keep viewers on the same slice (and optionally the same window).
 
-    Position is matched by patient coordinate when every viewer has geometry (so a thin
-    and a thick series, or original and resampled, stay on the same anatomy), else by index.
+    Position is matched by patient coordinate when the viewers share a coordinate space (DICOM
+    series with positions, or numpy volumes with a ``spacing``), so a thin and a thick series, or
+    original and resampled, stay on the same anatomy; otherwise (e.g. a DICOM series and a numpy
+    array, which has no patient origin) by index.
 
     Parameters
     ----------
