@@ -521,3 +521,54 @@ def test_anonymize_files_missing_source_is_named(tmp_path):
     else:
         assert [o.status for o in report.outcomes] == ["error"]
         assert "nope.dcm" in report.outcomes[0].source
+
+
+# --- enhanced multi-frame with broken functional groups -----------------------------------
+
+
+def _mf_short(ds):
+    del ds.PerFrameFunctionalGroupsSequence[1:]
+
+
+def _mf_nan(ds):
+    for item in ds.PerFrameFunctionalGroupsSequence:
+        item.PlanePositionSequence[0].ImagePositionPatient = ["nan"] * 3
+
+
+def _mf_more_frames(ds):
+    ds.NumberOfFrames = int(ds.NumberOfFrames) * 3
+
+
+def _mf_no_shared(ds):
+    del ds.SharedFunctionalGroupsSequence
+
+
+def _mf_same_position(ds):
+    for item in ds.PerFrameFunctionalGroupsSequence:
+        item.PlanePositionSequence[0].ImagePositionPatient = [0, 0, 0]
+
+
+def _mf_empty_items(ds):
+    ds.PerFrameFunctionalGroupsSequence = Sequence(
+        [Dataset() for _ in range(int(ds.NumberOfFrames))]
+    )
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    "mutate",
+    [_mf_short, _mf_nan, _mf_more_frames, _mf_no_shared, _mf_same_position, _mf_empty_items],
+)
+def test_broken_functional_groups(mutate, tmp_path):
+    from dicom_widgets.data import mr_multiframe_phantom
+
+    ds = mr_multiframe_phantom()
+    ds = ds[0] if isinstance(ds, list) else ds
+    mutate(ds)
+    _write([ds], tmp_path / "src")
+    _exercise_folder(tmp_path / "src", mutate.__name__)
+    _exercise_dataset(ds, mutate.__name__)
+    report = deid.anonymize_files([tmp_path / "src"], tmp_path / "out", progress=False, fsync=False)
+    outcome = report.outcomes[0]
+    assert outcome.status in {"written", "error"}
+    assert outcome.status == "written" or outcome.message
