@@ -641,3 +641,35 @@ def test_unknown_vr_on_patient_name_viewer(tmp_path):
     assert viewer is not None
     assert viewer.displayed.dtype == np.uint8
     viewer.close()
+
+
+@pytest.mark.timeout(60)
+def test_outputs_reaching_a_source_through_symlinks_or_relative_paths_are_refused(
+    tmp_path, monkeypatch
+):
+    src = tmp_path / "src"
+    write_series(ct_phantom(n_slices=2, size=16), src, shuffle=False)
+    os.symlink(src, tmp_path / "link_to_src")
+    before = _snapshot(src)
+    names = sorted(p.name for p in src.iterdir())
+    attempts = [
+        lambda: deid.anonymize_files([src], tmp_path / "link_to_src", progress=False),
+        lambda: deid.anonymize_files([src], tmp_path / "link_to_src" / "sub", progress=False),
+        lambda: deid.anonymize_files([tmp_path / "link_to_src"], src / "out", progress=False),
+    ]
+    series = dw.load_series(src, progress=False)
+    attempts += [
+        lambda: series.save_frames(tmp_path / "link_to_src" / "frames"),
+        lambda: series.to_nifti(tmp_path / "link_to_src" / "volume.nii.gz"),
+    ]
+    monkeypatch.chdir(src)
+    attempts += [
+        lambda: deid.anonymize_files(["."], "out", progress=False),
+        lambda: deid.anonymize_files(["../src"], "../src/x", progress=False),
+    ]
+    for attempt in attempts:
+        with pytest.raises(DicomWidgetsError):
+            attempt()
+    series.close()
+    assert sorted(p.name for p in src.iterdir()) == names
+    assert _snapshot(src) == before
