@@ -673,3 +673,18 @@ def test_outputs_reaching_a_source_through_symlinks_or_relative_paths_are_refuse
     series.close()
     assert sorted(p.name for p in src.iterdir()) == names
     assert _snapshot(src) == before
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.xfail(
+    strict=True,
+    reason="anonymization: AnonymizationPreview(file) raises pydicom's NotImplementedError when "
+    "SOPClassUID has a garbage VR (anonymization.py:215 _check_header ds.get) "
+    "(REQUESTS_anonymization.md A2)",
+)
+def test_unknown_vr_on_sop_class_uid_anonymization_preview(tmp_path):
+    pytest.importorskip("ipywidgets")
+    path = _unknown_vr_file(tmp_path, b"\x08\x00\x16\x00UI")
+    preview = _guard("AnonymizationPreview", dw.AnonymizationPreview, path, canvas="image")
+    assert preview is not None
+    preview.close()
