@@ -261,9 +261,13 @@ def auto_window(arr: np.ndarray, percentiles: tuple[float, float] = AUTO_PERCENT
     if flat.size == 0:
         return Window(0.0, 1.0, "LINEAR", "auto")
     lo, hi = _percentiles(flat, percentiles)
-    if hi - lo < 1.0:
+    if hi <= lo:
         # A flat image: widen so it shows mid grey instead of a hard threshold.
         lo, hi = lo - 0.5, lo + 0.5
+    elif hi - lo < 1.0:
+        # Narrow float data (probability maps in 0..1): LINEAR needs a width of at least 1
+        # (PS3.3 C.11.2.1.2.1); LINEAR_EXACT takes any positive width.
+        return Window((lo + hi) / 2.0, hi - lo, "LINEAR_EXACT", "auto")
     return Window((lo + hi) / 2.0, hi - lo, "LINEAR", "auto")
 
 

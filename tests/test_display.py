@@ -244,3 +244,13 @@ def test_auto_window_percentiles_match_numpy():
     values = rng.normal(size=1001) * 100
     for q in ((0.5, 99.5), (0, 100), (1, 99), (25, 75)):
         np.testing.assert_allclose(_percentiles(values, q), np.percentile(values, q))
+
+
+def test_auto_window_of_a_probability_map_spans_its_range():
+    # Float data narrower than 1 (probabilities) must not be flattened to a threshold.
+    probs = np.linspace(0.0, 1.0, 10_000).reshape(100, 100)
+    window = auto_window(probs)
+    assert window.function == "LINEAR_EXACT" and 0.9 < window.width < 1.0
+    shown = to_display(probs, "auto")
+    assert shown.min() == 0 and shown.max() == 255
+    assert len(np.unique(shown)) > 200, "a smooth ramp stays a ramp"
