@@ -688,3 +688,34 @@ def test_unknown_vr_on_sop_class_uid_anonymization_preview(tmp_path):
     preview = _guard("AnonymizationPreview", dw.AnonymizationPreview, path, canvas="image")
     assert preview is not None
     preview.close()
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.xfail(
+    strict=True,
+    reason="series: a DICOMDIR whose ReferencedFileID holds '..' components makes scan() read files "
+    "outside the file-set folder (path traversal) (REQUESTS_series.md A6)",
+)
+def test_dicomdir_references_cannot_escape_the_file_set(tmp_path):
+    from pydicom.fileset import FileSet
+
+    fs = FileSet()
+    for ds in ct_phantom(n_slices=3, size=16):
+        fs.add(ds)
+    fs.write(tmp_path / "media")
+    dicomdir = tmp_path / "media" / "DICOMDIR"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        index = pydicom.dcmread(dicomdir)
+    records = [r for r in index.DirectoryRecordSequence if "ReferencedFileID" in r]
+    outside = tmp_path / "outside.dcm"
+    write_series(ct_phantom(n_slices=1, size=16, seed=4), tmp_path / "other", shuffle=False)[
+        0
+    ].rename(outside)
+    records[0].ReferencedFileID = ["..", "outside.dcm"]
+    index.save_as(dicomdir)
+
+    catalog = dw.scan(dicomdir, progress=False)
+    read = {Path(p).resolve() for entry in catalog.entries for p in entry.paths}
+    assert outside.resolve() not in read
+    assert any("outside.dcm" in str(p) for p, _ in catalog.errors)
