@@ -572,3 +572,51 @@ def test_broken_functional_groups(mutate, tmp_path):
     outcome = report.outcomes[0]
     assert outcome.status in {"written", "error"}
     assert outcome.status == "written" or outcome.message
+
+
+# --- identity everywhere: no written output may carry the patient's name or ID -------------
+
+
+def _identity_everywhere() -> Dataset:
+    """A CT slice with the patient's name and ID in every public text attribute (~600)."""
+    from pydicom.datadict import DicomDictionary
+
+    ds = ct_phantom(n_slices=1, size=16, seed=21)[0]
+    name, patient_id = str(ds.PatientName), str(ds.PatientID)
+    for tag, (vr, _vm, _desc, retired, keyword) in DicomDictionary.items():
+        if (tag >> 16) in (0x0000, 0x0002, 0xFFFE, 0x7FE0) or tag in ds or not keyword or retired:
+            continue
+        if vr in ("LO", "ST", "LT", "UT", "UC", "PN"):
+            ds.add_new(tag, vr, f"Patient {name} id {patient_id}")
+        elif vr == "SH":
+            ds.add_new(tag, vr, patient_id[:16])
+    return ds
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    "profile",
+    [
+        None,
+        deid.Profile(clean_descriptors=True, retain_patient_characteristics=True),
+        deid.Profile(retain_device_identity=True, retain_institution_identity=True),
+    ],
+    ids=["basic", "clean-descriptors", "retain-device-institution"],
+)
+def test_identity_in_every_text_attribute_never_written(profile, tmp_path):
+    ds = _identity_everywhere()
+    name, patient_id = str(ds.PatientName), str(ds.PatientID)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _write([ds], tmp_path / "src")
+    report = deid.anonymize_files(
+        [tmp_path / "src"], tmp_path / "out", profile=profile, progress=False, fsync=False
+    )
+    outcome = report.outcomes[0]
+    assert outcome.status in {"written", "verification_failed"}, outcome.message
+    for path in (tmp_path / "out").rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert name.encode() not in data
+            assert patient_id.encode() not in data
+            assert b"PHANTOM^Jane" not in data
