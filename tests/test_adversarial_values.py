@@ -590,6 +590,9 @@ def _identity_everywhere() -> Dataset:
             ds.add_new(tag, vr, f"Patient {name} id {patient_id}")
         elif vr == "SH":
             ds.add_new(tag, vr, patient_id[:16])
+        elif vr in ("OB", "UN", "OB or OW") and (tag >> 16) != 0x0004:
+            # Binary attributes outside the Annex E table (HPGLDocument, Signature, ...) too.
+            ds.add_new(tag, "OB", f"xx{name} {patient_id}x".encode())
     return ds
 
 
