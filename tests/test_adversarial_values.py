@@ -440,6 +440,19 @@ def test_100k_element_dataset_stays_bounded():
     rows = tags.flatten(ds)
     assert len(rows) > 100_000
     assert tags.search(rows, "v4096")
+    pytest.importorskip("ipywidgets")
+    # The widgets page through it: their HTML stays small whatever the header size.
+    explorer = dw.TagExplorer(ds)
+    assert explorer.n_visible > 100_000
+    assert len(explorer.table.value) < 200_000
+    explorer.query = "v4"
+    explorer.flush()
+    assert explorer.n_hits > 1000
+    assert len(explorer.table.value) < 200_000
+    preview = dw.AnonymizationPreview(ds, canvas="image")
+    assert len(preview.diff.value) < 500_000
+    preview.close()
+    explorer.close()
 
 
 # --- widgets on hostile input (cheap constructors only) ------------------------------------
