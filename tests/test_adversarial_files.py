@@ -691,11 +691,6 @@ def test_unknown_vr_on_sop_class_uid_anonymization_preview(tmp_path):
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.xfail(
-    strict=True,
-    reason="series: a DICOMDIR whose ReferencedFileID holds '..' components makes scan() read files "
-    "outside the file-set folder (path traversal) (REQUESTS_series.md A6)",
-)
 def test_dicomdir_references_cannot_escape_the_file_set(tmp_path):
     from pydicom.fileset import FileSet
 

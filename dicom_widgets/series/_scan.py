@@ -333,8 +333,14 @@ def read_header(
     return "ok", ds, ""
 
 
-def _dicomdir_files(path: Path, ds: Dataset) -> list[Path]:
-    """Files referenced by a DICOMDIR's directory records."""
+def _dicomdir_files(path: Path, ds: Dataset, errors: list[tuple[str, str]]) -> list[Path]:
+    """Files referenced by a DICOMDIR's directory records, inside its file-set only.
+
+    PS3.10 File IDs are relative to the file-set root and made of plain components; a
+    reference that would leave that folder ("..", absolute paths, separators) is reported
+    in ``errors`` and never opened, so a crafted DICOMDIR cannot make us read other files.
+    """
+    root = path.parent.resolve()
     out: list[Path] = []
     for record in ds.get("DirectoryRecordSequence", []) or []:
         try:
@@ -344,7 +350,12 @@ def _dicomdir_files(path: Path, ds: Dataset) -> list[Path]:
         if not file_id:
             continue
         parts = [file_id] if isinstance(file_id, str) else [str(p) for p in file_id]
-        out.append(path.parent.joinpath(*parts))
+        target = path.parent.joinpath(*parts)
+        plain = all(p and p not in (".", "..") and not any(c in p for c in "/\\:") for p in parts)
+        if not plain or not target.resolve().is_relative_to(root):
+            errors.append((str(target), f"referenced by {path} but outside its file-set; not read"))
+            continue
+        out.append(target)
     return list(dict.fromkeys(out))
 
 
@@ -393,7 +404,7 @@ def _collect(source: Any, recursive: bool, progress: bool) -> _Collected:
             if kind == "dicomdir" and ds is not None:
                 out.dicomdirs.append(str(p))
                 referenced.add(os.path.abspath(p))
-                for ref in _dicomdir_files(p, ds):
+                for ref in _dicomdir_files(p, ds, out.errors):
                     if ref.exists():
                         paths.append(ref)
                     else:
@@ -439,7 +450,7 @@ def _collect(source: Any, recursive: bool, progress: bool) -> _Collected:
         elif kind == "dicomdir":
             out.dicomdirs.append(str(path))
             if key in explicit and ds is not None:  # a DICOMDIR under another name
-                for ref in _dicomdir_files(path, ds):
+                for ref in _dicomdir_files(path, ds, out.errors):
                     ref_key = os.path.abspath(ref)
                     if ref_key in seen:
                         continue
