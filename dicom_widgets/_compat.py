@@ -234,3 +234,53 @@ def ensure_transfer_syntax(ds: Dataset) -> None:
         meta.TransferSyntaxUID = ImplicitVRLittleEndian
     else:
         meta.TransferSyntaxUID = ExplicitVRLittleEndian if little else ExplicitVRBigEndian
+
+
+def safe_get(ds: Dataset | None, keyword: str | int | tuple[int, int], default: Any = None) -> Any:
+    """``ds.get(keyword, default)`` that never raises.
+
+    pydicom converts raw values on access, and a value it cannot convert (an unknown VR
+    after a byte flip, an unparsable IS/DS with strict validation) raises there, in ways
+    that differ between 2.4 and 3.x. Callers that only read a value to show or use it treat
+    that as absent; the element itself is reported where elements are listed.
+    """
+    if ds is None:
+        return default
+    try:
+        return ds.get(keyword, default)
+    except Exception:  # noqa: BLE001 - any conversion error means "not usable here"
+        return default
+
+
+_STANDARD_VRS = frozenset(
+    "AE AS AT CS DA DS DT FD FL IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV TM UC UI UL UN "
+    "UR US UT UV".split()
+)
+
+
+def normalize_unknown_vrs(ds: Dataset) -> int:
+    """Mark still-raw elements whose VR is not a DICOM VR (a flipped byte) as UN, recursively.
+
+    pydicom raises on access to, and cannot write, an element read with an unknown VR; as
+    UN its bytes stay intact and public ones are read with the dictionary VR (as pydicom
+    does for UN). Works on pydicom's raw element tuples, the same on 2.4 and 3.x.
+
+    Returns
+    -------
+    int
+        How many elements were marked.
+    """
+    from pydicom.dataelem import RawDataElement
+
+    count = 0
+    store = ds._dict  # raw elements are only reachable without converting them here
+    for tag, elem in list(store.items()):
+        if isinstance(elem, RawDataElement):
+            if elem.VR is not None and elem.VR not in _STANDARD_VRS:
+                store[tag] = elem._replace(VR="UN")
+                count += 1
+        elif getattr(elem, "VR", None) == "SQ" and elem.value:
+            for item in elem.value:
+                if isinstance(item, Dataset):
+                    count += normalize_unknown_vrs(item)
+    return count

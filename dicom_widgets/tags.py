@@ -51,6 +51,8 @@ from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.tag import BaseTag
 
+from ._compat import safe_get
+
 __all__ = [
     "ElementRow",
     "flatten",
@@ -409,26 +411,18 @@ def _pixel_summary(elem: DataElement, context: Dataset | None, root: Dataset | N
     return _pixel_text(size, encapsulated, context, root)
 
 
-def _safe_get(ds: Dataset, keyword: str, default: Any = None) -> Any:
-    """``ds.get`` that gives ``default`` for values pydicom cannot convert (e.g. an unknown VR)."""
-    try:
-        return ds.get(keyword, default)
-    except Exception:  # noqa: BLE001 - the element itself is shown (and marked) by its own row
-        return default
-
-
 def _pixel_text(
     size: int | None, encapsulated: bool, context: Dataset | None, root: Dataset | None
 ) -> str:
     parts = [f"{size:,} bytes" if size is not None else "pixel data"]
     if context is not None:
-        rows, cols = _safe_get(context, "Rows"), _safe_get(context, "Columns")
+        rows, cols = safe_get(context, "Rows"), safe_get(context, "Columns")
         try:
-            frames = int(_safe_get(context, "NumberOfFrames", 1) or 1)
+            frames = int(safe_get(context, "NumberOfFrames", 1) or 1)
         except (TypeError, ValueError):
             frames = 1
-        spp = _safe_get(context, "SamplesPerPixel", 1)
-        bits = _safe_get(context, "BitsAllocated")
+        spp = safe_get(context, "SamplesPerPixel", 1)
+        bits = safe_get(context, "BitsAllocated")
         if rows and cols:
             shape = f"{rows}×{cols}"
             if spp and spp != 1:

@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 
 import dicom_widgets as dw
 from dicom_widgets import deid, tags
+from dicom_widgets._compat import IS_PYDICOM3
 from dicom_widgets.data import ct_phantom, pydicom_file, write_series
 from dicom_widgets.errors import DicomWidgetsError
 from dicom_widgets.html import catalog_html, dataset_html, series_html
@@ -602,12 +603,6 @@ def test_header_fuzz_scan_and_reprs(_one_slice_bytes, tmp_path_factory, edits, c
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.xfail(
-    strict=True,
-    reason="deid: an unknown VR on SOPClassUID (engine.py:480 ds.get('SOPClassUID')) raises "
-    "NotImplementedError out of anonymize() and aborts the whole anonymize_files batch "
-    "(REQUESTS_deid.md A4)",
-)
 def test_unknown_vr_on_sop_class_uid_fails_one_file_not_the_batch(tmp_path):
     path = _unknown_vr_file(tmp_path, b"\x08\x00\x16\x00UI")  # SOPClassUID
     write_series(ct_phantom(n_slices=2, size=16, seed=9), path.parent / "more", shuffle=False)
@@ -622,18 +617,23 @@ def test_unknown_vr_on_sop_class_uid_fails_one_file_not_the_batch(tmp_path):
         fsync=False,
     )
     assert report is not None
-    by_name = {Path(o.source).name: o for o in report.outcomes}
-    assert by_name[path.name].status == "error" and by_name[path.name].message
-    assert sum(o.status == "written" for o in report.outcomes) == 2
+    # Keyed by full path: the other files are named IM_0000.dcm too (in another folder).
+    by_path = {Path(o.source).resolve(): o for o in report.outcomes}
+    bad = by_path[path.resolve()]
+    # The flipped VR is read as UN with the dictionary VR, so the file can be written; if it
+    # cannot, it must be a per-file error with a reason. The others are written either way.
+    assert bad.status in ("written", "error"), bad
+    if bad.status == "error":
+        assert bad.message
+    else:
+        out = pydicom.dcmread(bad.output)
+        assert out.SOPClassUID == "1.2.840.10008.5.1.4.1.1.2"
+    others = [o for key, o in by_path.items() if key != path.resolve()]
+    assert [o.status for o in others] == ["written", "written"]
+    assert report.verification.ok
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.xfail(
-    strict=True,
-    reason="viewer: an unknown VR on PatientName makes SeriesViewer raise pydicom's "
-    "NotImplementedError from the annotations (_viewer_source.py:436 identifiers) "
-    "(REQUESTS_viewer.md A2)",
-)
 def test_unknown_vr_on_patient_name_viewer(tmp_path):
     pytest.importorskip("ipywidgets")
     path = _unknown_vr_file(tmp_path, b"\x10\x00\x10\x00PN")
@@ -676,12 +676,6 @@ def test_outputs_reaching_a_source_through_symlinks_or_relative_paths_are_refuse
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.xfail(
-    strict=True,
-    reason="anonymization: AnonymizationPreview(file) raises pydicom's NotImplementedError when "
-    "SOPClassUID has a garbage VR (anonymization.py:215 _check_header ds.get) "
-    "(REQUESTS_anonymization.md A2)",
-)
 def test_unknown_vr_on_sop_class_uid_anonymization_preview(tmp_path):
     pytest.importorskip("ipywidgets")
     path = _unknown_vr_file(tmp_path, b"\x08\x00\x16\x00UI")
@@ -713,15 +707,13 @@ def test_dicomdir_references_cannot_escape_the_file_set(tmp_path):
     catalog = dw.scan(dicomdir, progress=False)
     read = {Path(p).resolve() for entry in catalog.entries for p in entry.paths}
     assert outside.resolve() not in read
-    assert any("outside.dcm" in str(p) for p, _ in catalog.errors)
+    if IS_PYDICOM3:
+        # pydicom 2.4 cannot parse the re-saved DICOMDIR (its record offsets moved), so there
+        # the whole DICOMDIR is the reported error; 3.x reads it and the reference is refused.
+        assert any("outside.dcm" in str(p) for p, _ in catalog.errors)
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.xfail(
-    strict=True,
-    reason="deid: a CT slice cut inside its header (before Pixel Data, even with Rows/Columns read) "
-    "is written with status 'written' and no message; ~25% of all cut points (REQUESTS_deid.md A6)",
-)
 def test_header_truncated_images_are_not_silently_written(tmp_path):
     data = write_series(ct_phantom(n_slices=1, size=16, seed=31), tmp_path / "orig")[0].read_bytes()
     pixel_start = data.find(b"\xe0\x7f\x10\x00")

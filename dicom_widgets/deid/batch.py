@@ -14,7 +14,7 @@ import numpy as np
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 
-from .._compat import decoded_photometric, read_dataset, write_dataset
+from .._compat import decoded_photometric, normalize_unknown_vrs, read_dataset, write_dataset
 from .._io import atomic_write_bytes, atomic_write_bytes_unsynced
 from ..errors import UnsafeOutputError
 from ._tables import EDITION
@@ -296,6 +296,10 @@ def _read(path: str) -> Dataset:
         text = str(warning.message)
         if "End of file reached" in text or "truncated" in text.lower():
             raise ValueError(f"truncated file: {text}")
+    # A flipped VR byte: keep the element's bytes as UN (read with the dictionary VR).
+    normalize_unknown_vrs(ds)
+    if getattr(ds, "file_meta", None) is not None:
+        normalize_unknown_vrs(ds.file_meta)
     _check_complete(ds)
     return ds
 
@@ -346,7 +350,46 @@ def _check_complete(ds: Dataset) -> None:
             )
 
 
+# Pixel Data, Float Pixel Data, Double Float Pixel Data.
+_PIXEL_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)
+
+
+def _is_image(ds: Dataset, sop_class: str) -> bool:
+    """Whether the instance must carry pixel data (image attributes or an image storage class)."""
+    if "Rows" in ds and "Columns" in ds:
+        return True
+    from pydicom.uid import UID
+
+    return "Image Storage" in UID(sop_class).name if sop_class else False
+
+
 def _process_one(
+    index: int,
+    source: str | Dataset,
+    out_dir: str,
+    profile: Profile,
+    context: DeidContext,
+    overwrite: bool,
+    pixel_regions: Any,
+    do_verify: bool,
+    fsync: bool = True,
+    io_pool: cf.Executor | None = None,
+) -> FileOutcome:
+    """One file's outcome; whatever goes wrong with this file stays with this file."""
+    try:
+        return _process_one_file(
+            index, source, out_dir, profile, context, overwrite, pixel_regions, do_verify,
+            fsync, io_pool,
+        )  # fmt: skip
+    except BaseException as exc:  # noqa: BLE001 - one bad file must not sink the batch
+        # Rust decoders (pyo3) raise PanicException, a BaseException, on corrupt data.
+        if isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit)):
+            raise
+        label = source if isinstance(source, str) else f"<dataset {index}>"
+        return FileOutcome(index, label, None, "error", f"{type(exc).__name__}: {exc}"[:500])
+
+
+def _process_one_file(
     index: int,
     source: str | Dataset,
     out_dir: str,
@@ -383,6 +426,14 @@ def _process_one(
             "DICOMDIR not copied: its records name patients and the original files; "
             "build a new one from the anonymized files (pydicom.fileset)",
         )
+    # pydicom stops quietly at the end of a file cut inside its header, so an image without
+    # its pixels may be a truncated file; header-only files exist too, so it is written, but
+    # never without a word.
+    note = (
+        "no Pixel Data in an image instance: the source may be truncated (header only written)"
+        if _is_image(ds, sop_class) and not any(tag in ds for tag in _PIXEL_TAGS)
+        else ""
+    )
     if not sop_class or "SOPInstanceUID" not in ds:
         return FileOutcome(
             index,
@@ -439,7 +490,7 @@ def _process_one(
             source,
             None,
             "written",
-            "",
+            note,
             n_changes=sum(1 for c in result.changes if c.changed),
             actions=result.changes_by_action(),
             warnings=result.warnings,

@@ -16,6 +16,7 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.tag import BaseTag, Tag
 
+from .._compat import normalize_unknown_vrs
 from ._iod import resolve_compound
 from ._private import is_safe_private
 from ._tables import EDITION, TableRule, content_item_rules, rule_for
@@ -477,7 +478,10 @@ class _Engine:
         self.options = set(self.enabled)
         self.changes: list[Change] = []
         self.warnings: list[DeidWarning] = []
-        self.sop_class = str(ds.get("SOPClassUID", "") or "")
+        try:
+            self.sop_class = str(ds.get("SOPClassUID", "") or "")
+        except Exception:  # noqa: BLE001 - an unconvertible value (unknown VR): no IOD known
+            self.sop_class = ""
         self.identifiers = identifying_values(ds)
         self.staff_site = _staff_and_site(ds)
         # Free text is searched for the patient's identifiers and for staff and site names
@@ -1670,6 +1674,10 @@ def anonymize(
     profile = profile if profile is not None else Profile()
     context = context if context is not None else DeidContext()
     target = ds if _inplace else _copy_dataset(ds)
+    normalize_unknown_vrs(target)
+    meta = getattr(target, "file_meta", None)
+    if meta is not None:
+        normalize_unknown_vrs(meta)
     engine = _Engine(profile, context, target, pixel_cleaned=pixel_cleaned)
     engine.walk(target, "", "", {})
     engine.file_meta(target)

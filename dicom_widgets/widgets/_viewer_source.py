@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from .._compat import safe_get
 from ..errors import DecodeError, DicomWidgetsError, GeometryError
 
 __all__ = ["Source", "ArraySource", "SeriesSource", "as_source", "NoPixelDataError"]
@@ -415,7 +416,7 @@ class SeriesSource(Source):
         if ds is None:
             return []
         out = []
-        centers, widths = ds.get("WindowCenter"), ds.get("WindowWidth")
+        centers, widths = safe_get(ds, "WindowCenter"), safe_get(ds, "WindowWidth")
         if centers is None or widths is None:
             first = window_from_dataset(ds)
             return [first] if first is not None else []
@@ -423,9 +424,9 @@ class SeriesSource(Source):
 
         centers = list(centers) if _multi(centers) else [centers]
         widths = list(widths) if _multi(widths) else [widths]
-        explanations = ds.get("WindowCenterWidthExplanation", "")
+        explanations = safe_get(ds, "WindowCenterWidthExplanation", "")
         explanations = list(explanations) if _multi(explanations) else [explanations]
-        function = str(ds.get("VOILUTFunction", "") or "LINEAR").upper()
+        function = str(safe_get(ds, "VOILUTFunction", "") or "LINEAR").upper()
         if function not in ("LINEAR", "LINEAR_EXACT", "SIGMOID"):
             function = "LINEAR"
         for k, (c, w) in enumerate(zip(centers, widths)):
@@ -450,7 +451,7 @@ class SeriesSource(Source):
             return {}
         out = {}
         for key in ("PatientName", "PatientID", "PatientBirthDate", "StudyDate", "AccessionNumber"):
-            value = ds.get(key)
+            value = safe_get(ds, key)
             if value not in (None, ""):
                 out[key] = str(value)
         return out
@@ -465,7 +466,7 @@ def _cine_fps(ds: Any) -> float | None:
         ("CineRate", float),
         ("FrameTime", lambda ms: 1000.0 / float(ms)),
     ):
-        value = ds.get(keyword)
+        value = safe_get(ds, keyword)
         if value in (None, ""):
             continue
         try:
@@ -559,7 +560,7 @@ def _reject_no_pixels(source: Any) -> None:
         candidates = list(source)
     if candidates and not any(_has_pixels(ds) for ds in candidates):
         ds = candidates[0]
-        what = str(ds.get("Modality", "") or ds.get("SOPClassUID", "") or "this object")
+        what = str(safe_get(ds, "Modality", "") or safe_get(ds, "SOPClassUID", "") or "this object")
         name = getattr(ds, "filename", None) or "the dataset"
         raise NoPixelDataError(
             f"{name} has no pixel data (modality {what}): there is no image to view. "

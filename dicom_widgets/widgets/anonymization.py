@@ -47,6 +47,7 @@ import traitlets as T
 from pydicom.datadict import keyword_for_tag
 from pydicom.dataset import Dataset
 
+from .._compat import safe_get
 from ..deid import (
     OPTION_CODES,
     OPTION_NAMES,
@@ -212,7 +213,7 @@ def _check_header(ds: Dataset) -> str | None:
     """Why the engine would not anonymize this header (``None``: fine)."""
     meta = getattr(ds, "file_meta", None)
     sop_class = str(
-        ds.get("SOPClassUID", "") or (meta.get("MediaStorageSOPClassUID", "") if meta else "")
+        safe_get(ds, "SOPClassUID", "") or safe_get(meta, "MediaStorageSOPClassUID", "") or ""
     )
     if sop_class == _MEDIA_STORAGE_DIRECTORY or "DirectoryRecordSequence" in ds:
         return "DICOMDIR: not copied (build a new one from the anonymized files)"
