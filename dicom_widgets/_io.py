@@ -20,7 +20,11 @@ __all__ = ["atomic_write", "atomic_write_bytes", "write_dataset_atomic"]
 
 
 def atomic_write(
-    path: str | os.PathLike[str], writer: Callable[[BinaryIO], None], *, overwrite: bool = False
+    path: str | os.PathLike[str],
+    writer: Callable[[BinaryIO], None],
+    *,
+    overwrite: bool = False,
+    fsync: bool = True,
 ) -> Path:
     """Call ``writer(fileobj)`` on a temporary file beside ``path`` and rename it into place.
 
@@ -32,6 +36,10 @@ def atomic_write(
         Receives an open binary file and writes the content.
     overwrite : bool
         Replace an existing file; otherwise ``FileExistsError`` is raised before writing.
+    fsync : bool
+        Flush the file to disk before the rename. Without it readers still never see a
+        partial file (the rename is atomic); only durability across a power loss is left
+        to the caller, who can flush a whole batch at once.
 
     Returns
     -------
@@ -46,8 +54,9 @@ def atomic_write(
     try:
         with os.fdopen(fd, "wb") as handle:
             writer(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if fsync:
+                handle.flush()
+                os.fsync(handle.fileno())
         if overwrite:
             os.replace(tmp_name, target)
         else:
@@ -88,27 +97,5 @@ def write_dataset_atomic(
 def atomic_write_bytes_unsynced(
     path: str | os.PathLike[str], data: bytes, *, overwrite: bool = False
 ) -> Path:
-    """Like :func:`atomic_write_bytes` (temporary file + rename) but without ``fsync``.
-
-    Readers still never see a partial file (the rename is atomic); only durability across a
-    power loss is left to the caller, who can flush a whole batch at once (``os.sync()``)
-    instead of paying one synchronous disk flush per file. Added by the deid batch writer.
-    """
-    target = Path(path)
-    if target.exists() and not overwrite:
-        raise FileExistsError(f"{target} already exists; pass overwrite=True to replace it")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        if overwrite:
-            os.replace(tmp_name, target)
-        else:
-            os.link(tmp_name, target)
-            os.unlink(tmp_name)
-    except BaseException:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
-        raise
-    return target
+    """Like :func:`atomic_write_bytes` (temporary file + rename) but without ``fsync``."""
+    return atomic_write(path, lambda handle: handle.write(data), overwrite=overwrite, fsync=False)
