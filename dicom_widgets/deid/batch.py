@@ -363,24 +363,11 @@ def _is_image(ds: Dataset, sop_class: str) -> bool:
     return "Image Storage" in UID(sop_class).name if sop_class else False
 
 
-def _process_one(
-    index: int,
-    source: str | Dataset,
-    out_dir: str,
-    profile: Profile,
-    context: DeidContext,
-    overwrite: bool,
-    pixel_regions: Any,
-    do_verify: bool,
-    fsync: bool = True,
-    io_pool: cf.Executor | None = None,
-) -> FileOutcome:
-    """One file's outcome; whatever goes wrong with this file stays with this file."""
+def _process_one(index: int, source: str | Dataset, *args: Any, **kwargs: Any) -> FileOutcome:
+    """One file's outcome (arguments as :func:`_process_one_file`); whatever goes wrong with
+    this file stays with this file."""
     try:
-        return _process_one_file(
-            index, source, out_dir, profile, context, overwrite, pixel_regions, do_verify,
-            fsync, io_pool,
-        )  # fmt: skip
+        return _process_one_file(index, source, *args, **kwargs)
     except BaseException as exc:  # noqa: BLE001 - one bad file must not sink the batch
         # Rust decoders (pyo3) raise PanicException, a BaseException, on corrupt data.
         if isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit)):
