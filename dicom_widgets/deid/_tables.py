@@ -44,6 +44,11 @@ OPTION_COLUMNS: dict[str, str] = {
 }
 
 
+def _option_code(options: tuple[tuple[str, str], ...], option: str) -> str:
+    """The code an option sets on a table row (``""`` when it sets none)."""
+    return next((code for name, code in options if name == option), "")
+
+
 @dataclass(frozen=True)
 class TableRule:
     """One row of Table E.1-1.
@@ -67,10 +72,7 @@ class TableRule:
 
     def code_for(self, option: str) -> str:
         """The code ``option`` sets on this row, or ``""``."""
-        for name, code in self.options:
-            if name == option:
-                return code
-        return ""
+        return _option_code(self.options, option)
 
 
 @dataclass(frozen=True)
@@ -85,10 +87,8 @@ class ContentItemRule:
     options: tuple[tuple[str, str], ...]
 
     def code_for(self, option: str) -> str:
-        for name, code in self.options:
-            if name == option:
-                return code
-        return ""
+        """The code ``option`` sets on this row, or ``""``."""
+        return _option_code(self.options, option)
 
 
 _E341_COLUMNS = {

@@ -211,36 +211,10 @@ def _encodings_of(value: str, codecs: tuple[str, ...]) -> list[tuple[bytes, str]
     return list(unique.items())
 
 
-def _pixel_span(data: bytes) -> tuple[int, int]:
-    """The byte range of the pixel data value (excluded: image bytes match text by chance).
-
-    Searched forward from the start (the header is small, the pixel data large), accepting a
-    candidate tag only when its length field runs to (nearly) the end of the file.
-    """
-    for tag in _PIXEL_TAGS_LE:
-        idx = data.find(tag)
-        while idx >= 0:
-            vr = data[idx + 4 : idx + 6]
-            if vr in (b"OB", b"OW", b"OF", b"OD"):
-                length = int.from_bytes(data[idx + 8 : idx + 12], "little")
-                start = idx + 12
-            else:
-                length = int.from_bytes(data[idx + 4 : idx + 8], "little")
-                start = idx + 8
-            if length == 0xFFFFFFFF or start + length <= len(data):
-                end = len(data) if length == 0xFFFFFFFF else start + length
-                if end >= len(data) - 4096:  # pixel data is (nearly) the last element
-                    return start, end
-            idx = data.find(tag, idx + 1)
-    return len(data), len(data)
-
-
-def _pixel_span_fast(data: bytes | memoryview) -> tuple[int, int]:
-    """:func:`_pixel_span` looking at the first 256 KiB only (the header), without copying all."""
-    head = bytes(data[: 1 << 18])
-    if len(head) == len(data):
-        return _pixel_span(head)
-    # The header is in ``head``; accept the pixel tag whose length runs to the end of ``data``.
+def _find_pixel_span(head: bytes, total: int) -> tuple[int, int] | None:
+    """The byte range of the pixel data value, looked for in ``head`` (the first bytes of a
+    file of ``total`` bytes): a candidate tag counts only when its length field runs to
+    (nearly) the end of the file. ``None`` when ``head`` holds no such tag."""
     for tag in _PIXEL_TAGS_LE:
         idx = head.find(tag)
         while idx >= 0:
@@ -251,11 +225,27 @@ def _pixel_span_fast(data: bytes | memoryview) -> tuple[int, int]:
             else:
                 length = int.from_bytes(head[idx + 4 : idx + 8], "little")
                 begin = idx + 8
-            stop = len(data) if length == 0xFFFFFFFF else begin + length
-            if stop <= len(data) and stop >= len(data) - 4096:
+            stop = total if length == 0xFFFFFFFF else begin + length
+            if total - 4096 <= stop <= total:  # pixel data is (nearly) the last element
                 return begin, stop
             idx = head.find(tag, idx + 1)
-    return _pixel_span(bytes(data))
+    return None
+
+
+def _pixel_span(data: bytes) -> tuple[int, int]:
+    """The byte range of the pixel data value (excluded: image bytes match text by chance).
+
+    Searched forward from the start (the header is small, the pixel data large).
+    """
+    return _find_pixel_span(data, len(data)) or (len(data), len(data))
+
+
+def _pixel_span_fast(data: bytes | memoryview) -> tuple[int, int]:
+    """:func:`_pixel_span` looking at the first 256 KiB only (the header), without copying all."""
+    head = bytes(data[: 1 << 18])
+    if len(head) == len(data):
+        return _pixel_span(head)
+    return _find_pixel_span(head, len(data)) or _pixel_span(bytes(data))
 
 
 def _is_word_boundary(data: bytes, start: int, end: int) -> bool:
