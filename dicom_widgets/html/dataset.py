@@ -28,6 +28,7 @@ from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence as DicomSequence
 
+from .._compat import safe_get
 from ._core import (
     Markup,
     collapsible_section,
@@ -150,12 +151,9 @@ def section_of(tag_value: int, *, in_file_meta: bool = False) -> str:
 
 def _get(ds: Dataset, keyword: str) -> Any:
     """A value of ``ds`` or ``None``: invalid values and decoding errors never escape."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            value = ds.get(keyword)
-    except Exception:
-        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        value = safe_get(ds, keyword)
     if value is None or value == "":
         return None
     return value

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from pydicom.dataset import Dataset
 
+from .._compat import safe_get
 from ..errors import DicomWidgetsWarning
 
 __all__ = ["FrameRef", "frames_from_header", "has_pixel_module", "UNSET"]
@@ -101,13 +102,9 @@ def _float_list(value: Any, n: int) -> np.ndarray | None:
 
 
 def _get(ds: Dataset | None, keyword: str, default: Any = None) -> Any:
-    # Malformed values (bad VR, unparsable DS) raise on access in pydicom; treat them as absent.
-    if ds is None:
-        return default
-    try:
-        value = ds.get(keyword, default)
-    except Exception:  # noqa: BLE001 - any parse error means "not usable"
-        return default
+    # Malformed values (bad VR, unparsable DS) raise on access in pydicom; treat them as
+    # absent, and empty ones too.
+    value = safe_get(ds, keyword, default)
     return default if value is None or value == "" else value
 
 
