@@ -32,7 +32,7 @@ from ..display import (
 from ..errors import DecodeError, DicomWidgetsWarning, GeometryError
 from ._cache import DEFAULT_CACHE_BYTES, FrameCache, Prefetcher
 from ._findings import Finding
-from ._frames import FrameRef
+from ._frames import _NATIVE_SYNTAXES, FrameRef
 from ._geometry import arrange
 from ._native import read_native_frame
 
@@ -51,12 +51,6 @@ _MISSING_CODEC_MARKERS = (
     "no available image handler",
     "no module named",
 )
-_NATIVE_SYNTAXES = {
-    "1.2.840.10008.1.2",
-    "1.2.840.10008.1.2.1",
-    "1.2.840.10008.1.2.2",
-    "1.2.840.10008.1.2.1.99",
-}
 
 
 def _str(ds: Dataset, keyword: str, default: str = "") -> str:
