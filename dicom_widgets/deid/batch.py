@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import concurrent.futures as cf
-import io
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -14,7 +13,8 @@ import numpy as np
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 
-from .._compat import decoded_photometric, normalize_unknown_vrs, read_dataset, write_dataset
+from .._compat import decoded_photometric, normalize_unknown_vrs, read_dataset
+from .._encode import encode_part10
 from .._io import atomic_write_bytes, atomic_write_bytes_unsynced
 from ..errors import UnsafeOutputError
 from ._tables import EDITION
@@ -454,9 +454,7 @@ def _process_one_file(
         else:
             name = f"noid-{context.pseudonym('file', os.path.abspath(source), 24)}.dcm"
         target = Path(out_dir) / name
-        buffer = io.BytesIO()
-        write_dataset(out, buffer)
-        data = buffer.getbuffer()  # no copy of the (large) pixel data
+        data = encode_part10(out)  # a view: no copy of the (large) pixel data
         hits: list[Hit] = []
         n_needles = 0
         if do_verify:

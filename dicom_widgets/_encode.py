@@ -1,0 +1,230 @@
+"""Encode a dataset as Part 10 bytes, writing still-raw elements without pydicom's per-element work.
+
+A de-identified file is mostly elements the profile keeps: they are still the
+:class:`~pydicom.dataelem.RawDataElement` read from the source, and pydicom writes their
+bytes unchanged. Its writer still spends several microseconds of Python on each (a buffer
+object, a tag object, a VR check), which for a CT slice of seventy elements costs more
+than reading the file. :func:`encode_part10` packs those headers with one ``struct`` call
+and hands every other element (converted values, sequences, anything unusual) to pydicom's
+own ``write_data_element``, so its output is byte-for-byte what :func:`~dicom_widgets._compat.write_dataset`
+writes (``tests/test_encode.py`` compares the two on every file pydicom ships).
+
+The fast path is taken on pydicom 3 for little-endian transfer syntaxes (implicit or
+explicit VR, not deflated) when the dataset is written in the encoding and character set it
+was read with; anything else goes to pydicom's ``dcmwrite`` whole.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+from copy import copy
+from typing import Any
+
+from pydicom.dataelem import DataElement, RawDataElement
+from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
+from pydicom.uid import UID
+
+from ._compat import IS_PYDICOM3, write_dataset
+
+__all__ = ["encode_part10"]
+
+_IMPLICIT_LE = "1.2.840.10008.1.2"
+_EXPLICIT_LE = "1.2.840.10008.1.2.1"
+
+# PS3.5 Table 7.1-1: explicit VRs with a 2-byte reserved field and a 4-byte length.
+_LONG_LENGTH_VRS = frozenset(
+    {"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"}
+)
+_IMPLICIT_HEADER = struct.Struct("<HHI")
+_EXPLICIT_SHORT = struct.Struct("<HH2sH")
+_EXPLICIT_LONG = struct.Struct("<HH2sHI")
+
+
+def encode_part10(ds: Dataset) -> memoryview:
+    """The Part 10 file of ``ds`` (preamble, file meta, dataset) as bytes.
+
+    Parameters
+    ----------
+    ds : Dataset
+        A dataset with ``file_meta.TransferSyntaxUID`` set.
+
+    Returns
+    -------
+    memoryview
+        The encoded file (a view of the buffer, so the pixel data is not copied again).
+
+    Examples
+    --------
+    >>> from dicom_widgets.data import ct_phantom
+    >>> bytes(encode_part10(ct_phantom(n_slices=1, size=8)[0])[128:132])
+    b'DICM'
+    """
+    buffer = io.BytesIO()
+    if not _encode_fast(ds, buffer):
+        buffer = io.BytesIO()
+        write_dataset(ds, buffer)
+    return buffer.getbuffer()
+
+
+def _fast_encoding(ds: Dataset) -> bool | None:
+    """Implicit VR (True/False) when the fast path applies to ``ds``, else None."""
+    if not IS_PYDICOM3:
+        return None  # pydicom 2.4 tracks the read encoding differently: let it write
+    meta = getattr(ds, "file_meta", None)
+    syntax = str(meta.get("TransferSyntaxUID", "")) if meta is not None else ""
+    if syntax not in (_IMPLICIT_LE, _EXPLICIT_LE):
+        return None
+    implicit = syntax == _IMPLICIT_LE
+    # pydicom re-encodes every element when the encoding or the character set changed.
+    if ds.original_encoding != (implicit, True):
+        return None
+    if ds.original_character_set != ds._character_set:
+        return None
+    if any(tag >> 16 in (0, 2) for tag in ds._dict):
+        return None  # pydicom refuses these: let it say so
+    pixel = ds._dict.get(0x7FE00010)
+    if pixel is not None and getattr(pixel, "is_undefined_length", False):
+        return None  # native syntax with encapsulated pixel data: pydicom's call
+    if isinstance(pixel, RawDataElement) and pixel.length == 0xFFFFFFFF:
+        return None
+    return implicit
+
+
+def _encode_fast(ds: Dataset, out: io.BytesIO) -> bool:
+    implicit = _fast_encoding(ds)
+    if implicit is None:
+        return False
+    from pydicom.dataset import validate_file_meta
+    from pydicom.filebase import DicomIO
+    from pydicom.filewriter import write_data_element, write_file_meta_info
+
+    # Preamble and file meta exactly as dcmwrite(enforce_file_format=True) writes them: on a
+    # copy, with the Media Storage UIDs following the dataset's, validated.
+    # dcmwrite deep-copies the file meta; a copy of each element is enough (values are
+    # replaced, never changed in place) and costs a tenth.
+    # (The copy keeps the encoding the meta was read with, so raw elements stay raw.)
+    meta = copy(ds.file_meta)
+    meta._dict = {tag: copy(elem) for tag, elem in ds.file_meta._dict.items()}
+    for meta_keyword, keyword in (
+        ("MediaStorageSOPClassUID", "SOPClassUID"),
+        ("MediaStorageSOPInstanceUID", "SOPInstanceUID"),
+    ):
+        in_meta, in_ds = meta.get(meta_keyword, None), ds.get(keyword, None)
+        if in_meta is None or (in_ds and in_ds != in_meta):
+            setattr(meta, meta_keyword, in_ds)
+    validate_file_meta(meta, enforce_standard=True)
+    preamble = getattr(ds, "preamble", None) or b"\x00" * 128
+    if len(preamble) != 128:
+        return False  # pydicom raises for this: let it
+    out.write(preamble)
+    out.write(b"DICM")
+    # pydicom writes into our buffer through its file wrapper; raw elements go in directly.
+    fp = DicomIO(out)
+    fp.is_little_endian, fp.is_implicit_VR = True, False
+    write_file_meta_info(fp, meta, enforce_standard=True)
+
+    fp.is_implicit_VR = implicit
+    write = out.write
+    encodings: Any = ds.get("SpecificCharacterSet", "iso8859")
+    elements = ds._dict
+    for tag in sorted(elements):
+        if not tag & 0xFFFF and tag >> 16 > 6:
+            continue  # retired group lengths are not written (PS3.5 7.2), as pydicom does
+        parts = _plain_parts(elements[tag], implicit)
+        if parts is None:
+            write_data_element(fp, ds.get_item(tag), encodings)
+            continue
+        vr, value = parts
+        if implicit:
+            write(_IMPLICIT_HEADER.pack(tag >> 16, tag & 0xFFFF, len(value)))
+        elif vr in _LONG_LENGTH_VRS:
+            write(_EXPLICIT_LONG.pack(tag >> 16, tag & 0xFFFF, vr.encode(), 0, len(value)))
+        else:
+            write(_EXPLICIT_SHORT.pack(tag >> 16, tag & 0xFFFF, vr.encode(), len(value)))
+        write(value)
+    return True
+
+
+_STRING_VRS = frozenset(
+    {"AE", "AS", "CS", "DA", "DT", "TM", "UI", "UR", "LO", "LT", "SH", "ST", "UC", "UT"}
+)
+_NUMBER_FORMATS = {"US": "H", "UL": "L", "SS": "h", "SL": "l", "FL": "f", "FD": "d"}
+_BYTES_VRS = frozenset({"OB", "OW", "OD", "OF", "OL", "OV", "UN"})
+
+
+def _plain_parts(elem: Any, implicit: bool) -> tuple[str, bytes] | None:
+    """(VR, value bytes) of an element written without pydicom, or None to let pydicom write it.
+
+    A raw element is written as read (as pydicom does); a converted one only when its
+    encoding leaves no choice (:func:`_simple_value_bytes`). A short-length VR whose value
+    outgrows its 2-byte length field is pydicom's to handle (it writes it as UN, warning).
+    """
+    if isinstance(elem, RawDataElement):
+        value = elem.value
+        if not isinstance(value, bytes) or elem.length == 0xFFFFFFFF:
+            return None  # deferred, or encapsulated / undefined length
+        vr = elem.VR
+    elif isinstance(elem, DataElement):
+        if elem.is_undefined_length:
+            return None
+        value = _simple_value_bytes(elem)
+        vr = elem.VR
+    else:
+        return None
+    if value is None:
+        return None
+    if implicit:
+        return vr or "", value
+    if not isinstance(vr, str) or len(vr) != 2:
+        return None
+    if vr not in _LONG_LENGTH_VRS and len(value) > 0xFFFF:
+        return None
+    return vr, value
+
+
+def _simple_value_bytes(elem: DataElement) -> bytes | None:
+    """The encoded value of a converted element whose encoding leaves no choice, else None.
+
+    Covers what de-identification leaves behind most: emptied values, ASCII strings and UIDs,
+    single numbers, byte values of even length. Person names, decimal and integer strings,
+    non-ASCII text, sequences and buffered values go to pydicom, which owns their rules.
+    """
+    vr = elem.VR
+    if not isinstance(vr, str) or len(vr) != 2 or vr == "SQ" or elem.is_buffered:
+        return None
+    value = elem.value
+    if value is None or value == "" or (vr != "PN" and _is_empty_list(value)):
+        return b""
+    if vr in _STRING_VRS:
+        if type(value) in (str, UID):
+            text = value
+        elif isinstance(value, (MultiValue, list, tuple)) and all(
+            type(v) in (str, UID) for v in value
+        ):
+            text = "\\".join(value)
+        else:
+            return None
+        if not text.isascii():
+            return None
+        if len(text) % 2:
+            text += "\0" if vr == "UI" else " "
+        return text.encode("ascii")
+    number = _NUMBER_FORMATS.get(vr)
+    if number is not None:
+        if type(value) is int and number in "HLhl":
+            try:
+                return struct.pack("<" + number, value)
+            except struct.error:
+                return None
+        if type(value) is float and number in "fd":
+            return struct.pack("<" + number, value)
+        return None
+    if vr in _BYTES_VRS and type(value) is bytes and not len(value) % 2:
+        return value
+    return None
+
+
+def _is_empty_list(value: Any) -> bool:
+    return isinstance(value, (MultiValue, list, tuple)) and len(value) == 0
