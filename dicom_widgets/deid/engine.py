@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from pydicom.datadict import dictionary_VR, keyword_for_tag
+from pydicom.datadict import dictionary_VR, keyword_for_tag, tag_for_keyword
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
@@ -252,6 +252,45 @@ def _person_name_parts(value: Any) -> list[str]:
     return parts
 
 
+# Multi-valued text VRs split on backslashes; single-valued ones keep them as text.
+_PEEK_MULTI_VRS = frozenset({"AE", "AS", "CS", "DA", "DT", "LO", "PN", "SH", "TM", "UC", "UI"})
+_PEEK_SINGLE_VRS = frozenset({"LT", "ST", "UT", "UR"})
+
+
+def _peek(ds: Dataset, keyword: str) -> Any:
+    """The value of a top-level element, read from its raw bytes when it is still raw text.
+
+    Converting an element only to look at it costs more than the rest of its processing and
+    takes it off the walk's fast path for raw elements; text decodes the same from the raw
+    bytes (values as ``str``, a list of them when multi-valued; ``None`` when absent or
+    unreadable). Anything else is read through pydicom.
+    """
+    tag = tag_for_keyword(keyword)
+    raw = ds._dict.get(tag) if tag is not None else None
+    if raw is None:
+        return None
+    if not isinstance(raw, DataElement) and isinstance(raw.value, bytes):
+        vr = raw.VR or _dictionary_vr(tag)
+        if vr in _PEEK_MULTI_VRS or vr in _PEEK_SINGLE_VRS:
+            text = _raw_text_full(raw, _encodings(ds))
+            if vr in _PEEK_SINGLE_VRS:
+                return text
+            values = [v.strip(" \x00") for v in text.split("\\")]
+            return values if len(values) > 1 else values[0]
+    try:
+        return ds.get(keyword)
+    except Exception:  # noqa: BLE001 - an unreadable value: nothing to read from it
+        return None
+
+
+@lru_cache(maxsize=1024)
+def _dictionary_vr(tag: int) -> str:
+    try:
+        return dictionary_VR(tag)
+    except KeyError:
+        return "UN"
+
+
 def identifying_values(ds: Dataset) -> dict[str, list[str]]:
     """The patient's own identifiers found in ``ds`` (top level), by kind.
 
@@ -269,10 +308,7 @@ def identifying_values(ds: Dataset) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {"name": [], "id": [], "birth_date": [], "contact": []}
 
     def get(keyword: str) -> Any:
-        try:
-            return ds.get(keyword)
-        except Exception:  # unreadable value: nothing to collect from it
-            return None
+        return _peek(ds, keyword)
 
     for keyword in (
         "PatientName",
@@ -324,17 +360,11 @@ def _staff_and_site(ds: Dataset) -> dict[str, list[tuple[str, str]]]:
     """(value, keyword) pairs of staff name parts and site values at the top level of ``ds``."""
     out: dict[str, list[tuple[str, str]]] = {"staff": [], "site": []}
     for keyword in STAFF_KEYWORDS:
-        try:
-            value = ds.get(keyword)
-        except Exception:  # noqa: BLE001
-            value = None
+        value = _peek(ds, keyword)
         if value:
             out["staff"].extend((part, keyword) for part in _person_name_parts(value))
     for keyword in SITE_KEYWORDS:
-        try:
-            value = ds.get(keyword)
-        except Exception:  # noqa: BLE001
-            value = None
+        value = _peek(ds, keyword)
         if value:
             out["site"].append((str(value).strip(), keyword))
     return out
@@ -479,7 +509,7 @@ class _Engine:
         self.changes: list[Change] = []
         self.warnings: list[DeidWarning] = []
         try:
-            self.sop_class = str(ds.get("SOPClassUID", "") or "")
+            self.sop_class = str(_peek(ds, "SOPClassUID") or "")
         except Exception:  # noqa: BLE001 - an unconvertible value (unknown VR): no IOD known
             self.sop_class = ""
         self.identifiers = identifying_values(ds)
@@ -516,8 +546,8 @@ class _Engine:
         self.uids_used: dict[str, str] = {}
         self.date_offset: int | None = None
         if "retain_longitudinal_modified_dates" in self.options:
-            patient = str(ds.get("PatientID", "") or "").strip() or str(
-                ds.get("PatientName", "") or ""
+            patient = str(_peek(ds, "PatientID") or "").strip() or str(
+                _peek(ds, "PatientName") or ""
             )
             self.date_offset = context.date_offset(patient or "<no patient id>")
         self.patient_id_digits = [
@@ -1310,10 +1340,10 @@ class _Engine:
 
     # -- markers and dataset-level warnings ------------------------------------------------
     def dataset_warnings(self, ds: Dataset) -> None:
-        modality = str(ds.get("Modality", "") or "").upper()
+        modality = str(_peek(ds, "Modality") or "").upper()
         has_pixels = any(t in ds for t in (0x7FE00010, 0x7FE00008, 0x7FE00009))
         if has_pixels:
-            burned = str(ds.get("BurnedInAnnotation", "") or "").upper()
+            burned = str(_peek(ds, "BurnedInAnnotation") or "").upper()
             if self.pixel_cleaned and burned != "NO":
                 # PS3.15 E.3.1: once the annotation is removed, Burned In Annotation is NO.
                 before = ds[0x00280301].value if 0x00280301 in ds else _ABSENT
