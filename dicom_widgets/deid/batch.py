@@ -570,7 +570,7 @@ def _process_chunk(
     context = _context_for(key_hex, shift)
     before_uids = set(context.uid_map)
     before_dates = set(context.date_offsets)
-    with cf.ThreadPoolExecutor(max_workers=2, thread_name_prefix="deid-io") as io_pool:
+    with cf.ThreadPoolExecutor(max_workers=4, thread_name_prefix="deid-io") as io_pool:
         outcomes = [
             _process_one(
                 i,
