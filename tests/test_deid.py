@@ -296,6 +296,22 @@ def test_existing_outputs_and_continued_batch(tmp_path):
     assert "RE-IDENTIFIES" in text and (tmp_path / "uids.csv").exists()
 
 
+def test_a_preamble_holding_data_is_written_as_zeros(tmp_path):
+    [path] = write_series(_series(1), tmp_path / "src")
+    data = bytearray(path.read_bytes())
+    data[:128] = b"II*\x00 PHANTOM^Jane 4455667788".ljust(128, b"\x01")  # a TIFF-like header
+    path.write_bytes(bytes(data))
+    report = anonymize_files([path], tmp_path / "out", key=KEY, progress=False)
+    written = Path(report.written[0]).read_bytes()
+    assert written[:132] == b"\x00" * 128 + b"DICM"
+    [warning] = [w for w in report.outcomes[0].warnings if w.kind == "preamble"]
+    assert warning.resolved
+    assert path.read_bytes() == bytes(data)  # the source is untouched
+    # A zero preamble is not worth a warning.
+    plain = anonymize(read_dataset(report.written[0]), Profile(), context=DeidContext(KEY))
+    assert not [w for w in plain.warnings if w.kind == "preamble"]
+
+
 def test_pixel_data_byte_exact_without_cleaning(tmp_path):
     src = pydicom.data.get_testdata_file("JPEG2000.dcm")
     report = anonymize_files([src], tmp_path / "out", progress=False)

@@ -1440,6 +1440,23 @@ class _Engine:
             temporal,
         )
 
+    def preamble(self, ds: Dataset) -> None:
+        """Zero a preamble that holds data: it is outside every element and every table row.
+
+        Dual-personality files keep a TIFF header there, and some writers their own text;
+        PS3.10 7.1 allows an all-zero preamble, which is what a de-identified file gets.
+        """
+        preamble = getattr(ds, "preamble", None)
+        if preamble and bytes(preamble).strip(b"\x00"):
+            ds.preamble = b"\x00" * 128
+            self.warn(
+                "preamble",
+                "preamble",
+                "the 128-byte file preamble held data (a TIFF header or application text): "
+                "written as zeros",
+                resolved=True,
+            )
+
     def file_meta(self, ds: Dataset) -> None:
         meta = getattr(ds, "file_meta", None)
         if meta is None:
@@ -1711,6 +1728,7 @@ def anonymize(
     engine = _Engine(profile, context, target, pixel_cleaned=pixel_cleaned)
     engine.walk(target, "", "", {})
     engine.file_meta(target)
+    engine.preamble(target)
     engine.dataset_warnings(target)
     engine.markers(target)
     return AnonymizationResult(
