@@ -83,8 +83,11 @@ interact(show, i=(0, len(volume) - 1))""",
 MEASURE_JS = """
 async ([handleSelector, kind, target, steps, stride]) => {
   const sig = () => {
-    const el = document.querySelector(target);
+    let el = document.querySelector(target);
     if (!el) return null;
+    // What the user sees: the viewer's frame-cache canvas when it is laid over ipympl's.
+    const overlay = kind === 'canvas' && el.parentElement.querySelector('canvas.dw-frame-overlay');
+    if (overlay && overlay.style.display !== 'none') el = overlay;
     if (kind === 'img') return el.complete && el.naturalWidth ? el.src : null;
     const ctx = el.getContext('2d');
     const d = ctx.getImageData(0, 0, el.width, el.height).data;

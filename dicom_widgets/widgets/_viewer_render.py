@@ -301,6 +301,8 @@ def _canvas_class() -> type:
 
         #: bytes of the last frame sent, for diagnostics.
         last_frame_bytes = 0
+        #: Called with every frame's PNG (the viewer's browser-side frame cache).
+        frame_listener: Any = None
 
         def get_diff_image(self) -> bytes | None:
             if not self._png_is_old:
@@ -314,6 +316,8 @@ def _canvas_class() -> type:
             self._png_is_old = False
             self._last_png = png
             self.last_frame_bytes = len(png)
+            if self.frame_listener is not None:
+                self.frame_listener(png)
             return png
 
         def send_binary(self, data: bytes) -> None:

@@ -51,6 +51,15 @@ from ..errors import DecodeError, DicomWidgetsError, GeometryError, MissingDepen
 from ._viewer_render import FastImage, RasterCache, frame_to_png, make_canvas
 from ._viewer_source import Source, as_source, require_uniform
 
+try:  # the browser-side frame cache needs anywidget (a dependency; optional in practice)
+    from ._frame_cache import FrameCache
+except ImportError:  # pragma: no cover - exercised without anywidget
+    FrameCache = None  # type: ignore[assignment, misc]
+
+#: Slices prefetched into the browser's frame cache: ahead in the direction of travel, behind.
+PREFETCH_AHEAD = 10
+PREFETCH_BEHIND = 4
+
 __all__ = ["SeriesViewer", "link", "ViewerLink", "VIEWS"]
 
 #: Views a viewer can show. Reformats need equally spaced parallel slices.
@@ -207,6 +216,11 @@ class SeriesViewer(widgets.VBox):
         ``ipywidgets.Image`` fallback for front-ends without ipympl. ``"auto"`` (default):
         ipympl when importable, overridable with the environment variable
         ``DICOM_WIDGETS_VIEWER_CANVAS``.
+    frame_cache : bool
+        With the ipympl canvas: keep the rendered frames of the slices around the current
+        one in the browser, so that a slider step repaints at once, without waiting for
+        the kernel (see :mod:`dicom_widgets.widgets._frame_cache`). Needs ``anywidget``.
+        Turn it off to save bandwidth to a remote kernel.
 
     Attributes
     ----------
@@ -258,6 +272,7 @@ class SeriesViewer(widgets.VBox):
         time: int = 0,
         size: int = 512,
         canvas: str = "auto",
+        frame_cache: bool = True,
         **kwargs: Any,
     ) -> None:
         src = as_source(source, spacing, rgb)
@@ -281,6 +296,19 @@ class SeriesViewer(widgets.VBox):
         self._panes: list[_Pane] = []
         self._raster_cache = RasterCache()
         self._last_display: list[np.ndarray] = []
+        # Browser-side frame cache (ipympl canvas only): frames of the current look
+        # ("generation") by slice index, and the idle-time prefetch of neighbours.
+        self._frame_cache: Any = None
+        self._frame_link: Any = None
+        self._frame_gen = 0
+        self._frame_look: Any = None
+        self._frames_sent: set[int] = set()
+        self._index_only = False
+        self._in_render = False
+        self._frame_layout: Any = None
+        self._shown_png: bytes | None = None
+        self._direction = 1
+        self._prefetch_scheduled = False
         self._hold = True  # no rendering until construction is finished
         super().__init__(**kwargs)
         self.add_class("dw-series-viewer")
@@ -294,6 +322,10 @@ class SeriesViewer(widgets.VBox):
             self.canvas.toolbar_position = "right"
             self._image_widget = None
             display_widget = self.canvas
+            if frame_cache and FrameCache is not None:
+                self._frame_cache = FrameCache()
+                self._frame_cache.on_ready = self._on_cache_ready
+                self.canvas.frame_listener = self._on_frame
         else:
             from matplotlib.backends.backend_agg import FigureCanvasAgg
 
@@ -315,9 +347,11 @@ class SeriesViewer(widgets.VBox):
             self._window_row,
             self._view_row,
             display_widget,
+            *([self._frame_cache] if self._frame_cache is not None else []),
             self._readout_label,
             self._status_label,
         ]
+
         if src.n_times < 2:
             self._time_row.layout.display = "none"
 
@@ -340,6 +374,14 @@ class SeriesViewer(widgets.VBox):
         if fps is not None:
             self.fps = round(fps, 2)  # the acquisition's own frame rate (ultrasound cine)
         self._hold = False
+        if self._frame_cache is not None:
+            # In the browser, the slider moves the cache's index with no kernel round trip.
+            # Linked only now: the link copies the slider's value when the browser creates
+            # it, and that value must already be the initial slice.
+            self._frame_cache.index = self.index
+            self._frame_link = widgets.jsdlink(
+                (self._slider, "value"), (self._frame_cache, "index")
+            )
         self._update_counter()
         self.refresh()
 
@@ -418,6 +460,10 @@ class SeriesViewer(widgets.VBox):
             self._status_label,
         ):
             child.close()
+        if self._frame_cache is not None:
+            self._frame_link.close()
+            self._frame_cache.close()
+            self.canvas.frame_listener = None
         if self._mode == "ipympl":
             toolbar = getattr(self.canvas, "toolbar", None)
             if toolbar is not None:
@@ -919,8 +965,14 @@ class SeriesViewer(widgets.VBox):
     def _on_index(self, change: Mapping[str, Any]) -> None:
         pane = self._panes[self._active]
         self._cursor[pane.plane.normal_axis] = int(change["new"])
+        if change["old"] != change["new"]:
+            self._direction = 1 if change["new"] > change["old"] else -1
         self._update_counter()
-        self._render()
+        self._index_only = True
+        try:
+            self._render()
+        finally:
+            self._index_only = False
 
     @traitlets.observe("time")
     def _on_time(self, change: Mapping[str, Any]) -> None:
@@ -1489,7 +1541,7 @@ class SeriesViewer(widgets.VBox):
             view = f"{first.plane.view} {self._plane_index(first) + 1}/{n_first}"
         texts["top_right"].set_text(f"{src.modality or ''} {view}{note}".strip())
         prefix = f"{pane.plane.view}: " if self.view == "ortho" else "Im: "
-        bottom_left = [f"{prefix}{self.index + 1}/{self._n_index()}"]
+        bottom_left = [f"{prefix}{self._plane_index(pane) + 1}/{self._n_index()}"]
         if src.n_times > 1:
             bottom_left.append(f"T: {self.time + 1}/{src.n_times}")
         mm = self._position_mm()
@@ -1664,20 +1716,169 @@ class SeriesViewer(widgets.VBox):
             self.status = status
         canvas = self.canvas
         renderer = canvas.get_renderer()
-        if self._bg is None or self._bg_key != self._layout_key(renderer):
-            if self._mode == "ipympl" and not send:
-                from matplotlib.backends.backend_agg import FigureCanvasAgg
+        self._in_render = True
+        try:
+            if self._bg is None or self._bg_key != self._layout_key(renderer):
+                if self._mode == "ipympl" and not send:
+                    from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-                FigureCanvasAgg.draw(canvas)  # draws (and fires draw_event) without sending
+                    FigureCanvasAgg.draw(canvas)  # draws (and fires draw_event) without sending
+                else:
+                    canvas.draw()
             else:
-                canvas.draw()
-        else:
-            canvas.restore_region(self._bg)
-            self._draw_animated(renderer)
-            if send and self._mode == "ipympl":
-                canvas.blit(self.figure.bbox)
+                canvas.restore_region(self._bg)
+                self._draw_animated(renderer)
+                if send and self._mode == "ipympl":
+                    canvas.blit(self.figure.bbox)
+        finally:
+            self._in_render = False
         if send and self._mode == "image":
             self._image_widget.value = frame_to_png(np.asarray(renderer.buffer_rgba()))[0]
+        if send:
+            self._schedule_prefetch()
+
+    # ------------------------------------------------------------------ browser frame cache
+    def _on_frame(self, png: bytes) -> None:
+        """Every frame ipympl sends also goes to the browser's cache, under its generation.
+
+        A frame from a slice change keeps the generation; one the viewer draws for any other
+        reason (window, colormap, overlays, pane, ...) starts a new one, which drops the
+        cached frames. Frames ipympl draws by itself (first display, refresh requests,
+        resize, toolbar zoom and pan) start one only when the picture or the layout changed.
+        """
+        cache = self._frame_cache
+        if cache is None or not self._panes:
+            return
+        look = (self.view, self._active, self.time)
+        renderer = self.canvas.get_renderer()
+        layout = (
+            renderer.width,
+            renderer.height,
+            tuple((p.ax.get_xlim(), p.ax.get_ylim()) for p in self._panes),
+        )
+        if self._in_render:
+            new_look = not self._index_only or look != self._frame_look
+        else:
+            new_look = look != self._frame_look or layout != self._frame_layout
+            if not new_look and png == self._shown_png:
+                return  # the same picture again: the browser has it
+            new_look = True
+        self._shown_png = png
+        if new_look:
+            self._frame_gen += 1
+            self._frame_look = look
+            self._frame_layout = layout
+            self._frames_sent = set()
+        index = self._plane_index(self._panes[self._active])
+        if index in self._frames_sent:
+            return  # prefetched: the browser has these very bytes already
+        cache.send_frame(self._frame_gen, index, png)
+        self._frames_sent.add(index)
+
+    def _on_cache_ready(self) -> None:
+        """A browser model of the cache appeared (first display, page reload): fill it."""
+        self._frames_sent = set()
+        if self._shown_png is not None and self._panes:
+            index = self._plane_index(self._panes[self._active])
+            self._frame_cache.send_frame(self._frame_gen, index, self._shown_png)
+            self._frames_sent.add(index)
+        self._schedule_prefetch()
+
+    def _prefetch_order(self) -> list[int]:
+        """Slices to cache next, nearest first, favouring the direction of travel."""
+        here = self._plane_index(self._panes[self._active])
+        n = self._n_index()
+        ahead = [here + self._direction * k for k in range(1, PREFETCH_AHEAD + 1)]
+        behind = [here - self._direction * k for k in range(1, PREFETCH_BEHIND + 1)]
+        # Interleave: two ahead for each one behind.
+        order: list[int] = []
+        while ahead or behind:
+            order += ahead[:2] + behind[:1]
+            ahead, behind = ahead[2:], behind[1:]
+        return [j for j in order if 0 <= j < n and j not in self._frames_sent]
+
+    def _schedule_prefetch(self) -> None:
+        """Render neighbouring slices for the browser's cache when the kernel is idle.
+
+        One frame per event-loop turn, so a slider message waiting behind it is handled
+        within one frame's time. Without a running event loop (scripts, unit tests) nothing
+        is scheduled; :meth:`prefetch` does the same work on demand.
+        """
+        if self._frame_cache is None or self._prefetch_scheduled or self._hold:
+            return
+        import asyncio
+
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._prefetch_scheduled = True
+        loop.call_soon(self._prefetch_step)
+
+    def _prefetch_step(self) -> None:
+        self._prefetch_scheduled = False
+        if self._frame_cache is None or self.playing:
+            return  # cine renders every frame anyway
+        if self.prefetch(1):
+            self._schedule_prefetch()
+
+    def prefetch(self, n: int = PREFETCH_AHEAD + PREFETCH_BEHIND) -> int:
+        """Send up to ``n`` neighbouring slices to the browser's frame cache now.
+
+        The viewer does this by itself in idle time when it runs in a kernel; call it to
+        warm the cache from a script. Returns the number of frames sent.
+        """
+        if self._frame_cache is None:
+            return 0
+        here = self._plane_index(self._panes[self._active])
+        # Frames far from here were dropped by the browser (it keeps ``capacity`` nearest).
+        keep = self._frame_cache.capacity // 2
+        self._frames_sent = {j for j in self._frames_sent if abs(j - here) <= keep}
+        sent = 0
+        for j in self._prefetch_order()[:n]:
+            png = self._render_offscreen(j)
+            if png is None:
+                break
+            self._frame_cache.send_frame(self._frame_gen, j, png)
+            self._frames_sent.add(j)
+            sent += 1
+        return sent
+
+    def _render_offscreen(self, index: int) -> bytes | None:
+        """The PNG the canvas would send for slice ``index``, leaving the canvas as it was."""
+        if self._hold or not self._panes or self._frame_look is None:
+            return None
+        canvas = self.canvas
+        renderer = canvas.get_renderer()
+        if self._bg is None or self._bg_key != self._layout_key(renderer):
+            return None  # the next real draw renews the background first
+        pane = self._panes[self._active]
+        axis = pane.plane.normal_axis
+        buffer = np.asarray(renderer.buffer_rgba())
+        saved_pixels = buffer.copy()
+        saved_cursor = list(self._cursor)
+        saved_display = list(self._last_display)
+        saved_problems = getattr(self, "_problems", [])
+        try:
+            self._cursor[axis] = int(index)
+            self._problems = []
+            for p in self._panes:
+                self._update_pane(p)
+            self._update_annotations()
+            canvas.restore_region(self._bg)
+            self._draw_animated(renderer)
+            png, _ = frame_to_png(np.asarray(renderer.buffer_rgba()))
+        finally:
+            # Put the artists back on the slice on screen, and its pixels in the buffer.
+            self._cursor = saved_cursor
+            self._problems = []
+            for p in self._panes:
+                self._update_pane(p)
+            self._update_annotations()
+            self._problems = saved_problems
+            self._last_display = saved_display
+            buffer[...] = saved_pixels
+        return png
 
     # ------------------------------------------------------------------ mouse and keys
     def _pane_at(self, event: Any) -> _Pane | None:

@@ -90,6 +90,58 @@ def test_canvas_renders_and_slider_steps(notebook, jupyter_server):
     notebook.assert_no_widget_errors()
 
 
+def test_frame_cache_repaints_the_next_slice_while_the_kernel_is_busy(notebook, jupyter_server):
+    """A slider step repaints from the browser's frame cache, with no kernel round trip.
+
+    The kernel is kept busy (a cell sleeping) while the slider moves: the picture changes
+    at once all the same, and once the kernel catches up, ipympl's canvas underneath shows
+    exactly the cached picture. A new window starts a new generation of frames.
+    """
+    cells = [VIEWER_CELLS[0].format(annotations=True), "import time\ntime.sleep(8)"]
+    write_notebook(jupyter_server.root_dir / "viewer_cache.ipynb", cells)
+    notebook.open("viewer_cache.ipynb")
+    notebook.run_all()
+    page = notebook.page
+    viewer = page.locator(".dw-series-viewer").first
+    canvas = viewer.locator(".jupyter-matplotlib-canvas-div canvas").first
+    overlay = viewer.locator("canvas.dw-frame-overlay")
+    cache = viewer.locator(".dw-frame-cache")
+    # The slice on screen and its neighbours are decoded in the browser.
+    page.wait_for_function(
+        "(el) => Number(el.dataset.frames || 0) >= 6", arg=cache.element_handle()
+    )
+    overlay.wait_for(state="visible")
+    before = notebook.pixel_signature(overlay)
+    notebook.wait_pixels_equal(canvas, before)
+
+    # Busy kernel: run the sleeping cell again and wait until it is running.
+    sleeper = page.locator(".jp-CodeCell").nth(1)
+    sleeper.locator(".jp-InputArea-editor").click()
+    page.keyboard.press("Shift+Enter")
+    prompt = sleeper.locator(".jp-InputPrompt")
+    page.wait_for_function("(el) => el.textContent.includes('*')", arg=prompt.element_handle())
+    handle = viewer.locator(".widget-slider .noUi-handle").first
+    notebook.step_slider(handle, "ArrowRight")
+    moved = notebook.wait_pixels_changed(overlay, before, timeout_ms=3000)
+    assert "*" in prompt.inner_text(), "the kernel was free: it may have drawn the frame"
+
+    # The kernel catches up: ipympl's own frame is the very same picture.
+    page.wait_for_function(
+        "(el) => /\\[\\d+\\]/.test(el.textContent)", arg=prompt.element_handle(), timeout=30_000
+    )
+    notebook.wait_pixels_equal(canvas, moved)
+
+    # A new window: new frames, never the old generation's.
+    select = viewer.locator(".widget-dropdown", has_text="Window").locator("select").first
+    select.select_option(label="bone")
+    bone = notebook.wait_pixels_changed(canvas, moved)
+    notebook.wait_pixels_equal(overlay, bone)
+    notebook.step_slider(handle, "ArrowRight")
+    stepped = notebook.wait_pixels_changed(overlay, bone)
+    notebook.wait_pixels_equal(canvas, stepped)
+    notebook.assert_no_widget_errors()
+
+
 def test_wheel_over_canvas_changes_slice(notebook, jupyter_server):
     _, canvas = open_viewer(notebook, jupyter_server, "viewer_wheel")
     before = notebook.pixel_signature(canvas)

@@ -1,0 +1,67 @@
+"""Slice frames cached in the browser, so that a slider step repaints without a kernel round trip.
+
+Every slice change of the :class:`~dicom_widgets.widgets.viewer.SeriesViewer` otherwise
+travels browser -> server -> kernel (render, encode) -> server -> browser (decode, draw):
+about 50 ms on a 2-core machine, of which the kernel's work is a tenth. The
+:class:`FrameCache` is a small `anywidget <https://anywidget.dev>`_ whose ``index`` is
+linked to the slice slider *in the browser* (``jsdlink``). The viewer sends it the frames
+it renders -- the same PNG bytes ipympl gets -- and, in idle time, the frames of the
+neighbouring slices; the front-end decodes them ahead of time and paints the frame of the
+new index on a canvas laid over ipympl's in the same animation frame as the key press.
+
+Frames carry a *generation*: the viewer starts a new one whenever anything other than the
+slice index changes (window, colormap, overlays, annotations, zoom, size, view), and the
+front-end drops older frames, so a cached frame is always the picture the kernel would draw.
+Without anywidget (or without ipympl) the viewer simply works without the cache.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import anywidget
+import traitlets
+
+__all__ = ["FrameCache"]
+
+
+class FrameCache(anywidget.AnyWidget):
+    """The browser-side frame cache of one viewer (see the module docstring).
+
+    Traits
+    ------
+    index : int
+        The slice shown; linked to the viewer's slider in the browser.
+    enabled : bool
+        Whether cached frames are painted at all.
+    capacity : int
+        Decoded frames the browser keeps (the farthest from ``index`` go first).
+    """
+
+    _esm = Path(__file__).with_name("_frame_cache.js")
+    index = traitlets.Int(0).tag(sync=True)
+    enabled = traitlets.Bool(True).tag(sync=True)
+    capacity = traitlets.Int(48).tag(sync=True)
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        #: (generation, index) of the frames sent, oldest first (diagnostics and tests).
+        self.sent: list[tuple[int, int]] = []
+        #: Called when a browser model is ready for frames (those sent before are lost).
+        self.on_ready: Callable[[], None] | None = None
+        self.on_msg(self._handle_browser_message)
+
+    def _handle_browser_message(self, _: object, content: dict, buffers: list) -> None:
+        if isinstance(content, dict) and content.get("type") == "ready" and self.on_ready:
+            self.on_ready()
+
+    def send_frame(self, generation: int, index: int, png: bytes) -> None:
+        """Send the encoded frame of slice ``index`` in ``generation``."""
+        self.send(
+            {"type": "frame", "generation": int(generation), "index": int(index)},
+            buffers=[png],
+        )
+        self.sent.append((int(generation), int(index)))
+        if len(self.sent) > 4096:
+            del self.sent[:2048]

@@ -1,0 +1,163 @@
+"""The viewer's browser-side frame cache, driven without a browser.
+
+The cache is only correct if every frame it holds is, byte for byte, what the canvas would
+send for that slice in the same state, and if every change other than the slice index
+starts a new generation (so the browser drops the old frames). Both are checked here on
+the real ipympl canvas; ``tests/browser/test_browser_viewer.py`` checks the painting.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dicom_widgets.data import ct_phantom
+from dicom_widgets.series import load_series
+from dicom_widgets.widgets._frame_cache import FrameCache
+from dicom_widgets.widgets._viewer_render import SendRecorder
+from dicom_widgets.widgets.viewer import PREFETCH_AHEAD, PREFETCH_BEHIND, SeriesViewer
+
+
+class _Frames:
+    """Record what the viewer sends to its frame cache: (generation, index) -> PNG bytes."""
+
+    def __init__(self, viewer: SeriesViewer) -> None:
+        self.by_key: dict[tuple[int, int], bytes] = {}
+        cache = viewer._frame_cache
+        original = cache.send_frame
+
+        def send_frame(generation: int, index: int, png: bytes) -> None:
+            self.by_key[(generation, index)] = bytes(png)
+            original(generation, index, png)
+
+        cache.send_frame = send_frame
+
+
+@pytest.fixture(scope="module")
+def series():
+    return load_series(ct_phantom(n_slices=16, size=64, noise=10.0, seed=5), progress=False)
+
+
+@pytest.fixture
+def viewer(series):
+    viewer = SeriesViewer(series, window="brain", size=200, index=6)
+    yield viewer
+    viewer.close()
+
+
+def test_the_cache_is_a_child_linked_to_the_slider(viewer):
+    assert isinstance(viewer._frame_cache, FrameCache)
+    assert viewer._frame_cache in viewer.children
+    link = viewer._frame_link
+    assert link.source == (viewer._slider, "value")
+    assert link.target == (viewer._frame_cache, "index")
+    # The first frame on screen is in the cache already.
+    assert viewer._frame_cache.sent == [(viewer._frame_gen, 6)]
+
+
+def test_prefetched_frames_are_the_bytes_the_canvas_sends(viewer):
+    frames = _Frames(viewer)
+    sent = SendRecorder(viewer.canvas)
+    generation = viewer._frame_gen
+    # From slice 6 of 16: every slice ahead up to the last (7..15) and the ones behind.
+    assert PREFETCH_AHEAD >= 9
+    assert viewer.prefetch() == 9 + PREFETCH_BEHIND
+    assert viewer.prefetch() == 0  # all sent already
+    for index in (7, 8, 9, 3, 12):  # ahead, behind, far ahead
+        assert (generation, index) in frames.by_key
+        viewer.index = index
+        assert viewer._frame_gen == generation  # a slice change keeps the generation
+        assert sent.last == frames.by_key[(generation, index)], index
+
+
+def test_prefetch_leaves_the_viewer_as_it_was(viewer):
+    canvas = viewer.canvas
+    pixels = np.asarray(canvas.get_renderer().buffer_rgba()).copy()
+    displayed = viewer.displayed.copy()
+    annotations = dict(viewer.annotations)
+    image = viewer.image.get_array().copy()
+    viewer.prefetch()
+    assert np.array_equal(np.asarray(canvas.get_renderer().buffer_rgba()), pixels)
+    assert np.array_equal(viewer.displayed, displayed)
+    assert viewer.annotations == annotations
+    assert np.array_equal(viewer.image.get_array(), image)
+    assert viewer.index == 6
+
+
+def test_prefetch_follows_the_direction_of_travel(viewer):
+    viewer.index = 5  # moving down
+    order = viewer._prefetch_order()
+    assert order[:2] == [4, 3] and 6 not in order  # 6 was on screen: cached already
+    viewer.index = 9  # moving up
+    assert viewer._prefetch_order()[:2] == [10, 11]
+    viewer.index = 15  # the last slice: nothing beyond it
+    assert all(0 <= j < 16 for j in viewer._prefetch_order())
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda v: setattr(v, "preset", "bone"),
+        lambda v: setattr(v, "window_center", 55.0),
+        lambda v: setattr(v, "invert", True),
+        lambda v: setattr(v, "show_annotations", False),
+        lambda v: setattr(v, "hide_identifiers", True),
+        lambda v: v.add_overlay(np.ones((16, 64, 64), np.uint8)),
+        lambda v: setattr(v, "view", "coronal"),
+        lambda v: v.refresh(),
+    ],
+    ids=["preset", "window", "invert", "annotations", "identifiers", "overlay", "view", "refresh"],
+)
+def test_any_other_change_starts_a_new_generation(viewer, change):
+    frames = _Frames(viewer)
+    before = viewer._frame_gen
+    viewer.prefetch(3)
+    change(viewer)
+    after = viewer._frame_gen
+    assert after > before
+    index = viewer.index
+    assert (after, index) in frames.by_key  # the new look is cached at once
+    # ...and what is prefetched in the new generation matches the canvas again.
+    sent = SendRecorder(viewer.canvas)
+    viewer.prefetch(2)
+    new = [j for (g, j) in frames.by_key if g == after and j != index]
+    assert new
+    viewer.index = new[0]
+    assert viewer._frame_gen == after
+    assert sent.last == frames.by_key[(after, new[0])]
+
+
+def test_ortho_frames_match_with_the_crosshair(series):
+    viewer = SeriesViewer(series, window="brain", size=240, view="ortho")
+    try:
+        frames = _Frames(viewer)
+        sent = SendRecorder(viewer.canvas)
+        generation = viewer._frame_gen
+        viewer.prefetch(4)
+        index = next(j for (g, j) in frames.by_key if g == generation)
+        viewer.index = index
+        assert sent.last == frames.by_key[(generation, index)]
+    finally:
+        viewer.close()
+
+
+def test_no_cache_without_ipympl_or_when_switched_off(series):
+    off = SeriesViewer(series, frame_cache=False)
+    image = SeriesViewer(series, canvas="image")
+    try:
+        for viewer in (off, image):
+            assert viewer._frame_cache is None
+            assert not any(isinstance(c, FrameCache) for c in viewer.children)
+            assert viewer.prefetch() == 0
+            viewer.index = 3  # still renders as before
+            assert viewer.annotations["bottom_left"].startswith("Im: 4/16")
+    finally:
+        off.close()
+        image.close()
+
+
+def test_closing_the_viewer_closes_the_cache(series):
+    viewer = SeriesViewer(series)
+    cache, link = viewer._frame_cache, viewer._frame_link
+    viewer.close()
+    assert cache.comm is None and link.comm is None
