@@ -161,3 +161,28 @@ def test_closing_the_viewer_closes_the_cache(series):
     cache, link = viewer._frame_cache, viewer._frame_link
     viewer.close()
     assert cache.comm is None and link.comm is None
+    viewer._prefetch_step()  # a prefetch scheduled before the close does nothing
+    assert viewer.prefetch() == 0
+
+
+def test_in_an_event_loop_neighbours_are_prefetched_when_idle(series):
+    """In a kernel, prefetch runs one frame per loop turn after each step."""
+    import asyncio
+
+    async def scenario() -> list[tuple[int, int]]:
+        viewer = SeriesViewer(series, window="brain", size=120, index=4)
+        try:
+            viewer.index = 5  # a step: the viewer schedules its prefetch
+            for _ in range(40):
+                await asyncio.sleep(0)
+            return list(viewer._frame_cache.sent)
+        finally:
+            viewer.close()
+
+    sent = asyncio.run(scenario())
+    generation = sent[-1][0]
+    indices = {j for g, j in sent if g == generation}
+    # 4 was on screen first, 5 is the step; then 6..15 ahead (up to the last slice) and
+    # 3, 2, 1 behind (PREFETCH_BEHIND = 4 slices back from 5, 4 being cached already).
+    assert (PREFETCH_AHEAD, PREFETCH_BEHIND) == (10, 4)
+    assert indices == set(range(1, 16))

@@ -42,7 +42,8 @@ class FrameCache(anywidget.AnyWidget):
     _esm = Path(__file__).with_name("_frame_cache.js")
     index = traitlets.Int(0).tag(sync=True)
     enabled = traitlets.Bool(True).tag(sync=True)
-    capacity = traitlets.Int(48).tag(sync=True)
+    # 24 decoded 512x512 frames are 24 MB of browser memory (4x that on a HiDPI screen).
+    capacity = traitlets.Int(24).tag(sync=True)
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)

@@ -464,6 +464,7 @@ class SeriesViewer(widgets.VBox):
             self._frame_link.close()
             self._frame_cache.close()
             self.canvas.frame_listener = None
+            self._frame_cache = None  # a prefetch still scheduled finds nothing to do
         if self._mode == "ipympl":
             toolbar = getattr(self.canvas, "toolbar", None)
             if toolbar is not None:
