@@ -607,18 +607,33 @@ def test_initial_index_zero_is_shown(vol):
     assert v.annotations["bottom_left"].startswith("Im: 1/12")
 
 
-def test_viewer_does_not_switch_the_users_pyplot_backend():
-    """ipympl's __init__ calls matplotlib.use(ipympl) on import; the viewer must undo that."""
+@pytest.mark.parametrize(
+    ("make", "module"),
+    [
+        (
+            "dw.SeriesViewer(np.zeros((2, 8, 8)), canvas='ipympl')",
+            "dicom_widgets.widgets._viewer_render",
+        ),
+        (
+            "dw.AnonymizationPreview(ct_phantom(n_slices=1, size=16)[0], canvas='ipympl')",
+            "ipympl.backend_nbagg",
+        ),
+    ],
+    ids=["viewer", "anonymization-preview"],
+)
+def test_widgets_do_not_switch_the_users_pyplot_backend(make, module):
+    """ipympl's __init__ calls matplotlib.use(ipympl) on import; the widgets must undo that."""
     import subprocess
     import sys
 
     code = (
         "import matplotlib; matplotlib.use('agg'); import matplotlib.pyplot as plt\n"
         "import numpy as np, dicom_widgets as dw\n"
-        "v = dw.SeriesViewer(np.zeros((2, 8, 8)), canvas='ipympl')\n"
-        "print(matplotlib.get_backend(), type(v.canvas).__module__)\n"
+        "from dicom_widgets.data import ct_phantom\n"
+        f"w = {make}\n"
+        "print(matplotlib.get_backend(), type(w.canvas).__module__)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    backend, module = out.stdout.split()
-    assert backend == "agg" and module == "dicom_widgets.widgets._viewer_render"
+    backend, canvas_module = out.stdout.split()
+    assert backend == "agg" and canvas_module == module

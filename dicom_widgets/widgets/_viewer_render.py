@@ -27,6 +27,7 @@ This module keeps the ipympl front-end and its protocol (a binary PNG per frame,
 
 from __future__ import annotations
 
+import os
 import struct
 import time
 import warnings
@@ -41,6 +42,7 @@ __all__ = [
     "FastImage",
     "RasterCache",
     "SendRecorder",
+    "choose_canvas",
     "encode_png",
     "frame_to_png",
     "import_ipympl_backend",
@@ -290,6 +292,39 @@ def import_ipympl_backend() -> Any:
             else:
                 matplotlib.use(previous)
     return module
+
+
+def choose_canvas(canvas: str, *, needs: str, instead: str, env_var: str | None = None) -> str:
+    """Resolve a widget's ``canvas`` argument to ``"ipympl"`` or ``"image"``.
+
+    Parameters
+    ----------
+    canvas : {"auto", "ipympl", "image"}
+        ``"auto"`` takes ipympl when it imports (or the value of ``env_var`` when set).
+    needs, instead : str
+        What needs ipympl and what to use instead, for the error when ``"ipympl"`` is asked
+        for and cannot be imported.
+    env_var : str, optional
+        An environment variable that overrides ``"auto"``.
+    """
+    choice = canvas
+    if choice == "auto" and env_var:
+        choice = os.environ.get(env_var, "auto").strip().lower() or "auto"
+    if choice not in ("auto", "ipympl", "image"):
+        raise ValueError(f"canvas must be 'auto', 'ipympl' or 'image', got {canvas!r}")
+    if choice == "image":
+        return "image"
+    try:
+        import_ipympl_backend()
+    except Exception as exc:  # noqa: BLE001 - any import failure means: no ipympl here
+        if choice == "ipympl":
+            from ..errors import MissingDependencyError
+
+            raise MissingDependencyError(
+                f"{needs} needs ipympl ({exc}); pip install ipympl, or use {instead}"
+            ) from exc
+        return "image"
+    return "ipympl"
 
 
 def _canvas_class() -> type:

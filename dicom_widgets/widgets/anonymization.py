@@ -57,7 +57,7 @@ from ..deid import (
     Profile,
     anonymize,
 )
-from ..errors import DicomWidgetsError, MissingDependencyError, UnsafeOutputError
+from ..errors import DicomWidgetsError, UnsafeOutputError
 from ..html import anonymization as H
 from ..html import note, tag, wrap
 
@@ -594,8 +594,12 @@ class AnonymizationPreview(W.VBox):
         self._image_widget: W.Image | None = None
         self.selector = None
         if self._mode == "ipympl":
-            from ipympl.backend_nbagg import Canvas, FigureManager
+            from ._viewer_render import import_ipympl_backend
 
+            # Not `from ipympl.backend_nbagg import ...`: importing ipympl switches the
+            # user's pyplot backend, which the helper puts back.
+            backend = import_ipympl_backend()
+            Canvas, FigureManager = backend.Canvas, backend.FigureManager
             self.canvas = Canvas(self.figure)
             with warnings.catch_warnings():
                 # ipympl's toolbar passes matplotlib's arguments on to traitlets (harmless).
@@ -1437,17 +1441,10 @@ def _check_empty(out: Path) -> None:
 
 
 def _canvas_mode(canvas: str) -> str:
-    if canvas not in ("auto", "ipympl", "image"):
-        raise ValueError(f"canvas must be 'auto', 'ipympl' or 'image', got {canvas!r}")
-    if canvas == "image":
-        return "image"
-    try:
-        import ipympl.backend_nbagg  # noqa: F401
-    except Exception as exc:  # noqa: BLE001
-        if canvas == "ipympl":
-            raise MissingDependencyError(
-                f"drawing rectangles needs ipympl ({exc}); pip install ipympl, or use "
-                "canvas='image' and preview.add_region(...)"
-            ) from exc
-        return "image"
-    return "ipympl"
+    from ._viewer_render import choose_canvas
+
+    return choose_canvas(
+        canvas,
+        needs="drawing rectangles",
+        instead="canvas='image' and preview.add_region(...)",
+    )

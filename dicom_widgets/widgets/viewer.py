@@ -48,7 +48,7 @@ from matplotlib.patches import Patch
 
 from .. import display as _display
 from ..errors import DecodeError, DicomWidgetsError, GeometryError, MissingDependencyError
-from ._viewer_render import FastImage, RasterCache, frame_to_png, make_canvas
+from ._viewer_render import FastImage, RasterCache, choose_canvas, frame_to_png, make_canvas
 from ._viewer_source import Source, as_source, require_uniform
 
 try:  # the browser-side frame cache needs anywidget (a dependency; optional in practice)
@@ -2064,25 +2064,12 @@ def _overlay_colors(present: list[int], colors: Any) -> dict[int, tuple[float, f
 
 
 def _canvas_mode(canvas: str) -> str:
-    choice = canvas
-    if choice == "auto":
-        choice = os.environ.get("DICOM_WIDGETS_VIEWER_CANVAS", "auto").strip().lower() or "auto"
-    if choice not in ("auto", "ipympl", "image"):
-        raise ValueError(f"canvas must be 'auto', 'ipympl' or 'image', got {canvas!r}")
-    if choice in ("auto", "ipympl"):
-        try:
-            from ._viewer_render import import_ipympl_backend
-
-            import_ipympl_backend()
-        except Exception as exc:
-            if choice == "ipympl":
-                raise MissingDependencyError(
-                    f"the interactive viewer canvas needs ipympl ({exc}); pip install ipympl, "
-                    "or use SeriesViewer(..., canvas='image')"
-                ) from exc
-            return "image"
-        return "ipympl"
-    return "image"
+    return choose_canvas(
+        canvas,
+        needs="the interactive viewer canvas",
+        instead="SeriesViewer(..., canvas='image')",
+        env_var="DICOM_WIDGETS_VIEWER_CANVAS",
+    )
 
 
 # ---------------------------------------------------------------------- linking
