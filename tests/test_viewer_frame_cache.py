@@ -105,8 +105,20 @@ def test_prefetch_follows_the_direction_of_travel(viewer):
         lambda v: v.add_overlay(np.ones((16, 64, 64), np.uint8)),
         lambda v: setattr(v, "view", "coronal"),
         lambda v: v.refresh(),
+        # A line drawn by the user without refresh(): the next step already shows it.
+        lambda v: (v.ax.plot([0, 60], [30, 30], color="red"), setattr(v, "index", v.index + 1)),
     ],
-    ids=["preset", "window", "invert", "annotations", "identifiers", "overlay", "view", "refresh"],
+    ids=[
+        "preset",
+        "window",
+        "invert",
+        "annotations",
+        "identifiers",
+        "overlay",
+        "view",
+        "refresh",
+        "user-artist",
+    ],
 )
 def test_any_other_change_starts_a_new_generation(viewer, change):
     frames = _Frames(viewer)

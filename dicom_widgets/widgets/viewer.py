@@ -1750,7 +1750,9 @@ class SeriesViewer(widgets.VBox):
         cache = self._frame_cache
         if cache is None or not self._panes:
             return
-        look = (self.view, self._active, self.time)
+        # Artists the user added count too (drawn on every frame even without refresh()).
+        user = tuple(id(a) for p in self._panes for a in _user_artists(p.ax, self))
+        look = (self.view, self._active, self.time, user)
         renderer = self.canvas.get_renderer()
         layout = (
             renderer.width,
