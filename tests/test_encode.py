@@ -84,6 +84,34 @@ def test_anonymized_files_encode_as_pydicom_writes_them(pydicom_files):
     assert compared > 100
 
 
+def _real_package_files() -> list:
+    from test_real_packages import PACKAGES, _files
+
+    return [p for module in PACKAGES for p in _files(module) if p.suffix == ".dcm"]
+
+
+@pytest.mark.parametrize("path", _real_package_files(), ids=lambda p: p.name)
+def test_real_files_from_other_packages_encode_as_pydicom_writes_them(path):
+    key = "00112233445566778899aabbccddeeff"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            ds = _read(str(path))
+        except Exception:  # noqa: BLE001 - unreadable on purpose (bad file meta)
+            pytest.skip("unreadable by design")
+        if "TransferSyntaxUID" not in getattr(ds, "file_meta", {}):
+            pytest.skip("no file meta")
+        pair = _both(_read(str(path)))
+        if pair is not None:
+            assert pair[0] == pair[1]
+        if "SOPInstanceUID" in ds:
+            ours = anonymize(ds, Profile(), context=DeidContext(key), _inplace=True).dataset
+            theirs = anonymize(_read(str(path)), Profile(), context=DeidContext(key)).dataset
+            pair = _both(theirs)
+            if pair is not None:
+                assert bytes(encode_part10(ours)) == pair[1]
+
+
 def test_raw_elements_are_written_unchanged_and_converted_ones_by_pydicom(tmp_path):
     [path] = write_series(ct_phantom(n_slices=1, size=16), tmp_path)
     ds = _read(str(path))
