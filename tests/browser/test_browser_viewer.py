@@ -97,7 +97,11 @@ def test_frame_cache_repaints_the_next_slice_while_the_kernel_is_busy(notebook, 
     at once all the same, and once the kernel catches up, ipympl's canvas underneath shows
     exactly the cached picture. A new window starts a new generation of frames.
     """
-    cells = [VIEWER_CELLS[0].format(annotations=True), "import time\ntime.sleep(8)"]
+    # The second cell keeps the kernel busy when run again (not on the first run).
+    sleeper_cell = (
+        "import time\nruns = globals().get('runs', 0) + 1\ntime.sleep(0 if runs == 1 else 6)"
+    )
+    cells = [VIEWER_CELLS[0].format(annotations=True), sleeper_cell]
     write_notebook(jupyter_server.root_dir / "viewer_cache.ipynb", cells)
     notebook.open("viewer_cache.ipynb")
     notebook.run_all()
