@@ -45,12 +45,55 @@ def _plain(paths: list[Path], out: Path) -> None:
         ds.save_as(out / f"{i}.dcm")
 
 
+def _phases(paths: list[Path], key: str) -> None:
+    """Per-file time of each phase of the batch, serially, next to plain pydicom's two."""
+    import io
+
+    from dicom_widgets._encode import encode_part10
+    from dicom_widgets.deid import DeidContext, anonymize
+    from dicom_widgets.deid.batch import _read
+    from dicom_widgets.deid.verification import collect_needles, verify_bytes
+
+    context = DeidContext(key)
+    profile = Profile()
+    totals = dict.fromkeys(
+        ("pydicom read", "pydicom write", "read", "anonymize", "encode", "verify"), 0.0
+    )
+    for path in paths:
+        t = time.perf_counter()
+        plain = pydicom.dcmread(path)
+        totals["pydicom read"] += time.perf_counter() - t
+        t = time.perf_counter()
+        plain.save_as(io.BytesIO())
+        totals["pydicom write"] += time.perf_counter() - t
+        t = time.perf_counter()
+        ds = _read(str(path))
+        totals["read"] += time.perf_counter() - t
+        t = time.perf_counter()
+        result = anonymize(ds, profile, context=context, _inplace=True)
+        totals["anonymize"] += time.perf_counter() - t
+        t = time.perf_counter()
+        data = encode_part10(result.dataset)
+        totals["encode"] += time.perf_counter() - t
+        t = time.perf_counter()
+        needles = collect_needles(None, result.changes, identifiers=result.identifiers)
+        touched = {c.path for c in result.changes if c.changed}
+        verify_bytes(data, needles, result.dataset.get("SpecificCharacterSet", ""), touched=touched)
+        totals["verify"] += time.perf_counter() - t
+    print("per file, serial (ms):")
+    for name, total in totals.items():
+        print(f"  {name:<14} {1000 * total / len(paths):6.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--files", type=int, default=300)
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument(
         "--repeat", type=int, default=2, help="rounds; the best time of each side counts"
+    )
+    parser.add_argument(
+        "--phases", action="store_true", help="also time each phase per file (serial)"
     )
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench_deid_"))
@@ -106,6 +149,8 @@ def main() -> None:
             )
         print("plain pydicom does not fsync; anonymize_files fsyncs every file unless fsync=False")
         print(f"verification: {last.verification!r}")
+        if args.phases:
+            _phases(paths, key)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
