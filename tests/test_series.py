@@ -555,3 +555,38 @@ def test_float_pixel_data_file(tmp_path):
     assert series.display_lut(0) is None  # no integer fast path for float data
     shown = series.display(0, "full")
     assert shown.dtype == np.uint8 and shown.min() == 0 and shown.max() == 255
+
+
+def test_rt_dose_frames_are_placed_by_grid_frame_offset_vector(tmp_path):
+    """RT Dose: one file, many frames at one Image Position, spread by (3004,000C)."""
+    from dicom_widgets.data import pydicom_file
+
+    path = pydicom_file("rtdose")
+    series = dw.load_series(path, progress=False)
+    ds = pydicom.dcmread(path, stop_before_pixels=True)
+    offsets = [float(v) for v in ds.GridFrameOffsetVector]
+    assert series.shape == (len(offsets), ds.Rows, ds.Columns)
+    assert not [f for f in series.findings if f.code == "duplicate-position"]
+    base = np.array([float(v) for v in ds.ImagePositionPatient])
+    expected = base + np.outer(np.array(offsets) - offsets[0], [0, 0, 1])  # axial dose grid
+    assert np.allclose(series.positions, expected)
+    assert series.spacing[2] == pytest.approx(offsets[1] - offsets[0])
+    # Frame k is the k-th plane of the dose grid.
+    assert np.array_equal(series.raw_frame(3), pydicom.dcmread(path).pixel_array[3])
+
+    # Absolute offsets (first one = the z of Image Position) on a tilted grid give the same
+    # spacing along the plane normal; a vector of the wrong length is ignored (reported).
+    tilted = pydicom.dcmread(path)
+    tilted.ImageOrientationPatient = [1, 0, 0, 0, 0.8, -0.6]
+    tilted.GridFrameOffsetVector = [base[2] + o for o in offsets]
+    tilted.save_as(tmp_path / "tilted.dcm")
+    turned = dw.load_series(tmp_path / "tilted.dcm", progress=False)
+    assert turned.shape[0] == len(offsets)
+    assert turned.spacing[2] == pytest.approx(offsets[1] - offsets[0])
+    broken = pydicom.dcmread(path)
+    broken.GridFrameOffsetVector = offsets[:-1]
+    broken.save_as(tmp_path / "broken.dcm")
+    assert any(
+        f.code == "duplicate-position"
+        for f in dw.load_series(tmp_path / "broken.dcm", progress=False).findings
+    )

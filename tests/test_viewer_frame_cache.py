@@ -198,3 +198,29 @@ def test_in_an_event_loop_neighbours_are_prefetched_when_idle(series):
     # 3, 2, 1 behind (PREFETCH_BEHIND = 4 slices back from 5, 4 being cached already).
     assert (PREFETCH_AHEAD, PREFETCH_BEHIND) == (10, 4)
     assert indices == set(range(1, 16))
+
+
+@pytest.mark.parametrize(
+    "name", ["multiframe", "enhanced_ct", "us_cine", "us_cine_3d", "rgb_2frame", "rtdose"]
+)
+def test_real_files_prefetch_the_frames_the_canvas_sends(name):
+    """Multi-frame MR and CT, YBR and JPEG cine, RGB, dose grids: cached frames stay exact."""
+    from dicom_widgets.data import pydicom_file
+
+    try:
+        path = pydicom_file(name)
+    except FileNotFoundError as exc:  # pydicom 2.4 does not ship every file
+        pytest.skip(str(exc))
+    viewer = SeriesViewer(str(path), size=160)
+    try:
+        assert viewer.n_slices >= 2
+        frames = _Frames(viewer)
+        sent = SendRecorder(viewer.canvas)
+        generation = viewer._frame_gen
+        assert viewer.prefetch(3) >= 1
+        for index in sorted(j for (g, j) in frames.by_key if g == generation):
+            viewer.index = index
+            assert viewer._frame_gen == generation
+            assert sent.last == frames.by_key[(generation, index)], (name, index)
+    finally:
+        viewer.close()

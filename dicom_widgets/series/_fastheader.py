@@ -114,6 +114,7 @@ _REFUSED_TAGS = {
     0x52009229,  # SharedFunctionalGroupsSequence
     0x52009230,  # PerFrameFunctionalGroupsSequence
     0x00189087,  # DiffusionBValue (kept simple: pydicom path)
+    0x3004000C,  # GridFrameOffsetVector (RT Dose frame positions: pydicom path)
     0x7FE00008,  # Float Pixel Data
     0x7FE00009,  # Double Float Pixel Data
 }

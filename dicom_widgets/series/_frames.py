@@ -199,6 +199,28 @@ def _max_frames(
     return available // max(per_frame, 1) + 1
 
 
+def _grid_positions(
+    ds: Dataset, n_frames: int, position: np.ndarray | None, orientation: np.ndarray | None
+) -> np.ndarray | None:
+    """Frame positions of a classic multi-frame grid (RT Dose) from Grid Frame Offset Vector.
+
+    PS3.3 C.8.8.3.2: the offsets run along the normal of the image plane, either relative to
+    the first frame (first offset 0) or as absolute positions whose first one is that of
+    Image Position (Patient); both give ``position + (offset[k] - offset[0]) * normal``.
+    """
+    if n_frames < 2 or position is None or orientation is None:
+        return None
+    offsets = _float_list(_get(ds, "GridFrameOffsetVector", []), n_frames)
+    if offsets is None:
+        return None
+    normal = np.cross(orientation[:3], orientation[3:])
+    length = np.linalg.norm(normal)
+    if not np.isfinite(length) or length < 1e-6:
+        return None
+    normal = normal / length
+    return position[None, :] + (offsets - offsets[0])[:, None] * normal[None, :]
+
+
 def frames_from_header(
     ds: Dataset, path: str | os.PathLike[str] | None, *, order: int = 0
 ) -> Iterator[FrameRef]:
@@ -255,8 +277,11 @@ def frames_from_header(
             DicomWidgetsWarning,
             stacklevel=2,
         )
+    grid = _grid_positions(ds, n_frames, base_pos, base_ori) if not enhanced else None
     for k in range(n_frames):
         pos, ori, sp = base_pos, base_ori, spacing
+        if grid is not None:
+            pos = grid[k]
         fslope, fintercept = slope, intercept
         temporal = dict(classic_temporal)
         if enhanced:
