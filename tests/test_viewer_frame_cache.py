@@ -224,3 +224,47 @@ def test_real_files_prefetch_the_frames_the_canvas_sends(name):
             assert sent.last == frames.by_key[(generation, index)], (name, index)
     finally:
         viewer.close()
+
+
+def test_draw_requests_from_another_thread_never_mix_into_frames(series):
+    """ipykernel 7 runs widget messages on a subshell thread while the main thread prefetches.
+
+    ipympl's "draw" request (a full draw and a frame) then races with the viewer's offscreen
+    rendering; without the canvas lock a frame could show one slice's image under another
+    slice's annotations. Every frame sent, either way, must be a clean frame of some slice.
+    """
+    import threading
+
+    viewer = SeriesViewer(series, window="brain", size=120, index=4)
+    try:
+        frames = _Frames(viewer)
+        sent = SendRecorder(viewer.canvas)
+        stop = threading.Event()
+
+        def draw_requests() -> None:
+            while not stop.is_set():
+                viewer.canvas._handle_message(viewer.canvas, {"type": "draw"}, [])
+
+        drawer = threading.Thread(target=draw_requests, daemon=True)
+        drawer.start()
+        try:
+            for index in (5, 6, 7, 8, 7, 6):
+                viewer.prefetch()
+                viewer.index = index
+        finally:
+            stop.set()
+            drawer.join(timeout=30)
+        generation = viewer._frame_gen
+        assert len(sent.frames) > 6  # the other thread did draw meanwhile
+        # Clean reference frames, one per slice, drawn with nothing else running.
+        reference = {}
+        for index in range(viewer.n_slices):
+            viewer.index = index
+            reference[sent.last] = index
+        mixed = [k for k, png in enumerate(sent.frames[: -viewer.n_slices]) if png not in reference]
+        assert not mixed, f"{len(mixed)} frame(s) mixed two slices"
+        for (g, index), png in frames.by_key.items():
+            if g == generation:
+                assert reference.get(png) == index
+    finally:
+        viewer.close()

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import os
 import struct
+import threading
 import time
 import warnings
 import zlib
@@ -338,8 +339,34 @@ def _canvas_class() -> type:
         last_frame_bytes = 0
         #: Called with every frame's PNG (the viewer's browser-side frame cache).
         frame_listener: Any = None
+        #: Held by everything that draws on or reads the Agg buffer: ipympl handles some
+        #: front-end messages (a "draw" request) while the viewer may be rendering, so
+        #: drawing is serialised (re-entrant for the viewer's own nested calls).
+        draw_lock: Any = None
+        #: Depth of draws in progress in the thread holding the lock.
+        drawing = 0
+
+        def draw(self) -> None:
+            with self.draw_lock:
+                self.drawing += 1
+                try:
+                    super().draw()
+                finally:
+                    self.drawing -= 1
+
+        def blit(self, bbox: Any = None) -> None:
+            with self.draw_lock:
+                self.drawing += 1
+                try:
+                    super().blit(bbox)
+                finally:
+                    self.drawing -= 1
 
         def get_diff_image(self) -> bytes | None:
+            with self.draw_lock:
+                return self._encode_frame()
+
+        def _encode_frame(self) -> bytes | None:
             if not self._png_is_old:
                 return None
             pixels = np.asarray(self.get_renderer().buffer_rgba())
@@ -379,6 +406,7 @@ def make_canvas(figure: Any) -> Any:
     FigureManager = import_ipympl_backend().FigureManager
 
     canvas = _CANVAS_CLASS(figure)
+    canvas.draw_lock = threading.RLock()
     with warnings.catch_warnings():
         # ipympl 0.10's Toolbar passes the canvas on to traitlets, which warns about it.
         warnings.filterwarnings("ignore", category=DeprecationWarning, message=".*Toolbar")

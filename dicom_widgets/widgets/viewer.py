@@ -32,6 +32,7 @@ import math
 import os
 import shutil
 import textwrap
+import threading
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -305,6 +306,7 @@ class SeriesViewer(widgets.VBox):
         self._frames_sent: set[int] = set()
         self._index_only = False
         self._in_render = False
+        self._draw_lock: Any = threading.RLock()
         self._frame_layout: Any = None
         self._shown_png: bytes | None = None
         self._direction = 1
@@ -322,6 +324,7 @@ class SeriesViewer(widgets.VBox):
             self.canvas.toolbar_position = "right"
             self._image_widget = None
             display_widget = self.canvas
+            self._draw_lock = self.canvas.draw_lock
             if frame_cache and FrameCache is not None:
                 self._frame_cache = FrameCache()
                 self._frame_cache.on_ready = self._on_cache_ready
@@ -1705,6 +1708,12 @@ class SeriesViewer(widgets.VBox):
         """Update the artists from the traits, then blit (or fully draw) and send the frame."""
         if self._hold or not self._panes:
             return
+        with self._draw_lock:
+            self._render_locked(send)
+        if send:
+            self._schedule_prefetch()
+
+    def _render_locked(self, send: bool) -> None:
         self._problems: list[str | None] = []
         if hasattr(self.source, "probe_index"):
             self.source.probe_index = int(self._cursor[0])
@@ -1735,8 +1744,6 @@ class SeriesViewer(widgets.VBox):
             self._in_render = False
         if send and self._mode == "image":
             self._image_widget.value = frame_to_png(np.asarray(renderer.buffer_rgba()))[0]
-        if send:
-            self._schedule_prefetch()
 
     # ------------------------------------------------------------------ browser frame cache
     def _on_frame(self, png: bytes) -> None:
@@ -1851,6 +1858,18 @@ class SeriesViewer(widgets.VBox):
         """The PNG the canvas would send for slice ``index``, leaving the canvas as it was."""
         if self._hold or not self._panes or self._frame_look is None:
             return None
+        # Never while anything else draws: another thread's ipympl draw request would paint
+        # this slice's artists, and a nested call would undo the outer draw's state.
+        if not self._draw_lock.acquire(blocking=False):
+            return None
+        try:
+            if self._in_render or getattr(self.canvas, "drawing", 0):
+                return None
+            return self._render_offscreen_locked(index)
+        finally:
+            self._draw_lock.release()
+
+    def _render_offscreen_locked(self, index: int) -> bytes | None:
         canvas = self.canvas
         renderer = canvas.get_renderer()
         if self._bg is None or self._bg_key != self._layout_key(renderer):

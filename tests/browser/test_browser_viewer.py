@@ -222,11 +222,6 @@ def test_ortho_layout_set_from_code_shows_three_panes(notebook, jupyter_server):
     notebook.assert_no_widget_errors()
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="intermittent viewer bug (REQUESTS_browser.md, about 1 run in 3): after a click on "
-    "'ortho' the canvas sometimes keeps a partial frame (a pane black or missing)",
-)
 def test_ortho_button_shows_three_panes(notebook, jupyter_server):
     viewer, canvas = open_viewer(notebook, jupyter_server, "viewer_ortho", annotations=True)
     assert canvas.evaluate(PANE_COUNT_JS) == 1
