@@ -1787,11 +1787,15 @@ class SeriesViewer(widgets.VBox):
 
     def _on_cache_ready(self) -> None:
         """A browser model of the cache appeared (first display, page reload): fill it."""
-        self._frames_sent = set()
-        if self._shown_png is not None and self._panes:
-            index = self._plane_index(self._panes[self._active])
-            self._frame_cache.send_frame(self._frame_gen, index, self._shown_png)
-            self._frames_sent.add(index)
+        cache = self._frame_cache
+        if cache is None:
+            return
+        with self._draw_lock:
+            self._frames_sent = set()
+            if self._shown_png is not None and self._panes:
+                index = self._plane_index(self._panes[self._active])
+                cache.send_frame(self._frame_gen, index, self._shown_png)
+                self._frames_sent.add(index)
         self._schedule_prefetch()
 
     def _prefetch_order(self) -> list[int]:
@@ -1838,21 +1842,30 @@ class SeriesViewer(widgets.VBox):
         The viewer does this by itself in idle time when it runs in a kernel; call it to
         warm the cache from a script. Returns the number of frames sent.
         """
-        if self._frame_cache is None:
+        if self._frame_cache is None or not self._panes:
             return 0
-        here = self._plane_index(self._panes[self._active])
-        # Frames far from here were dropped by the browser (it keeps ``capacity`` nearest).
-        keep = self._frame_cache.capacity // 2
-        self._frames_sent = {j for j in self._frames_sent if abs(j - here) <= keep}
-        sent = 0
-        for j in self._prefetch_order()[:n]:
-            png = self._render_offscreen(j)
-            if png is None:
-                break
-            self._frame_cache.send_frame(self._frame_gen, j, png)
-            self._frames_sent.add(j)
-            sent += 1
-        return sent
+        # Rendering, the generation it belongs to and the send go together under the canvas
+        # lock: a render on another thread (widget messages run on a kernel subshell) could
+        # otherwise start a new generation between them. Busy canvas: try again later.
+        if not self._draw_lock.acquire(blocking=False):
+            return 0
+        try:
+            here = self._plane_index(self._panes[self._active])
+            # Frames far from here were dropped by the browser (it keeps ``capacity`` nearest).
+            keep = self._frame_cache.capacity // 2
+            self._frames_sent = {j for j in self._frames_sent if abs(j - here) <= keep}
+            sent = 0
+            for j in self._prefetch_order()[:n]:
+                generation = self._frame_gen
+                png = self._render_offscreen(j)
+                if png is None:
+                    break
+                self._frame_cache.send_frame(generation, j, png)
+                self._frames_sent.add(j)
+                sent += 1
+            return sent
+        finally:
+            self._draw_lock.release()
 
     def _render_offscreen(self, index: int) -> bytes | None:
         """The PNG the canvas would send for slice ``index``, leaving the canvas as it was."""
