@@ -27,6 +27,7 @@ This module keeps the ipympl front-end and its protocol (a binary PNG per frame,
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
 import threading
@@ -346,21 +347,22 @@ def _canvas_class() -> type:
         #: Depth of draws in progress in the thread holding the lock.
         drawing = 0
 
-        def draw(self) -> None:
+        @contextlib.contextmanager
+        def _drawing(self) -> Any:
             with self.draw_lock:
                 self.drawing += 1
                 try:
-                    super().draw()
+                    yield
                 finally:
                     self.drawing -= 1
 
+        def draw(self) -> None:
+            with self._drawing():
+                super().draw()
+
         def blit(self, bbox: Any = None) -> None:
-            with self.draw_lock:
-                self.drawing += 1
-                try:
-                    super().blit(bbox)
-                finally:
-                    self.drawing -= 1
+            with self._drawing():
+                super().blit(bbox)
 
         def get_diff_image(self) -> bytes | None:
             with self.draw_lock:

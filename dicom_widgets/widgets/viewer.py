@@ -1714,12 +1714,9 @@ class SeriesViewer(widgets.VBox):
             self._schedule_prefetch()
 
     def _render_locked(self, send: bool) -> None:
-        self._problems: list[str | None] = []
         if hasattr(self.source, "probe_index"):
             self.source.probe_index = int(self._cursor[0])
-        for pane in self._panes:
-            self._update_pane(pane)
-        self._update_annotations()
+        self._update_artists()
         problems = [p for p in self._problems if p]
         status = "; ".join(problems)
         if status != self.status:
@@ -1854,6 +1851,9 @@ class SeriesViewer(widgets.VBox):
             # Frames far from here were dropped by the browser (it keeps ``capacity`` nearest).
             keep = self._frame_cache.capacity // 2
             self._frames_sent = {j for j in self._frames_sent if abs(j - here) <= keep}
+            # Never inside another draw of this thread (a nested call would undo its state).
+            if self._in_render or getattr(self.canvas, "drawing", 0):
+                return 0
             sent = 0
             for j in self._prefetch_order()[:n]:
                 generation = self._frame_gen
@@ -1867,22 +1867,20 @@ class SeriesViewer(widgets.VBox):
         finally:
             self._draw_lock.release()
 
+    def _update_artists(self) -> None:
+        """Point every pane's artists and the annotations at the cursor (no drawing)."""
+        self._problems: list[str | None] = []
+        for pane in self._panes:
+            self._update_pane(pane)
+        self._update_annotations()
+
     def _render_offscreen(self, index: int) -> bytes | None:
-        """The PNG the canvas would send for slice ``index``, leaving the canvas as it was."""
+        """The PNG the canvas would send for slice ``index``, leaving the canvas as it was.
+
+        The caller holds the canvas lock (see :meth:`prefetch`).
+        """
         if self._hold or not self._panes or self._frame_look is None:
             return None
-        # Never while anything else draws: another thread's ipympl draw request would paint
-        # this slice's artists, and a nested call would undo the outer draw's state.
-        if not self._draw_lock.acquire(blocking=False):
-            return None
-        try:
-            if self._in_render or getattr(self.canvas, "drawing", 0):
-                return None
-            return self._render_offscreen_locked(index)
-        finally:
-            self._draw_lock.release()
-
-    def _render_offscreen_locked(self, index: int) -> bytes | None:
         canvas = self.canvas
         renderer = canvas.get_renderer()
         if self._bg is None or self._bg_key != self._layout_key(renderer):
@@ -1896,20 +1894,14 @@ class SeriesViewer(widgets.VBox):
         saved_problems = getattr(self, "_problems", [])
         try:
             self._cursor[axis] = int(index)
-            self._problems = []
-            for p in self._panes:
-                self._update_pane(p)
-            self._update_annotations()
+            self._update_artists()
             canvas.restore_region(self._bg)
             self._draw_animated(renderer)
             png, _ = frame_to_png(np.asarray(renderer.buffer_rgba()))
         finally:
             # Put the artists back on the slice on screen, and its pixels in the buffer.
             self._cursor = saved_cursor
-            self._problems = []
-            for p in self._panes:
-                self._update_pane(p)
-            self._update_annotations()
+            self._update_artists()
             self._problems = saved_problems
             self._last_display = saved_display
             buffer[...] = saved_pixels
