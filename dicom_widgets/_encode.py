@@ -24,19 +24,13 @@ from typing import Any
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
-from pydicom.uid import UID
+from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pydicom.valuerep import EXPLICIT_VR_LENGTH_32
 
 from ._compat import IS_PYDICOM3, write_dataset
 
 __all__ = ["encode_part10"]
 
-_IMPLICIT_LE = "1.2.840.10008.1.2"
-_EXPLICIT_LE = "1.2.840.10008.1.2.1"
-
-# PS3.5 Table 7.1-1: explicit VRs with a 2-byte reserved field and a 4-byte length.
-_LONG_LENGTH_VRS = frozenset(
-    {"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"}
-)
 _IMPLICIT_HEADER = struct.Struct("<HHI")
 _EXPLICIT_SHORT = struct.Struct("<HH2sH")
 _EXPLICIT_LONG = struct.Struct("<HH2sHI")
@@ -74,9 +68,9 @@ def _fast_encoding(ds: Dataset) -> bool | None:
         return None  # pydicom 2.4 tracks the read encoding differently: let it write
     meta = getattr(ds, "file_meta", None)
     syntax = str(meta.get("TransferSyntaxUID", "")) if meta is not None else ""
-    if syntax not in (_IMPLICIT_LE, _EXPLICIT_LE):
+    if syntax not in (ImplicitVRLittleEndian, ExplicitVRLittleEndian):
         return None
-    implicit = syntax == _IMPLICIT_LE
+    implicit = syntax == ImplicitVRLittleEndian
     # pydicom re-encodes every element when the encoding or the character set changed.
     if ds.original_encoding != (implicit, True):
         return None
@@ -139,7 +133,7 @@ def _encode_fast(ds: Dataset, out: io.BytesIO) -> bool:
         vr, value = parts
         if implicit:
             write(_IMPLICIT_HEADER.pack(tag >> 16, tag & 0xFFFF, len(value)))
-        elif vr in _LONG_LENGTH_VRS:
+        elif vr in EXPLICIT_VR_LENGTH_32:
             write(_EXPLICIT_LONG.pack(tag >> 16, tag & 0xFFFF, vr.encode(), 0, len(value)))
         else:
             write(_EXPLICIT_SHORT.pack(tag >> 16, tag & 0xFFFF, vr.encode(), len(value)))
@@ -179,7 +173,7 @@ def _plain_parts(elem: Any, implicit: bool) -> tuple[str, bytes] | None:
         return vr or "", value
     if not isinstance(vr, str) or len(vr) != 2:
         return None
-    if vr not in _LONG_LENGTH_VRS and len(value) > 0xFFFF:
+    if vr not in EXPLICIT_VR_LENGTH_32 and len(value) > 0xFFFF:
         return None
     return vr, value
 
