@@ -95,6 +95,14 @@ interact(show, i=(0, len(volume) - 1))""",
 #: In-page measurement: step the slider ``steps`` times and time each repaint.
 MEASURE_JS = """
 async ([handleSelector, kind, target, steps, stride, quiet, spread]) => {
+  const canvasHash = (el) => {
+    const d = el.getContext('2d').getImageData(0, 0, el.width, el.height).data;
+    let h = 2166136261 >>> 0;
+    for (let i = 0; i < d.length; i += 4 * stride) {
+      h = Math.imul(h ^ ((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]), 16777619) >>> 0;
+    }
+    return h;
+  };
   const sig = () => {
     let el = document.querySelector(target);
     if (!el) return null;
@@ -102,22 +110,12 @@ async ([handleSelector, kind, target, steps, stride, quiet, spread]) => {
     const overlay = kind === 'canvas' && el.parentElement.querySelector('canvas.dw-frame-overlay');
     if (overlay && overlay.style.display !== 'none') el = overlay;
     if (kind === 'img') return el.complete && el.naturalWidth ? el.src : null;
-    const ctx = el.getContext('2d');
-    const d = ctx.getImageData(0, 0, el.width, el.height).data;
-    let h = 2166136261 >>> 0;
-    for (let i = 0; i < d.length; i += 4 * stride) {
-      h = Math.imul(h ^ ((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]), 16777619) >>> 0;
-    }
-    return h;
+    return canvasHash(el);
   };
   const mainSig = () => {
     // ipympl's own canvas (the kernel's frames), whatever is laid over it.
     const el = document.querySelector(target);
-    if (!el || kind !== 'canvas') return null;
-    const d = el.getContext('2d').getImageData(0, 0, el.width, el.height).data;
-    let h = 2166136261 >>> 0;
-    for (let i = 0; i < d.length; i += 4 * stride) h = Math.imul(h ^ d[i], 16777619) >>> 0;
-    return h;
+    return el && kind === 'canvas' ? canvasHash(el) : null;
   };
   const frame = () => new Promise(r => requestAnimationFrame(r));
   // Deterministic phases (a small LCG seeded per call), uniform over one 60 Hz frame.
