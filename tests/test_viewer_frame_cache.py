@@ -268,3 +268,44 @@ def test_draw_requests_from_another_thread_never_mix_into_frames(series):
                 assert reference.get(png) == index
     finally:
         viewer.close()
+
+
+def test_a_slice_change_on_another_thread_during_prefetch_is_not_undone(series):
+    """The slider's message arrives (subshell thread) while the main thread prefetches.
+
+    The prefetch points the cursor at other slices and then puts back the cursor it saved;
+    a move made in between must survive, so that the canvas shows the slice the slider
+    says. Here the move is made while the prefetch is rendering, deterministically.
+    """
+    import threading
+
+    viewer = SeriesViewer(series, window="brain", size=120, index=4)
+    try:
+        sent = SendRecorder(viewer.canvas)
+        update_artists = viewer._update_artists
+        mover: list[threading.Thread] = []
+
+        def update_artists_and_move() -> None:
+            # The prefetch has saved the cursor: the slider moves to 9 now, from a thread.
+            if viewer._frame_cache is not None and not mover:
+                mover.append(threading.Thread(target=setattr, args=(viewer, "index", 9)))
+                mover[0].start()
+                mover[0].join(timeout=0.3)  # blocked by the canvas lock, as it should be
+            update_artists()
+
+        viewer._update_artists = update_artists_and_move
+        try:
+            assert viewer.prefetch(3) == 3
+            mover[0].join(timeout=30)
+        finally:
+            viewer._update_artists = update_artists
+        assert not mover[0].is_alive()
+        assert viewer.index == 9
+        assert viewer._plane_index(viewer._panes[viewer._active]) == 9
+        shown = sent.last
+        # A clean frame of slice 9 for comparison: away and back.
+        viewer.index = 8
+        viewer.index = 9
+        assert sent.last == shown
+    finally:
+        viewer.close()

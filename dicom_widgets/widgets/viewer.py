@@ -416,7 +416,8 @@ class SeriesViewer(widgets.VBox):
         Grey when the colormap is ``gray`` and no coloured overlay is on it, before the
         annotations are drawn.
         """
-        rgba = self._last_display[self._active]
+        with self._draw_lock:  # not a prefetched slice's frame
+            rgba = self._last_display[self._active]
         if np.array_equal(rgba[..., 0], rgba[..., 1]) and np.array_equal(
             rgba[..., 1], rgba[..., 2]
         ):
@@ -426,10 +427,11 @@ class SeriesViewer(widgets.VBox):
     @property
     def annotations(self) -> dict[str, str]:
         """The corner annotation texts: ``{"top_left": ..., ...}`` ('' when hidden)."""
-        return {
-            name: (text.get_text() if text.get_visible() else "")
-            for name, text in self._corner_texts.items()
-        }
+        with self._draw_lock:  # a prefetch points the texts at other slices meanwhile
+            return {
+                name: (text.get_text() if text.get_visible() else "")
+                for name, text in self._corner_texts.items()
+            }
 
     def refresh(self) -> None:
         """Redraw the figure (call after drawing your own artists on :attr:`ax`).
@@ -968,7 +970,7 @@ class SeriesViewer(widgets.VBox):
     @traitlets.observe("index")
     def _on_index(self, change: Mapping[str, Any]) -> None:
         pane = self._panes[self._active]
-        self._cursor[pane.plane.normal_axis] = int(change["new"])
+        self._move_cursor({pane.plane.normal_axis: int(change["new"])})
         if change["old"] != change["new"]:
             self._direction = 1 if change["new"] > change["old"] else -1
         self._update_counter()
@@ -1867,6 +1869,17 @@ class SeriesViewer(widgets.VBox):
         finally:
             self._draw_lock.release()
 
+    def _move_cursor(self, coordinates: Mapping[int, int]) -> None:
+        """Set cursor coordinates (axis -> voxel index) under the canvas lock.
+
+        A prefetch on another thread points the cursor at other slices while it renders and
+        then puts back the cursor it saved: a move made meanwhile would be undone, and the
+        next render would show the old slice (the slider says 15, the canvas shows 14).
+        """
+        with self._draw_lock:
+            for axis, value in coordinates.items():
+                self._cursor[axis] = int(value)
+
     def _update_artists(self) -> None:
         """Point every pane's artists and the annotations at the cursor (no drawing)."""
         self._problems: list[str | None] = []
@@ -1975,7 +1988,7 @@ class SeriesViewer(widgets.VBox):
                 rows, cols = pane.shape
                 row, col = int(np.clip(row, 0, rows - 1)), int(np.clip(col, 0, cols - 1))
                 voxel = pane.plane.voxel(self._plane_index(pane), row, col, self._vol_shape())
-                self._cursor = list(voxel)
+                self._move_cursor(dict(enumerate(voxel)))
                 self._render()
 
     def _on_release(self, event: Any) -> None:
@@ -2022,7 +2035,9 @@ class SeriesViewer(widgets.VBox):
         r, c = int(round(row)), int(round(col))
         if not (0 <= r < rows and 0 <= c < cols):
             return ""
-        k, vr, vc = pane.plane.voxel(self._plane_index(pane), r, c, self._vol_shape())
+        with self._draw_lock:  # the slice on screen, not one a prefetch is rendering
+            plane_index = self._plane_index(pane)
+        k, vr, vc = pane.plane.voxel(plane_index, r, c, self._vol_shape())
         parts = [f"slice {k}  row {vr}  col {vc}"]
         src = self.source
         if src.affine is not None and not (hasattr(src, "has_spacing") and not src.has_spacing):
