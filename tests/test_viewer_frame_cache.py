@@ -309,3 +309,40 @@ def test_a_slice_change_on_another_thread_during_prefetch_is_not_undone(series):
         assert sent.last == shown
     finally:
         viewer.close()
+
+
+def test_a_slice_change_on_another_thread_during_a_look_change_keeps_generations_apart(series):
+    """A colormap change renders (main thread) while the slider's message arrives (subshell).
+
+    The look change must start a new generation even though a slice change is waiting for
+    the canvas meanwhile; otherwise the browser would mix frames of the two looks.
+    """
+    import threading
+
+    viewer = SeriesViewer(series, window="brain", size=120, index=4)
+    try:
+        frames = _Frames(viewer)
+        generation = viewer._frame_gen
+        update_artists = viewer._update_artists
+        mover: list[threading.Thread] = []
+
+        def update_artists_and_move() -> None:
+            if not mover:  # inside the colormap's render: the slider moves to 9 now
+                mover.append(threading.Thread(target=setattr, args=(viewer, "index", 9)))
+                mover[0].start()
+                mover[0].join(timeout=0.3)  # blocked by the canvas lock
+            update_artists()
+
+        viewer._update_artists = update_artists_and_move
+        try:
+            viewer.cmap = "bone"
+            mover[0].join(timeout=30)
+        finally:
+            viewer._update_artists = update_artists
+        assert not mover[0].is_alive()
+        # The colormap's frame (slice 4) opened a generation; slice 9 was drawn in it.
+        assert (generation + 1, 4) in frames.by_key
+        assert (generation + 1, 9) in frames.by_key
+        assert viewer._frame_gen == generation + 1
+    finally:
+        viewer.close()

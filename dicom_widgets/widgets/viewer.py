@@ -974,11 +974,14 @@ class SeriesViewer(widgets.VBox):
         if change["old"] != change["new"]:
             self._direction = 1 if change["new"] > change["old"] else -1
         self._update_counter()
-        self._index_only = True
-        try:
-            self._render()
-        finally:
-            self._index_only = False
+        # Under the lock, the flag belongs to this render: a look change rendering on another
+        # thread meanwhile must not see it (its frames would keep the old generation).
+        with self._draw_lock:
+            self._index_only = True
+            try:
+                self._render()
+            finally:
+                self._index_only = False
 
     @traitlets.observe("time")
     def _on_time(self, change: Mapping[str, Any]) -> None:
