@@ -10,8 +10,10 @@ where they fail: CI must never pass by silently skipping what it is meant to che
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -98,11 +100,40 @@ def notebook(request, browser, jupyter_server, tmp_path_factory):
             except Exception as exc:  # the page may be gone; the report matters more
                 print(f"screenshot failed: {exc}")
             (out / "console.txt").write_text("\n".join(nb.console_errors))
+            _save_canvases(page, out)
             (out / "server.log").write_text(jupyter_server.log_tail(20_000))
             print(f"\nbrowser failure artefacts: {out}")
         context.close()
         # Free the kernel this notebook started: one server serves many tests.
         _shutdown_kernels(jupyter_server)
+
+
+#: JavaScript: every canvas's pixels (a screenshot shows only the top one of a stack: the
+#: frame cache's overlay hides ipympl's canvas) and the frame caches' state.
+_CANVASES_JS = """
+() => ({
+  canvases: [...document.querySelectorAll('canvas')].filter((c) => c.width && c.height)
+    .map((c) => ({ name: c.className || 'canvas', url: c.toDataURL() })),
+  caches: [...document.querySelectorAll('.dw-frame-cache')].map((el) => ({ ...el.dataset })),
+})
+"""
+
+
+def _save_canvases(page: Any, out: Path) -> None:
+    """Save each canvas of a failed test's page as a PNG; print the frame caches' state."""
+    import base64
+
+    try:
+        state = page.evaluate(_CANVASES_JS)
+    except Exception as exc:
+        print(f"canvases not saved: {exc}")
+        return
+    for k, canvas in enumerate(state["canvases"]):
+        name = re.sub(r"[^\w-]+", "_", canvas["name"])[:40]
+        data = canvas["url"].partition(",")[2]
+        (out / f"canvas{k}-{name}.png").write_bytes(base64.b64decode(data))
+    for cache in state["caches"]:
+        print(f"frame cache in the page: {cache}")
 
 
 def _shutdown_kernels(server: JupyterServer) -> None:
