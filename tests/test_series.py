@@ -586,7 +586,132 @@ def test_rt_dose_frames_are_placed_by_grid_frame_offset_vector(tmp_path):
     broken = pydicom.dcmread(path)
     broken.GridFrameOffsetVector = offsets[:-1]
     broken.save_as(tmp_path / "broken.dcm")
-    assert any(
-        f.code == "duplicate-position"
-        for f in dw.load_series(tmp_path / "broken.dcm", progress=False).findings
+    # Its frames cannot be placed: all kept, in frame order, as time points, with a warning.
+    unplaced = dw.load_series(tmp_path / "broken.dcm", progress=False)
+    assert (len(unplaced), unplaced.n_times) == (1, len(offsets))
+    assert [(f.severity, f.code) for f in unplaced.findings] == [
+        ("warning", "frames-in-file-order")
+    ]
+    assert unplaced.time_key == "FrameNumber"
+    assert np.array_equal(unplaced.raw_frame(0, time=3), pydicom.dcmread(path).pixel_array[3])
+
+
+def _nm_reconstruction(
+    path,
+    *,
+    slices: list[int],
+    time_slots: int = 0,
+    spacing: float | None = 4.8,
+    top_level_position: bool = False,
+    orientation=(1, 0, 0, 0, 1, 0),
+):
+    """An NM Image (RECON TOMO / RECON GATED TOMO) laid out as PS3.3 C.8.4.8.1 describes.
+
+    Frame f holds Slice Vector ``slices[f]`` (and, gated, Time Slot Vector) and its pixels
+    are ``100 * slice + time slot`` (slot 1 when not gated) so a test can tell every frame apart.
+    """
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.tag import Tag
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    from dicom_widgets._compat import write_dataset
+
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.20"
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID = generate_uid()
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
+    ds.Modality = "NM"
+    slots = max(time_slots, 1)
+    frame_slices = [s for _ in range(slots) for s in slices]
+    frame_slots = [t + 1 for t in range(slots) for _ in slices]
+    ds.ImageType = ["ORIGINAL", "PRIMARY", "RECON GATED TOMO" if time_slots else "RECON TOMO"]
+    ds.NumberOfFrames = len(frame_slices)
+    ds.NumberOfSlices = len(slices)
+    ds.SliceVector = frame_slices
+    if time_slots:
+        ds.FrameIncrementPointer = [Tag(0x0054, 0x0060), Tag(0x0054, 0x0070), Tag(0x0054, 0x0080)]
+        ds.RRIntervalVector = [1] * len(frame_slices)
+        ds.TimeSlotVector = frame_slots
+        ds.NumberOfTimeSlots = time_slots
+    else:
+        ds.FrameIncrementPointer = Tag(0x0054, 0x0080)
+    detector = Dataset()
+    detector.ImagePositionPatient = [-76.8, -60.0, 100.0]
+    detector.ImageOrientationPatient = list(orientation)
+    ds.DetectorInformationSequence = [detector]
+    if top_level_position:  # some writers repeat them at the top level
+        ds.ImagePositionPatient = detector.ImagePositionPatient
+        ds.ImageOrientationPatient = detector.ImageOrientationPatient
+    ds.PixelSpacing = [4.8, 4.8]
+    if spacing is not None:
+        ds.SpacingBetweenSlices = spacing
+        ds.SliceThickness = abs(spacing)
+    ds.Rows, ds.Columns = 6, 5
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.BitsAllocated = ds.BitsStored = 16
+    ds.HighBit = 15
+    ds.PixelRepresentation = 0
+    values = [100 * s + t for s, t in zip(frame_slices, frame_slots)]
+    ds.PixelData = np.repeat(np.array(values, "<u2"), 30).tobytes()
+    write_dataset(ds, path)
+    return path
+
+
+@pytest.mark.parametrize("top_level_position", [False, True])
+@pytest.mark.parametrize("spacing", [4.8, -4.8])
+def test_nm_reconstruction_slices_are_placed_by_slice_vector(tmp_path, top_level_position, spacing):
+    """NM RECON TOMO: one file, frames indexed by Slice Vector, the position in the detector item.
+
+    Slice s lies ``(s - 1) * Spacing Between Slices`` along the plane normal from Image
+    Position (Patient); a negative spacing stacks them the other way (PS3.3 C.8.4.15). Frames
+    stored in any order come out sorted along the normal; a position repeated at the top
+    level (as some writers do) changes nothing -- it used to collapse the volume to one slice.
+    """
+    path = _nm_reconstruction(
+        tmp_path / "nm.dcm",
+        slices=[3, 1, 4, 2, 5],
+        spacing=spacing,
+        top_level_position=top_level_position,
     )
+    series = dw.load_series(path, progress=False)
+    assert series.findings == []
+    assert series.sort_method == "geometry"
+    assert series.shape == (5, 6, 5)
+    by_position = sorted(range(1, 6), key=lambda s: (s - 1) * spacing)
+    assert [int(series.raw_frame(k)[0, 0]) // 100 for k in range(5)] == by_position
+    expected = np.array([[-76.8, -60.0, 100.0 + (s - 1) * spacing] for s in by_position])
+    assert np.allclose(series.positions, expected)
+    assert series.spacing == pytest.approx((4.8, 4.8, 4.8))
+
+
+def test_nm_reconstruction_on_a_tilted_plane_follows_its_normal(tmp_path):
+    path = _nm_reconstruction(
+        tmp_path / "nm.dcm", slices=[1, 2, 3], orientation=(1, 0, 0, 0, 0.8, -0.6)
+    )
+    series = dw.load_series(path, progress=False)
+    normal = np.cross([1, 0, 0], [0, 0.8, -0.6])
+    assert np.allclose(series.positions[2] - series.positions[0], 2 * 4.8 * normal)
+    assert series.spacing[2] == pytest.approx(4.8)
+
+
+def test_nm_gated_reconstruction_is_slices_by_time_slots(tmp_path):
+    """RECON GATED TOMO: 12 time slots of 4 slices, ordered numerically (slot 10 after 9)."""
+    path = _nm_reconstruction(tmp_path / "gated.dcm", slices=[1, 2, 3, 4], time_slots=12)
+    series = dw.load_series(path, progress=False)
+    assert (len(series), series.n_times) == (4, 12)
+    assert series.time_key == "NMFrameVectors"
+    assert [f.code for f in series.findings] == ["4d"]
+    for t in range(12):
+        for k in range(4):
+            assert int(series.raw_frame(k, time=t)[0, 0]) == 100 * (k + 1) + t + 1
+
+
+def test_nm_reconstruction_without_spacing_keeps_every_frame(tmp_path):
+    """No Spacing Between Slices nor Slice Thickness: no geometry, but no frame is lost."""
+    path = _nm_reconstruction(tmp_path / "nm.dcm", slices=[1, 2, 3], spacing=None)
+    series = dw.load_series(path, progress=False)
+    assert len(series) * series.n_times == 3
+    assert [int(series.raw_frame(k)[0, 0]) for k in range(3)] == [101, 201, 301]

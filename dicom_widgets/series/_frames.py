@@ -9,6 +9,7 @@ their per-frame and shared functional groups.
 from __future__ import annotations
 
 import os
+import struct
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -171,6 +172,31 @@ _NATIVE_SYNTAXES = frozenset(
 )
 
 
+LITTLE_ENDIAN_NATIVE = frozenset({"1.2.840.10008.1.2", "1.2.840.10008.1.2.1"})
+
+
+def native_pixel_extent(path: str, offset: int) -> tuple[int, int] | None:
+    """Where the values of a little-endian Pixel Data element start, and their declared length.
+
+    ``offset`` is the position of the element's tag (where pydicom stopped before pixels).
+    None when there is no Pixel Data element there or its length is undefined (encapsulated).
+    """
+    with open(path, "rb") as handle:
+        handle.seek(offset)
+        head = handle.read(12)
+    if len(head) < 8 or struct.unpack_from("<HH", head) != (0x7FE0, 0x0010):
+        return None
+    if head[4:6] in (b"OB", b"OW", b"UN"):
+        if len(head) < 12:
+            return None
+        (length,) = struct.unpack_from("<L", head, 8)
+        start = offset + 12
+    else:
+        (length,) = struct.unpack_from("<L", head, 4)
+        start = offset + 8
+    return None if length == 0xFFFFFFFF else (start, length)
+
+
 def _max_frames(
     ds: Dataset, path: str | None, rows: int, cols: int, samples: int, bits: int
 ) -> int:
@@ -178,25 +204,33 @@ def _max_frames(
 
     Native data needs ``rows * cols * samples * bits / 8`` bytes a frame; encapsulated data at
     least one 8-byte item header a frame. The bound comes from the pixel data's length when it
-    is in memory, else from the file's size (deflated files get no bound from it).
+    is in memory or its element header can be read from the file (a truncated last frame
+    counts: decoding it reports the truncation), else from the file's size (deflated files
+    get no bound from it).
     """
     meta = getattr(ds, "file_meta", None)
     syntax = str(getattr(meta, "TransferSyntaxUID", "") or "") if meta is not None else ""
+    native = syntax in _NATIVE_SYNTAXES or not syntax
+    per_frame = max((rows * cols * samples * bits) // 8 if native else 8, 1)
     available: int | None = None
     try:
         element = ds.get("PixelData") if "PixelData" in ds else None
+        offset = getattr(ds, "_dw_pixel_offset", None)
         if element is not None and element.value is not None:
             available = len(element.value)
-        elif path is not None and not syntax.endswith(".99"):
+        elif path is not None and isinstance(offset, int) and syntax in LITTLE_ENDIAN_NATIVE:
+            extent = native_pixel_extent(path, offset)
+            if extent is not None:
+                start, length = extent
+                available = max(min(length, os.path.getsize(path) - start), 0)
+                return max(-(-available // per_frame), 1)
+        if available is None and path is not None and not syntax.endswith(".99"):
             available = os.path.getsize(path)
     except Exception:  # noqa: BLE001 - deferred or unreadable values: no bound from them
         available = None
     if available is None:
         return 1 << 20
-    per_frame = (
-        (rows * cols * samples * bits) // 8 if syntax in _NATIVE_SYNTAXES or not syntax else 8
-    )
-    return available // max(per_frame, 1) + 1
+    return available // per_frame + 1
 
 
 def _grid_positions(
@@ -219,6 +253,77 @@ def _grid_positions(
         return None
     normal = normal / length
     return position[None, :] + (offsets - offsets[0])[:, None] * normal[None, :]
+
+
+#: NM frame index vectors (PS3.3 C.8.4.8.1) other than Slice Vector: the frames at one
+#: slice of a gated reconstruction differ by these (R-R interval, time slot), and those of
+#: planar images by energy window, detector, phase, time slice, rotation and view.
+_NM_OTHER_VECTORS = (
+    "EnergyWindowVector",
+    "DetectorVector",
+    "PhaseVector",
+    "TimeSliceVector",
+    "RotationVector",
+    "RRIntervalVector",
+    "TimeSlotVector",
+    "AngularViewVector",
+)
+
+
+def _int_vector(ds: Dataset, keyword: str, n_frames: int) -> list[int] | None:
+    """An NM frame index vector with one integer per frame, else None."""
+    value = _get(ds, keyword)
+    if value is None:
+        return None
+    values = [value] if isinstance(value, (int, float, str)) else list(value)
+    out = [_int(v) for v in values]
+    if len(out) != n_frames or any(v is None for v in out):
+        return None
+    return out  # type: ignore[return-value]
+
+
+def _nm_slice_positions(
+    ds: Dataset, n_frames: int, position: np.ndarray | None, orientation: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Frame positions and the orientation of an NM reconstruction (RECON TOMO, RECON GATED TOMO).
+
+    Its frames are indexed by Slice Vector (0054,0080); slice 1 is at Image Position
+    (Patient) and the others follow along the normal of the image plane, Spacing Between
+    Slices (0018,0088) apart, whose sign gives the direction of stacking (PS3.3 C.8.4.15).
+    Position and orientation are those of the Detector Information Sequence (0054,0022),
+    where the NM Detector Module puts them, unless the file has them at the top level.
+    """
+    slices = _int_vector(ds, "SliceVector", n_frames)
+    if slices is None:
+        return None
+    detector = _get(ds, "DetectorInformationSequence")
+    first = detector[0] if detector else None
+    if position is None and first is not None:
+        position = _float_list(_get(first, "ImagePositionPatient", []), 3)
+    if orientation is None and first is not None:
+        orientation = _float_list(_get(first, "ImageOrientationPatient", []), 6)
+    spacing = _first_float(_get(ds, "SpacingBetweenSlices"), 0.0)
+    if not np.isfinite(spacing) or spacing == 0:
+        spacing = abs(_first_float(_get(ds, "SliceThickness"), 0.0))
+    if position is None or orientation is None or not np.isfinite(spacing) or spacing == 0:
+        return None
+    normal = np.cross(orientation[:3], orientation[3:])
+    length = np.linalg.norm(normal)
+    if not np.isfinite(length) or length < 1e-6:
+        return None
+    steps = (np.asarray(slices, dtype=np.float64) - 1.0) * spacing
+    return position[None, :] + steps[:, None] * (normal / length)[None, :], orientation
+
+
+def _nm_time_points(ds: Dataset, n_frames: int) -> list[tuple[int, ...]] | None:
+    """Per frame, the values of the NM index vectors other than Slice Vector (or None)."""
+    if _get(ds, "SliceVector") is None and not _get(ds, "FrameIncrementPointer"):
+        return None
+    vectors = [_int_vector(ds, key, n_frames) for key in _NM_OTHER_VECTORS]
+    present = [v for v in vectors if v is not None and len(set(v)) > 1]
+    if not present:
+        return None
+    return [tuple(v[k] for v in present) for k in range(n_frames)]
 
 
 def frames_from_header(
@@ -277,13 +382,24 @@ def frames_from_header(
             DicomWidgetsWarning,
             stacklevel=2,
         )
-    grid = _grid_positions(ds, n_frames, base_pos, base_ori) if not enhanced else None
+    grid = nm_times = None
+    if not enhanced and n_frames > 1:
+        grid = _grid_positions(ds, n_frames, base_pos, base_ori)
+        nm = _nm_slice_positions(ds, n_frames, base_pos, base_ori)
+        if nm is not None:
+            grid, base_ori = nm
+        nm_times = _nm_time_points(ds, n_frames)
     for k in range(n_frames):
         pos, ori, sp = base_pos, base_ori, spacing
         if grid is not None:
             pos = grid[k]
         fslope, fintercept = slope, intercept
         temporal = dict(classic_temporal)
+        if nm_times is not None:
+            temporal["NMFrameVectors"] = nm_times[k]
+        if n_frames > 1:
+            # Last resort for frames of one file sharing a position: they follow in time.
+            temporal["FrameNumber"] = k + 1
         if enhanced:
             plane = _fg(ds, k, "PlanePositionSequence")
             if plane is not None:

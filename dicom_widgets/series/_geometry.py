@@ -37,7 +37,12 @@ _TIME_KEYS = (
     "DiffusionBValue",
     "AcquisitionNumber",
     "AcquisitionTime",
+    "NMFrameVectors",  # NM: R-R interval and time slot of a gated reconstruction, ...
+    "FrameNumber",  # frames of one file at one position (a cine with a position)
 )
+
+#: How the keys that are not DICOM keywords are named in findings.
+_TIME_KEY_NAMES = {"NMFrameVectors": "the NM frame index vectors (R-R interval, time slot...)"}
 
 
 @dataclass
@@ -62,6 +67,8 @@ def _sortable(value: object) -> tuple:
     # Mixed types (numbers, strings, tuples) must still sort deterministically.
     if isinstance(value, (int, float, np.integer, np.floating)):
         return (0, float(value), "")
+    if isinstance(value, tuple):  # several indices (NM frame vectors): numerically, in order
+        return (2, 0.0, "", tuple(_sortable(v) for v in value))
     try:
         return (0, float(value), "")  # type: ignore[arg-type]
     except (TypeError, ValueError):
@@ -103,6 +110,31 @@ def _time_key(groups: list[list[FrameRef]]) -> str | None:
         if ok:
             return key
     return None
+
+
+def _frames_in_file_order(groups: list[list[FrameRef]], n_times: int) -> Finding:
+    """Frames of one file share positions and only their order tells them apart.
+
+    Rather than keep one and drop the rest, they become time points in frame order: a cine
+    with a position (normal, when the file gives a frame time) or a file whose frame
+    geometry could not be read (for example a Grid Frame Offset Vector of the wrong length).
+    """
+    header = groups[0][0].header
+    cine = any(_has(header, key) for key in ("FrameTime", "FrameTimeVector"))
+    return Finding(
+        "info" if cine else "warning",
+        "frames-in-file-order",
+        f"{n_times} frames of one file share each slice position and nothing but their order "
+        f"tells them apart; they are shown as {n_times} time points in frame order",
+        _paths([g[0] for g in groups]),
+    )
+
+
+def _has(header: object, keyword: str) -> bool:
+    try:
+        return header is not None and keyword in header  # type: ignore[operator]
+    except Exception:
+        return False
 
 
 def arrange(refs: Sequence[FrameRef], *, jitter: float = JITTER) -> Arrangement:
@@ -193,15 +225,18 @@ def arrange(refs: Sequence[FrameRef], *, jitter: float = JITTER) -> Arrangement:
         if time_key is not None:
             for g in groups:
                 g.sort(key=lambda r: _sortable(r.temporal[time_key]))
-            findings.append(
-                Finding(
-                    "info",
-                    "4d",
-                    f"{n_times} frames share each slice position; they are exposed as "
-                    f"{n_times} time points (ordered by {time_key})",
-                    (),
+            if time_key == "FrameNumber":
+                findings.append(_frames_in_file_order(groups, n_times))
+            else:
+                findings.append(
+                    Finding(
+                        "info",
+                        "4d",
+                        f"{n_times} frames share each slice position; they are exposed as "
+                        f"{n_times} time points (ordered by {_TIME_KEY_NAMES.get(time_key, time_key)})",
+                        (),
+                    )
                 )
-            )
         else:
             dup_groups = [g for g in groups if len(g) > 1]
             for g in dup_groups:

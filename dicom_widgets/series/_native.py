@@ -7,15 +7,11 @@ value: seeking to it reads a few hundred kilobytes instead of re-parsing the hea
 
 from __future__ import annotations
 
-import struct
-
 import numpy as np
 
-from ._frames import FrameRef
+from ._frames import LITTLE_ENDIAN_NATIVE, FrameRef, native_pixel_extent
 
 __all__ = ["read_native_frame"]
-
-_LITTLE_ENDIAN_NATIVE = {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1"}
 
 
 def _int(ds, keyword: str, default: int) -> int:
@@ -42,7 +38,7 @@ def read_native_frame(ref: FrameRef) -> np.ndarray | None:
     except Exception:  # noqa: BLE001
         return None
     bits = ref.bits_allocated
-    if syntax not in _LITTLE_ENDIAN_NATIVE or bits not in (8, 16, 32):
+    if syntax not in LITTLE_ENDIAN_NATIVE or bits not in (8, 16, 32):
         return None
     if ref.photometric == "YBR_FULL_422" or not (ref.rows and ref.cols):
         return None
@@ -50,20 +46,11 @@ def read_native_frame(ref: FrameRef) -> np.ndarray | None:
     if signed and _int(ds, "BitsStored", bits) != bits:
         return None  # pydicom sign-extends these; let it
     frame_bytes = ref.rows * ref.cols * ref.samples * bits // 8
+    extent = native_pixel_extent(ref.path, offset)
+    if extent is None or (ref.frame + 1) * frame_bytes > extent[1]:
+        return None  # encapsulated or truncated: pydicom explains it better
     with open(ref.path, "rb") as handle:
-        handle.seek(offset)
-        head = handle.read(12)
-        if len(head) < 12 or struct.unpack_from("<HH", head) != (0x7FE0, 0x0010):
-            return None
-        if head[4:6] in (b"OB", b"OW", b"UN"):
-            (length,) = struct.unpack_from("<L", head, 8)
-            start = offset + 12
-        else:
-            (length,) = struct.unpack_from("<L", head, 4)
-            start = offset + 8
-        if length == 0xFFFFFFFF or (ref.frame + 1) * frame_bytes > length:
-            return None  # encapsulated or truncated: pydicom explains it better
-        handle.seek(start + ref.frame * frame_bytes)
+        handle.seek(extent[0] + ref.frame * frame_bytes)
         buf = handle.read(frame_bytes)
     if len(buf) != frame_bytes:
         return None

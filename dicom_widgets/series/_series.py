@@ -250,7 +250,13 @@ class Series:
 
     @property
     def time_key(self) -> str | None:
-        """The attribute that orders the time points of a 4-D series (e.g. TemporalPositionIndex)."""
+        """The attribute that orders the time points of a 4-D series (e.g. TemporalPositionIndex).
+
+        Two are not DICOM keywords: ``"NMFrameVectors"`` (an NM image's frame index vectors
+        other than Slice Vector, such as R-R Interval and Time Slot of a gated
+        reconstruction) and ``"FrameNumber"`` (frames of one file sharing positions, in
+        frame order; a finding says so).
+        """
         return self._layout.time_key
 
     @property
