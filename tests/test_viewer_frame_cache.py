@@ -8,6 +8,9 @@ the real ipympl canvas; ``tests/browser/test_browser_viewer.py`` checks the pain
 
 from __future__ import annotations
 
+import contextlib
+import threading
+
 import numpy as np
 import pytest
 
@@ -270,37 +273,46 @@ def test_draw_requests_from_another_thread_never_mix_into_frames(series):
         viewer.close()
 
 
+@contextlib.contextmanager
+def _slider_moves_during_the_next_render(viewer: SeriesViewer, index: int):
+    """Within the block, the viewer's next render moves the slider to ``index`` from a thread.
+
+    The move starts while the render holds the canvas (in its first ``_update_artists``),
+    like a slider message on a kernel subshell; the render waits 0.3 s for it, so without
+    the canvas lock the move would be half done (or done) inside the render.
+    """
+    update_artists = viewer._update_artists
+    mover: list[threading.Thread] = []
+
+    def update_artists_and_move() -> None:
+        if not mover:
+            mover.append(threading.Thread(target=setattr, args=(viewer, "index", index)))
+            mover[0].start()
+            mover[0].join(timeout=0.3)  # blocked by the canvas lock, as it should be
+        update_artists()
+
+    viewer._update_artists = update_artists_and_move
+    try:
+        yield
+        mover[0].join(timeout=30)
+    finally:
+        viewer._update_artists = update_artists
+    assert not mover[0].is_alive()
+    assert viewer.index == index
+
+
 def test_a_slice_change_on_another_thread_during_prefetch_is_not_undone(series):
     """The slider's message arrives (subshell thread) while the main thread prefetches.
 
     The prefetch points the cursor at other slices and then puts back the cursor it saved;
     a move made in between must survive, so that the canvas shows the slice the slider
-    says. Here the move is made while the prefetch is rendering, deterministically.
+    says.
     """
-    import threading
-
     viewer = SeriesViewer(series, window="brain", size=120, index=4)
     try:
         sent = SendRecorder(viewer.canvas)
-        update_artists = viewer._update_artists
-        mover: list[threading.Thread] = []
-
-        def update_artists_and_move() -> None:
-            # The prefetch has saved the cursor: the slider moves to 9 now, from a thread.
-            if viewer._frame_cache is not None and not mover:
-                mover.append(threading.Thread(target=setattr, args=(viewer, "index", 9)))
-                mover[0].start()
-                mover[0].join(timeout=0.3)  # blocked by the canvas lock, as it should be
-            update_artists()
-
-        viewer._update_artists = update_artists_and_move
-        try:
+        with _slider_moves_during_the_next_render(viewer, 9):
             assert viewer.prefetch(3) == 3
-            mover[0].join(timeout=30)
-        finally:
-            viewer._update_artists = update_artists
-        assert not mover[0].is_alive()
-        assert viewer.index == 9
         assert viewer._plane_index(viewer._panes[viewer._active]) == 9
         shown = sent.last
         # A clean frame of slice 9 for comparison: away and back.
@@ -317,29 +329,12 @@ def test_a_slice_change_on_another_thread_during_a_look_change_keeps_generations
     The look change must start a new generation even though a slice change is waiting for
     the canvas meanwhile; otherwise the browser would mix frames of the two looks.
     """
-    import threading
-
     viewer = SeriesViewer(series, window="brain", size=120, index=4)
     try:
         frames = _Frames(viewer)
         generation = viewer._frame_gen
-        update_artists = viewer._update_artists
-        mover: list[threading.Thread] = []
-
-        def update_artists_and_move() -> None:
-            if not mover:  # inside the colormap's render: the slider moves to 9 now
-                mover.append(threading.Thread(target=setattr, args=(viewer, "index", 9)))
-                mover[0].start()
-                mover[0].join(timeout=0.3)  # blocked by the canvas lock
-            update_artists()
-
-        viewer._update_artists = update_artists_and_move
-        try:
+        with _slider_moves_during_the_next_render(viewer, 9):
             viewer.cmap = "bone"
-            mover[0].join(timeout=30)
-        finally:
-            viewer._update_artists = update_artists
-        assert not mover[0].is_alive()
         # The colormap's frame (slice 4) opened a generation; slice 9 was drawn in it.
         assert (generation + 1, 4) in frames.by_key
         assert (generation + 1, 9) in frames.by_key
