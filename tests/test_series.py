@@ -211,6 +211,28 @@ def test_multiframe_4d_exposes_time_points():
     np.testing.assert_array_equal(series.raw_frame(3, 2), stored[2 * 5 + 3])
 
 
+def test_multiframe_4d_without_temporal_index_is_ordered_by_dimension_index_values():
+    """No Temporal Position Index: the frames' Dimension Index Values still order the times.
+
+    Frames are stored in a shuffled order, so frame order would be wrong.
+    """
+    ds = mr_multiframe_phantom(n_slices=4, size=16, n_timepoints=11)
+    for item in ds.PerFrameFunctionalGroupsSequence:
+        del item.FrameContentSequence[0].TemporalPositionIndex
+    stored = ds.pixel_array
+    order = np.random.default_rng(7).permutation(len(stored))
+    ds.PerFrameFunctionalGroupsSequence = pydicom.sequence.Sequence(
+        [ds.PerFrameFunctionalGroupsSequence[i] for i in order]
+    )
+    ds.PixelData = stored[order].tobytes()
+    series = dw.load_series(ds, progress=False)
+    assert (len(series), series.n_times) == (4, 11)
+    assert series.time_key == "DimensionIndexValues"
+    assert _codes(series) == ["4d"]
+    for t in (0, 1, 9, 10):  # numerically: time point 10 after 9
+        np.testing.assert_array_equal(series.raw_frame(3, t), stored[t * 4 + 3])
+
+
 def test_multiframe_file_on_disk_uses_functional_group_positions(tmp_path):
     ds = mr_multiframe_phantom(n_slices=6, size=16, orientation="coronal")
     # Store frames in reverse slice order to prove the per-frame positions are used.

@@ -38,6 +38,7 @@ _TIME_KEYS = (
     "AcquisitionNumber",
     "AcquisitionTime",
     "NMFrameVectors",  # NM: R-R interval and time slot of a gated reconstruction, ...
+    "DimensionIndexValues",  # enhanced files: the frame's indices in the declared dimensions
     "FrameNumber",  # frames of one file at one position (a cine with a position)
 )
 
