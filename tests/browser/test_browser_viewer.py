@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from harness import write_notebook
+from harness import PIXEL_SIGNATURE_JS, write_notebook
 
 pytestmark = pytest.mark.browser
 
@@ -56,6 +56,24 @@ PANE_COUNT_JS = """
 }
 """
 
+#: JavaScript: press ArrowRight on a slider handle and, in the same task, take the pixel
+#: signatures of the frame overlay and of ipympl's canvas before and after.
+KEY_IN_ONE_TASK_JS = (
+    """
+(handle, [overlay, canvas]) => {
+  const sig = (el) => ("""
+    + PIXEL_SIGNATURE_JS
+    + """)([el, 1]);
+  const overlayBefore = sig(overlay), canvasBefore = sig(canvas);
+  handle.focus();
+  handle.dispatchEvent(new KeyboardEvent('keydown', {
+    key: 'ArrowRight', code: 'ArrowRight', keyCode: 39, which: 39,
+    bubbles: true, cancelable: true}));
+  return [overlayBefore, sig(overlay), canvasBefore, sig(canvas)];
+}
+"""
+)
+
 
 def open_viewer(notebook, jupyter_server, name, *, annotations=False, app="lab"):
     """Open a notebook with the viewer, run it, wait for a painted image; return its canvas."""
@@ -93,9 +111,12 @@ def test_canvas_renders_and_slider_steps(notebook, jupyter_server):
 def test_frame_cache_repaints_the_next_slice_while_the_kernel_is_busy(notebook, jupyter_server):
     """A slider step repaints from the browser's frame cache, with no kernel round trip.
 
-    The kernel is kept busy (a cell sleeping) while the slider moves: the picture changes
-    at once all the same, and once the kernel catches up, ipympl's canvas underneath shows
-    exactly the cached picture. A new window starts a new generation of frames.
+    The key press repaints the picture within its own JavaScript task, while ipympl's canvas
+    is still the old one: no message from the kernel can arrive in between (the page runs
+    one task at a time), so the new picture can only come from the cache. This holds while
+    a cell keeps the kernel's main thread busy, too. Once the kernel's frame arrives,
+    ipympl's canvas underneath shows exactly the cached picture. A new window starts a new
+    generation of frames.
     """
     # The second cell keeps the kernel busy when run again (not on the first run).
     sleeper_cell = (
@@ -125,9 +146,13 @@ def test_frame_cache_repaints_the_next_slice_while_the_kernel_is_busy(notebook, 
     prompt = sleeper.locator(".jp-InputPrompt")
     page.wait_for_function("(el) => el.textContent.includes('*')", arg=prompt.element_handle())
     handle = viewer.locator(".widget-slider .noUi-handle").first
-    notebook.step_slider(handle, "ArrowRight")
-    moved = notebook.wait_pixels_changed(overlay, before, timeout_ms=3000)
-    assert "*" in prompt.inner_text(), "the kernel was free: it may have drawn the frame"
+    overlay_before, moved, canvas_before, canvas_after = handle.evaluate(
+        KEY_IN_ONE_TASK_JS, [overlay.element_handle(), canvas.element_handle()]
+    )
+    assert overlay_before == before and canvas_before == before
+    assert moved != before, "the key press did not repaint from the cache"
+    assert canvas_after == canvas_before  # ipympl's frame had not come (it could not have)
+    assert "*" in prompt.inner_text()
 
     # The kernel catches up: ipympl's own frame is the very same picture.
     page.wait_for_function(
