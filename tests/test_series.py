@@ -183,6 +183,19 @@ def test_missing_geometry_falls_back_to_instance_number_with_a_warning():
         series.affine()
 
 
+def test_a_degenerate_orientation_has_no_slice_normal():
+    """Row and column cosines alike: no plane, so no normal (not a zero vector) and no affine."""
+    datasets = ct_phantom(n_slices=3, size=16)
+    for ds in datasets:
+        ds.ImageOrientationPatient = [1, 0, 0, 1, 0, 0]
+    with pytest.warns(dw.DicomWidgetsWarning):
+        series = dw.load_series(datasets, progress=False)
+    assert series.sort_method == "instance-number"
+    assert series.slice_normal is None
+    with pytest.raises(GeometryError):
+        series.affine()
+
+
 def test_mixed_rescale_is_reported_and_applied_per_frame():
     datasets = ct_phantom(n_slices=4, size=16)
     datasets[1].RescaleIntercept = -1000

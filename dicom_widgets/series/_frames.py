@@ -233,6 +233,15 @@ def _max_frames(
     return available // per_frame + 1
 
 
+def unit_normal(orientation: np.ndarray) -> np.ndarray | None:
+    """The unit normal of an image plane (row x column direction cosines), None if degenerate."""
+    normal = np.cross(orientation[:3], orientation[3:])
+    length = float(np.linalg.norm(normal))
+    if not np.isfinite(length) or length < 1e-6:
+        return None
+    return normal / length
+
+
 def _grid_positions(
     ds: Dataset, n_frames: int, position: np.ndarray | None, orientation: np.ndarray | None
 ) -> np.ndarray | None:
@@ -247,11 +256,9 @@ def _grid_positions(
     offsets = _float_list(_get(ds, "GridFrameOffsetVector", []), n_frames)
     if offsets is None:
         return None
-    normal = np.cross(orientation[:3], orientation[3:])
-    length = np.linalg.norm(normal)
-    if not np.isfinite(length) or length < 1e-6:
+    normal = unit_normal(orientation)
+    if normal is None:
         return None
-    normal = normal / length
     return position[None, :] + (offsets - offsets[0])[:, None] * normal[None, :]
 
 
@@ -307,12 +314,11 @@ def _nm_slice_positions(
         spacing = abs(_first_float(_get(ds, "SliceThickness"), 0.0))
     if position is None or orientation is None or not np.isfinite(spacing) or spacing == 0:
         return None
-    normal = np.cross(orientation[:3], orientation[3:])
-    length = np.linalg.norm(normal)
-    if not np.isfinite(length) or length < 1e-6:
+    normal = unit_normal(orientation)
+    if normal is None:
         return None
     steps = (np.asarray(slices, dtype=np.float64) - 1.0) * spacing
-    return position[None, :] + steps[:, None] * (normal / length)[None, :], orientation
+    return position[None, :] + steps[:, None] * normal[None, :], orientation
 
 
 def _nm_time_points(ds: Dataset, n_frames: int) -> list[tuple[int, ...]] | None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._findings import Finding
-from ._frames import FrameRef
+from ._frames import FrameRef, unit_normal
 
 __all__ = ["Arrangement", "arrange", "GAP_FACTOR", "JITTER"]
 
@@ -121,7 +121,7 @@ def _frames_in_file_order(groups: list[list[FrameRef]], n_times: int) -> Finding
     geometry could not be read (for example a Grid Frame Offset Vector of the wrong length).
     """
     header = groups[0][0].header
-    cine = any(_has(header, key) for key in ("FrameTime", "FrameTimeVector"))
+    cine = any(key in header for key in ("FrameTime", "FrameTimeVector"))
     return Finding(
         "info" if cine else "warning",
         "frames-in-file-order",
@@ -129,13 +129,6 @@ def _frames_in_file_order(groups: list[list[FrameRef]], n_times: int) -> Finding
         f"tells them apart; they are shown as {n_times} time points in frame order",
         _paths([g[0] for g in groups]),
     )
-
-
-def _has(header: object, keyword: str) -> bool:
-    try:
-        return header is not None and keyword in header  # type: ignore[operator]
-    except Exception:
-        return False
 
 
 def arrange(refs: Sequence[FrameRef], *, jitter: float = JITTER) -> Arrangement:
@@ -162,12 +155,8 @@ def arrange(refs: Sequence[FrameRef], *, jitter: float = JITTER) -> Arrangement:
     if has_geometry:
         ori = frames[0].orientation
         assert ori is not None
-        normal = np.cross(ori[:3], ori[3:])
-        norm = float(np.linalg.norm(normal))
-        if norm < 1e-6:
-            has_geometry = False
-        else:
-            normal = normal / norm
+        normal = unit_normal(ori)
+        has_geometry = normal is not None
     single_file = len({r.path or id(r.header) for r in frames}) == 1
     if has_geometry:
         method = "geometry"
