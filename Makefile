@@ -13,7 +13,7 @@ DEMO_ARGS ?=
 PYTEST_ARGS ?=
 SAMPLE_DIR ?= notebooks/sample_data
 
-.PHONY: demo test lint unit unit-pydicom24 notebooks browser browser-deps bench screenshots execute-notebooks clean help
+.PHONY: demo test lint unit unit-pydicom24 notebooks browser system-deps bench screenshots execute-notebooks clean help
 
 help:
 	@echo "make demo   - install into .venv and start JupyterLab on notebooks/01_quickstart.ipynb"
@@ -42,11 +42,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check dicom_widgets tests benchmarks
 	$(BIN)/ruff format --check dicom_widgets tests benchmarks
 
-unit: $(STAMP)
+unit: $(STAMP) system-deps
 	$(BIN)/pytest -m "not browser" $(PYTEST_ARGS) tests
 
 # The demo server test is about the main environment's `make demo`; it runs once, in `unit`.
-unit-pydicom24: $(STAMP24)
+unit-pydicom24: $(STAMP24) system-deps
 	$(BIN24)/pytest -m "not browser" -p no:cacheprovider --ignore=tests/test_make_demo.py $(PYTEST_ARGS) tests
 
 notebooks: $(STAMP)
@@ -54,17 +54,18 @@ notebooks: $(STAMP)
 		$(BIN)/pytest --nbval notebooks --nbval-sanitize-with notebooks/sanitize.cfg -p no:cacheprovider $(PYTEST_ARGS); \
 	else echo "no notebooks yet"; fi
 
-browser-deps:
-	@bash scripts/install-browser.sh
+# Debian packages the tests drive for real: Chromium, Orthanc (DICOMweb), Tesseract (OCR).
+system-deps:
+	@bash scripts/install-system-packages.sh
 
-browser: $(STAMP) browser-deps
+browser: $(STAMP) system-deps
 	@if [ -d tests/browser ]; then $(BIN)/pytest -m browser $(PYTEST_ARGS) tests/browser; \
 	else echo "no browser tests yet"; fi
 
 test: lint unit unit-pydicom24 notebooks browser
 
 # README screenshots, taken in a real JupyterLab + headless Chromium by the browser harness.
-screenshots: $(STAMP) browser-deps
+screenshots: $(STAMP) system-deps
 	$(BIN)/python scripts/screenshots.py --out docs/screenshots
 
 # Re-execute the notebooks in place (stored outputs + widget state) after changing the code.

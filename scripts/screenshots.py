@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown screenshot(s) {unknown}; choose from {list(SHOTS)}")
     if find_chromium() is None:
-        print("Chromium not found: run `bash scripts/install-browser.sh` as root")
+        print("Chromium not found: run `bash scripts/install-system-packages.sh` as root")
         return 1
     from playwright.sync_api import sync_playwright
 

@@ -49,6 +49,8 @@ from matplotlib.patches import Patch
 
 from .. import display as _display
 from ..errors import DecodeError, DicomWidgetsError, GeometryError, MissingDependencyError
+from ..view.planes import Plane as _Plane
+from ..view.planes import plane_for as _plane_for
 from ._viewer_render import FastImage, RasterCache, choose_canvas, frame_to_png, make_canvas
 from ._viewer_source import Source, as_source, require_uniform
 
@@ -69,14 +71,6 @@ VIEWS = ("acquired", "axial", "coronal", "sagittal", "ortho")
 #: Colormaps offered for grey data (any matplotlib name is accepted by the ``cmap`` trait).
 CMAPS = ("gray", "bone", "viridis", "magma", "inferno", "hot", "jet", "gist_heat", "turbo")
 
-# Screen directions of the standard planes in patient LPS coordinates: (normal, right, down).
-# Radiological convention: the patient's left on the right of an axial/coronal image;
-# sagittal shows anterior on the left.
-_PLANES = {
-    "axial": ((0, 0, 1), (1, 0, 0), (0, 1, 0)),
-    "coronal": ((0, 1, 0), (1, 0, 0), (0, 0, -1)),
-    "sagittal": ((1, 0, 0), (0, 1, 0), (0, 0, -1)),
-}
 _TEXT_COLOR = "#e8e8e8"  # grey text keeps grey frames encodable as 1-byte PNGs
 _PLACEHOLDER_GREY = 40
 _DICOM_OVERLAY_COLOR = (255, 255, 0)
@@ -91,73 +85,6 @@ _DEFAULT_OVERLAY_COLORS = [
     (0.74, 0.74, 0.13),
     (0.09, 0.75, 0.81),
 ]
-
-
-@dataclass
-class _Plane:
-    """How one pane cuts the (slice, row, col) volume and lays it on screen."""
-
-    view: str
-    normal_axis: int  # array axis the pane steps through
-    down_axis: int  # array axis along screen rows
-    right_axis: int  # array axis along screen columns
-    flip_down: bool = False
-    flip_right: bool = False
-    oblique: bool = False
-
-    def cut(self, volume: np.ndarray, index: int) -> np.ndarray:
-        plane = np.take(volume, index, axis=self.normal_axis)
-        # Remaining axes keep their order; put down_axis first.
-        remaining = [a for a in (0, 1, 2) if a != self.normal_axis]
-        if remaining.index(self.down_axis) != 0:
-            plane = plane.swapaxes(0, 1)
-        if self.flip_down:
-            plane = plane[::-1]
-        if self.flip_right:
-            plane = plane[:, ::-1]
-        return plane
-
-    def voxel(self, index: int, row: int, col: int, shape: Sequence[int]) -> tuple[int, int, int]:
-        """(slice, row, col) array index of screen pixel (row, col) of plane ``index``."""
-        out = [0, 0, 0]
-        out[self.normal_axis] = index
-        out[self.down_axis] = shape[self.down_axis] - 1 - row if self.flip_down else row
-        out[self.right_axis] = shape[self.right_axis] - 1 - col if self.flip_right else col
-        return out[0], out[1], out[2]
-
-    def screen(self, voxel: Sequence[float], shape: Sequence[int]) -> tuple[float, float]:
-        """Screen (row, col) of a voxel in this pane."""
-        row = voxel[self.down_axis]
-        col = voxel[self.right_axis]
-        if self.flip_down:
-            row = shape[self.down_axis] - 1 - row
-        if self.flip_right:
-            col = shape[self.right_axis] - 1 - col
-        return row, col
-
-
-def _plane_for(view: str, affine: np.ndarray | None) -> _Plane:
-    if view == "acquired" or affine is None:
-        return _Plane("acquired", 0, 1, 2)
-    # Direction of each array axis (slice, row, col) in patient space: affine columns are
-    # (col, row, slice).
-    dirs = [affine[:3, 2], affine[:3, 1], affine[:3, 0]]
-    dirs = [d / (np.linalg.norm(d) or 1.0) for d in dirs]
-    normal, right, down = (np.asarray(v, float) for v in _PLANES[view])
-    dots = [abs(float(d @ normal)) for d in dirs]
-    normal_axis = int(np.argmax(dots))
-    rest = [a for a in (0, 1, 2) if a != normal_axis]
-    right_axis = max(rest, key=lambda a: abs(float(dirs[a] @ right)))
-    down_axis = rest[0] if rest[1] == right_axis else rest[1]
-    return _Plane(
-        view,
-        normal_axis,
-        down_axis,
-        right_axis,
-        flip_down=float(dirs[down_axis] @ down) < 0,
-        flip_right=float(dirs[right_axis] @ right) < 0,
-        oblique=max(dots) < 0.99,
-    )
 
 
 @dataclass

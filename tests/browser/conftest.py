@@ -45,7 +45,9 @@ def chromium_path() -> str:
     """Debian's Chromium; skip (or fail under CI) when it is not installed."""
     path = find_chromium()
     if path is None:
-        _unavailable("Chromium is not installed: run `bash scripts/install-browser.sh` as root")
+        _unavailable(
+            "Chromium is not installed: run `bash scripts/install-system-packages.sh` as root"
+        )
     return path
 
 
