@@ -10,6 +10,7 @@ BIN24 := $(VENV24)/bin
 STAMP := $(VENV)/.installed
 STAMP24 := $(VENV24)/.installed
 DEMO_ARGS ?=
+export DEMO_ARGS
 PYTEST_ARGS ?=
 SAMPLE_DIR ?= notebooks/sample_data
 
@@ -22,21 +23,25 @@ help:
 	@echo "make screenshots / make execute-notebooks - regenerate README pictures / stored notebook outputs"
 
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+	@$(PYTHON) scripts/check_python.py
+	$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); exit 1; }
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test]'
 	@touch $@
 
 # Many users are still on pydicom 2.4: the core's unit tests run there too (numpy < 2, as 2.4 supports).
 $(STAMP24): pyproject.toml
-	$(PYTHON) -m venv $(VENV24)
+	@$(PYTHON) scripts/check_python.py
+	$(PYTHON) -m venv $(VENV24) || { rm -rf $(VENV24); exit 1; }
 	$(BIN24)/python -m pip install -q --upgrade pip
 	$(BIN24)/python -m pip install -q -e '.[test-core]' 'pydicom>=2.4,<2.5' 'numpy<2'
 	@touch $@
 
+# As root it adds --allow-root; it prints the URL with its token, moves off a busy port, and
+# points at a demo already running instead of starting a second (scripts/demo.py says how).
+# Server flags: make demo DEMO_ARGS="--ip=0.0.0.0 --port=8888" (containers); first port: DEMO_PORT.
 demo: $(STAMP)
-	$(BIN)/python -c "from dicom_widgets.data import sample_series_folder; print('sample data in', sample_series_folder('$(SAMPLE_DIR)'))"
-	cd notebooks && DICOM_WIDGETS_DATA=$(abspath $(SAMPLE_DIR)) ../$(BIN)/jupyter lab 01_quickstart.ipynb $(DEMO_ARGS)
+	@SAMPLE_DIR=$(abspath $(SAMPLE_DIR)) $(BIN)/python scripts/demo.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check dicom_widgets tests benchmarks
