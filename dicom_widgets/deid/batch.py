@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,23 +15,36 @@ from pydicom.dataset import Dataset
 
 from .._compat import decoded_photometric, normalize_unknown_vrs, read_dataset
 from .._encode import encode_part10
-from .._io import atomic_write_bytes, atomic_write_bytes_unsynced
+from .._io import atomic_write
 from ..errors import UnsafeOutputError
+from ._checks import DICOMDIR_NOT_COPIED, check_output_folder, sop_class_of, why_not_anonymized
 from ._tables import EDITION
 from .context import DeidContext
 from .engine import DeidWarning, _html_or_pre, anonymize
 from .profile import Profile
 from .verification import Hit, VerificationReport, collect_needles, display_path, verify_bytes
 
-__all__ = ["anonymize_files", "Report", "FileOutcome", "clean_pixels"]
+__all__ = ["anonymize_files", "BatchJob", "process_file", "Report", "FileOutcome", "clean_pixels"]
 
-_MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
 _EXPLICIT_VR_LE = "1.2.840.10008.1.2.1"
 #: Below this many files the batch runs in the calling thread (process start-up costs more).
 PROCESS_POOL_THRESHOLD = 64
 _CHUNK = 16
 
 Region = tuple[int, int, int, int]
+# Photometric interpretations whose black (or minimum) is known after decoding (PS3.3 C.7.6.3.1.2).
+_BLANKABLE_PHOTOMETRICS = frozenset(
+    {
+        "MONOCHROME1",
+        "MONOCHROME2",
+        "PALETTE COLOR",
+        "RGB",
+        "YBR_FULL",
+        "YBR_FULL_422",
+        "YBR_ICT",
+        "YBR_RCT",
+    }
+)
 
 
 @dataclass
@@ -220,6 +233,12 @@ def clean_pixels(ds: Dataset, regions: Sequence[Region]) -> bool:
         return False
     if int(ds.get("BitsAllocated", 8)) == 1:
         raise ValueError("pixel cleaning of 1-bit (binary) pixel data is not supported")
+    photometric = str(ds.get("PhotometricInterpretation", "") or "").strip().upper()
+    if photometric not in _BLANKABLE_PHOTOMETRICS:
+        raise ValueError(
+            f"pixel cleaning of Photometric Interpretation {photometric or '(missing)'} is not "
+            f"supported (supported: {', '.join(sorted(_BLANKABLE_PHOTOMETRICS))}): nothing written"
+        )
     transfer = str(ds.file_meta.TransferSyntaxUID)
     compressed = transfer not in (
         "1.2.840.10008.1.2",
@@ -265,29 +284,113 @@ def clean_pixels(ds: Dataset, regions: Sequence[Region]) -> bool:
     return True
 
 
-# -- one file ------------------------------------------------------------------------------
+# -- the job --------------------------------------------------------------------------------
+PixelRegions = Sequence[Region] | Mapping[Any, Sequence[Region]] | None
+
 _CONTEXTS: dict[tuple[str, tuple[int, int]], DeidContext] = {}
 
 
-def _context_for(key_hex: str, shift: tuple[int, int]) -> DeidContext:
-    # One context per worker process and key, so the maps grow across chunks.
-    ctx = _CONTEXTS.get((key_hex, shift))
-    if ctx is None:
-        ctx = DeidContext(key_hex, date_shift_days=shift)
-        _CONTEXTS[(key_hex, shift)] = ctx
-    return ctx
+@dataclass(frozen=True)
+class BatchJob:
+    """Everything a worker needs to de-identify any file of one batch (frozen, picklable).
+
+    :func:`anonymize_files` builds one and sends it, with a chunk of sources, to each worker
+    (any executor: threads, processes, ``dask.distributed``).
+
+    Attributes
+    ----------
+    out_dir : str
+        The (checked, existing) output folder.
+    profile : Profile
+    key_hex : str
+        The key of the batch's :class:`~dicom_widgets.deid.DeidContext`.
+    date_shift_days : (int, int)
+    overwrite, verify, fsync : bool
+        As for :func:`anonymize_files`.
+    pixel_regions : rectangles, mapping or None
+        What the per-file pixel step blanks (:func:`clean_pixels`).
+
+    Examples
+    --------
+    >>> import pickle
+    >>> job = BatchJob("/tmp/out", Profile(), "00" * 16, (-3652, -365))
+    >>> pickle.loads(pickle.dumps(job)) == job, job.needs_pixels
+    (True, False)
+    """
+
+    out_dir: str
+    profile: Profile
+    key_hex: str
+    date_shift_days: tuple[int, int]
+    overwrite: bool = False
+    pixel_regions: PixelRegions = None
+    verify: bool = True
+    fsync: bool = True
+
+    @property
+    def needs_pixels(self) -> bool:
+        """Whether the per-file pixel step may change pixel data (the file is then read whole;
+        otherwise only the header is parsed and the pixel data bytes are copied unchanged)."""
+        return self.pixel_regions is not None or any(
+            self.profile.override_for(tag) is not None for tag in _PIXEL_TAGS
+        )
+
+    def context(self) -> DeidContext:
+        """This process's context for the job's key (one per process, so maps grow across chunks)."""
+        found = _CONTEXTS.get((self.key_hex, self.date_shift_days))
+        if found is None:
+            found = DeidContext(self.key_hex, date_shift_days=self.date_shift_days)
+            _CONTEXTS[(self.key_hex, self.date_shift_days)] = found
+        return found
 
 
-def _read(path: str) -> Dataset:
+# -- reading ----------------------------------------------------------------------------------
+# Pixel Data, Float Pixel Data, Double Float Pixel Data.
+_PIXEL_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)
+_PIXEL_TAG_BYTES = {t.to_bytes(4, "little")[2:] + t.to_bytes(4, "little")[:2] for t in _PIXEL_TAGS}
+_NATIVE_SYNTAXES = (
+    "1.2.840.10008.1.2",
+    "1.2.840.10008.1.2.1",
+    "1.2.840.10008.1.2.2",
+    "1.2.840.10008.1.2.1.99",
+)
+_IMPLICIT_VR_LE = "1.2.840.10008.1.2"
+# Not spliced: big endian and deflated bodies are re-encoded as a whole by the writer.
+_RE_ENCODED_SYNTAXES = ("1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99")
+_LONG_VRS = (b"OB", b"OW", b"OF", b"OD", b"OL", b"OV", b"UN")
+_ITEM, _SEQUENCE_END = b"\xfe\xff\x00\xe0", b"\xfe\xff\xdd\xe0"
+
+
+@dataclass
+class _Source:
+    """A file as read: the dataset (header only when the pixel bytes are copied as they are)."""
+
+    ds: Dataset
+    label: str
+    data: bytes | None = None
+    #: Offsets of the pixel data element in ``data``: its start, its value, its end;
+    #: ``None`` when ``ds`` holds the pixel data (or there is none).
+    pixel_span: tuple[int, int, int] | None = None
+
+
+def _parse(data: bytes, *, header_only: bool) -> tuple[Dataset, int]:
+    """The dataset in ``data`` and where parsing stopped (the pixel data tag, if header only).
+
+    A file without the Part 10 preamble is read with ``force`` when it holds real elements;
+    a file cut short raises ``ValueError("truncated ...")``.
+    """
+    import io
     import warnings as _warnings
 
     with _warnings.catch_warnings(record=True) as caught:
         _warnings.simplefilter("always")
+        fp = io.BytesIO(data)
         try:
-            ds = read_dataset(path)
+            ds = read_dataset(fp, stop_before_pixels=header_only)
         except Exception as first:  # noqa: BLE001 - retry without the Part 10 preamble
+            fp = io.BytesIO(data)
             try:
-                ds = read_dataset(path, force=True)
+                ds = read_dataset(fp, stop_before_pixels=header_only, force=True)
             except Exception:  # noqa: BLE001
                 raise first from None
             if len(ds) == 0 or not any(t >> 16 >= 0x0008 for t in ds.keys()):
@@ -300,12 +403,106 @@ def _read(path: str) -> Dataset:
     normalize_unknown_vrs(ds)
     if getattr(ds, "file_meta", None) is not None:
         normalize_unknown_vrs(ds.file_meta)
+    return ds, fp.tell()
+
+
+def _read(source: str | os.PathLike[str] | Any) -> Dataset:
+    """The whole dataset of a file (a path or a binary file object), checked for truncation."""
+    data = source.read() if hasattr(source, "read") else Path(source).read_bytes()
+    ds, _ = _parse(data, header_only=False)
     _check_complete(ds)
     return ds
 
 
-def _check_complete(ds: Dataset) -> None:
-    """Raise for a file cut short: image attributes without (enough) pixel data."""
+def _element_end(data: bytes, start: int, implicit: bool) -> tuple[int, int] | None:
+    """(value offset, end offset) of the pixel data element starting at ``start`` (the end
+    may lie past the data when the file is cut short); ``None`` when its encoding is not one
+    to copy byte for byte."""
+    if implicit:
+        length, value = int.from_bytes(data[start + 4 : start + 8], "little"), start + 8
+    elif data[start + 4 : start + 6] in _LONG_VRS:
+        length, value = int.from_bytes(data[start + 8 : start + 12], "little"), start + 12
+    else:
+        return None
+    if length != 0xFFFFFFFF:
+        return value, value + length
+    # Encapsulated: items up to the sequence delimiter (one step per fragment).
+    pos = value
+    while pos + 8 <= len(data):
+        tag, size = data[pos : pos + 4], int.from_bytes(data[pos + 4 : pos + 8], "little")
+        if tag == _SEQUENCE_END:
+            return value, pos + 8
+        if tag != _ITEM or size == 0xFFFFFFFF:
+            return None
+        pos += 8 + size
+    return value, len(data) + 1  # no delimiter: cut short
+
+
+def _read_encoding(ds: Dataset) -> tuple[bool, bool] | None:
+    """(implicit VR, little endian) the dataset was read with."""
+    encoding = getattr(ds, "original_encoding", None)  # pydicom 3
+    if encoding is None:  # pragma: no cover - pydicom 2.4
+        encoding = (getattr(ds, "read_implicit_vr", None), getattr(ds, "read_little_endian", None))
+    return None if None in encoding else (bool(encoding[0]), bool(encoding[1]))
+
+
+def _copy_encoding(ds: Dataset) -> bool | None:
+    """Implicit VR (True/False) when ``ds`` is written back in the encoding it was read with,
+    so that bytes of the file can be copied into the output (PS3.5 A.1/A.2: little endian,
+    not deflated); ``None`` otherwise."""
+    meta = getattr(ds, "file_meta", None)
+    syntax = str(meta.get("TransferSyntaxUID", "") or "") if meta is not None else ""
+    if syntax in _RE_ENCODED_SYNTAXES:
+        return None
+    implicit = syntax in ("", _IMPLICIT_VR_LE)
+    return implicit if _read_encoding(ds) == (implicit, True) else None
+
+
+def _pixel_span(data: bytes, stop: int, implicit: bool) -> tuple[int, int, int] | None:
+    """(start, value, end) of the pixel data element at ``stop`` when it is the last element
+    of ``data`` and encoded to be copied byte for byte; ``None`` otherwise."""
+    if data[stop : stop + 4] not in _PIXEL_TAG_BYTES:
+        return None
+    found = _element_end(data, stop, implicit)
+    if found is None or found[1] < len(data):
+        return None  # elements after the pixel data (signatures, padding): read it all
+    return stop, found[0], found[1]
+
+
+def _load(source: str | Dataset, index: int, job: BatchJob) -> _Source:
+    """Read one source: header only, with the pixel data bytes located, unless the job's pixel
+    step needs them decoded or the file cannot be copied that way (then it is read whole)."""
+    if isinstance(source, Dataset):
+        from .engine import _copy_dataset
+
+        return _Source(_copy_dataset(source), f"<dataset {index}>")
+    data = Path(source).read_bytes()
+    if not job.needs_pixels:
+        ds, stop = _parse(data, header_only=True)
+        implicit = _copy_encoding(ds)
+        if implicit is not None:
+            if stop >= len(data):
+                _check_complete(ds)
+                return _Source(ds, source, data)  # no pixel data: the header is everything
+            span = _pixel_span(data, stop, implicit)
+            if span is not None:
+                start, value, end = span
+                _check_complete(ds, (end - value, len(data) - value))
+                return _Source(ds, source, data, span)
+    ds, _ = _parse(data, header_only=False)
+    _check_complete(ds)
+    return _Source(ds, source, data)
+
+
+def _check_complete(ds: Dataset, pixel_value: tuple[int, int] | None = None) -> None:
+    """Raise for a file cut short: an element shorter than declared, or image attributes
+    without enough pixel data (``pixel_value``: the length of the pixel data value as
+    declared and the bytes present, when it was located rather than read)."""
+    if pixel_value is not None and pixel_value[0] > pixel_value[1]:
+        raise ValueError(
+            f"truncated file: the Pixel Data element declares {pixel_value[0]} bytes, "
+            f"{pixel_value[1]} present"
+        )
     # A file cut inside an element: pydicom keeps the short value of the last element read.
     last = max(ds._dict) if ds._dict else None
     if last is not None:
@@ -321,37 +518,33 @@ def _check_complete(ds: Dataset) -> None:
             raise ValueError(
                 f"truncated file: element {last} declares {declared} bytes, {len(value)} present"
             )
-    if 0x7FE00010 in ds:
+    if pixel_value is not None:
+        length = pixel_value[0]
+    elif 0x7FE00010 in ds:
         elem = ds[0x7FE00010]
         if getattr(elem, "is_undefined_length", False) or not isinstance(elem.value, bytes):
             return
-        try:
-            rows, cols = int(ds.Rows), int(ds.Columns)
-            bits = int(ds.BitsAllocated)
-            samples = int(ds.get("SamplesPerPixel", 1) or 1)
-            frames = int(ds.get("NumberOfFrames", 1) or 1)
-        except (AttributeError, TypeError, ValueError):
-            return
-        transfer = str(getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", "") or "")
-        if transfer and transfer not in (
-            "1.2.840.10008.1.2",
-            "1.2.840.10008.1.2.1",
-            "1.2.840.10008.1.2.2",
-            "1.2.840.10008.1.2.1.99",
-        ):
-            return  # encapsulated: length not predictable
-        if str(ds.get("PhotometricInterpretation", "")) == "YBR_FULL_422":
-            samples = 2  # chroma subsampled: two bytes per pixel pair per channel pair
-        expected = rows * cols * samples * frames * bits // 8
-        if len(elem.value) + 1 < expected:
-            raise ValueError(
-                f"truncated Pixel Data: {len(elem.value)} bytes, {expected} expected "
-                f"for {frames} frame(s) of {rows}x{cols}"
-            )
-
-
-# Pixel Data, Float Pixel Data, Double Float Pixel Data.
-_PIXEL_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)
+        length = len(elem.value)
+    else:
+        return
+    try:
+        rows, cols = int(ds.Rows), int(ds.Columns)
+        bits = int(ds.BitsAllocated)
+        samples = int(ds.get("SamplesPerPixel", 1) or 1)
+        frames = int(ds.get("NumberOfFrames", 1) or 1)
+    except (AttributeError, TypeError, ValueError):
+        return
+    transfer = str(getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", "") or "")
+    if transfer and transfer not in _NATIVE_SYNTAXES:
+        return  # encapsulated: length not predictable
+    if str(ds.get("PhotometricInterpretation", "")) == "YBR_FULL_422":
+        samples = 2  # chroma subsampled: two bytes per pixel pair per channel pair
+    expected = rows * cols * samples * frames * bits // 8
+    if length + 1 < expected:
+        raise ValueError(
+            f"truncated Pixel Data: {length} bytes, {expected} expected "
+            f"for {frames} frame(s) of {rows}x{cols}"
+        )
 
 
 def _is_image(ds: Dataset, sop_class: str) -> bool:
@@ -363,11 +556,73 @@ def _is_image(ds: Dataset, sop_class: str) -> bool:
     return "Image Storage" in UID(sop_class).name if sop_class else False
 
 
-def _process_one(index: int, source: str | Dataset, *args: Any, **kwargs: Any) -> FileOutcome:
-    """One file's outcome (arguments as :func:`_process_one_file`); whatever goes wrong with
-    this file stays with this file."""
+# -- one file ---------------------------------------------------------------------------------
+def _ensure_file_meta(ds: Dataset, sop_class: str) -> None:
+    """Give a file without file meta one (implicit VR little endian, as it was read)."""
+    meta = getattr(ds, "file_meta", None)
+    if meta is None or "TransferSyntaxUID" not in meta:
+        from pydicom.dataset import FileMetaDataset
+
+        new_meta = meta if meta is not None else FileMetaDataset()
+        new_meta.TransferSyntaxUID = _IMPLICIT_VR_LE
+        ds.file_meta = new_meta
+    if "MediaStorageSOPClassUID" not in ds.file_meta and sop_class:
+        ds.file_meta.MediaStorageSOPClassUID = sop_class
+    if "MediaStorageSOPInstanceUID" not in ds.file_meta and "SOPInstanceUID" in ds:
+        ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+
+
+def _pixel_step(ds: Dataset, job: BatchJob) -> bool:
+    """The per-file pixel step (PS3.15 E.3.1, Clean Pixel Data): blank the job's regions.
+
+    Runs only on files read whole (:attr:`BatchJob.needs_pixels`). Returns whether the pixel
+    data changed (the engine then records code 113101 and Burned In Annotation NO).
+    """
+    if job.pixel_regions is None or "PixelData" not in ds or "Rows" not in ds:
+        return False
+    regions = _regions_for(job.pixel_regions, int(ds.Rows), int(ds.Columns))
+    return bool(regions) and clean_pixels(ds, regions)
+
+
+def _encode(ds: Dataset, source: _Source) -> tuple[memoryview, list[bytes | memoryview]]:
+    """(header, chunks of the output file): the header is encoded from the dataset, the pixel
+    data element follows as the bytes read (a view: never decoded, copied only by the write)."""
+    if source.pixel_span is None:
+        data = encode_part10(ds)  # a view: no copy of the (large) pixel data
+        return data, [data]
+    header = encode_part10(ds)
+    begin, _, end = source.pixel_span
+    assert source.data is not None
+    return header, [header, memoryview(source.data)[begin:end]]
+
+
+def process_file(
+    job: BatchJob,
+    index: int,
+    source: str | Dataset,
+    context: DeidContext,
+    io_pool: cf.Executor | None = None,
+) -> FileOutcome:
+    """Read, de-identify, verify and write one source; whatever goes wrong stays with it.
+
+    Parameters
+    ----------
+    job : BatchJob
+    index : int
+        The source's place in the batch (kept in the outcome).
+    source : path or Dataset
+    context : DeidContext
+        The key and maps (the caller's own in a serial batch, the worker's in a pool).
+    io_pool : Executor, optional
+        Runs the write (and its fsync) so that the next file's work overlaps it; the outcome
+        is then completed by :func:`_settle`.
+
+    Returns
+    -------
+    FileOutcome
+    """
     try:
-        return _process_one_file(index, source, *args, **kwargs)
+        return _process(job, index, source, context, io_pool)
     except BaseException as exc:  # noqa: BLE001 - one bad file must not sink the batch
         # Rust decoders (pyo3) raise PanicException, a BaseException, on corrupt data.
         if isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit)):
@@ -376,150 +631,125 @@ def _process_one(index: int, source: str | Dataset, *args: Any, **kwargs: Any) -
         return FileOutcome(index, label, None, "error", f"{type(exc).__name__}: {exc}"[:500])
 
 
-def _process_one_file(
+def _process(
+    job: BatchJob,
     index: int,
     source: str | Dataset,
-    out_dir: str,
-    profile: Profile,
     context: DeidContext,
-    overwrite: bool,
-    pixel_regions: Any,
-    do_verify: bool,
-    fsync: bool = True,
-    io_pool: cf.Executor | None = None,
+    io_pool: cf.Executor | None,
 ) -> FileOutcome:
-    if isinstance(source, Dataset):
-        from .engine import _copy_dataset
-
-        ds = _copy_dataset(source)
-        source = f"<dataset {index}>"
-    else:
-        try:
-            ds = _read(source)
-        except Exception as exc:  # noqa: BLE001 - reported per file
-            return FileOutcome(
-                index, source, None, "error", f"unreadable: {type(exc).__name__}: {exc}"[:500]
-            )
-    meta = getattr(ds, "file_meta", None)
-    sop_class = str(
-        ds.get("SOPClassUID", "") or (meta.get("MediaStorageSOPClassUID", "") if meta else "")
-    )
-    if sop_class == _MEDIA_STORAGE_DIRECTORY or "DirectoryRecordSequence" in ds:
+    try:
+        loaded = _load(source, index, job)
+    except Exception as exc:  # noqa: BLE001 - reported per file
+        label = source if isinstance(source, str) else f"<dataset {index}>"
         return FileOutcome(
-            index,
-            source,
-            None,
-            "skipped",
-            "DICOMDIR not copied: its records name patients and the original files; "
-            "build a new one from the anonymized files (pydicom.fileset)",
+            index, label, None, "error", f"unreadable: {type(exc).__name__}: {exc}"[:500]
         )
+    ds, label = loaded.ds, loaded.label
+    refused = why_not_anonymized(ds)
+    if refused is not None:
+        status = "skipped" if refused == DICOMDIR_NOT_COPIED else "error"
+        return FileOutcome(index, label, None, status, refused)
+    sop_class = sop_class_of(ds)
+    has_pixels = loaded.pixel_span is not None or any(tag in ds for tag in _PIXEL_TAGS)
     # pydicom stops quietly at the end of a file cut inside its header, so an image without
     # its pixels may be a truncated file; header-only files exist too, so it is written, but
     # never without a word.
     note = (
         "no Pixel Data in an image instance: the source may be truncated (header only written)"
-        if _is_image(ds, sop_class) and not any(tag in ds for tag in _PIXEL_TAGS)
+        if _is_image(ds, sop_class) and not has_pixels
         else ""
     )
-    if not sop_class or "SOPInstanceUID" not in ds:
-        return FileOutcome(
-            index,
-            source,
-            None,
-            "error",
-            "not a composite instance (no SOP Class UID or SOP Instance UID): nothing written",
+    _ensure_file_meta(ds, sop_class)
+    pixel_cleaned = _pixel_step(ds, job)
+    result = anonymize(
+        ds,
+        job.profile,
+        context=context,
+        pixel_cleaned=pixel_cleaned,
+        has_pixel_data=has_pixels,
+        _inplace=True,
+    )
+    out = result.dataset
+    if "SOPInstanceUID" in out and str(out.SOPInstanceUID).strip():
+        name = f"{out.SOPInstanceUID}.dcm"
+    else:
+        name = f"noid-{context.pseudonym('file', os.path.abspath(label), 24)}.dcm"
+    target = Path(job.out_dir) / name
+    header, chunks = _encode(out, loaded)
+    hits: list[Hit] = []
+    n_needles = 0
+    if job.verify:
+        # The bytes about to be written, searched in memory (pixel data values excepted).
+        needles = collect_needles(None, result.changes, identifiers=result.identifiers)
+        n_needles = len(needles)
+        hits = verify_bytes(
+            header,
+            needles,
+            out.get("SpecificCharacterSet", ""),
+            file=str(target),
+            touched={c.path for c in result.changes if c.changed},
+            sanctioned={c.path for c in result.changes if c.action == "K" and c.rule != "basic"},
         )
-    try:
-        if meta is None or "TransferSyntaxUID" not in meta:
-            from pydicom.dataset import FileMetaDataset
+    outcome = FileOutcome(
+        index,
+        label,
+        None,
+        "written",
+        note,
+        n_changes=sum(1 for c in result.changes if c.changed),
+        actions=result.changes_by_action(),
+        warnings=result.warnings,
+        identity_removed=result.identity_removed,
+        pixel_cleaned=pixel_cleaned,
+        transfer_syntax=str(out.file_meta.TransferSyntaxUID),
+        hits=hits,
+        needles_checked=n_needles,
+    )
+    if hits:
+        outcome.status = "verification_failed"
+        outcome.message = f"{len(hits)} identifying value(s) found in the output; not written"
+        return outcome
+    pseudonym = context.pseudonym("file", label, 10)
+    if io_pool is not None:
+        # The write (and its fsync) runs on an I/O thread while this worker goes on with
+        # the next file; the chunk waits for it before reporting the outcome.
+        outcome._pending = io_pool.submit(_write_output, outcome, target, chunks, job, pseudonym)
+        return outcome
+    return _write_output(outcome, target, chunks, job, pseudonym)
 
-            # Files without file meta (no preamble): write as read (implicit VR little endian).
-            new_meta = meta if meta is not None else FileMetaDataset()
-            new_meta.TransferSyntaxUID = "1.2.840.10008.1.2"
-            ds.file_meta = new_meta
-        if "MediaStorageSOPClassUID" not in ds.file_meta and sop_class:
-            ds.file_meta.MediaStorageSOPClassUID = sop_class
-        if "MediaStorageSOPInstanceUID" not in ds.file_meta and "SOPInstanceUID" in ds:
-            ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-        pixel_cleaned = False
-        regions = []
-        if pixel_regions is not None and "PixelData" in ds and "Rows" in ds:
-            regions = _regions_for(pixel_regions, int(ds.Rows), int(ds.Columns))
-        if regions:
-            pixel_cleaned = clean_pixels(ds, regions)
-        result = anonymize(ds, profile, context=context, pixel_cleaned=pixel_cleaned, _inplace=True)
-        out = result.dataset
-        if "SOPInstanceUID" in out and str(out.SOPInstanceUID).strip():
-            name = f"{out.SOPInstanceUID}.dcm"
-        else:
-            name = f"noid-{context.pseudonym('file', os.path.abspath(source), 24)}.dcm"
-        target = Path(out_dir) / name
-        data = encode_part10(out)  # a view: no copy of the (large) pixel data
-        hits: list[Hit] = []
-        n_needles = 0
-        if do_verify:
-            needles = collect_needles(None, result.changes, identifiers=result.identifiers)
-            touched = {c.path for c in result.changes if c.changed}
-            sanctioned = {c.path for c in result.changes if c.action == "K" and c.rule != "basic"}
-            n_needles = len(needles)
-            hits = verify_bytes(
-                data,
-                needles,
-                out.get("SpecificCharacterSet", ""),
-                file=str(target),
-                touched=touched,
-                sanctioned=sanctioned,
-            )
-        outcome = FileOutcome(
-            index,
-            source,
-            None,
-            "written",
-            note,
-            n_changes=sum(1 for c in result.changes if c.changed),
-            actions=result.changes_by_action(),
-            warnings=result.warnings,
-            identity_removed=result.identity_removed,
-            pixel_cleaned=pixel_cleaned,
-            transfer_syntax=str(out.file_meta.TransferSyntaxUID),
-            hits=hits,
-            needles_checked=n_needles,
-        )
-        if hits:
-            outcome.status = "verification_failed"
-            outcome.message = f"{len(hits)} identifying value(s) found in the output; not written"
-            return outcome
-        pseudonym = context.pseudonym("file", str(source), 10)
-        if io_pool is not None:
-            # The write (and its fsync) runs on an I/O thread while this worker goes on with
-            # the next file; the chunk waits for it before reporting the outcome.
-            outcome._pending = io_pool.submit(
-                _write_output, outcome, target, data, overwrite, fsync, pseudonym
-            )
-            return outcome
-        return _write_output(outcome, target, data, overwrite, fsync, pseudonym)
-    except BaseException as exc:  # noqa: BLE001 - reported per file, nothing written
-        # Rust decoders (pyo3) raise PanicException, a BaseException, on corrupt pixel data.
-        if isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit)):
-            raise
-        return FileOutcome(index, source, None, "error", f"{type(exc).__name__}: {exc}"[:500])
+
+def _same_content(path: Path, chunks: Sequence[bytes | memoryview]) -> bool:
+    with open(path, "rb") as handle:
+        for chunk in chunks:
+            if handle.read(len(chunk)) != chunk:
+                return False
+        return handle.read(1) == b""
 
 
 def _write_output(
     outcome: FileOutcome,
     target: Path,
-    data: Any,
-    overwrite: bool,
-    fsync: bool,
+    chunks: Sequence[bytes | memoryview],
+    job: BatchJob,
     pseudonym: str,
 ) -> FileOutcome:
-    """Write one verified output atomically and complete its outcome."""
-    write = atomic_write_bytes if fsync else atomic_write_bytes_unsynced
+    """Write one verified output atomically (temporary file, then rename) and complete its
+    outcome; an interrupted write leaves no file behind."""
+
+    def write(path: Path) -> None:
+        atomic_write(
+            path,
+            lambda handle: [handle.write(chunk) for chunk in chunks],
+            overwrite=job.overwrite,
+            fsync=job.fsync,
+        )
+
     try:
         try:
-            write(target, data, overwrite=overwrite)
+            write(target)
         except FileExistsError:
-            if target.read_bytes() == data:
+            if _same_content(target, chunks):
                 outcome.status = "exists"
                 outcome.message = f"{target.name} exists with identical content (overwrite=False)"
                 return outcome
@@ -527,7 +757,7 @@ def _write_output(
             # still identifier-free name derived from the source path under the key.
             alternate = target.with_name(f"{target.stem}-{pseudonym}.dcm")
             try:
-                write(alternate, data, overwrite=overwrite)
+                write(alternate)
                 target = alternate
             except FileExistsError:
                 outcome.status = "exists"
@@ -556,40 +786,106 @@ def _settle(outcome: FileOutcome) -> FileOutcome:
     return outcome
 
 
-def _process_chunk(
-    jobs: list[tuple[int, Any]],
-    out_dir: str,
-    profile: Profile,
-    key_hex: str,
-    shift: tuple[int, int],
-    overwrite: bool,
-    pixel_regions: Any,
-    do_verify: bool,
-    fsync: bool = True,
+# -- the two ways of running a batch ----------------------------------------------------------
+#: Writes in flight at most (each holds one file's bytes).
+_MAX_PENDING = 8
+
+
+def _run_in_order(
+    job: BatchJob, items: Sequence[tuple[int, Any]], context: DeidContext, done: Any = None
+) -> list[FileOutcome]:
+    """Process ``items`` one after the other, each write overlapping the next file's work.
+
+    ``done(outcome)`` is called as each outcome settles. An interruption (Ctrl-C) waits for
+    the writes already started, so no temporary file is left behind.
+    """
+    from collections import deque
+
+    outcomes: list[FileOutcome] = []
+    pending: deque[FileOutcome] = deque()
+    with cf.ThreadPoolExecutor(max_workers=2, thread_name_prefix="deid-io") as io_pool:
+        for index, source in items:
+            pending.append(process_file(job, index, source, context, io_pool))
+            while pending and (
+                len(pending) > _MAX_PENDING
+                or pending[0]._pending is None
+                or pending[0]._pending.done()
+            ):
+                outcomes.append(_settle(pending.popleft()))
+                if done is not None:
+                    done(outcomes[-1])
+        while pending:
+            outcomes.append(_settle(pending.popleft()))
+            if done is not None:
+                done(outcomes[-1])
+    return outcomes
+
+
+def _run_chunk(
+    job: BatchJob, items: list[tuple[int, Any]]
 ) -> tuple[list[FileOutcome], dict[str, str], dict[str, int]]:
-    context = _context_for(key_hex, shift)
-    before_uids = set(context.uid_map)
-    before_dates = set(context.date_offsets)
-    with cf.ThreadPoolExecutor(max_workers=4, thread_name_prefix="deid-io") as io_pool:
-        outcomes = [
-            _process_one(
-                i,
-                src,
-                out_dir,
-                profile,
-                context,
-                overwrite,
-                pixel_regions,
-                do_verify,
-                fsync,
-                io_pool,
-            )
-            for i, src in jobs
-        ]
-        outcomes = [_settle(o) for o in outcomes]
+    """A pool worker's task: one chunk, with the worker's context; returns the outcomes and
+    the UIDs and date offsets it added (merged into the caller's context)."""
+    context = job.context()
+    before_uids, before_dates = set(context.uid_map), set(context.date_offsets)
+    outcomes = _run_in_order(job, items, context)
     uids = {k: v for k, v in context.uid_map.items() if k not in before_uids}
     dates = {k: v for k, v in context.date_offsets.items() if k not in before_dates}
     return outcomes, uids, dates
+
+
+def _run_serial(
+    job: BatchJob, items: Sequence[tuple[int, Any]], context: DeidContext, bar: Any
+) -> list[FileOutcome]:
+    """The serial path: in this thread, sharing the caller's context (its maps fill as we go)."""
+
+    def done(_outcome: FileOutcome) -> None:
+        if bar is not None:
+            bar.update(1)
+
+    return _run_in_order(job, items, context, done)
+
+
+def _run_pool(
+    job: BatchJob,
+    items: Sequence[tuple[int, Any]],
+    context: DeidContext,
+    executor: cf.Executor,
+    bar: Any,
+) -> list[FileOutcome]:
+    """The pool path: chunks of sources go to ``executor``; a chunk that fails as a whole (a
+    dead worker) gives error outcomes for its files, and the batch goes on."""
+    size = max(1, min(_CHUNK, len(items) // (4 * (os.cpu_count() or 1)) or 1))
+    chunks = [list(items[start : start + size]) for start in range(0, len(items), size)]
+    futures = {executor.submit(_run_chunk, job, chunk): chunk for chunk in chunks}
+    outcomes: list[FileOutcome] = []
+    try:
+        for future in cf.as_completed(futures):
+            try:
+                chunk_outcomes, uids, dates = future.result()
+            except Exception as exc:  # noqa: BLE001 - a dead worker must not sink the batch
+                chunk_outcomes = [
+                    FileOutcome(
+                        i,
+                        src if not isinstance(src, Dataset) else f"<dataset {i}>",
+                        None,
+                        "error",
+                        f"worker failed: {type(exc).__name__}: {exc}"[:500],
+                    )
+                    for i, src in futures[future]
+                ]
+                uids, dates = {}, {}
+            context.merge(uids, dates)
+            outcomes.extend(chunk_outcomes)
+            if bar is not None:
+                bar.update(len(chunk_outcomes))
+    except BaseException:
+        # Interrupted: queued chunks are dropped; running ones finish their files (each
+        # written whole or not at all) before the interruption goes on.
+        for future in futures:
+            future.cancel()
+        raise
+    return outcomes
 
 
 class _CallbackBar:
@@ -606,11 +902,26 @@ class _CallbackBar:
         pass
 
 
-# -- sources and safety ----------------------------------------------------------------------
-def _expand(sources: Iterable[Any]) -> tuple[list[Path], list[Path]]:
+def _progress_bar(progress: Any, total: int) -> Any:
+    if callable(progress):
+        return _CallbackBar(progress, total)
+    if progress:
+        try:
+            from tqdm.auto import tqdm
+
+            return tqdm(total=total, desc="anonymize", unit="file")
+        except ImportError:  # pragma: no cover - tqdm is a dependency
+            return None
+    return None
+
+
+# -- sources ----------------------------------------------------------------------------------
+def _expand(sources: Iterable[Any]) -> tuple[list[Path | Dataset], list[Path]]:
+    """The files (and datasets) of ``sources`` and the folders they come from; a source
+    listed twice is refused."""
     if isinstance(sources, (str, os.PathLike)):
         sources = [sources]
-    files: list[Path] = []
+    files: list[Path | Dataset] = []
     folders: list[Path] = []
     listed: dict[Path, str] = {}
     datasets_seen: set[int] = set()
@@ -620,7 +931,7 @@ def _expand(sources: Iterable[Any]) -> tuple[list[Path], list[Path]]:
             if id(item) in datasets_seen:
                 raise UnsafeOutputError("the same Dataset object is listed twice as a source")
             datasets_seen.add(id(item))
-            files.append(item)  # type: ignore[arg-type]
+            files.append(item)
             continue
         path = Path(os.fspath(item)).expanduser()
         resolved = path.resolve()
@@ -645,35 +956,24 @@ def _expand(sources: Iterable[Any]) -> tuple[list[Path], list[Path]]:
     return files, folders
 
 
-def _check_out_dir(out_dir: Path, folders: list[Path]) -> None:
-    for folder in folders:
-        if out_dir == folder or folder in out_dir.parents:
-            raise UnsafeOutputError(
-                f"output folder {out_dir} is inside the source folder {folder}: choose a folder "
-                "outside the sources (de-identified copies must never mix with the originals)"
-            )
-        if out_dir in folder.parents:
-            raise UnsafeOutputError(
-                f"output folder {out_dir} contains the source folder {folder}: choose a folder "
-                "outside the sources (a later scan of the output would mix originals and copies)"
-            )
-
-
 def anonymize_files(
-    sources: Iterable[str | os.PathLike[str]] | str | os.PathLike[str],
+    sources: Iterable[str | os.PathLike[str] | Dataset] | str | os.PathLike[str],
     out_dir: str | os.PathLike[str],
     *,
     profile: Profile | None = None,
     key: bytes | str | DeidContext | None = None,
     executor: cf.Executor | None = None,
-    progress: bool = True,
+    progress: bool | Callable[[int, int], None] = True,
     overwrite: bool = False,
-    pixel_regions: Sequence[Region] | Mapping[Any, Sequence[Region]] | None = None,
+    pixel_regions: PixelRegions = None,
     verify: bool = True,
     date_shift_days: tuple[int, int] = (-3652, -365),
     fsync: bool = True,
 ) -> Report:
     """De-identify files into ``out_dir``; every file gets an outcome, the batch goes on.
+
+    Each file's header is parsed, de-identified, verified in memory and written; its pixel
+    data bytes are copied unchanged (never decoded) unless a pixel step changes them.
 
     Parameters
     ----------
@@ -681,8 +981,8 @@ def anonymize_files(
         Files and folders (searched recursively), or in-memory datasets (anonymized from a
         copy; reported as ``<dataset i>``). A path listed twice is refused.
     out_dir : path
-        Created if needed; refused when it is, or is inside, a source folder. Files are named
-        ``<new SOP Instance UID>.dcm`` (no identifiers), written atomically.
+        Created if needed; refused when it is, is inside or contains a source folder. Files
+        are named ``<new SOP Instance UID>.dcm`` (no identifiers), written atomically.
     profile : Profile, optional
         Default: the Basic Profile.
     key : bytes, str or DeidContext, optional
@@ -699,17 +999,25 @@ def anonymize_files(
         Rectangles (end exclusive) blanked in every frame; with a mapping only instances of
         that geometry. Cleaned files are written as Explicit VR Little Endian and carry code
         113101 (Clean Pixel Data). Without it pixel data and transfer syntax are byte-exact.
+    verify : bool
+        Search every output for the original's identifying values before writing it; a file
+        with hits is not written (status ``"verification_failed"``).
+    date_shift_days : (int, int)
+        Range of the per-patient date offset (when ``key`` is not a context).
     fsync : bool
         Flush each output to disk before its rename (crash-durable). ``False`` keeps the
         temporary-file-and-rename atomicity (no reader ever sees a partial file) but leaves
         flushing to the operating system (much faster for big batches).
-    verify : bool
-        Search every output for the original's identifying values before writing it; a file
-        with hits is not written (status ``"verification_failed"``).
 
     Returns
     -------
     Report
+
+    Notes
+    -----
+    Interrupted (Ctrl-C, or an exception from ``progress``), the batch stops: files already
+    written are complete and verified, writes in flight finish or leave nothing, and no
+    temporary file remains.
 
     Examples
     --------
@@ -721,111 +1029,39 @@ def anonymize_files(
     {'written': 3}
     """
     profile = profile if profile is not None else Profile()
-    if isinstance(key, DeidContext):
-        context = key
-    else:
-        context = DeidContext(key, date_shift_days=date_shift_days)
+    context = (
+        key if isinstance(key, DeidContext) else DeidContext(key, date_shift_days=date_shift_days)
+    )
     files, folders = _expand(sources)
-    out = Path(os.fspath(out_dir)).expanduser().resolve()
-    _check_out_dir(out, folders)
-    if out.exists() and not out.is_dir():
-        raise UnsafeOutputError(f"output path {out} exists and is not a folder")
+    out = check_output_folder(out_dir, folders)
     out.mkdir(parents=True, exist_ok=True)
-
-    jobs = [(i, f if isinstance(f, Dataset) else str(f)) for i, f in enumerate(files)]
-    outcomes: list[FileOutcome] = []
+    job = BatchJob(
+        str(out),
+        profile,
+        context.key_hex,
+        context.date_shift_days,
+        overwrite=overwrite,
+        pixel_regions=pixel_regions,
+        verify=verify,
+        fsync=fsync,
+    )
+    items = [(i, f if isinstance(f, Dataset) else str(f)) for i, f in enumerate(files)]
     own_pool = None
-    if executor is None and len(jobs) >= PROCESS_POOL_THRESHOLD and (os.cpu_count() or 1) > 1:
-        own_pool = cf.ProcessPoolExecutor(max_workers=min(os.cpu_count() or 2, 8))
-        executor = own_pool
-    bar = None
-    if callable(progress):
-        bar = _CallbackBar(progress, len(jobs))
-    elif progress:
-        try:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=len(jobs), desc="anonymize", unit="file")
-        except ImportError:  # pragma: no cover - tqdm is a dependency
-            bar = None
+    if executor is None and len(items) >= PROCESS_POOL_THRESHOLD and (os.cpu_count() or 1) > 1:
+        own_pool = executor = cf.ProcessPoolExecutor(max_workers=min(os.cpu_count() or 2, 8))
+    bar = _progress_bar(progress, len(items))
     try:
         if executor is None:
-            # Serial: share the caller's context directly (its maps fill as we go); writes
-            # overlap with the next file on an I/O thread, a few files behind at most.
-            from collections import deque
-
-            pending: deque[FileOutcome] = deque()
-            with cf.ThreadPoolExecutor(max_workers=2, thread_name_prefix="deid-io") as io_pool:
-                for i, src in jobs:
-                    pending.append(
-                        _process_one(
-                            i,
-                            src,
-                            str(out),
-                            profile,
-                            context,
-                            overwrite,
-                            pixel_regions,
-                            verify,
-                            fsync,
-                            io_pool,
-                        )
-                    )
-                    while len(pending) > 8:
-                        outcomes.append(_settle(pending.popleft()))
-                        if bar is not None:
-                            bar.update(1)
-                while pending:
-                    outcomes.append(_settle(pending.popleft()))
-                    if bar is not None:
-                        bar.update(1)
+            outcomes = _run_serial(job, items, context, bar)
         else:
-            chunk = max(1, min(_CHUNK, len(jobs) // (4 * (os.cpu_count() or 1)) or 1))
-            futures = {
-                executor.submit(
-                    _process_chunk,
-                    jobs[start : start + chunk],
-                    str(out),
-                    profile,
-                    context.key_hex,
-                    context.date_shift_days,
-                    overwrite,
-                    pixel_regions,
-                    verify,
-                    fsync,
-                ): jobs[start : start + chunk]
-                for start in range(0, len(jobs), chunk)
-            }
-            for future in cf.as_completed(futures):
-                try:
-                    chunk_outcomes, uids, dates = future.result()
-                except Exception as exc:  # noqa: BLE001 - a dead worker must not sink the batch
-                    chunk_outcomes = [
-                        FileOutcome(
-                            i,
-                            src if not isinstance(src, Dataset) else f"<dataset {i}>",
-                            None,
-                            "error",
-                            f"worker failed: {type(exc).__name__}: {exc}"[:500],
-                        )
-                        for i, src in futures[future]
-                    ]
-                    uids, dates = {}, {}
-                context.merge(uids, dates)
-                outcomes.extend(chunk_outcomes)
-                if bar is not None:
-                    bar.update(len(chunk_outcomes))
-    except BaseException:
-        # Interrupted (KeyboardInterrupt...): drop the queued work; written files are complete.
-        if own_pool is not None:
-            own_pool.shutdown(wait=False, cancel_futures=True)
-            own_pool = None
-        raise
+            outcomes = _run_pool(job, items, context, executor, bar)
     finally:
         if bar is not None:
             bar.close()
         if own_pool is not None:
-            own_pool.shutdown()
+            # Also when interrupted: queued chunks are cancelled, running ones finish their
+            # files, so the folder is final once the interruption goes on.
+            own_pool.shutdown(wait=True, cancel_futures=True)
     outcomes.sort(key=lambda o: o.index)
     verification = None
     if verify:

@@ -95,6 +95,8 @@ _SR_VALUE_TAG = {
     "NUM": 0x0040A300,
 }
 _MARKER_TAGS = frozenset((0x00120062, 0x00120063, 0x00120064, 0x00280303))
+# Pixel Data, Float Pixel Data, Double Float Pixel Data.
+_PIXEL_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)
 # VRs whose values cannot carry names, IDs, dates or UIDs (UN excluded: it may be anything).
 _INERT_VRS = frozenset(
     {
@@ -500,8 +502,12 @@ class _Engine:
         ds: Dataset,
         *,
         pixel_cleaned: bool = False,
+        has_pixel_data: bool | None = None,
     ) -> None:
         self.profile = profile
+        self.has_pixel_data = (
+            any(t in ds._dict for t in _PIXEL_TAGS) if has_pixel_data is None else has_pixel_data
+        )
         self.context = context
         self._encodings_cache: dict[int, list[str]] = {}
         self.enabled = profile.enabled_options()
@@ -1341,8 +1347,7 @@ class _Engine:
     # -- markers and dataset-level warnings ------------------------------------------------
     def dataset_warnings(self, ds: Dataset) -> None:
         modality = str(_peek(ds, "Modality") or "").upper()
-        has_pixels = any(t in ds for t in (0x7FE00010, 0x7FE00008, 0x7FE00009))
-        if has_pixels:
+        if self.has_pixel_data:
             burned = str(_peek(ds, "BurnedInAnnotation") or "").upper()
             if self.pixel_cleaned and burned != "NO":
                 # PS3.15 E.3.1: once the annotation is removed, Burned In Annotation is NO.
@@ -1684,6 +1689,7 @@ def anonymize(
     *,
     context: DeidContext | None = None,
     pixel_cleaned: bool = False,
+    has_pixel_data: bool | None = None,
     _inplace: bool = False,
 ) -> AnonymizationResult:
     """De-identify ``ds`` with PS3.15 Annex E (edition 2026d); ``ds`` itself is not modified.
@@ -1700,6 +1706,9 @@ def anonymize(
     pixel_cleaned : bool
         Set by :func:`anonymize_files` when the pixel data was cleaned (adds code 113101 and
         resolves the burned-in annotation warning).
+    has_pixel_data : bool, optional
+        Whether the instance has pixel data, for a header read without it (the batch copies
+        the pixel data bytes as they are); default: whether ``ds`` holds any.
 
     Returns
     -------
@@ -1725,7 +1734,9 @@ def anonymize(
     meta = getattr(target, "file_meta", None)
     if meta is not None:
         normalize_unknown_vrs(meta)
-    engine = _Engine(profile, context, target, pixel_cleaned=pixel_cleaned)
+    engine = _Engine(
+        profile, context, target, pixel_cleaned=pixel_cleaned, has_pixel_data=has_pixel_data
+    )
     engine.walk(target, "", "", {})
     engine.file_meta(target)
     engine.preamble(target)

@@ -9,9 +9,17 @@ from typing import Any
 
 from pydicom.datadict import tag_for_keyword
 
+from ..tags import format_tag, parse_tag
 from ._tables import OPTION_COLUMNS
 
-__all__ = ["Profile", "Override", "OPTION_NAMES", "OPTION_CODES", "BASIC_CODE"]
+__all__ = [
+    "Profile",
+    "Override",
+    "OPTION_NAMES",
+    "OPTION_CODES",
+    "BASIC_CODE",
+    "parse_overrides",
+]
 
 #: The option names, in the order of the columns of Table E.1-1.
 OPTION_NAMES: tuple[str, ...] = tuple(OPTION_COLUMNS)
@@ -184,3 +192,108 @@ clean_graphics : bool
             for t, o in self.overrides.items()  # type: ignore[union-attr]
         }
         return out
+
+
+# -- the override grammar (the preview's text field, scripts) --------------------------------
+def _split_top_level(text: str) -> list[str]:
+    """Split on commas that are outside quotes and parentheses (tags contain commas)."""
+    parts: list[str] = []
+    buf: list[str] = []
+    quote: str | None = None
+    depth = 0
+    escaped = False
+    for ch in text:
+        if escaped:
+            buf.append(ch)
+            escaped = False
+            continue
+        if quote:
+            if ch == "\\":
+                escaped = True
+                buf.append(ch)
+                continue
+            if ch == quote:
+                quote = None
+            buf.append(ch)
+            continue
+        if ch in "\"'":
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth = max(0, depth - 1)
+        elif ch in ",;\n" and depth == 0:
+            parts.append("".join(buf))
+            buf = []
+            continue
+        buf.append(ch)
+    if quote:
+        raise ValueError(f"unterminated quote in {text.strip()!r}")
+    parts.append("".join(buf))
+    return [p.strip() for p in parts if p.strip()]
+
+
+def _unquote(value: str) -> str:
+    inner = value[1:-1]
+    return inner.replace("\\" + value[0], value[0]).replace("\\\\", "\\")
+
+
+def parse_overrides(text: str) -> tuple[dict[str, Any], list[str]]:
+    """Parse the overrides field into a :class:`~dicom_widgets.deid.Profile` ``overrides`` mapping.
+
+    Entries are separated by commas (or semicolons / new lines); each is ``KEY=ACTION`` where
+    KEY is a DICOM keyword or a tag in any spelling (``(0010,1010)``, ``00101010``, ``0x00101010``;
+    returned as ``"(0010,1010)"``) and ACTION is ``keep``, ``remove``, ``empty``
+    or a quoted replacement value.
+
+    Parameters
+    ----------
+    text : str
+        E.g. ``'PatientSex=keep, (0010,1010)=remove, StudyDescription="Teaching case"'``.
+
+    Returns
+    -------
+    (dict, list of str)
+        The valid overrides and one message per entry that could not be understood
+        (the valid ones still apply).
+
+    Examples
+    --------
+    >>> parse_overrides('PatientSex=keep, (0010,1010)=remove, StudyDescription="Teaching case"')
+    ({'PatientSex': 'keep', '(0010,1010)': 'remove', 'StudyDescription': ('replace', 'Teaching case')}, [])
+    >>> parse_overrides("PatientSexx=keep, PatientAge=maybe")[1]  # doctest: +NORMALIZE_WHITESPACE
+    ["PatientSexx=keep: override key 'PatientSexx' is neither a DICOM keyword nor a (gggg,eeee) tag",
+     'PatientAge=maybe: the action must be keep, remove, empty or a quoted value such as "Teaching case"']
+    """
+    overrides: dict[str, Any] = {}
+    errors: list[str] = []
+    try:
+        entries = _split_top_level(text or "")
+    except ValueError as exc:
+        return {}, [str(exc)]
+    for entry in entries:
+        key, sep, value = entry.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not key:
+            errors.append(f"{entry}: expected KEY=ACTION (for example PatientSex=keep)")
+            continue
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            action: Any = ("replace", _unquote(value))
+        elif value.lower() in ("keep", "remove", "empty"):
+            action = value.lower()
+        else:
+            errors.append(
+                f"{entry}: the action must be keep, remove, empty or a quoted value "
+                'such as "Teaching case"'
+            )
+            continue
+        tag_value = parse_tag(key)
+        if tag_value is not None:
+            key = format_tag(tag_value)  # any tag spelling -> the engine's "(gggg,eeee)"
+        try:
+            Profile(overrides={key: action})  # the engine's own validation of the key
+        except ValueError as exc:
+            errors.append(f"{entry}: {exc}")
+            continue
+        overrides[key] = action
+    return overrides, errors

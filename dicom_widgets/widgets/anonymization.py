@@ -47,7 +47,6 @@ import traitlets as T
 from pydicom.datadict import keyword_for_tag
 from pydicom.dataset import Dataset
 
-from .._compat import safe_get
 from ..deid import (
     OPTION_CODES,
     OPTION_NAMES,
@@ -57,6 +56,8 @@ from ..deid import (
     Profile,
     anonymize,
 )
+from ..deid._checks import check_output_folder, why_not_anonymized
+from ..deid.profile import parse_overrides
 from ..errors import DicomWidgetsError, UnsafeOutputError
 from ..html import anonymization as H
 from ..html import note, tag, wrap
@@ -65,7 +66,6 @@ __all__ = ["AnonymizationPreview", "parse_overrides"]
 
 Region = tuple[int, int, int, int]
 
-_ACTION_WORDS = ("keep", "remove", "empty")
 # The patient's own identifiers (what deid.identifying_values collects): keeping one is never
 # "de-identified", whatever the table says.
 _PATIENT_IDENTIFIERS = frozenset(
@@ -84,114 +84,6 @@ _PATIENT_IDENTIFIERS = frozenset(
     }
 )
 _VIEWS = ("changed", "all", "warnings")
-_MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
-
-
-# ----------------------------------------------------------------------------- overrides
-def _split_top_level(text: str) -> list[str]:
-    """Split on commas that are outside quotes and parentheses (tags contain commas)."""
-    parts: list[str] = []
-    buf: list[str] = []
-    quote: str | None = None
-    depth = 0
-    escaped = False
-    for ch in text:
-        if escaped:
-            buf.append(ch)
-            escaped = False
-            continue
-        if quote:
-            if ch == "\\":
-                escaped = True
-                buf.append(ch)
-                continue
-            if ch == quote:
-                quote = None
-            buf.append(ch)
-            continue
-        if ch in "\"'":
-            quote = ch
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth = max(0, depth - 1)
-        elif ch in ",;\n" and depth == 0:
-            parts.append("".join(buf))
-            buf = []
-            continue
-        buf.append(ch)
-    if quote:
-        raise ValueError(f"unterminated quote in {text.strip()!r}")
-    parts.append("".join(buf))
-    return [p.strip() for p in parts if p.strip()]
-
-
-def _unquote(value: str) -> str:
-    inner = value[1:-1]
-    return inner.replace("\\" + value[0], value[0]).replace("\\\\", "\\")
-
-
-def parse_overrides(text: str) -> tuple[dict[str, Any], list[str]]:
-    """Parse the overrides field into a :class:`~dicom_widgets.deid.Profile` ``overrides`` mapping.
-
-    Entries are separated by commas (or semicolons / new lines); each is ``KEY=ACTION`` where
-    KEY is a DICOM keyword or a tag in any spelling (``(0010,1010)``, ``00101010``, ``0x00101010``;
-    returned as ``"(0010,1010)"``) and ACTION is ``keep``, ``remove``, ``empty``
-    or a quoted replacement value.
-
-    Parameters
-    ----------
-    text : str
-        E.g. ``'PatientSex=keep, (0010,1010)=remove, StudyDescription="Teaching case"'``.
-
-    Returns
-    -------
-    (dict, list of str)
-        The valid overrides and one message per entry that could not be understood
-        (the valid ones still apply).
-
-    Examples
-    --------
-    >>> parse_overrides('PatientSex=keep, (0010,1010)=remove, StudyDescription="Teaching case"')
-    ({'PatientSex': 'keep', '(0010,1010)': 'remove', 'StudyDescription': ('replace', 'Teaching case')}, [])
-    >>> parse_overrides("PatientSexx=keep, PatientAge=maybe")[1]  # doctest: +NORMALIZE_WHITESPACE
-    ["PatientSexx=keep: override key 'PatientSexx' is neither a DICOM keyword nor a (gggg,eeee) tag",
-     'PatientAge=maybe: the action must be keep, remove, empty or a quoted value such as "Teaching case"']
-    """
-    overrides: dict[str, Any] = {}
-    errors: list[str] = []
-    try:
-        entries = _split_top_level(text or "")
-    except ValueError as exc:
-        return {}, [str(exc)]
-    for entry in entries:
-        key, sep, value = entry.partition("=")
-        key, value = key.strip(), value.strip()
-        if not sep or not key:
-            errors.append(f"{entry}: expected KEY=ACTION (for example PatientSex=keep)")
-            continue
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-            action: Any = ("replace", _unquote(value))
-        elif value.lower() in _ACTION_WORDS:
-            action = value.lower()
-        else:
-            errors.append(
-                f"{entry}: the action must be keep, remove, empty or a quoted value "
-                'such as "Teaching case"'
-            )
-            continue
-        from ..tags import format_tag, parse_tag
-
-        tag_value = parse_tag(key)
-        if tag_value is not None:
-            key = format_tag(tag_value)  # any tag spelling -> the engine's "(gggg,eeee)"
-        try:
-            Profile(overrides={key: action})  # the engine's own validation of the key
-        except ValueError as exc:
-            errors.append(f"{entry}: {exc}")
-            continue
-        overrides[key] = action
-    return overrides, errors
 
 
 # ----------------------------------------------------------------------------- sources
@@ -211,15 +103,7 @@ class _Item:
 
 def _check_header(ds: Dataset) -> str | None:
     """Why the engine would not anonymize this header (``None``: fine)."""
-    meta = getattr(ds, "file_meta", None)
-    sop_class = str(
-        safe_get(ds, "SOPClassUID", "") or safe_get(meta, "MediaStorageSOPClassUID", "") or ""
-    )
-    if sop_class == _MEDIA_STORAGE_DIRECTORY or "DirectoryRecordSequence" in ds:
-        return "DICOMDIR: not copied (build a new one from the anonymized files)"
-    if not sop_class or "SOPInstanceUID" not in ds:
-        return "not a composite instance (no SOP Class UID or SOP Instance UID)"
-    return None
+    return why_not_anonymized(ds)
 
 
 def _read_header(path: str) -> tuple[Dataset | None, str | None]:
@@ -1319,9 +1203,7 @@ class AnonymizationPreview(W.VBox):
         out = Path(target).expanduser().resolve()
         # The engine refuses a target inside a source folder; the widget also refuses one that
         # contains the sources, and checks the folder of a folder source as a whole.
-        _check_target(out, self._source_folders)
-        if not into_existing:
-            _check_empty(out)
+        check_output_folder(out, self._source_folders, require_empty=not into_existing)
         n = len(self._items)
         self.progress.max = max(1, n)
         self.progress.value = 0
@@ -1403,41 +1285,6 @@ def _haystack(change: Change) -> str:
         change.note,
     )
     return "\n".join(parts).casefold()
-
-
-def _check_target(out: Path, folders: Sequence[Path], *, containing: bool = True) -> None:
-    """Refuse an output folder that is, is inside, or contains a source folder."""
-    try:
-        from ..deid.batch import _check_out_dir
-    except ImportError:  # pragma: no cover - the engine names this check differently
-        _check_out_dir = None
-    unique = list(dict.fromkeys(folders))
-    if _check_out_dir is not None:
-        _check_out_dir(out, unique)
-    else:  # pragma: no cover
-        for folder in unique:
-            if out == folder or folder in out.parents:
-                raise UnsafeOutputError(f"output folder {out} is inside the source folder {folder}")
-    for folder in unique if containing else ():
-        # The reverse case too: an output folder that holds the sources would mix the
-        # de-identified copies with the originals for whoever scans it later.
-        if out in folder.parents:
-            raise UnsafeOutputError(
-                f"output folder {out} contains the source folder {folder}: choose a folder "
-                "outside the sources (de-identified copies must never mix with the originals)"
-            )
-    if out.exists() and not out.is_dir():
-        raise UnsafeOutputError(f"output path {out} exists and is not a folder")
-
-
-def _check_empty(out: Path) -> None:
-    if out.is_dir():
-        n = sum(1 for p in out.rglob("*") if p.is_file())
-        if n:
-            raise UnsafeOutputError(
-                f"output folder {out} already holds {n} file(s): choose a new or empty folder "
-                "(or export(..., into_existing=True) to add to it; files are never overwritten)"
-            )
 
 
 def _canvas_mode(canvas: str) -> str:

@@ -1,0 +1,131 @@
+"""What a batch refuses to read or write: each check lives here once (engine, batch and widget).
+
+* :func:`why_not_anonymized`: a header the batch does not de-identify (a DICOMDIR, or an
+  object that is not a composite instance) and why, in words shown to the user.
+* :func:`check_output_folder`: an output folder that would mix de-identified copies with
+  the originals (PS3.15 leaves where copies go to the tool; mixing them is the classic leak).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from pydicom.dataset import Dataset
+
+from ..errors import UnsafeOutputError
+
+__all__ = [
+    "MEDIA_STORAGE_DIRECTORY",
+    "DICOMDIR_NOT_COPIED",
+    "is_dicomdir",
+    "why_not_anonymized",
+    "check_output_folder",
+]
+
+#: SOP Class UID of a DICOMDIR (Media Storage Directory Storage, PS3.10).
+MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
+DICOMDIR_NOT_COPIED = (
+    "DICOMDIR not copied: its records name patients and the original files; "
+    "build a new one from the anonymized files (pydicom.fileset)"
+)
+
+
+def _get(ds: Dataset | None, keyword: str) -> str:
+    if ds is None:
+        return ""
+    try:
+        return str(ds.get(keyword, "") or "")
+    except Exception:  # noqa: BLE001 - an unreadable value names nothing
+        return ""
+
+
+def sop_class_of(ds: Dataset) -> str:
+    """SOP Class UID of ``ds``, from the dataset or else from its file meta (``""``: none)."""
+    return _get(ds, "SOPClassUID") or _get(
+        getattr(ds, "file_meta", None), "MediaStorageSOPClassUID"
+    )
+
+
+def is_dicomdir(ds: Dataset) -> bool:
+    """Whether ``ds`` is a DICOMDIR (by SOP Class, or by its Directory Record Sequence).
+
+    Examples
+    --------
+    >>> from pydicom import Dataset
+    >>> ds = Dataset(); ds.SOPClassUID = MEDIA_STORAGE_DIRECTORY
+    >>> is_dicomdir(ds)
+    True
+    """
+    return sop_class_of(ds) == MEDIA_STORAGE_DIRECTORY or 0x00041220 in ds
+
+
+def why_not_anonymized(ds: Dataset) -> str | None:
+    """Why the batch would not de-identify this header (``None``: it would).
+
+    Examples
+    --------
+    >>> from pydicom import Dataset
+    >>> why_not_anonymized(Dataset())
+    'not a composite instance (no SOP Class UID or SOP Instance UID): nothing written'
+    """
+    if is_dicomdir(ds):
+        return DICOMDIR_NOT_COPIED
+    if not sop_class_of(ds) or 0x00080018 not in ds:
+        return "not a composite instance (no SOP Class UID or SOP Instance UID): nothing written"
+    return None
+
+
+def check_output_folder(
+    out_dir: str | os.PathLike[str],
+    source_folders: Iterable[str | os.PathLike[str]],
+    *,
+    require_empty: bool = False,
+) -> Path:
+    """Refuse an output folder that would mix de-identified copies with the originals.
+
+    Refused: the folder of a source, a folder inside one, a folder containing one, a path
+    that is a file, and -- with ``require_empty`` -- a folder already holding files (copies
+    made under another key would mix with these).
+
+    Returns
+    -------
+    pathlib.Path
+        ``out_dir`` resolved.
+
+    Raises
+    ------
+    UnsafeOutputError
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> src = tempfile.mkdtemp()
+    >>> check_output_folder(os.path.join(src, "out"), [src])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    dicom_widgets.errors.UnsafeOutputError: output folder ... is inside the source folder ...
+    """
+    out = Path(os.fspath(out_dir)).expanduser().resolve()
+    for folder in dict.fromkeys(Path(os.fspath(f)).resolve() for f in source_folders):
+        if out == folder or folder in out.parents:
+            raise UnsafeOutputError(
+                f"output folder {out} is inside the source folder {folder}: choose a folder "
+                "outside the sources (de-identified copies must never mix with the originals)"
+            )
+        if out in folder.parents:
+            raise UnsafeOutputError(
+                f"output folder {out} contains the source folder {folder}: choose a folder "
+                "outside the sources (a later scan of the output would mix originals and copies)"
+            )
+    if out.exists() and not out.is_dir():
+        raise UnsafeOutputError(f"output path {out} exists and is not a folder")
+    if require_empty and out.is_dir():
+        n = sum(1 for p in out.rglob("*") if p.is_file())
+        if n:
+            raise UnsafeOutputError(
+                f"output folder {out} already holds {n} file(s): choose a new or empty folder "
+                "(or export(..., into_existing=True) to add to it; files are never overwritten)"
+            )
+    return out

@@ -1,0 +1,243 @@
+"""The batch writer: header-only path byte-identical to the whole-file path, interruptions,
+sources never written, the job object."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pydicom.dataset import Dataset
+
+from dicom_widgets._compat import read_dataset
+from dicom_widgets.data import ct_phantom, write_series
+from dicom_widgets.deid import DeidContext, Profile, anonymize_files
+from dicom_widgets.deid.batch import BatchJob, _load, process_file
+
+KEY = "00112233445566778899aabbccddeeff"
+
+
+def _job(out: Path, **kwargs) -> BatchJob:
+    return BatchJob(str(out), Profile(), KEY, (-3652, -365), fsync=False, **kwargs)
+
+
+def _output_bytes(job: BatchJob, index: int, path: Path) -> tuple[str, bytes | None]:
+    outcome = process_file(job, index, str(path), DeidContext(KEY))
+    if outcome.output is None:
+        return outcome.status, None
+    data = Path(outcome.output).read_bytes()
+    os.unlink(outcome.output)
+    return outcome.status, data
+
+
+def _real_files(pydicom_files) -> list[Path]:
+    from test_real_packages import PACKAGES, _files
+
+    return list(pydicom_files) + [p for m in PACKAGES for p in _files(m) if p.suffix == ".dcm"]
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore")
+def test_header_only_path_writes_what_the_whole_file_path_writes(tmp_path, pydicom_files):
+    """Copying the pixel data bytes after a re-encoded header gives, byte for byte, the file
+    that reading the whole file, anonymizing and encoding it gives (the code before the
+    streaming path, still used when a pixel step needs the pixels: ``pixel_regions=[]``)."""
+    streamed, whole = _job(tmp_path / "a"), _job(tmp_path / "b", pixel_regions=[])
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    assert not streamed.needs_pixels and whole.needs_pixels
+    compared = spliced = 0
+    for i, path in enumerate(_real_files(pydicom_files)):
+        try:
+            source = _load(str(path), i, streamed)
+        except Exception:  # noqa: BLE001 - unreadable: both paths must say so
+            assert _output_bytes(whole, i, path)[1] is None, path.name
+            continue
+        spliced += source.pixel_span is not None
+        status_a, ours = _output_bytes(streamed, i, path)
+        status_b, theirs = _output_bytes(whole, i, path)
+        assert status_a == status_b, path.name
+        assert ours == theirs, path.name
+        compared += ours is not None
+    assert compared > 150
+    assert spliced > 100, "most real files should take the header-only path"
+
+
+def test_pixel_bytes_are_copied_never_decoded(tmp_path):
+    # A multi-frame file whose pixel bytes are not even a valid image for its header: the
+    # batch never decodes them, so they arrive exactly as they were.
+    ds = ct_phantom(n_slices=1, size=64)[0]
+    ds.NumberOfFrames = 40
+    rng = np.random.default_rng(0)
+    ds.PixelData = rng.integers(0, 65535, 64 * 64 * 40, dtype=np.uint16).tobytes()
+    [path] = write_series([ds], tmp_path / "src")
+    source = _load(str(path), 0, _job(tmp_path / "out"))
+    assert source.pixel_span is not None and "PixelData" not in source.ds
+    report = anonymize_files([path], tmp_path / "out", key=KEY, progress=False)
+    assert report.ok, report._repr_text()
+    out = read_dataset(report.written[0])
+    assert out.PixelData == ds.PixelData
+    assert out.PatientIdentityRemoved == "YES" and "PatientName" in out
+
+
+def test_burned_in_warning_still_seen_without_the_pixel_data(tmp_path):
+    ds = ct_phantom(n_slices=1, size=16)[0]
+    ds.BurnedInAnnotation = "YES"  # only the header says so: it must be heard
+    [path] = write_series([ds], tmp_path / "src")
+    report = anonymize_files([path], tmp_path / "out", key=KEY, progress=False)
+    [outcome] = report.outcomes
+    assert any(w.kind == "burned_in_annotation" for w in outcome.unresolved)
+    assert read_dataset(outcome.output).PatientIdentityRemoved == "NO"
+
+
+def test_truncated_pixel_data_found_without_reading_it(tmp_path):
+    [path] = write_series(ct_phantom(n_slices=1, size=64), tmp_path / "src")
+    data = path.read_bytes()
+    path.write_bytes(data[:-1000])
+    [outcome] = anonymize_files([path], tmp_path / "out", progress=False).outcomes
+    assert outcome.status == "error" and "truncated" in outcome.message
+    assert not list((tmp_path / "out").iterdir())
+
+
+def test_elements_after_the_pixel_data_are_de_identified_too(tmp_path):
+    ds = ct_phantom(n_slices=1, size=16)[0]
+    ds.add_new(0xFFFCFFFC, "OB", b"Jane Q PHANTOM padding\x00\x00")  # after (7FE0,0010)
+    [path] = write_series([ds], tmp_path / "src")
+    assert _load(str(path), 0, _job(tmp_path)).pixel_span is None  # read whole instead
+    report = anonymize_files([path], tmp_path / "out", key=KEY, progress=False)
+    assert report.ok and b"PHANTOM" not in Path(report.written[0]).read_bytes()
+
+
+def test_the_job_is_frozen_and_picklable(tmp_path):
+    job = _job(tmp_path, pixel_regions={(16, 16): [(0, 0, 4, 4)]})
+    assert pickle.loads(pickle.dumps(job)) == job
+    with pytest.raises(AttributeError):
+        job.overwrite = True  # type: ignore[misc]
+    assert job.context() is job.context()  # one context per process and key
+
+
+def _digests(folder: Path) -> dict[str, tuple[str, int]]:
+    return {
+        p.name: (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
+        for p in folder.iterdir()
+    }
+
+
+def test_sources_are_never_written(tmp_path):
+    paths = write_series(ct_phantom(n_slices=3, size=16), tmp_path / "src")
+    before = _digests(tmp_path / "src")
+    for regions in (None, [(0, 0, 4, 4)]):
+        anonymize_files(
+            tmp_path / "src",
+            tmp_path / f"out{regions is None}",
+            pixel_regions=regions,
+            progress=False,
+        )
+    assert _digests(tmp_path / "src") == before
+    assert len(paths) == 3
+
+
+def _assert_complete_outputs(out: Path, reference: Path) -> int:
+    """Every file in ``out`` is a complete output (equal to the uninterrupted run's)."""
+    names = sorted(p.name for p in out.iterdir())
+    assert not [n for n in names if n.endswith(".tmp") or n.startswith(".")], names
+    for name in names:
+        assert (out / name).read_bytes() == (reference / name).read_bytes(), name
+    return len(names)
+
+
+class _Stop:
+    def __init__(self, after: int) -> None:
+        self.after = after
+
+    def __call__(self, done: int, total: int) -> None:
+        if done >= self.after:
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("pool", [False, True])
+def test_interrupted_batch_leaves_no_partial_output(tmp_path, pool):
+    import concurrent.futures as cf
+
+    paths = write_series(ct_phantom(n_slices=40, size=32), tmp_path / "src")
+    reference = anonymize_files(paths, tmp_path / "ref", key=KEY, progress=False)
+    assert reference.ok
+    executor = cf.ProcessPoolExecutor(2) if pool else None
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            anonymize_files(paths, tmp_path / "out", key=KEY, progress=_Stop(5), executor=executor)
+    finally:
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+    written = _assert_complete_outputs(tmp_path / "out", tmp_path / "ref")
+    assert written < len(paths)
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_a_subprocess_leaves_no_partial_output(tmp_path):
+    write_series(ct_phantom(n_slices=150, size=64), tmp_path / "src")
+    anonymize_files(tmp_path / "src", tmp_path / "ref", key=KEY, progress=False)
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from dicom_widgets.deid import anonymize_files
+
+        def progress(done, total):
+            print(done, flush=True)
+
+        anonymize_files({str(tmp_path / "src")!r}, {str(tmp_path / "out")!r}, key={KEY!r},
+                        progress=progress)
+        print("finished", flush=True)
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    # Its own process group, as a terminal's Ctrl-C reaches the whole foreground group.
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
+    assert proc.stdout is not None
+    first = proc.stdout.readline()  # the first chunk is written: interrupt the rest
+    os.killpg(proc.pid, signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert first.strip().isdigit(), (first, stderr)
+    assert "finished" not in stdout
+    assert proc.returncode != 0 and "KeyboardInterrupt" in stderr
+    time.sleep(0.2)  # nothing may appear after the process is gone
+    written = _assert_complete_outputs(tmp_path / "out", tmp_path / "ref")
+    assert 0 < written < 150
+
+
+def test_unsupported_photometric_interpretation_is_reported(tmp_path):
+    ds = ct_phantom(n_slices=1, size=16)[0]
+    ds.PhotometricInterpretation = "HSV"  # retired: no blanking colour is defined for it
+    [path] = write_series([ds], tmp_path / "src")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        [outcome] = anonymize_files(
+            [path], tmp_path / "out", pixel_regions=[(0, 0, 4, 4)], progress=False
+        ).outcomes
+    assert outcome.status == "error" and "HSV" in outcome.message, outcome
+    # Without a pixel step the file is copied as it is (its pixels are not interpreted).
+    [copied] = anonymize_files([path], tmp_path / "out2", progress=False).outcomes
+    assert copied.status == "written"
+
+
+def test_a_dataset_source_is_never_modified(tmp_path):
+    ds = ct_phantom(n_slices=1, size=16)[0]
+    before = Dataset(ds)
+    report = anonymize_files([ds], tmp_path / "out", progress=False)
+    assert report.ok and ds == before
