@@ -24,6 +24,7 @@ import numpy as np
 from pydicom.dataset import Dataset
 
 from .._io import write_dataset_atomic
+from ._burned_in import FAKE_PATIENTS, BurnedInImage, BurnedInText, burned_in_phantom
 from ._phantom import (
     CT_REGIONS,
     HEAD_HALF_SIZE_MM,
@@ -46,6 +47,10 @@ __all__ = [
     "mr_phantom",
     "mr_multiframe_phantom",
     "phantom_values_at",
+    "burned_in_phantom",
+    "BurnedInImage",
+    "BurnedInText",
+    "FAKE_PATIENTS",
     "write_series",
     "sample_series_folder",
     "PYDICOM_FILES",

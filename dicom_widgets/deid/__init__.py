@@ -94,6 +94,11 @@ __all__ = [
     "verify",
     "VerificationReport",
     "Hit",
+    "find_text_regions",
+    "blank_text_regions",
+    "TextRegion",
+    "TextDetection",
+    "TextRegionPlan",
 ]
 
 
@@ -102,6 +107,16 @@ def __getattr__(name: str):  # lazy: the batch writer and verifier import more
         from . import batch
 
         return getattr(batch, name)
+    if name in (
+        "find_text_regions",
+        "blank_text_regions",
+        "TextRegion",
+        "TextDetection",
+        "TextRegionPlan",
+    ):
+        from . import text_regions
+
+        return getattr(text_regions, name)
     if name in ("verify", "VerificationReport", "Hit"):
         from . import verification as _verify
 
