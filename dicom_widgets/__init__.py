@@ -38,6 +38,9 @@ _LAZY: dict[str, str] = {
     "Series": "dicom_widgets.series",
     "SeriesCatalog": "dicom_widgets.series",
     "Finding": "dicom_widgets.series",
+    "load_segmentation": "dicom_widgets.segmentation",
+    "write_seg": "dicom_widgets.segmentation",
+    "Segmentation": "dicom_widgets.segmentation",
     "to_display": "dicom_widgets.display",
     "PRESETS": "dicom_widgets.display",
     "SeriesViewer": "dicom_widgets.widgets.viewer",
@@ -50,7 +53,7 @@ _LAZY: dict[str, str] = {
     "load_ipython_extension": "dicom_widgets._ipython",
     "unload_ipython_extension": "dicom_widgets._ipython",
 }
-_SUBMODULES = {"data", "deid", "display", "series", "tags", "html", "widgets"}
+_SUBMODULES = {"data", "deid", "display", "series", "segmentation", "tags", "html", "widgets"}
 
 __all__ = [
     *_LAZY,
