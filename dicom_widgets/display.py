@@ -31,12 +31,16 @@ Examples
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from pydicom.dataset import Dataset
+
+from ._compat import safe_get
+from .errors import DicomWidgetsWarning
 
 __all__ = [
     "PRESETS",
@@ -49,6 +53,8 @@ __all__ = [
     "apply_window",
     "auto_window",
     "window_from_dataset",
+    "windows_from_dataset",
+    "overlay_mask",
     "voi_lut_from_dataset",
     "resolve_window",
     "make_lut",
@@ -124,14 +130,6 @@ class VOILUT:
 WindowSpec = tuple[float, float] | Window | VOILUT | str | None
 
 
-def _first(value: Any) -> Any:
-    # WindowCenter/Width may hold several values (one per explanation); PS3.3 says the first is
-    # the default, which is what every viewer shows first.
-    if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
-        return value[0] if len(value) else None
-    return value
-
-
 def _frame_item(ds: Dataset, frame: int, sequence: str) -> Dataset | None:
     """The functional group item ``sequence`` for ``frame`` (per-frame first, then shared)."""
     for groups, index in (
@@ -148,10 +146,7 @@ def _frame_item(ds: Dataset, frame: int, sequence: str) -> Dataset | None:
 
 
 def window_from_dataset(ds: Dataset | None, frame: int = 0) -> Window | None:
-    """The file's own window for ``frame``: the first Window Center/Width value.
-
-    Looks at the top level, then at the Frame VOI LUT functional group of
-    enhanced multi-frame files (per-frame first, then shared).
+    """The file's own window for ``frame``: the first of :func:`windows_from_dataset`.
 
     Parameters
     ----------
@@ -171,25 +166,134 @@ def window_from_dataset(ds: Dataset | None, frame: int = 0) -> Window | None:
     >>> window_from_dataset(ct_phantom(1, 8)[0])
     Window(center=40.0, width=80.0, function='LINEAR', explanation='BRAIN')
     """
+    windows = windows_from_dataset(ds, frame)
+    return windows[0] if windows else None
+
+
+def windows_from_dataset(ds: Dataset | None, frame: int = 0) -> list[Window]:
+    """Every window the file offers for ``frame``, in file order (the first is the default).
+
+    Window Center (0028,1050) and Window Width (0028,1051) may hold several values, one
+    per Window Center & Width Explanation (PS3.3 C.11.2). They are read from the top
+    level, else from the Frame VOI LUT functional group of enhanced multi-frame files
+    (per-frame first, then shared). Pairs that are not numbers, or have a width <= 0, are
+    left out.
+
+    Parameters
+    ----------
+    ds : Dataset or None
+        A header (pixel data not needed).
+    frame : int
+        Frame index, for multi-frame files.
+
+    Returns
+    -------
+    list of Window
+        Empty when the file has no usable window.
+
+    Examples
+    --------
+    >>> from dicom_widgets.data import ct_phantom
+    >>> [w.explanation for w in windows_from_dataset(ct_phantom(1, 8)[0])]
+    ['BRAIN', 'BONE']
+    """
     if ds is None:
-        return None
+        return []
     source: Dataset | None = (
         ds if "WindowCenter" in ds else _frame_item(ds, frame, "FrameVOILUTSequence")
     )
-    if source is None or "WindowCenter" not in source or "WindowWidth" not in source:
-        return None
-    try:
-        center = float(_first(source.WindowCenter))
-        width = float(_first(source.WindowWidth))
-    except (TypeError, ValueError):
-        return None
-    if not (math.isfinite(center) and math.isfinite(width)) or width <= 0:
-        return None
-    function = str(source.get("VOILUTFunction", "") or "LINEAR").strip().upper()
+    if source is None:
+        return []
+    centers, widths = safe_get(source, "WindowCenter"), safe_get(source, "WindowWidth")
+    if centers is None or widths is None:
+        return []
+    explanations = _values(safe_get(source, "WindowCenterWidthExplanation", ""))
+    function = str(safe_get(source, "VOILUTFunction", "") or "LINEAR").strip().upper()
     if function not in VOI_FUNCTIONS:
         function = "LINEAR"
-    explanation = _first(source.get("WindowCenterWidthExplanation", "")) or ""
-    return Window(center, width, function, str(explanation))
+    out = []
+    for k, (center, width) in enumerate(zip(_values(centers), _values(widths))):
+        try:
+            center, width = float(center), float(width)
+        except (TypeError, ValueError):
+            continue
+        if math.isfinite(center) and math.isfinite(width) and width > 0:
+            text = str(explanations[k] or "") if k < len(explanations) else ""
+            out.append(Window(center, width, function, text))
+    return out
+
+
+def _values(value: Any) -> list[Any]:
+    """A DICOM value as a list (a multi-valued element, or one value)."""
+    if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
+        return list(value)
+    return [value]
+
+
+def overlay_mask(
+    ds: Dataset | None, frame: int = 0, shape: tuple[int, int] | None = None
+) -> np.ndarray | None:
+    """The union of the overlay planes (60xx,3000) of ``frame`` as a boolean image, or None.
+
+    Overlay planes (PS3.3 C.9.2) are 1-bit graphics stored beside the pixel data: ROI
+    outlines, annotations, shutters. Planes smaller than the image are placed at their
+    Overlay Origin (60xx,0050); a plane that cannot be read is skipped with a
+    :class:`~dicom_widgets.errors.DicomWidgetsWarning`, so the image still shows.
+
+    Parameters
+    ----------
+    ds : Dataset or None
+        The image's dataset.
+    frame : int
+        Frame of a multi-frame overlay (clamped to the overlay's frames).
+    shape : (rows, cols), optional
+        Shape of the image (default: the dataset's Rows and Columns).
+
+    Returns
+    -------
+    numpy.ndarray or None
+        (rows, cols) bool, or None when the dataset has no overlay plane.
+
+    Examples
+    --------
+    >>> from pydicom import examples
+    >>> overlay_mask(examples.overlay).shape  # doctest: +SKIP
+    (484, 484)
+    """
+    if ds is None:
+        return None
+    if shape is None:
+        shape = (int(safe_get(ds, "Rows", 0) or 0), int(safe_get(ds, "Columns", 0) or 0))
+    result = None
+    for group in range(0x6000, 0x6020, 2):
+        if (group, 0x3000) not in ds:
+            continue
+        try:
+            plane = np.asarray(ds.overlay_array(group))
+        except Exception as exc:  # noqa: BLE001 - a malformed overlay must not hide the image
+            warnings.warn(
+                f"overlay group {group:04X} unreadable: {exc}", DicomWidgetsWarning, stacklevel=2
+            )
+            continue
+        if plane.ndim == 3:
+            plane = plane[min(frame, plane.shape[0] - 1)]
+        plane = _place_overlay(plane.astype(bool), safe_get(ds, (group, 0x0050)), shape)
+        result = plane if result is None else (result | plane)
+    return result
+
+
+def _place_overlay(plane: np.ndarray, origin: Any, shape: tuple[int, int]) -> np.ndarray:
+    """``plane`` padded into an image of ``shape`` at its 1-based Overlay Origin (row, col)."""
+    if plane.shape == tuple(shape):
+        return plane
+    full = np.zeros(shape, bool)
+    row, col = (0, 0)
+    if origin is not None:
+        row, col = int(origin.value[0]) - 1, int(origin.value[1]) - 1
+    row, col = max(row, 0), max(col, 0)
+    part = plane[: shape[0] - row, : shape[1] - col]
+    full[row : row + part.shape[0], col : col + part.shape[1]] = part
+    return full
 
 
 def voi_lut_from_dataset(ds: Dataset | None) -> VOILUT | None:

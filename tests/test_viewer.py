@@ -16,6 +16,7 @@ from PIL import Image
 
 from dicom_widgets.display import to_display
 from dicom_widgets.errors import GeometryError, MissingDependencyError
+from dicom_widgets.view import Layer, Polyline
 from dicom_widgets.widgets._viewer_render import FastImage, SendRecorder, encode_png, frame_to_png
 from dicom_widgets.widgets.viewer import SeriesViewer, link
 
@@ -130,7 +131,7 @@ def test_each_slice_change_sends_one_png_of_the_new_slice(viewer, vol):
 
 # ---------------------------------------------------------------------- navigation
 def test_slider_changes_displayed_slice(viewer, vol):
-    viewer._slider.value = 3
+    viewer.controls.slider.value = 3
     assert viewer.index == 3
     expected = to_display(vol[3].astype(float), (0, 1000))
     assert np.array_equal(_grey(viewer), expected)
@@ -138,7 +139,7 @@ def test_slider_changes_displayed_slice(viewer, vol):
     assert np.array_equal(_grey(viewer), to_display(vol[9].astype(float), (0, 1000)))
     assert viewer.annotations["bottom_left"].startswith("Im: 10/12")
     assert "27.0 mm" in viewer.annotations["bottom_left"]  # 9 * 3 mm
-    assert "10 / 12" in viewer._counter.value
+    assert "10 / 12" in viewer.controls.counter.value
 
 
 def test_out_of_range_index_says_what_was_expected(viewer):
@@ -178,22 +179,22 @@ def test_mouse_wheel_and_keys_step_slices(viewer):
 
 def test_play_steps_and_loops(viewer):
     viewer.index = 10
-    viewer._tick()
+    viewer.cine.tick()
     assert viewer.index == 11
-    viewer._tick()
+    viewer.cine.tick()
     assert viewer.index == 0  # loop
     viewer.loop = False
     viewer.index = 10
     viewer.playing = True
-    viewer._tick()
+    viewer.cine.tick()
     assert viewer.index == 11 and viewer.playing is True
-    viewer._tick()
+    viewer.cine.tick()
     assert viewer.index == 11 and viewer.playing is False
     viewer.playing = True  # Play again at the end of a non-looping cine: from the start
     assert viewer.index == 0
     viewer.playing = False
     viewer.fps = 25
-    assert viewer._timer.interval == 40
+    assert viewer.cine.timer.interval == 40
     with pytest.raises(traitlets.TraitError):
         viewer.fps = 0
 
@@ -201,12 +202,12 @@ def test_play_steps_and_loops(viewer):
 def test_four_d_time_slider_and_play_over_time():
     vol4 = np.stack([_volume(4, 16, 16), _volume(4, 16, 16) + 2000])
     v = SeriesViewer(vol4, window=(0, 5000))
-    assert v._time_row.layout.display != "none"
+    assert v.controls.time_row.layout.display != "none"
     before = _grey(v).copy()
-    v._time_slider.value = 1
+    v.controls.time_slider.value = 1
     assert v.time == 1
     assert not np.array_equal(before, _grey(v))
-    v._tick()
+    v.cine.tick()
     assert v.time == 0  # cine runs over time for 4-D data
     assert "T: 1/2" in v.annotations["bottom_left"]
 
@@ -218,7 +219,7 @@ def test_presets_window_boxes_and_auto(viewer, vol):
     assert (viewer.window_center, viewer.window_width) == (400.0, 1800.0)
     assert np.array_equal(_grey(viewer), to_display(vol[4].astype(float), "bone"))
     assert "(bone)" in viewer.annotations["bottom_right"]
-    viewer._width_box.value = 300.0
+    viewer.controls.width_box.value = 300.0
     assert viewer.preset == "custom" and viewer.window_width == 300.0
     assert np.array_equal(_grey(viewer), to_display(vol[4].astype(float), (400, 300)))
     center, width = viewer.auto_window()
@@ -267,9 +268,9 @@ def test_hover_readout(viewer, vol):
     assert "slice 2  row 10  col 20" in text
     assert f"value {int(vol[2, 10, 20])}" in text
     assert "(20.0, 10.0, 6.0) mm" in text
-    assert viewer._readout_label.value == text
-    assert "dw-readout" in viewer._readout_label._dom_classes
-    assert "dw-status" in viewer._status_label._dom_classes
+    assert viewer.controls.readout_label.value == text
+    assert "dw-readout" in viewer.controls.readout_label._dom_classes
+    assert "dw-status" in viewer.controls.status_label._dom_classes
 
 
 # ---------------------------------------------------------------------- views
@@ -295,30 +296,30 @@ def test_ortho_has_three_panes_and_crosshair_follows_clicks(vol):
     v = SeriesViewer(vol, spacing=(3.0, 1.0, 1.0), window=(0, 1000), view="ortho")
     _send(v, type="initialized")
     assert len(v.axes) == 3
-    assert all(p.hline.get_visible() for p in v._panes)
+    assert all(p.hline.get_visible() for p in v.panes)
     # Click in the axial pane at row 12, col 30 -> coronal shows row 12, sagittal col 30.
     _mouse(v, "button_press", 12, 30, pane=0, button=0, buttons=1)
     _mouse(v, "button_release", 12, 30, pane=0, button=0)
-    k = v._cursor[0]
-    assert v._cursor == [k, 12, 30]
-    coronal, sagittal = v._panes[1], v._panes[2]
+    k = v.model.cursor[0]
+    assert v.model.cursor == (k, 12, 30)
+    coronal, sagittal = v.panes[1], v.panes[2]
     assert np.array_equal(
         coronal.image.get_array()[..., 0], to_display(vol[::-1, 12, :].astype(float), (0, 1000))
     )
     assert np.array_equal(
         sagittal.image.get_array()[..., 0], to_display(vol[::-1, :, 30].astype(float), (0, 1000))
     )
-    assert v._panes[0].vline.get_xdata()[0] == 30
+    assert v.panes[0].vline.get_xdata()[0] == 30
     # Clicking the coronal pane makes it active: the slider now moves coronal planes.
     _mouse(v, "button_press", 2, 5, pane=1, button=0, buttons=1)
-    assert v._active == 1 and v.index == 12 and v.n_slices == vol.shape[1]
-    assert v._cursor == [vol.shape[0] - 1 - 2, 12, 5]
+    assert v.model.active == 1 and v.index == 12 and v.n_slices == vol.shape[1]
+    assert v.model.cursor == (vol.shape[0] - 1 - 2, 12, 5)
 
 
 def test_acquired_only_without_geometry_reason_shown():
     v = SeriesViewer(np.zeros((1, 8, 8), np.int16))
-    assert "axial" not in v._view_buttons.options
-    assert "at least 2 slices" in v._view_reason.value
+    assert "axial" not in v.controls.view_buttons.options
+    assert "at least 2 slices" in v.controls.view_reason.value
     with pytest.raises(GeometryError, match="at least 2 slices"):
         v.view = "axial"
 
@@ -437,10 +438,10 @@ def test_save_animation_gif_and_mp4_message(viewer, tmp_path):
 
 def test_image_fallback_canvas_updates_png(vol):
     v = SeriesViewer(vol, window=(0, 1000), canvas="image", size=128)
-    assert v._image_widget is not None and v._image_widget in v.children
-    first = bytes(v._image_widget.value)
+    assert v.image_widget is not None and v.image_widget in v.children
+    first = bytes(v.image_widget.value)
     v.index = 1
-    second = bytes(v._image_widget.value)
+    second = bytes(v.image_widget.value)
     assert first != second
     shown = np.asarray(Image.open(io.BytesIO(second)))
     assert shown.shape[:2] == (128, 128)
@@ -501,9 +502,9 @@ def test_play_timer_runs_in_both_canvas_modes(vol):
     for mode in ("ipympl", "image"):
         v = SeriesViewer(vol, canvas=mode)
         v.playing = True
-        assert v._timer is not None and v._play_button.icon == "pause"
+        assert v.cine.timer is not None and v.controls.play_button.icon == "pause"
         v.playing = False
-        assert v._play_button.icon == "play"
+        assert v.controls.play_button.icon == "play"
 
 
 def test_close_stops_timer_and_closes_widgets(vol):
@@ -512,8 +513,8 @@ def test_close_stops_timer_and_closes_widgets(vol):
     link(v, other)
     v.playing = True
     v.close()
-    assert v.playing is False and v._links == [] and other._links == []
-    assert v.canvas.comm is None and v._slider.comm is None
+    assert v.playing is False and v.links == [] and other.links == []
+    assert v.canvas.comm is None and v.controls.slider.comm is None
 
 
 def test_float_maps_auto_window_and_drag_never_reaches_zero():
@@ -532,17 +533,17 @@ def test_cached_annotations_look_like_directly_drawn_ones(vol):
     v = SeriesViewer(vol, spacing=(3, 1, 1), window=(0, 1000), size=256)
     v.add_overlay(np.ones(vol.shape, np.uint8), alpha=0.2, labels={1: "everything"})
     cached = np.asarray(v.canvas.get_renderer().buffer_rgba()).astype(int)
-    v._static_artists = lambda: {}  # every artist drawn by matplotlib itself
+    v._artists.static_artists = lambda: {}  # every artist drawn by matplotlib itself
     v.refresh()
     direct = np.asarray(v.canvas.get_renderer().buffer_rgba()).astype(int)
     text_pixels = (np.abs(direct - cached).max(axis=2) > 0).sum()
     assert np.abs(direct - cached).max() <= 3  # antialiasing rounding only
     assert text_pixels < 0.02 * direct.shape[0] * direct.shape[1]
     # and a changed annotation is re-rasterised, not served stale from the cache
-    del v._static_artists
+    del v._artists.static_artists
     v.preset = "bone"
     assert "(bone)" in v.annotations["bottom_right"]
-    key = v._static_artists()[id(v._corner_texts["bottom_right"])]
+    key = v._artists.static_artists()[id(v._artists.corner_texts["bottom_right"])]
     assert "(bone)" in key[1]
 
 
@@ -586,7 +587,7 @@ def test_one_frame_per_view_change_and_ortho_click(vol):
     v.view = "ortho"
     assert len(recorder.frames) == 2
     _mouse(v, "button_press", 3, 4, pane=2, button=0, buttons=1)
-    assert len(recorder.frames) == 3 and v._active == 2
+    assert len(recorder.frames) == 3 and v.model.active == 2
 
 
 def test_hidpi_browser_gets_double_resolution_frames(viewer, vol):
@@ -602,7 +603,7 @@ def test_hidpi_browser_gets_double_resolution_frames(viewer, vol):
 
 def test_initial_index_zero_is_shown(vol):
     v = SeriesViewer(vol, window=(0, 1000), index=0)
-    assert v.index == 0 and v._cursor[0] == 0
+    assert v.index == 0 and v.model.cursor[0] == 0
     assert np.array_equal(_grey(v), to_display(vol[0].astype(float), (0, 1000)))
     assert v.annotations["bottom_left"].startswith("Im: 1/12")
 
@@ -637,3 +638,67 @@ def test_widgets_do_not_switch_the_users_pyplot_backend(make, module):
     assert out.returncode == 0, out.stderr
     backend, canvas_module = out.stdout.split()
     assert backend == "agg" and canvas_module == module
+
+
+# ---------------------------------------------------------------------- the view model behind it
+def test_the_viewer_shows_its_model(vol):
+    from dicom_widgets.view import ViewModel
+
+    v = SeriesViewer(vol, spacing=(3.0, 1.0, 1.0), window=(0, 1000))
+
+    def shown_is_model() -> bool:
+        rgba = v.model.render()
+        grey = rgba[..., 0] if np.array_equal(rgba[..., 0], rgba[..., 2]) else rgba[..., :3]
+        return np.array_equal(v.displayed, grey) and np.array_equal(v.image.get_array(), rgba)
+
+    assert isinstance(v.model, ViewModel) and shown_is_model()
+    for change in (
+        lambda: setattr(v, "index", 3),
+        lambda: setattr(v, "preset", "bone"),
+        lambda: setattr(v, "view", "coronal"),
+        lambda: setattr(v, "index", 30),
+        lambda: setattr(v, "cmap", "viridis"),
+        lambda: setattr(v, "view", "ortho"),
+    ):
+        change()
+        assert shown_is_model()
+    # The model drives the viewer as well: its traits and picture follow.
+    v.model.view = "sagittal"
+    v.model.index = 11
+    assert (v.view, v.index, v.n_slices) == ("sagittal", 11, 48) and shown_is_model()
+    v.model.preset = "lung"
+    assert (
+        v.preset == "lung" and v.window_width == 1500 and "(lung)" in v.annotations["bottom_right"]
+    )
+
+
+class _Ticks(Layer):
+    """A layer with vector items: a green line on row ``index`` of the acquired plane."""
+
+    def items(self, pane):
+        row = float(pane.index)
+        return [Polyline(np.array([[row, 0.0], [row, 47.0]]), (0.0, 1.0, 0.0), width=2)]
+
+
+def test_layer_vector_items_are_drawn_and_prefetched_exactly(vol):
+    v = SeriesViewer(vol, spacing=(3.0, 1.0, 1.0), window=(0, 1000), size=240, index=2)
+    frames: dict[tuple[int, int], bytes] = {}
+    cache = v.frame_cache.widget
+    original = cache.send_frame
+
+    def send_frame(generation, index, png):
+        frames[(generation, index)] = bytes(png)
+        original(generation, index, png)
+
+    cache.send_frame = send_frame
+    generation = v.frame_cache.generation
+    v.model.add_layer(_Ticks("ticks"))
+    assert v.frame_cache.generation == generation + 1  # a new layer: a new generation
+    buffer = np.asarray(v.canvas.get_renderer().buffer_rgba())
+    green = (buffer[..., 1] > 200) & (buffer[..., 0] < 80)
+    assert green.sum() > 100
+    recorder = SendRecorder(v.canvas)
+    assert v.prefetch(4) == 4
+    for index in (3, 4, 1):
+        v.index = index
+        assert recorder.last == frames[(v.frame_cache.generation, index)], index

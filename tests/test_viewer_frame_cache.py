@@ -26,7 +26,7 @@ class _Frames:
 
     def __init__(self, viewer: SeriesViewer) -> None:
         self.by_key: dict[tuple[int, int], bytes] = {}
-        cache = viewer._frame_cache
+        cache = viewer.frame_cache.widget
         original = cache.send_frame
 
         def send_frame(generation: int, index: int, png: bytes) -> None:
@@ -49,19 +49,20 @@ def viewer(series):
 
 
 def test_the_cache_is_a_child_linked_to_the_slider(viewer):
-    assert isinstance(viewer._frame_cache, FrameCache)
-    assert viewer._frame_cache in viewer.children
-    link = viewer._frame_link
-    assert link.source == (viewer._slider, "value")
-    assert link.target == (viewer._frame_cache, "index")
+    cache = viewer.frame_cache.widget
+    assert isinstance(cache, FrameCache)
+    assert cache in viewer.children
+    link = viewer.frame_cache.link
+    assert link.source == (viewer.controls.slider, "value")
+    assert link.target == (cache, "index")
     # The first frame on screen is in the cache already.
-    assert viewer._frame_cache.sent == [(viewer._frame_gen, 6)]
+    assert cache.sent == [(viewer.frame_cache.generation, 6)]
 
 
 def test_prefetched_frames_are_the_bytes_the_canvas_sends(viewer):
     frames = _Frames(viewer)
     sent = SendRecorder(viewer.canvas)
-    generation = viewer._frame_gen
+    generation = viewer.frame_cache.generation
     # From slice 6 of 16: every slice ahead up to the last (7..15) and the ones behind.
     assert PREFETCH_AHEAD >= 9
     assert viewer.prefetch() == 9 + PREFETCH_BEHIND
@@ -69,7 +70,7 @@ def test_prefetched_frames_are_the_bytes_the_canvas_sends(viewer):
     for index in (7, 8, 9, 3, 12):  # ahead, behind, far ahead
         assert (generation, index) in frames.by_key
         viewer.index = index
-        assert viewer._frame_gen == generation  # a slice change keeps the generation
+        assert viewer.frame_cache.generation == generation  # a slice change keeps the generation
         assert sent.last == frames.by_key[(generation, index)], index
 
 
@@ -89,12 +90,12 @@ def test_prefetch_leaves_the_viewer_as_it_was(viewer):
 
 def test_prefetch_follows_the_direction_of_travel(viewer):
     viewer.index = 5  # moving down
-    order = viewer._prefetch_order()
+    order = viewer.frame_cache.order()
     assert order[:2] == [4, 3] and 6 not in order  # 6 was on screen: cached already
     viewer.index = 9  # moving up
-    assert viewer._prefetch_order()[:2] == [10, 11]
+    assert viewer.frame_cache.order()[:2] == [10, 11]
     viewer.index = 15  # the last slice: nothing beyond it
-    assert all(0 <= j < 16 for j in viewer._prefetch_order())
+    assert all(0 <= j < 16 for j in viewer.frame_cache.order())
 
 
 @pytest.mark.parametrize(
@@ -125,10 +126,10 @@ def test_prefetch_follows_the_direction_of_travel(viewer):
 )
 def test_any_other_change_starts_a_new_generation(viewer, change):
     frames = _Frames(viewer)
-    before = viewer._frame_gen
+    before = viewer.frame_cache.generation
     viewer.prefetch(3)
     change(viewer)
-    after = viewer._frame_gen
+    after = viewer.frame_cache.generation
     assert after > before
     index = viewer.index
     assert (after, index) in frames.by_key  # the new look is cached at once
@@ -138,7 +139,7 @@ def test_any_other_change_starts_a_new_generation(viewer, change):
     new = [j for (g, j) in frames.by_key if g == after and j != index]
     assert new
     viewer.index = new[0]
-    assert viewer._frame_gen == after
+    assert viewer.frame_cache.generation == after
     assert sent.last == frames.by_key[(after, new[0])]
 
 
@@ -147,7 +148,7 @@ def test_ortho_frames_match_with_the_crosshair(series):
     try:
         frames = _Frames(viewer)
         sent = SendRecorder(viewer.canvas)
-        generation = viewer._frame_gen
+        generation = viewer.frame_cache.generation
         viewer.prefetch(4)
         index = next(j for (g, j) in frames.by_key if g == generation)
         viewer.index = index
@@ -161,7 +162,7 @@ def test_no_cache_without_ipympl_or_when_switched_off(series):
     image = SeriesViewer(series, canvas="image")
     try:
         for viewer in (off, image):
-            assert viewer._frame_cache is None
+            assert viewer.frame_cache is None
             assert not any(isinstance(c, FrameCache) for c in viewer.children)
             assert viewer.prefetch() == 0
             viewer.index = 3  # still renders as before
@@ -173,10 +174,11 @@ def test_no_cache_without_ipympl_or_when_switched_off(series):
 
 def test_closing_the_viewer_closes_the_cache(series):
     viewer = SeriesViewer(series)
-    cache, link = viewer._frame_cache, viewer._frame_link
+    binding = viewer.frame_cache
+    cache, link = binding.widget, binding.link
     viewer.close()
     assert cache.comm is None and link.comm is None
-    viewer._prefetch_step()  # a prefetch scheduled before the close does nothing
+    binding.step()  # a prefetch scheduled before the close does nothing
     assert viewer.prefetch() == 0
 
 
@@ -190,7 +192,7 @@ def test_in_an_event_loop_neighbours_are_prefetched_when_idle(series):
             viewer.index = 5  # a step: the viewer schedules its prefetch
             for _ in range(40):
                 await asyncio.sleep(0)
-            return list(viewer._frame_cache.sent)
+            return list(viewer.frame_cache.widget.sent)
         finally:
             viewer.close()
 
@@ -219,11 +221,11 @@ def test_real_files_prefetch_the_frames_the_canvas_sends(name):
         assert viewer.n_slices >= 2
         frames = _Frames(viewer)
         sent = SendRecorder(viewer.canvas)
-        generation = viewer._frame_gen
+        generation = viewer.frame_cache.generation
         assert viewer.prefetch(3) >= 1
         for index in sorted(j for (g, j) in frames.by_key if g == generation):
             viewer.index = index
-            assert viewer._frame_gen == generation
+            assert viewer.frame_cache.generation == generation
             assert sent.last == frames.by_key[(generation, index)], (name, index)
     finally:
         viewer.close()
@@ -257,7 +259,7 @@ def test_draw_requests_from_another_thread_never_mix_into_frames(series):
         finally:
             stop.set()
             drawer.join(timeout=30)
-        generation = viewer._frame_gen
+        generation = viewer.frame_cache.generation
         assert len(sent.frames) > 6  # the other thread did draw meanwhile
         # Clean reference frames, one per slice, drawn with nothing else running.
         reference = {}
@@ -277,26 +279,26 @@ def test_draw_requests_from_another_thread_never_mix_into_frames(series):
 def _slider_moves_during_the_next_render(viewer: SeriesViewer, index: int):
     """Within the block, the viewer's next render moves the slider to ``index`` from a thread.
 
-    The move starts while the render holds the canvas (in its first ``_update_artists``),
-    like a slider message on a kernel subshell; the render waits 0.3 s for it, so without
-    the canvas lock the move would be half done (or done) inside the render.
+    The move starts while the render holds the canvas (in its first call of the model's
+    ``frame``), like a slider message on a kernel subshell; the render waits 0.3 s for it,
+    so without the canvas lock the move would be half done (or done) inside the render.
     """
-    update_artists = viewer._update_artists
+    frame = viewer.model.frame
     mover: list[threading.Thread] = []
 
-    def update_artists_and_move() -> None:
+    def frame_and_move(*args, **kwargs):
         if not mover:
             mover.append(threading.Thread(target=setattr, args=(viewer, "index", index)))
             mover[0].start()
             mover[0].join(timeout=0.3)  # blocked by the canvas lock, as it should be
-        update_artists()
+        return frame(*args, **kwargs)
 
-    viewer._update_artists = update_artists_and_move
+    viewer.model.frame = frame_and_move
     try:
         yield
         mover[0].join(timeout=30)
     finally:
-        viewer._update_artists = update_artists
+        del viewer.model.frame
     assert not mover[0].is_alive()
     assert viewer.index == index
 
@@ -313,7 +315,7 @@ def test_a_slice_change_on_another_thread_during_prefetch_is_not_undone(series):
         sent = SendRecorder(viewer.canvas)
         with _slider_moves_during_the_next_render(viewer, 9):
             assert viewer.prefetch(3) == 3
-        assert viewer._plane_index(viewer._panes[viewer._active]) == 9
+        assert viewer.model.index == 9
         shown = sent.last
         # A clean frame of slice 9 for comparison: away and back.
         viewer.index = 8
@@ -332,12 +334,12 @@ def test_a_slice_change_on_another_thread_during_a_look_change_keeps_generations
     viewer = SeriesViewer(series, window="brain", size=120, index=4)
     try:
         frames = _Frames(viewer)
-        generation = viewer._frame_gen
+        generation = viewer.frame_cache.generation
         with _slider_moves_during_the_next_render(viewer, 9):
             viewer.cmap = "bone"
         # The colormap's frame (slice 4) opened a generation; slice 9 was drawn in it.
         assert (generation + 1, 4) in frames.by_key
         assert (generation + 1, 9) in frames.by_key
-        assert viewer._frame_gen == generation + 1
+        assert viewer.frame_cache.generation == generation + 1
     finally:
         viewer.close()

@@ -101,7 +101,13 @@ def test_opening_1000_slices_decodes_only_the_shown_frame():
 def test_oblique_mr_reformats_nearest_plane_and_aspect():
     series = _load(mr_phantom(n_slices=10, size=48, orientation="oblique"))
     v = SeriesViewer(series)
-    assert set(v._view_buttons.options) == {"acquired", "axial", "coronal", "sagittal", "ortho"}
+    assert set(v.controls.view_buttons.options) == {
+        "acquired",
+        "axial",
+        "coronal",
+        "sagittal",
+        "ortho",
+    }
     acquired = v.displayed.copy()
     v.view = "axial"
     assert "nearest plane" in v.annotations["top_right"]
@@ -121,14 +127,14 @@ def test_oblique_mr_reformats_nearest_plane_and_aspect():
 def test_multiframe_4d_time_slider():
     series = _load(mr_multiframe_phantom(n_slices=4, size=32, n_timepoints=2))
     v = SeriesViewer(series)
-    assert series.n_times == 2 and v._time_row.layout.display != "none"
+    assert series.n_times == 2 and v.controls.time_row.layout.display != "none"
     t0 = v.image.get_array().copy()
     v.time = 1
     assert not np.array_equal(t0, v.image.get_array())
     assert np.array_equal(
         v.displayed, to_display(series.frame(v.index, time=1), (v.window_center, v.window_width))
     )
-    v._tick()  # cine over time
+    v.cine.tick()  # cine over time
     assert v.time == 0
 
 
@@ -142,10 +148,10 @@ def test_decode_failure_shows_placeholder_and_rest_works(tmp_path):
     good = v.displayed.copy()
     v.index = 2
     assert "could not be decoded" in v.status
-    assert v._panes[0].placeholder.get_visible()
+    assert v.panes[0].placeholder.get_visible()
     assert (v.displayed == 40).all()  # placeholder grey
     v.index = 3
-    assert v.status == "" and not v._panes[0].placeholder.get_visible()
+    assert v.status == "" and not v.panes[0].placeholder.get_visible()
     assert np.array_equal(v.displayed, to_display(series.frame(3), "brain"))
     v.index = 0
     assert np.array_equal(v.displayed, good)  # the frames around the broken one are intact
@@ -210,7 +216,7 @@ def test_real_colour_files(name):
     if name == "us_cine":
         start = v.index
         before = v.displayed.copy()
-        v._tick()
+        v.cine.tick()
         assert v.index == start + 1
         assert not np.array_equal(before, v.displayed)
 
@@ -251,14 +257,14 @@ def test_paths_and_folders_are_loaded(ct_folder):
 
 def test_ortho_on_dicom_and_link_keeps_anatomy(ct_series):
     v = SeriesViewer(ct_series, view="ortho")
-    assert [p.plane.view for p in v._panes] == ["axial", "coronal", "sagittal"]
-    axial = v._panes[0].image.get_array()
-    frame = to_display(ct_series.frame(v._cursor[0]), (v.window_center, v.window_width))
+    assert [p.plane.view for p in v.panes] == ["axial", "coronal", "sagittal"]
+    axial = v.panes[0].image.get_array()
+    frame = to_display(ct_series.frame(v.model.cursor[0]), (v.window_center, v.window_width))
     assert np.array_equal(axial[..., 0], frame)
     # Coronal pane: top row is the most superior slice.
     volume = np.stack([ct_series.frame(k) for k in range(len(ct_series))])
-    coronal = v._panes[1].image.get_array()[..., 0]
-    expected = to_display(volume[::-1, v._cursor[1], :], (v.window_center, v.window_width))
+    coronal = v.panes[1].image.get_array()[..., 0]
+    expected = to_display(volume[::-1, v.model.cursor[1], :], (v.window_center, v.window_width))
     assert np.array_equal(coronal, expected)
 
 
@@ -266,9 +272,9 @@ def test_cine_uses_the_files_frame_rate_and_frame_label():
     series = _load(_file("us_cine"))
     v = SeriesViewer(series)
     assert v.fps == pytest.approx(1000 / 33.333, abs=0.01)  # FrameTime 33.333 ms
-    assert v._slider.description == "Frame"
+    assert v.controls.slider.description == "Frame"
     ct = SeriesViewer(_load(ct_phantom(n_slices=3, size=16)))
-    assert ct._slider.description == "Slice" and ct.fps == 10.0
+    assert ct.controls.slider.description == "Slice" and ct.fps == 10.0
 
 
 @pytest.mark.slow
@@ -309,8 +315,8 @@ def test_non_uniform_series_disables_reformats_with_reason_but_shows_positions()
     series = _load(datasets)
     v = SeriesViewer(series)
     assert not series.is_uniform
-    assert list(v._view_buttons.options) == ["acquired"]
-    assert "equally spaced" in v._view_reason.value
+    assert list(v.controls.view_buttons.options) == ["acquired"]
+    assert "equally spaced" in v.controls.view_reason.value
     from dicom_widgets.errors import GeometryError
 
     with pytest.raises(GeometryError, match="equally spaced"):

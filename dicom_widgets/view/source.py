@@ -1,6 +1,6 @@
-"""What the viewer shows, behind one interface: a numpy volume or a :class:`~dicom_widgets.series.Series`.
+"""What a view shows, behind one interface: a numpy volume or a :class:`~dicom_widgets.series.Series`.
 
-The viewer never touches pixels of a source directly; it asks a :class:`Source` for
+The view model (and so the viewer) never touches pixels of a source directly; it asks a :class:`Source` for
 stored values (for the integer LUT fast path), modality values (for readouts and
 float data), geometry and headers. Frames are decoded on demand and kept in a small
 LRU cache, so opening a 1000-slice series decodes only the slice on screen.
@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from .._compat import safe_get
+from ..display import Window, windows_from_dataset
 from ..errors import DecodeError, DicomWidgetsError, GeometryError
 
 __all__ = ["Source", "ArraySource", "SeriesSource", "as_source", "NoPixelDataError"]
@@ -114,7 +115,8 @@ class Source:
     def dataset(self, index: int, time: int = 0) -> Any:
         return None
 
-    def file_windows(self) -> list[Any]:
+    def file_windows(self) -> list[Window]:
+        """The windows the file offers (Window Center/Width values), first = default."""
         return []
 
     def default_window(self) -> Any:
@@ -409,35 +411,8 @@ class SeriesSource(Source):
                 pass
         return super().normal()
 
-    def file_windows(self) -> list[Any]:
-        from ..display import window_from_dataset
-
-        ds = self.dataset(0)
-        if ds is None:
-            return []
-        out = []
-        centers, widths = safe_get(ds, "WindowCenter"), safe_get(ds, "WindowWidth")
-        if centers is None or widths is None:
-            first = window_from_dataset(ds)
-            return [first] if first is not None else []
-        from ..display import Window
-
-        centers = list(centers) if _multi(centers) else [centers]
-        widths = list(widths) if _multi(widths) else [widths]
-        explanations = safe_get(ds, "WindowCenterWidthExplanation", "")
-        explanations = list(explanations) if _multi(explanations) else [explanations]
-        function = str(safe_get(ds, "VOILUTFunction", "") or "LINEAR").upper()
-        if function not in ("LINEAR", "LINEAR_EXACT", "SIGMOID"):
-            function = "LINEAR"
-        for k, (c, w) in enumerate(zip(centers, widths)):
-            try:
-                c, w = float(c), float(w)
-            except (TypeError, ValueError):
-                continue
-            if w > 0 and np.isfinite(c) and np.isfinite(w):
-                text = str(explanations[k]) if k < len(explanations) else ""
-                out.append(Window(c, w, function, text))
-        return out
+    def file_windows(self) -> list[Window]:
+        return windows_from_dataset(self.dataset(0))
 
     def default_window(self) -> Any:
         return getattr(self.series, "default_window", None)
@@ -476,10 +451,6 @@ def _cine_fps(ds: Any) -> float | None:
         if 0 < fps <= 120:
             return fps
     return None
-
-
-def _multi(value: Any) -> bool:
-    return isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue"
 
 
 def _uniform_reason(series: Any) -> str:
