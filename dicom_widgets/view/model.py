@@ -210,7 +210,8 @@ class ViewModel(traitlets.HasTraits):
     # ------------------------------------------------------------------ validation
     def validate(self, name: str, value: object) -> object:
         """Validate ``value`` for trait ``name`` as setting it would (raises the same errors)."""
-        return self.traits()[name]._validate(self, value)
+        trait = getattr(type(self), name)  # the TraitType (traits() builds a dict per call)
+        return trait._validate(self, value)
 
     @traitlets.validate("index")
     def _valid_index(self, proposal: Mapping[str, object]) -> int:
