@@ -22,6 +22,7 @@ from ._tables import EDITION
 from .context import DeidContext
 from .engine import DeidWarning, _html_or_pre, anonymize
 from .profile import Profile
+from .text_regions import TextCleaning, TextRegionPlan, clean_burned_in_text, tesseract_version
 from .verification import Hit, VerificationReport, collect_needles, display_path, verify_bytes
 
 __all__ = ["anonymize_files", "BatchJob", "process_file", "Report", "FileOutcome", "clean_pixels"]
@@ -84,6 +85,7 @@ class FileOutcome:
     transfer_syntax: str = ""
     hits: list[Hit] = field(default_factory=list)
     needles_checked: int = 0
+    text_regions: TextCleaning | None = None
     _pending: Any = field(default=None, repr=False, compare=False)
 
     @property
@@ -115,6 +117,7 @@ class Report:
     verification: VerificationReport | None = None
     pixel_regions: Any = None
     edition: str = EDITION
+    text_regions: TextRegionPlan | None = None
 
     def counts(self) -> dict[str, int]:
         """Number of files per status."""
@@ -164,6 +167,9 @@ class Report:
                 "identity_removed": o.identity_removed,
                 "pixel_cleaned": o.pixel_cleaned,
                 "hits": len(o.hits),
+                "text_regions_blanked": len(o.text_regions.blanked) if o.text_regions else 0,
+                "text_regions_rejected": len(o.text_regions.rejected) if o.text_regions else 0,
+                "text_verified": o.text_regions.verified if o.text_regions else None,
             }
             for o in self.outcomes
         ]
@@ -195,9 +201,10 @@ class Report:
         lines = [repr(self)]
         for o in self.outcomes:
             extra = f" [{len(o.unresolved)} unresolved warning(s)]" if o.unresolved else ""
+            text = f" [{o.text_regions.describe()}]" if o.text_regions else ""
             lines.append(
                 f"  {o.status:<20} {display_path(o.source)} -> "
-                f"{display_path(o.output, self.out_dir)} {o.message}{extra}"
+                f"{display_path(o.output, self.out_dir)} {o.message}{extra}{text}"
             )
         return "\n".join(lines)
 
@@ -309,6 +316,8 @@ class BatchJob:
         As for :func:`anonymize_files`.
     pixel_regions : rectangles, mapping or None
         What the per-file pixel step blanks (:func:`clean_pixels`).
+    text_regions : TextRegionPlan or None
+        Burned-in text the per-file pixel step finds (OCR, in the worker) and blanks.
 
     Examples
     --------
@@ -326,12 +335,13 @@ class BatchJob:
     pixel_regions: PixelRegions = None
     verify: bool = True
     fsync: bool = True
+    text_regions: TextRegionPlan | None = None
 
     @property
     def needs_pixels(self) -> bool:
         """Whether the per-file pixel step may change pixel data (the file is then read whole;
         otherwise only the header is parsed and the pixel data bytes are copied unchanged)."""
-        return self.pixel_regions is not None or any(
+        return (self.pixel_regions is not None or self.text_regions is not None) or any(
             self.profile.override_for(tag) is not None for tag in _PIXEL_TAGS
         )
 
@@ -584,6 +594,17 @@ def _pixel_step(ds: Dataset, job: BatchJob) -> bool:
     return bool(regions) and clean_pixels(ds, regions)
 
 
+def _text_step(ds: Dataset, job: BatchJob, label: str) -> TextCleaning | None:
+    """Burned-in text (PS3.15 E.3.1): OCR the pixels and blank what the job's plan says.
+
+    Runs before the header is de-identified: the text is matched against the header's
+    values. ``None`` when the job asks for no text detection or there are no pixels.
+    """
+    if job.text_regions is None or "PixelData" not in ds or "Rows" not in ds:
+        return None
+    return clean_burned_in_text(ds, job.text_regions, source=label)
+
+
 def _encode(ds: Dataset, source: _Source) -> tuple[memoryview, list[bytes | memoryview]]:
     """(header, chunks of the output file): the header is encoded from the dataset, the pixel
     data element follows as the bytes read (a view: never decoded, copied only by the write)."""
@@ -662,12 +683,27 @@ def _process(
     )
     _ensure_file_meta(ds, sop_class)
     pixel_cleaned = _pixel_step(ds, job)
+    text = _text_step(ds, job, label)
+    pixel_warnings = []
+    if text is not None:
+        pixel_cleaned = pixel_cleaned or bool(text.blanked)
+        if not text.verified:
+            pixel_warnings.append(
+                DeidWarning(
+                    "burned_in_text",
+                    "PixelData",
+                    f"burned-in text not verified ({text.problem}): review the pixels",
+                )
+            )
     result = anonymize(
         ds,
         job.profile,
         context=context,
-        pixel_cleaned=pixel_cleaned,
+        # A complete text check that found nothing to blank cleaned the pixels too: Burned
+        # In Annotation becomes NO, code 113101 is recorded.
+        pixel_cleaned=pixel_cleaned or (text is not None and text.verified),
         has_pixel_data=has_pixels,
+        pixel_warnings=pixel_warnings,
         _inplace=True,
     )
     out = result.dataset
@@ -705,6 +741,7 @@ def _process(
         transfer_syntax=str(out.file_meta.TransferSyntaxUID),
         hits=hits,
         needles_checked=n_needles,
+        text_regions=text,
     )
     if hits:
         outcome.status = "verification_failed"
@@ -969,6 +1006,7 @@ def anonymize_files(
     verify: bool = True,
     date_shift_days: tuple[int, int] = (-3652, -365),
     fsync: bool = True,
+    text_regions: str | TextRegionPlan | None = None,
 ) -> Report:
     """De-identify files into ``out_dir``; every file gets an outcome, the batch goes on.
 
@@ -1008,10 +1046,23 @@ def anonymize_files(
         Flush each output to disk before its rename (crash-durable). ``False`` keeps the
         temporary-file-and-rename atomicity (no reader ever sees a partial file) but leaves
         flushing to the operating system (much faster for big batches).
+    text_regions : {"detect", "all-text"}, TextRegionPlan or None
+        Burned-in text: each worker OCRs every image (:func:`~dicom_widgets.deid.text_regions.find_text_regions`)
+        and blanks the regions that show header values (``"detect"``) or all the text
+        (``"all-text"``); a :class:`~dicom_widgets.deid.TextRegionPlan` also carries regions
+        a reviewer accepted or rejected per file. Each outcome's ``text_regions`` says what
+        was found, blanked and kept. A complete check sets Burned In Annotation to NO and
+        records code 113101; an OCR failure or timeout leaves an unresolved warning
+        (Patient Identity Removed stays NO) and a :class:`~dicom_widgets.errors.DicomWidgetsWarning`.
 
     Returns
     -------
     Report
+
+    Raises
+    ------
+    MissingDependencyError
+        ``text_regions`` needs Tesseract and it is not installed (before any file is read).
 
     Notes
     -----
@@ -1033,6 +1084,9 @@ def anonymize_files(
         key if isinstance(key, DeidContext) else DeidContext(key, date_shift_days=date_shift_days)
     )
     files, folders = _expand(sources)
+    plan = TextRegionPlan.of(text_regions)
+    if plan is not None and len(plan.reviewed) < len(files):
+        tesseract_version()  # missing Tesseract: say what to install before any work
     out = check_output_folder(out_dir, folders)
     out.mkdir(parents=True, exist_ok=True)
     job = BatchJob(
@@ -1044,6 +1098,7 @@ def anonymize_files(
         pixel_regions=pixel_regions,
         verify=verify,
         fsync=fsync,
+        text_regions=plan,
     )
     items = [(i, f if isinstance(f, Dataset) else str(f)) for i, f in enumerate(files)]
     own_pool = None
@@ -1072,4 +1127,6 @@ def anonymize_files(
             ),
             needles_checked=sum(o.needles_checked for o in outcomes),
         )
-    return Report(outcomes, context, profile, str(out), verification, pixel_regions)
+    return Report(
+        outcomes, context, profile, str(out), verification, pixel_regions, text_regions=plan
+    )

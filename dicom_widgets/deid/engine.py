@@ -1690,6 +1690,7 @@ def anonymize(
     context: DeidContext | None = None,
     pixel_cleaned: bool = False,
     has_pixel_data: bool | None = None,
+    pixel_warnings: Iterable[DeidWarning] = (),
     _inplace: bool = False,
 ) -> AnonymizationResult:
     """De-identify ``ds`` with PS3.15 Annex E (edition 2026d); ``ds`` itself is not modified.
@@ -1709,6 +1710,9 @@ def anonymize(
     has_pixel_data : bool, optional
         Whether the instance has pixel data, for a header read without it (the batch copies
         the pixel data bytes as they are); default: whether ``ds`` holds any.
+    pixel_warnings : iterable of DeidWarning
+        What the batch's pixel step could not settle (burned-in text whose OCR failed or
+        timed out); unresolved ones keep Patient Identity Removed (0012,0062) at ``NO``.
 
     Returns
     -------
@@ -1740,6 +1744,8 @@ def anonymize(
     engine.walk(target, "", "", {})
     engine.file_meta(target)
     engine.preamble(target)
+    # What the pixel step could not settle (burned-in text not verified) keeps (0012,0062) NO.
+    engine.warnings.extend(pixel_warnings)
     engine.dataset_warnings(target)
     engine.markers(target)
     return AnonymizationResult(

@@ -1082,6 +1082,9 @@ class TextRegionPlan:
         path, or ``"<dataset i>"`` for the i-th in-memory dataset. These files are not read
         again: accepted regions are blanked, rejected ones kept (and both reported);
         undecided ones follow ``mode``.
+    max_frames, time_budget
+        Passed to :func:`find_text_regions` for every file read (frames of a cine read at
+        most, seconds per file).
 
     Examples
     --------
@@ -1093,6 +1096,8 @@ class TextRegionPlan:
 
     mode: str = "detect"
     reviewed: Mapping[str, tuple[TextRegion, ...]] = field(default_factory=dict)
+    max_frames: int = 5
+    time_budget: float = 60.0
 
     def __post_init__(self) -> None:
         if self.mode not in TEXT_REGION_MODES:
@@ -1180,8 +1185,6 @@ def clean_burned_in_text(
     plan: TextRegionPlan | str,
     *,
     source: str = "",
-    max_frames: int = 5,
-    time_budget: float = 60.0,
 ) -> TextCleaning:
     """Find (or take the reviewed) text regions of ``ds`` and blank those the plan says.
 
@@ -1195,8 +1198,6 @@ def clean_burned_in_text(
     plan : TextRegionPlan or {"detect", "all-text"}
     source : str
         The file's key in ``plan.reviewed`` and its name in warnings.
-    max_frames, time_budget
-        As in :func:`find_text_regions`.
 
     Returns
     -------
@@ -1227,7 +1228,7 @@ def clean_burned_in_text(
         mode = plan.mode
         try:
             detection = find_text_regions(
-                ds, max_frames=max_frames, time_budget=time_budget, label=source
+                ds, max_frames=plan.max_frames, time_budget=plan.time_budget, label=source
             )
         except MissingDependencyError:
             raise

@@ -505,6 +505,22 @@ def report_summary_html(report: Report) -> Markup:
                 "uncompressed (Explicit VR Little Endian)",
             )
         )
+    texts = [o.text_regions for o in report.outcomes if getattr(o, "text_regions", None)]
+    if texts:
+        unverified = sum(1 for t in texts if not t.verified)
+        rejected = sum(len(t.rejected) for t in texts)
+        items.append(
+            tag(
+                "li",
+                badge("burned-in text", "warning" if unverified else "info"),
+                f"{len(texts)} file(s) checked: {sum(len(t.blanked) for t in texts)} text "
+                f"region(s) blanked, {sum(len(t.kept) for t in texts)} kept"
+                + (f" ({rejected} rejected by the reviewer)" if rejected else ""),
+                note(f"{unverified} file(s) NOT verified (OCR failed or timed out)", kind="error")
+                if unverified
+                else None,
+            )
+        )
     items.append(
         tag(
             "li",
@@ -513,6 +529,22 @@ def report_summary_html(report: Report) -> Markup:
         )
     )
     return tag("ul", items, class_="dw-summary")
+
+
+def _text_cell(outcome: Any) -> Markup | str:
+    """What was done about an outcome's burned-in text (counts only: the text may be PHI)."""
+    text = getattr(outcome, "text_regions", None)
+    if text is None:
+        return ""
+    parts = [f"{len(text.blanked)} blanked"]
+    if text.rejected:
+        parts.append(f"{len(text.rejected)} rejected")
+    if len(text.kept) > len(text.rejected):
+        parts.append(f"{len(text.kept) - len(text.rejected)} kept")
+    cell = ", ".join(parts)
+    if not text.verified:
+        return tag("span", badge("not verified", "error"), f" {cell}", title=text.problem)
+    return tag("span", cell, title=text.describe())
 
 
 def outcomes_table(report: Report, *, max_rows: int = 1000) -> Markup:
@@ -536,6 +568,7 @@ def outcomes_table(report: Report, *, max_rows: int = 1000) -> Markup:
                 o.n_changes,
                 tag("span", f"{len(o.warnings)} ({unresolved} unresolved)") if o.warnings else "0",
                 "yes" if o.pixel_cleaned else "",
+                _text_cell(o),
             ]
         )
     extra = (
@@ -555,6 +588,7 @@ def outcomes_table(report: Report, *, max_rows: int = 1000) -> Markup:
                 "Changes",
                 "Warnings",
                 "Pixels cleaned",
+                "Burned-in text",
             ],
             class_="dw-anon-outcomes",
         ),
