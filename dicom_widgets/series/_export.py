@@ -22,7 +22,13 @@ __all__ = ["require", "series_dataframe", "write_nifti", "save_pngs", "LPS_TO_RA
 #: DICOM patient coordinates (LPS) to NIfTI / nibabel world coordinates (RAS).
 LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 
-_EXTRAS = {"pandas": "analysis", "nibabel": "analysis", "PIL": "the pillow package"}
+_EXTRAS = {
+    "pandas": "analysis",
+    "nibabel": "analysis",
+    "PIL": "the pillow package",
+    "pyarrow": "archive",
+    "pyarrow.parquet": "archive",
+}
 
 
 def require(module: str) -> Any:

@@ -1,16 +1,21 @@
-"""Finding DICOM files, reading their headers and grouping them into series stacks."""
+"""Finding DICOM files, reading their headers and grouping them into series stacks.
+
+A scan keeps only columnar facts per file (see :mod:`._index`); the headers of a series
+are read again when it is opened. Headers are read in chunks, serially or on any executor
+(a process pool, a Dask cluster), and merge into the same catalog in the same order.
+"""
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import html as _html
 import os
 import stat
 import warnings
-from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydicom.dataset import Dataset
@@ -20,18 +25,76 @@ from ..errors import DicomReadError, SeriesSelectionError
 from ._cache import DEFAULT_CACHE_BYTES
 from ._fastheader import read_fast
 from ._findings import Finding
-from ._frames import FrameRef, frames_from_header, has_pixel_module
+from ._frames import FrameRef, frames_from_header
+from ._index import DICOMDIR, ERROR, NON_DICOM, OK, FileTable, TableBuilder
+from ._parallel import add_dataset, file_stat, read_files
 from ._series import Series
+
+if TYPE_CHECKING:  # pragma: no cover
+    from distributed import Client
 
 __all__ = ["scan", "load_series", "SeriesCatalog", "SeriesInfo"]
 
 _DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
-# Below this many files a progress bar is just noise.
-_PROGRESS_MIN_FILES = 20
 # Orientation cosines closer than this belong to the same stack.
 _ORIENTATION_TOL = 1e-3
 
 Source = str | os.PathLike | Dataset | Iterable[Any]
+
+Progress = bool | Callable[[int, int], Any]
+
+
+@dataclass
+class _StackSource:
+    """Where the frames of one catalog entry come from: rows of the catalog's table."""
+
+    table: FileTable
+    memory: list[Dataset]
+    files: np.ndarray  # file rows, in discovery order
+    frames: np.ndarray | None  # frame rows of an image stack; None for non-image entries
+
+    def paths(self) -> list[str]:
+        memory = self.table.columns["memory"]
+        return [self.table.path[int(r)] for r in self.files if memory[r] < 0]
+
+    def _read(self, row: int) -> tuple[str | None, Dataset | None, str]:
+        index = int(self.table.columns["memory"][row])
+        if index >= 0:
+            return None, self.memory[index], ""
+        path = self.table.path[row]
+        kind, ds, reason = read_header(path, order=row)
+        if kind != "ok" or ds is None:
+            return path, None, reason or f"no longer a DICOM file ({kind})"
+        return path, ds, ""
+
+    def load(self) -> tuple[list[FrameRef], list[Dataset], list[Finding]]:
+        """Read the headers again: (frames, headers of non-image files, findings)."""
+        refs: list[FrameRef] = []
+        headers: list[Dataset] = []
+        findings: list[Finding] = []
+        wanted: dict[int, set[int]] = {}
+        if self.frames is not None:
+            file_of = self.table.frames["file"][self.frames]
+            frame_of = self.table.frames["frame"][self.frames]
+            for f, k in zip(file_of.tolist(), frame_of.tolist()):
+                wanted.setdefault(f, set()).add(k)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the scan already warned about these files
+            for row in self.files.tolist():
+                path, ds, reason = self._read(row)
+                if ds is None:
+                    findings.append(
+                        Finding("error", "unreadable", f"changed since the scan: {reason}", (path,))
+                    )
+                    continue
+                if self.frames is None:
+                    headers.append(ds)
+                    continue
+                known = getattr(ds, "_dw_frames", None)
+                found = known if known is not None else frames_from_header(ds, path, order=row)
+                keep = wanted.get(row, set())
+                refs.extend(ref for ref in found if ref.frame in keep)
+        return refs, headers, findings
 
 
 @dataclass
@@ -40,6 +103,8 @@ class SeriesInfo:
 
     ``key`` is the SeriesInstanceUID; stacks split out of a series (localizers, a
     second image size) get ``"<uid>#2"``, ``"<uid>#3"``... and ``split_from`` names the UID.
+    ``paths`` lists its files; ``frames`` and ``headers`` read their headers again (the
+    catalog keeps only a few facts per file).
     """
 
     key: str
@@ -60,10 +125,23 @@ class SeriesInfo:
     has_pixels: bool = True
     split_from: str | None = None
     split_reason: str = ""
-    frames: list[FrameRef] = field(default_factory=list, repr=False)
-    headers: list[Dataset] = field(default_factory=list, repr=False)
     findings: list[Finding] = field(default_factory=list, repr=False)
-    paths: list[str] = field(default_factory=list, repr=False)
+    _source: _StackSource | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def paths(self) -> list[str]:
+        """The files of this entry, in discovery order (in-memory datasets not listed)."""
+        return self._source.paths() if self._source is not None else []
+
+    @property
+    def frames(self) -> list[FrameRef]:
+        """The entry's frames, from headers read again now."""
+        return self._source.load()[0] if self._source is not None else []
+
+    @property
+    def headers(self) -> list[Dataset]:
+        """Headers of a non-image entry (SR, RT plan...), read again now."""
+        return self._source.load()[1] if self._source is not None else []
 
     def as_row(self) -> dict[str, Any]:
         """The summary as a flat dict (catalog tables and DataFrames)."""
@@ -86,21 +164,16 @@ class SeriesInfo:
         }
 
 
-def _text(ds: Dataset, keyword: str) -> str:
-    try:
-        value = ds.get(keyword, "")
-    except Exception:  # noqa: BLE001 - unparsable value
-        return ""
-    return "" if value is None else str(value)
-
-
 class SeriesCatalog(Sequence):
     """What :func:`scan` found: series summaries, unreadable files and non-DICOM files.
 
     ``catalog.entries`` are the :class:`SeriesInfo` summaries; ``catalog[i]`` (or
-    ``catalog["<uid>"]``, ``catalog.get(uid)``) opens the :class:`Series`; iterating
-    yields the series. ``errors`` lists unreadable files with the reason,
-    ``non_dicom`` the files skipped as not DICOM.
+    ``catalog["<uid>"]``, ``catalog.get(uid)``) opens the :class:`Series`, reading its
+    headers again; iterating yields the series. ``errors`` lists unreadable files with the
+    reason, ``non_dicom`` the files skipped as not DICOM. Per file the catalog keeps only
+    columnar facts (a few hundred bytes), so archives of 10^6 files fit in memory:
+    ``to_dataframe("files")`` lists them all, ``to_parquet`` saves them as an index that
+    ``scan(..., index=path)`` reuses.
 
     Examples
     --------
@@ -113,23 +186,32 @@ class SeriesCatalog(Sequence):
     >>> catalog = dw.scan(folder, progress=False)
     >>> len(catalog), sorted(e.modality for e in catalog.entries)
     (2, ['CT', 'MR'])
+    >>> len(catalog.to_dataframe("files"))
+    7
     """
 
     def __init__(
         self,
         entries: Sequence[SeriesInfo],
         *,
-        errors: Sequence[tuple[str, str]] = (),
-        non_dicom: Sequence[str] = (),
-        dicomdirs: Sequence[str] = (),
+        table: FileTable | None = None,
+        memory: Sequence[Dataset] = (),
         source: str = "",
         cache_bytes: int = DEFAULT_CACHE_BYTES,
         prefetch: bool = True,
     ) -> None:
         self.entries: list[SeriesInfo] = list(entries)
-        self.errors: list[tuple[str, str]] = list(errors)
-        self.non_dicom: list[str] = list(non_dicom)
-        self.dicomdirs: list[str] = list(dicomdirs)
+        self._table = table if table is not None else TableBuilder().build()
+        self._memory = list(memory)
+        status = self._table.columns["status"]
+        paths = self._table.path
+        reason = self._table.columns["reason"]
+        pool = self._table.pool
+        self.errors: list[tuple[str, str]] = [
+            (paths[int(r)], pool[int(reason[r])]) for r in np.flatnonzero(status == ERROR)
+        ]
+        self.non_dicom: list[str] = [paths[int(r)] for r in np.flatnonzero(status == NON_DICOM)]
+        self.dicomdirs: list[str] = [paths[int(r)] for r in np.flatnonzero(status == DICOMDIR)]
         self.source = source
         self._cache_bytes = cache_bytes
         self._prefetch = prefetch
@@ -198,14 +280,41 @@ class SeriesCatalog(Sequence):
     @property
     def n_files(self) -> int:
         """Number of DICOM files grouped into series (in-memory datasets not counted)."""
-        return len({p for e in self.entries for p in e.paths})
+        columns = self._table.columns
+        return int(np.count_nonzero((columns["status"] == OK) & (columns["memory"] < 0)))
 
-    def to_dataframe(self) -> Any:
-        """One row per series (see :meth:`SeriesInfo.as_row`); needs pandas."""
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the per-file facts (the bulk of the catalog's memory for big archives)."""
+        return self._table.nbytes
+
+    def to_dataframe(self, level: str = "series") -> Any:
+        """A pandas DataFrame of the series, or of every file.
+
+        Parameters
+        ----------
+        level : {"series", "files"}
+            ``"series"``: one row per catalog entry (see :meth:`SeriesInfo.as_row`).
+            ``"files"``: one row per file found, unreadable and non-DICOM ones included
+            (``status``, ``reason``), with its size, mtime, header facts and geometry;
+            multi-frame files get one row per frame (``frame``).
+        """
         from ._export import require
 
         pd = require("pandas")
+        if level == "files":
+            return self._table.to_dataframe()
+        if level != "series":
+            raise ValueError(f"level must be 'series' or 'files', not {level!r}")
         return pd.DataFrame([e.as_row() for e in self.entries])
+
+    def to_parquet(self, path: str | os.PathLike[str]) -> Path:
+        """Save every file's facts as a Parquet index (atomically), for ``scan(index=path)``.
+
+        In-memory datasets are not saved. Needs pyarrow (``pip install "dicom-widgets[archive]"``).
+        """
+        self._table.to_parquet(path)
+        return Path(path)
 
     def __repr__(self) -> str:
         head = (
@@ -239,20 +348,6 @@ class SeriesCatalog(Sequence):
 
 
 # ---------------------------------------------------------------------------- reading
-
-
-def _progress(items: Sequence[Any], enabled: bool, desc: str) -> Iterable[Any]:
-    if not enabled or len(items) < _PROGRESS_MIN_FILES:
-        return items
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:  # tqdm is a dependency, but a missing bar must never stop a scan
-        return items
-    # delay: only show a bar when the scan actually takes a while (tqdm >= 4.61).
-    try:
-        return tqdm(items, desc=desc, unit="file", delay=0.5, leave=False)
-    except TypeError:  # pragma: no cover - older tqdm without delay
-        return tqdm(items, desc=desc, unit="file", leave=False)
 
 
 def _is_dicomdir(ds: Dataset) -> bool:
@@ -359,19 +454,50 @@ def _dicomdir_files(path: Path, ds: Dataset, errors: list[tuple[str, str]]) -> l
     return list(dict.fromkeys(out))
 
 
-def _walk(folder: Path, recursive: bool) -> list[Path]:
-    # Only regular files (symlinks followed): opening a FIFO or a device would block the scan.
-    if not recursive:
-        return sorted(p for p in folder.iterdir() if _is_regular_file(p))
-    found = []
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        found.extend(
-            Path(root) / f
-            for f in sorted(files)
-            if not f.startswith(".") and _is_regular_file(Path(root) / f)
-        )
-    return found
+def _walk(
+    folder: Path, recursive: bool, found: list[tuple[str, int, int]], errors: list[tuple[str, str]]
+) -> None:
+    """Regular files under ``folder`` in sorted order, with their size and mtime.
+
+    Symlinks to files are followed, symlinked folders are not (no loops); pipes, sockets,
+    devices, dangling links and entries vanishing during the walk become ``errors``: opening
+    a FIFO would block the scan, and the user should hear about them.
+    """
+    try:
+        with os.scandir(folder) as listing:
+            entries = sorted(listing, key=lambda e: e.name)
+    except OSError as exc:
+        errors.append((str(folder), f"cannot list the folder: {exc}"))
+        return
+    subfolders = []
+    for entry in entries:
+        if recursive and entry.name.startswith("."):
+            continue
+        path = os.path.join(folder, entry.name)
+        try:
+            is_dir = entry.is_dir()
+        except OSError:
+            is_dir = False
+        if is_dir:
+            if recursive and not entry.is_symlink():
+                subfolders.append(path)
+            continue
+        try:
+            st = entry.stat()
+        except OSError as exc:
+            reason = (
+                "dangling symbolic link (its target is missing)"
+                if entry.is_symlink()
+                else f"vanished or unreadable during the scan: {exc}"
+            )
+            errors.append((path, reason))
+            continue
+        if stat.S_ISREG(st.st_mode):
+            found.append((path, int(st.st_size), int(st.st_mtime_ns)))
+        else:
+            errors.append((path, "not a regular file (pipe, socket or device)"))
+    for sub in subfolders:
+        _walk(Path(sub), recursive, found, errors)
 
 
 def _is_regular_file(path: Path) -> bool:
@@ -381,17 +507,76 @@ def _is_regular_file(path: Path) -> bool:
         return False
 
 
-@dataclass
-class _Collected:
-    instances: list[tuple[str | None, Dataset]] = field(default_factory=list)
-    errors: list[tuple[str, str]] = field(default_factory=list)
-    non_dicom: list[str] = field(default_factory=list)
-    dicomdirs: list[str] = field(default_factory=list)
+def _load_index(index: str | os.PathLike[str] | None) -> tuple[FileTable | None, dict[str, int]]:
+    """A saved index and its reusable rows by absolute path (errors are always re-read)."""
+    if index is None or not os.path.exists(index):
+        return None, {}
+    table = FileTable.from_parquet(index)
+    status = table.columns["status"]
+    rows = np.flatnonzero(status != ERROR).tolist()
+    paths = table.path.tolist()
+    return table, {os.path.abspath(paths[r]): r for r in rows}
 
 
-def _collect(source: Any, recursive: bool, progress: bool) -> _Collected:
-    out = _Collected()
-    paths: list[Path] = []
+def _read_queue(
+    queue: list[tuple[str, int, int]],
+    *,
+    executor: str | cf.Executor | Client | None,
+    progress: Progress,
+    old: FileTable | None,
+    old_rows: dict[str, int],
+) -> tuple[FileTable, list[tuple[type[Warning], str]]]:
+    """One row per queued file, in queue order: reused from ``old`` when unchanged, else read."""
+    reuse_at: list[int] = []
+    reuse_rows: list[int] = []
+    read_at: list[int] = []
+    if old is not None:
+        size, mtime = old.columns["size"], old.columns["mtime_ns"]
+        for k, (path, fsize, fmtime) in enumerate(queue):
+            row = old_rows.get(os.path.abspath(path))
+            if row is not None and size[row] == fsize and mtime[row] == fmtime:
+                reuse_at.append(k)
+                reuse_rows.append(row)
+            else:
+                read_at.append(k)
+    else:
+        read_at = list(range(len(queue)))
+    fast = FAST_HEADERS
+    fresh, caught = read_files(
+        [queue[k][0] for k in read_at],
+        [(queue[k][1], queue[k][2]) for k in read_at],
+        executor=executor,
+        progress=progress,
+        fast=fast,
+    )
+    if not reuse_at:
+        return fresh, caught
+    assert old is not None
+    combined = FileTable.concat([old.take(np.array(reuse_rows, dtype=np.int64)), fresh])
+    position = np.empty(len(queue), dtype=np.int64)
+    position[np.array(reuse_at, dtype=np.int64)] = np.arange(len(reuse_at))
+    if read_at:
+        position[np.array(read_at, dtype=np.int64)] = len(reuse_at) + np.arange(len(read_at))
+    return combined.take(position), caught
+
+
+def _collect(
+    source: Any,
+    recursive: bool,
+    progress: Progress,
+    executor: str | cf.Executor | Client | None = None,
+    index: str | os.PathLike[str] | None = None,
+) -> tuple[FileTable, list[Dataset]]:
+    """Every file and dataset of ``source`` as rows of one table, in a deterministic order.
+
+    Datasets, paths that cannot be opened and explicitly given DICOMDIRs come first (in the
+    order given), then the files found, in walk order; files referenced by a DICOMDIR given
+    under another name last.
+    """
+    given = TableBuilder()
+    memory: list[Dataset] = []
+    queue: list[tuple[str, int, int]] = []
+    errors: list[tuple[str, str]] = []
     # Explicitly given files that are DICOMDIRs, with the files they reference (missing ones
     # become errors); a DICOMDIR met while walking a folder is only listed, since the walk
     # reads its files anyway.
@@ -402,30 +587,35 @@ def _collect(source: Any, recursive: bool, progress: bool) -> _Collected:
         if "DICOMDIR" in p.name.upper():
             kind, ds, _reason = read_header(p, fast=False)
             if kind == "dicomdir" and ds is not None:
-                out.dicomdirs.append(str(p))
+                given.add_file(
+                    str(p), status=DICOMDIR, size=file_stat(p)[0], mtime_ns=file_stat(p)[1]
+                )
                 referenced.add(os.path.abspath(p))
-                for ref in _dicomdir_files(p, ds, out.errors):
+                dicomdir_errors: list[tuple[str, str]] = []
+                for ref in _dicomdir_files(p, ds, dicomdir_errors):
                     if ref.exists():
-                        paths.append(ref)
+                        queue.append((str(ref), *file_stat(ref)))
                     else:
-                        out.errors.append((str(ref), f"referenced by {p} but missing"))
+                        dicomdir_errors.append((str(ref), f"referenced by {p} but missing"))
+                errors.extend(dicomdir_errors)
                 return
         explicit.add(os.path.abspath(p))
-        paths.append(p)
+        queue.append((str(p), *file_stat(p)))
 
     def add(item: Any) -> None:
         if isinstance(item, Dataset):
-            out.instances.append((None, item))
+            add_dataset(given, "", item, memory=len(memory))
+            memory.append(item)
         elif isinstance(item, (str, os.PathLike)):
             p = Path(item)
             if p.is_dir():
-                paths.extend(_walk(p, recursive))
+                _walk(p, recursive, queue, errors)
             elif _is_regular_file(p):
                 add_file(p)
             elif p.exists():
-                out.errors.append((str(p), "not a regular file (pipe, socket or device)"))
+                errors.append((str(p), "not a regular file (pipe, socket or device)"))
             else:
-                out.errors.append((str(p), "no such file or directory"))
+                errors.append((str(p), "no such file or directory"))
         elif isinstance(item, Iterable) and not isinstance(item, (bytes, bytearray)):
             for sub in item:
                 add(sub)
@@ -435,131 +625,255 @@ def _collect(source: Any, recursive: bool, progress: bool) -> _Collected:
                 f"not {type(item).__name__}"
             )
 
-    add(source)
+    with warnings.catch_warnings(record=True) as caught_given:
+        warnings.simplefilter("always")
+        add(source)
+    for path, reason in errors:
+        given.add_file(path, status=ERROR, reason=reason)
     seen: set[str] = set(referenced)
-    queue = list(dict.fromkeys(paths))
-    for path in _progress(queue, progress, "Reading DICOM headers"):
-        key = os.path.abspath(path)
-        if key in seen:
+    unique: list[tuple[str, int, int]] = []
+    for item in queue:
+        key = os.path.abspath(item[0])
+        if key not in seen:
+            seen.add(key)
+            unique.append(item)
+    old, old_rows = _load_index(index)
+    files, caught = _read_queue(
+        unique, executor=executor, progress=progress, old=old, old_rows=old_rows
+    )
+    parts = [given.build(), files]
+    # A DICOMDIR given under another name: its files are read after the rest.
+    status = files.columns["status"]
+    more: list[tuple[str, int, int]] = []
+    more_errors: list[tuple[str, str]] = []
+    for row in np.flatnonzero(status == DICOMDIR).tolist():
+        path = files.path[row]
+        if os.path.abspath(path) not in explicit:
             continue
-        seen.add(key)
-        kind, ds, reason = read_header(path, order=len(out.instances))
-        if kind == "ok":
-            assert ds is not None
-            out.instances.append((str(path), ds))
-        elif kind == "dicomdir":
-            out.dicomdirs.append(str(path))
-            if key in explicit and ds is not None:  # a DICOMDIR under another name
-                for ref in _dicomdir_files(path, ds, out.errors):
-                    ref_key = os.path.abspath(ref)
-                    if ref_key in seen:
-                        continue
-                    seen.add(ref_key)
-                    kind2, ds2, reason2 = read_header(ref, order=len(out.instances))
-                    if kind2 == "ok" and ds2 is not None:
-                        out.instances.append((str(ref), ds2))
-                    elif kind2 == "non-dicom":
-                        out.non_dicom.append(str(ref))
-                    else:
-                        out.errors.append((str(ref), reason2 or f"referenced by {path}"))
-        elif kind == "error":
-            out.errors.append((str(path), reason))
-        else:
-            out.non_dicom.append(str(path))
-    return out
+        kind, ds, _reason = read_header(path, fast=False)
+        if kind != "dicomdir" or ds is None:
+            continue
+        for ref in _dicomdir_files(Path(path), ds, more_errors):
+            ref_key = os.path.abspath(ref)
+            if ref_key not in seen:
+                seen.add(ref_key)
+                more.append((str(ref), *file_stat(ref)))
+    if more or more_errors:
+        late = TableBuilder()
+        for path, reason in more_errors:
+            late.add_file(path, status=ERROR, reason=reason)
+        parts.append(late.build())
+        extra, caught_more = _read_queue(
+            more, executor=executor, progress=progress, old=old, old_rows=old_rows
+        )
+        parts.append(extra)
+        caught.extend(caught_more)
+    for record in caught_given:
+        warnings.warn(record.message, record.category, stacklevel=4)
+    for category, message in caught:
+        warnings.warn(message, category, stacklevel=4)
+    return FileTable.concat(parts), memory
 
 
 # --------------------------------------------------------------------------- grouping
 
 
-def _orientation_key(ori: np.ndarray | None, reps: list[np.ndarray | None]) -> int:
-    for k, rep in enumerate(reps):
-        if rep is None and ori is None:
-            return k
-        if (
-            rep is not None
-            and ori is not None
-            and float(np.max(np.abs(rep - ori))) <= _ORIENTATION_TOL
-        ):
-            return k
-    reps.append(ori)
-    return len(reps) - 1
+def _orientation_keys(orientation: np.ndarray) -> np.ndarray:
+    """A stack key per frame: orientations within the tolerance share one (NaN: its own).
+
+    Distinct orientations are compared in order of first appearance against the ones kept
+    so far, exactly as frame-by-frame grouping would, but once per distinct value.
+    """
+    keys = np.zeros(len(orientation), dtype=np.int64)
+    missing = np.isnan(orientation).any(axis=1)
+    reps: list[np.ndarray | None] = []
+
+    def key_of(ori: np.ndarray | None) -> int:
+        for k, rep in enumerate(reps):
+            if rep is None and ori is None:
+                return k
+            if (
+                rep is not None
+                and ori is not None
+                and float(np.max(np.abs(rep - ori))) <= _ORIENTATION_TOL
+            ):
+                return k
+        reps.append(ori)
+        return len(reps) - 1
+
+    present = np.flatnonzero(~missing)
+    unique, first, inverse = np.unique(
+        orientation[present], axis=0, return_index=True, return_inverse=True
+    )
+    inverse = inverse.reshape(-1)
+    first_missing = int(np.flatnonzero(missing)[0]) if missing.any() else None
+    # Visit distinct values (and the missing one) in the order the frames show them.
+    visits = [(int(present[f]), u) for u, f in enumerate(first)]
+    if first_missing is not None:
+        visits.append((first_missing, -1))
+    unique_key = np.zeros(len(unique), dtype=np.int64)
+    missing_key = 0
+    for _, u in sorted(visits):
+        if u < 0:
+            missing_key = key_of(None)
+        else:
+            unique_key[u] = key_of(unique[u])
+    keys[present] = unique_key[inverse]
+    keys[missing] = missing_key
+    return keys
 
 
-def _describe_split(main: list[FrameRef], other: list[FrameRef]) -> str:
-    a, b = main[0], other[0]
+def _describe_split(main: tuple[Any, ...], other: tuple[Any, ...], n_other_files: int) -> str:
+    """Why a stack was split off: ``main``/``other`` are (rows, cols, samples, orientation)."""
+    (a_rows, a_cols, a_samples, a_ori), (b_rows, b_cols, b_samples, b_ori) = main, other
     reasons = []
-    if (a.rows, a.cols, a.samples) != (b.rows, b.cols, b.samples):
-        reasons.append(f"image size {b.rows}x{b.cols} instead of {a.rows}x{a.cols}")
-    if (a.orientation is None) != (b.orientation is None) or (
-        a.orientation is not None
-        and b.orientation is not None
-        and float(np.max(np.abs(a.orientation - b.orientation))) > _ORIENTATION_TOL
+    if (a_rows, a_cols, a_samples) != (b_rows, b_cols, b_samples):
+        reasons.append(f"image size {b_rows}x{b_cols} instead of {a_rows}x{a_cols}")
+    a_missing, b_missing = bool(np.isnan(a_ori).any()), bool(np.isnan(b_ori).any())
+    if a_missing != b_missing or (
+        not a_missing and float(np.max(np.abs(a_ori - b_ori))) > _ORIENTATION_TOL
     ):
         reasons.append("a different orientation")
     text = " and ".join(reasons) or "different geometry"
-    if len({r.path for r in other}) <= 3 and "orientation" in text:
+    if n_other_files <= 3 and "orientation" in text:
         text += " (probably a localizer)"
     return text
 
 
-def _group(collected: _Collected) -> list[SeriesInfo]:
-    by_uid: dict[str, list[tuple[str | None, Dataset]]] = defaultdict(list)
-    for path, ds in collected.instances:
-        uid = getattr(ds, "_dw_series_uid", None)
-        if uid is None:
-            uid = _text(ds, "SeriesInstanceUID")
-        if not uid:
-            folder = os.path.dirname(path) if path else "memory"
-            uid = f"(no SeriesInstanceUID: {folder})"
-        by_uid[uid].append((path, ds))
+def _frame_rows(table: FileTable, files: np.ndarray) -> np.ndarray:
+    """The frame rows of ``files`` (in file order, frames in file order)."""
+    start = table.frame_start
+    counts = table.columns["n_frames"][files].astype(np.int64)
+    offsets = np.zeros(len(files) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    return np.repeat(start[files] - offsets[:-1], counts) + np.arange(offsets[-1])
 
+
+def _labels(table: FileTable, frame_rows: np.ndarray) -> tuple[str, ...]:
+    """Unique labels of frames (file, with the frame number for multi-frame files)."""
+    frames = table.frames
+    memory = table.columns["memory"]
+    n_frames = table.columns["n_frames"]
+    out = []
+    for r in frame_rows.tolist():
+        f = int(frames["file"][r])
+        base = table.path[f] if memory[f] < 0 else f"<dataset {table.sop_uid[f] or '?'}>"
+        out.append(f"{base} [frame {int(frames['frame'][r]) + 1}]" if n_frames[f] > 1 else base)
+    return tuple(dict.fromkeys(out))
+
+
+def _entry(
+    table: FileTable, memory: list[Dataset], key: str, uid: str, first: int, files: np.ndarray,
+    frames: np.ndarray | None,
+) -> SeriesInfo:  # fmt: skip
+    text = table.text
+    entry = SeriesInfo(
+        key=key,
+        series_uid=uid,
+        patient_name=text("patient_name", first),
+        patient_id=text("patient_id", first),
+        study_uid=text("study_uid", first),
+        study_date=text("study_date", first),
+        study_description=text("study_description", first),
+        series_number=text("series_number", first),
+        series_description=text("series_description", first),
+        modality=text("modality", first),
+        sop_class=text("sop_class", first),
+        n_instances=len(files),
+        _source=_StackSource(table, memory, files, frames),
+    )
+    if frames is not None and len(frames):
+        entry.n_frames = len(frames)
+        entry.rows = int(table.frames["rows"][frames[0]])
+        entry.cols = int(table.frames["cols"][frames[0]])
+    return entry
+
+
+def _group(table: FileTable, memory: list[Dataset]) -> list[SeriesInfo]:
+    """Catalog entries from the table: files by SeriesInstanceUID, frames by stack geometry."""
+    columns = table.columns
+    ok = np.flatnonzero(columns["status"] == OK)
+    codes = columns["series_uid"][ok]
+    # Files by series, each series in discovery order (a stable sort keeps it).
+    order = np.argsort(codes, kind="stable")
+    bounds = np.flatnonzero(np.diff(codes[order])) + 1
+    by_uid: dict[str, list[np.ndarray]] = {}
+    for group in np.split(ok[order], bounds) if len(ok) else []:
+        uid = table.text("series_uid", int(group[0]))
+        if uid:
+            by_uid.setdefault(uid, []).append(group)
+            continue
+        # No SeriesInstanceUID: one series per folder (or for all in-memory datasets).
+        for row in group.tolist():
+            folder = os.path.dirname(table.path[row]) if columns["memory"][row] < 0 else "memory"
+            by_uid.setdefault(f"(no SeriesInstanceUID: {folder})", []).append(
+                np.array([row], dtype=np.int64)
+            )
+    frames = table.frames
+    has_pixels = columns["has_pixels"]
     entries: list[SeriesInfo] = []
-    order = 0
-    for uid, instances in by_uid.items():
-        images = []
-        others = []
-        for path, ds in instances:
-            known = getattr(ds, "_dw_frames", None)
-            has_pixels = bool(known) if known is not None else has_pixel_module(ds)
-            (images if has_pixels else others).append((path, ds))
-        stacks: dict[tuple[Any, ...], list[FrameRef]] = defaultdict(list)
-        reps: list[np.ndarray | None] = []
-        for path, ds in images:
-            known = getattr(ds, "_dw_frames", None)
-            refs = known if known is not None else frames_from_header(ds, path, order=order)
-            for ref in refs:
-                key = (ref.rows, ref.cols, ref.samples, _orientation_key(ref.orientation, reps))
-                stacks[key].append(ref)
-            order += 1
-        ordered = sorted(stacks.values(), key=lambda refs: -len(refs))
-        for k, refs in enumerate(ordered):
-            key = uid if k == 0 else f"{uid}#{k + 1}"
-            entry = _entry(key, uid, refs[0].header, refs=refs)
-            if k > 0:
-                why = _describe_split(ordered[0], refs)
-                entry.split_from = uid
-                entry.split_reason = why
-                split_msg = (
-                    f"{len(refs)} frame(s) of series {uid} have {why}; "
-                    f"they were split into stack {key!r}"
+    for uid, groups in by_uid.items():
+        rows = np.sort(np.concatenate(groups))
+        images, others = rows[has_pixels[rows]], rows[~has_pixels[rows]]
+        main: SeriesInfo | None = None
+        if len(images):
+            frame_rows = _frame_rows(table, images)
+            stack_of = np.stack(
+                [
+                    frames["rows"][frame_rows].astype(np.int64),
+                    frames["cols"][frame_rows].astype(np.int64),
+                    frames["samples"][frame_rows].astype(np.int64),
+                    _orientation_keys(frames["orientation"][frame_rows]),
+                ],
+                axis=1,
+            )
+            _, first, inverse = np.unique(stack_of, axis=0, return_index=True, return_inverse=True)
+            inverse = inverse.reshape(-1)
+            # Biggest stack first; equal sizes in order of first appearance.
+            stacks = sorted(range(len(first)), key=lambda s: (-int(np.sum(inverse == s)), first[s]))
+            geometry: list[tuple[Any, ...]] = []
+            for k, s in enumerate(stacks):
+                members = frame_rows[inverse == s]
+                files = np.array(
+                    list(dict.fromkeys(frames["file"][members].tolist())), dtype=np.int64
                 )
-                paths = tuple(dict.fromkeys(r.label for r in refs))
-                main_entry = next(e for e in entries if e.key == uid)
-                main_entry.findings.append(Finding("warning", "split", split_msg, paths))
-                entry.findings.append(
-                    Finding("warning", "split", f"split out of series {uid}: {why}", paths)
+                key = uid if k == 0 else f"{uid}#{k + 1}"
+                entry = _entry(table, memory, key, uid, int(files[0]), files, members)
+                head = int(members[0])
+                geometry.append(
+                    (
+                        int(frames["rows"][head]),
+                        int(frames["cols"][head]),
+                        int(frames["samples"][head]),
+                        frames["orientation"][head],
+                    )
                 )
-            entries.append(entry)
-        if others:
-            key = uid if not images else f"{uid}#nonimage"
-            first = others[0][1]
-            entry = _entry(key, uid, first, refs=[])
+                if k == 0:
+                    main = entry
+                else:
+                    assert main is not None
+                    why = _describe_split(geometry[0], geometry[-1], len(files))
+                    entry.split_from = uid
+                    entry.split_reason = why
+                    paths = _labels(table, members)
+                    main.findings.append(
+                        Finding(
+                            "warning",
+                            "split",
+                            f"{len(members)} frame(s) of series {uid} have {why}; "
+                            f"they were split into stack {key!r}",
+                            paths,
+                        )
+                    )
+                    entry.findings.append(
+                        Finding("warning", "split", f"split out of series {uid}: {why}", paths)
+                    )
+                entries.append(entry)
+        if len(others):
+            key = uid if not len(images) else f"{uid}#nonimage"
+            entry = _entry(table, memory, key, uid, int(others[0]), others, None)
             entry.has_pixels = False
-            entry.n_instances = len(others)
-            entry.headers = [ds for _, ds in others]
-            entry.paths = [p for p, _ in others if p is not None]
-            sop = _text(first, "SOPClassUID")
+            sop = entry.sop_class
             try:
                 from pydicom.uid import UID
 
@@ -587,39 +901,21 @@ def _group(collected: _Collected) -> list[SeriesInfo]:
     return entries
 
 
-def _entry(key: str, uid: str, ds: Dataset, *, refs: list[FrameRef]) -> SeriesInfo:
-    entry = SeriesInfo(
-        key=key,
-        series_uid=uid,
-        patient_name=_text(ds, "PatientName"),
-        patient_id=_text(ds, "PatientID"),
-        study_uid=_text(ds, "StudyInstanceUID"),
-        study_date=_text(ds, "StudyDate"),
-        study_description=_text(ds, "StudyDescription"),
-        series_number=_text(ds, "SeriesNumber"),
-        series_description=_text(ds, "SeriesDescription"),
-        modality=_text(ds, "Modality"),
-        sop_class=_text(ds, "SOPClassUID"),
-        frames=refs,
-    )
-    if refs:
-        entry.n_frames = len(refs)
-        entry.rows, entry.cols = refs[0].rows, refs[0].cols
-        entry.n_instances = len({r.path if r.path is not None else id(r.header) for r in refs})
-        entry.paths = list(dict.fromkeys(r.path for r in refs if r.path is not None))
-    return entry
-
-
 def _series_from_entry(
     entry: SeriesInfo, *, cache_bytes: int, prefetch: bool, extra: Sequence[Finding] = ()
 ) -> Series:
+    refs: list[FrameRef] = []
+    headers: list[Dataset] = []
+    found: list[Finding] = []
+    if entry._source is not None:
+        refs, headers, found = entry._source.load()
     return Series(
-        entry.frames,
+        refs,
         key=entry.key,
-        findings=[*entry.findings, *extra],
+        findings=[*entry.findings, *found, *extra],
         cache_bytes=cache_bytes,
         prefetch=prefetch,
-        header=entry.headers[0] if entry.headers else None,
+        header=headers[0] if headers else None,
     )
 
 
@@ -641,9 +937,11 @@ def scan(
     source: Source,
     *,
     recursive: bool = True,
-    progress: bool = True,
+    progress: Progress = True,
     cache_bytes: int = DEFAULT_CACHE_BYTES,
     prefetch: bool = True,
+    executor: str | cf.Executor | Client | None = None,
+    index: str | os.PathLike[str] | None = None,
 ) -> SeriesCatalog:
     """Find DICOM files, read their headers only and group them into series.
 
@@ -654,10 +952,21 @@ def scan(
         are read), a pydicom Dataset, or a list mixing these.
     recursive : bool
         Walk sub-folders.
-    progress : bool
-        Show a progress bar (tqdm.auto: a widget in notebooks) when reading takes a while.
+    progress : bool or callable
+        Show a progress bar (tqdm.auto: a widget in notebooks) when reading takes a while,
+        or call ``progress(done, total)`` after each chunk of files.
     cache_bytes, prefetch
         Passed to every :class:`Series` opened from the catalog.
+    executor : None, "processes", concurrent.futures.Executor or dask.distributed.Client
+        Where headers are read, in chunks of files: ``None`` in this process,
+        ``"processes"`` in a process pool sized to the machine, or any executor, or the
+        workers of a Dask cluster (they must see the files at the same paths: shared
+        storage). Every executor gives the same catalog. Ctrl-C cancels the pending chunks;
+        a chunk whose worker died is retried once, then its files are reported as errors.
+    index : path, optional
+        A Parquet index (see :meth:`SeriesCatalog.to_parquet`): when it exists, files whose
+        size and mtime are unchanged are taken from it instead of being read; new and
+        changed files are read, vanished ones dropped. The updated index is written back.
 
     Returns
     -------
@@ -673,16 +982,18 @@ def scan(
     >>> catalog.entries[0].modality, catalog.entries[0].rows
     ('CT', 128)
     """
-    collected = _collect(source, recursive, progress)
-    return SeriesCatalog(
-        _group(collected),
-        errors=collected.errors,
-        non_dicom=collected.non_dicom,
-        dicomdirs=collected.dicomdirs,
+    table, memory = _collect(source, recursive, progress, executor, index)
+    catalog = SeriesCatalog(
+        _group(table, memory),
+        table=table,
+        memory=memory,
         source=_describe_source(source),
         cache_bytes=cache_bytes,
         prefetch=prefetch,
     )
+    if index is not None:
+        catalog.to_parquet(index)
+    return catalog
 
 
 def load_series(

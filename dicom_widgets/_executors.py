@@ -1,0 +1,289 @@
+"""Running chunks of work serially, on a process pool, on any executor or on a Dask cluster.
+
+One place for what every batch of the package needs: turning the user's ``executor``
+argument into a :class:`concurrent.futures.Executor`, a progress bar (tqdm.auto, or a
+``progress(done, total)`` callable), Ctrl-C that cancels the queued chunks and shuts our
+own pool down, and chunks whose worker died (``os._exit``, a segfault, a killed Dask worker)
+retried once on a healthy pool, then reported instead of failing the batch.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import os
+import signal
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+if TYPE_CHECKING:  # pragma: no cover - typing only; dask is an optional extra
+    from distributed import Client
+
+__all__ = [
+    "ChunkFailure",
+    "CallbackBar",
+    "default_workers",
+    "is_dask_client",
+    "process_pool",
+    "progress_bar",
+    "run_chunks",
+]
+
+_MAX_DEFAULT_WORKERS = 8
+
+T = TypeVar("T")
+
+
+class ProgressBar(Protocol):
+    """The part of the tqdm API the batches use."""
+
+    def update(self, n: int) -> Any: ...
+
+    def close(self) -> Any: ...
+
+
+@dataclass(frozen=True)
+class ChunkFailure:
+    """A chunk that failed twice (its worker died or it raised): the reason, for the report."""
+
+    reason: str
+
+
+class CallbackBar:
+    """Adapts a ``progress(done, total)`` callable to the bits of the tqdm API used here.
+
+    Examples
+    --------
+    >>> seen = []
+    >>> bar = CallbackBar(lambda done, total: seen.append((done, total)), 4)
+    >>> bar.update(3); bar.update(1); seen
+    [(3, 4), (4, 4)]
+    """
+
+    def __init__(self, callback: Callable[[int, int], Any], total: int) -> None:
+        self.callback, self.total, self.done = callback, total, 0
+
+    def update(self, n: int) -> None:
+        self.done += n
+        self.callback(self.done, self.total)
+
+    def close(self) -> None:
+        pass
+
+
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def progress_bar(
+    progress: bool | Callable[[int, int], Any],
+    total: int,
+    *,
+    desc: str,
+    unit: str = "file",
+    min_total: int = 0,
+) -> ProgressBar:
+    """A tqdm.auto bar (a widget in notebooks), a :class:`CallbackBar`, or a silent bar.
+
+    Parameters
+    ----------
+    progress : bool or callable
+        ``True`` for a bar, ``False`` for none, or ``progress(done, total)``.
+    total : int
+    desc, unit : str
+        tqdm's label and unit.
+    min_total : int
+        Below this many items a bar is just noise (a callable is always called).
+
+    Examples
+    --------
+    >>> bar = progress_bar(False, 10, desc="reading")
+    >>> bar.update(10); bar.close()
+    """
+    if callable(progress):
+        return CallbackBar(progress, total)
+    if not progress or total < min_total:
+        return _NoBar()
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # tqdm is a dependency, but a missing bar must never stop a batch
+        return _NoBar()
+    # delay: only show a bar when the batch actually takes a while.
+    return tqdm(total=total, desc=desc, unit=unit, delay=0.5, leave=False)
+
+
+def default_workers() -> int:
+    """Processes for ``executor="processes"``: one per core, at most 8."""
+    return max(1, min(os.cpu_count() or 1, _MAX_DEFAULT_WORKERS))
+
+
+def _ignore_sigint() -> None:
+    # Ctrl-C reaches the whole process group: the parent cancels and shuts the pool down,
+    # the workers just finish their chunk instead of each printing a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def process_pool(max_workers: int | None = None) -> cf.ProcessPoolExecutor:
+    """A process pool whose workers leave Ctrl-C to the parent.
+
+    Examples
+    --------
+    >>> with process_pool(1) as pool:
+    ...     pool.submit(abs, -3).result()
+    3
+    """
+    return cf.ProcessPoolExecutor(
+        max_workers=max_workers or default_workers(), initializer=_ignore_sigint
+    )
+
+
+def is_dask_client(obj: object) -> bool:
+    """Whether ``obj`` is a ``dask.distributed.Client`` (checked without importing dask)."""
+    return type(obj).__module__.split(".")[0] == "distributed" and hasattr(obj, "get_executor")
+
+
+def resolve_executor(
+    executor: str | cf.Executor | Client | None,
+) -> tuple[cf.Executor | None, bool]:
+    """The executor to submit to, and whether it is ours to shut down.
+
+    ``None`` stays serial; ``"processes"`` is a new :func:`process_pool`; a Dask Client
+    gives its ``concurrent.futures`` view (closing that view never closes the client).
+    """
+    if executor is None:
+        return None, False
+    if isinstance(executor, str):
+        if executor == "processes":
+            return process_pool(), True
+        raise ValueError(
+            f"executor must be None, 'processes', a concurrent.futures.Executor or a "
+            f"dask.distributed.Client, not {executor!r}"
+        )
+    if isinstance(executor, cf.Executor):
+        return executor, False
+    if is_dask_client(executor):
+        # pure=False: a retried chunk must run again, not return the failed task's result.
+        return executor.get_executor(pure=False), True
+    raise TypeError(
+        "executor must be None, 'processes', a concurrent.futures.Executor or a "
+        f"dask.distributed.Client, not {type(executor).__name__}"
+    )
+
+
+def _shutdown(pool: cf.Executor, *, cancel: bool) -> None:
+    try:
+        pool.shutdown(wait=not cancel, cancel_futures=cancel)
+    except TypeError:  # dask's ClientExecutor: shutdown(wait) cancels what is pending
+        pool.shutdown(wait=not cancel)
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:500]
+
+
+def run_chunks(
+    fn: Callable[..., T],
+    chunks: Sequence[tuple[Any, ...]],
+    executor: str | cf.Executor | Client | None = None,
+    *,
+    sizes: Sequence[int] | None = None,
+    bar: ProgressBar | None = None,
+) -> list[T | ChunkFailure]:
+    """Call ``fn(*chunk)`` for every chunk; results in chunk order, whatever finished first.
+
+    Parameters
+    ----------
+    fn : callable
+        A module-level function (it is pickled for process pools and Dask).
+    chunks : sequence of argument tuples
+    executor : None, "processes", concurrent.futures.Executor or dask.distributed.Client
+        Where to run (see :func:`resolve_executor`).
+    sizes : sequence of int, optional
+        Items per chunk, for the progress bar (default 1 each).
+    bar : ProgressBar, optional
+
+    Returns
+    -------
+    list
+        ``fn``'s result per chunk, or a :class:`ChunkFailure` for a chunk that failed
+        (raised, or its worker died) twice. A chunk is retried alone, so a chunk that kills
+        its worker cannot take innocent chunks down with it a second time.
+
+    Raises
+    ------
+    KeyboardInterrupt
+        After cancelling the queued chunks and shutting down a pool of our own.
+
+    Examples
+    --------
+    >>> run_chunks(sum, [([1, 2],), ([3],)])
+    [3, 3]
+    """
+    sizes = list(sizes) if sizes is not None else [1] * len(chunks)
+    bar = bar if bar is not None else _NoBar()
+    results: list[Any] = [None] * len(chunks)
+    if executor is None:
+        for i, args in enumerate(chunks):
+            try:
+                results[i] = fn(*args)
+            except Exception:  # noqa: BLE001 - retried once, then reported
+                try:
+                    results[i] = fn(*args)
+                except Exception as exc:  # noqa: BLE001
+                    results[i] = ChunkFailure(_describe(exc))
+            bar.update(sizes[i])
+        return results
+
+    pool, owned = resolve_executor(executor)
+    assert pool is not None
+    futures: dict[cf.Future[Any], int] = {}
+    retry_pool: cf.Executor | None = None
+    try:
+        futures = {pool.submit(fn, *args): i for i, args in enumerate(chunks)}
+        failed: list[int] = []
+        for future in cf.as_completed(futures):
+            i = futures[future]
+            try:
+                results[i] = future.result()
+            except Exception:  # noqa: BLE001 - BrokenProcessPool, KilledWorker, a raising chunk
+                failed.append(i)
+                continue
+            bar.update(sizes[i])
+        for i in sorted(failed):
+            try:
+                retry = (retry_pool or pool).submit(fn, *chunks[i])
+            except (cf.process.BrokenProcessPool, RuntimeError):
+                # The pool died with the chunk: retries run on a healthy pool of our own.
+                if retry_pool is not None:
+                    _shutdown(retry_pool, cancel=True)
+                retry_pool = process_pool(1)
+                retry = retry_pool.submit(fn, *chunks[i])
+            try:
+                results[i] = retry.result()
+            except Exception as exc:  # noqa: BLE001 - second failure: reported, not raised
+                results[i] = ChunkFailure(_describe(exc))
+                if isinstance(exc, cf.process.BrokenProcessPool) and retry_pool is not None:
+                    _shutdown(retry_pool, cancel=True)
+                    retry_pool = None
+            bar.update(sizes[i])
+    except BaseException:
+        # Ctrl-C (or anything else): queued chunks are dropped, our pools stop promptly.
+        for future in futures:
+            future.cancel()
+        if owned:
+            _shutdown(pool, cancel=True)
+            owned = False
+        if retry_pool is not None:
+            _shutdown(retry_pool, cancel=True)
+            retry_pool = None
+        raise
+    finally:
+        if owned:
+            _shutdown(pool, cancel=False)
+        if retry_pool is not None:
+            _shutdown(retry_pool, cancel=False)
+    return results
