@@ -37,6 +37,7 @@ _LAZY: dict[str, str] = {
     "load_series": "dicom_widgets.series",
     "Series": "dicom_widgets.series",
     "SeriesCatalog": "dicom_widgets.series",
+    "archive_report": "dicom_widgets.series",
     "Finding": "dicom_widgets.series",
     "load_segmentation": "dicom_widgets.segmentation",
     "write_seg": "dicom_widgets.segmentation",

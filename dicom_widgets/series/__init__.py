@@ -17,6 +17,7 @@ True
 
 from __future__ import annotations
 
+from ._archive_report import ArchiveReport, ReportRow, archive_report
 from ._cache import DEFAULT_CACHE_BYTES, FrameCache
 from ._findings import SEVERITIES, Finding
 from ._frames import FrameRef
@@ -29,6 +30,9 @@ __all__ = [
     "Series",
     "SeriesCatalog",
     "SeriesInfo",
+    "archive_report",
+    "ArchiveReport",
+    "ReportRow",
     "Finding",
     "FrameRef",
     "FrameCache",

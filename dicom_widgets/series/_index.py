@@ -297,66 +297,77 @@ class FileTable:
 
     @classmethod
     def from_parquet(cls, path: str | os.PathLike[str]) -> FileTable:
-        """Read an index written by :meth:`to_parquet`."""
+        """Read an index written by :meth:`to_parquet` (straight from Arrow's buffers)."""
         from ._export import require
 
+        pa = require("pyarrow")
         pq = require("pyarrow.parquet")
-        table = pq.read_table(path)
+        table = pq.read_table(path, use_threads=False)
         meta = table.schema.metadata or {}
         if meta.get(b"dicom_widgets_index") != _INDEX_VERSION.encode():
             raise ValueError(f"{path} is not a dicom_widgets scan index (version {_INDEX_VERSION})")
-        df = table.to_pandas()
-        frame = df["frame"].to_numpy(dtype=np.int64)
-        first = frame <= 0
-        files = df[first]
-        pool: list[str] = []
-        codes: dict[str, int] = {}
 
-        def encode(values: Iterable[Any]) -> np.ndarray:
-            out = []
-            for value in values:
-                text = "" if value is None else str(value)
+        def column(name: str, dtype: Any) -> np.ndarray:
+            return table.column(name).to_numpy().astype(dtype, copy=False)
+
+        frame = column("frame", np.int64)
+        first = np.flatnonzero(frame <= 0)
+        framed = np.flatnonzero(frame >= 0)
+        pool: list[str] = [""]
+        codes: dict[str, int] = {"": 0}
+
+        def pooled(name: str) -> np.ndarray:
+            encoded = table.column(name).combine_chunks().dictionary_encode()
+            remap = np.empty(len(encoded.dictionary), dtype=np.int32)
+            for k, text in enumerate(encoded.dictionary.to_pylist()):
                 code = codes.get(text)
                 if code is None:
                     code = codes[text] = len(pool)
                     pool.append(text)
-                out.append(code)
-            return np.array(out, dtype=np.int32)
+                remap[k] = code
+            return remap[encoded.indices.to_numpy()[first]]
 
-        encode([""])
+        def packed(name: str) -> PackedStrings:
+            arr = table.column(name).combine_chunks().cast(pa.large_string())
+            _, offsets, data = arr.buffers()
+            off = np.frombuffer(offsets, dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
+            raw = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8)
+            return PackedStrings(raw, off.copy()).take(first)
+
         status_code = {name: k for k, name in enumerate(STATUS_NAMES)}
+        status_names = table.column("status").combine_chunks().dictionary_encode()
+        status_map = np.array(
+            [status_code[s] for s in status_names.dictionary.to_pylist()], dtype=np.int8
+        )
         columns = {
-            "size": files["size"].to_numpy(dtype=np.int64),
-            "mtime_ns": files["mtime_ns"].to_numpy(dtype=np.int64),
-            "status": np.array([status_code[s] for s in files["status"]], dtype=np.int8),
-            "reason": encode(files["reason"]),
-            "instance_number": files["instance_number"].to_numpy(dtype=np.float64),
-            "has_pixels": files["has_pixels"].to_numpy(dtype=bool),
-            "n_frames": files["n_frames"].to_numpy(dtype=np.int32),
-            "memory": np.full(len(files), -1, dtype=np.int32),
+            "size": column("size", np.int64)[first],
+            "mtime_ns": column("mtime_ns", np.int64)[first],
+            "status": status_map[status_names.indices.to_numpy()[first]],
+            "reason": pooled("reason"),
+            "instance_number": column("instance_number", np.float64)[first],
+            "has_pixels": column("has_pixels", bool)[first],
+            "n_frames": column("n_frames", np.int32)[first],
+            "memory": np.full(len(first), -1, dtype=np.int32),
         }
         for name in TEXT_COLUMNS:
-            columns[name] = encode(files[name])
-        framed = df[frame >= 0]
+            columns[name] = pooled(name)
+        is_first = np.zeros(len(frame), dtype=np.int64)
+        is_first[first] = 1
+
+        def stacked(names: Sequence[str]) -> np.ndarray:
+            return np.stack([column(n, np.float64)[framed] for n in names], axis=1)
+
         frames = {
-            "file": (np.cumsum(first) - 1)[frame >= 0].astype(np.int32),
-            "frame": framed["frame"].to_numpy(dtype=np.int32),
-            "rows": framed["rows"].to_numpy(dtype=np.int32),
-            "cols": framed["cols"].to_numpy(dtype=np.int32),
-            "samples": framed["samples"].to_numpy(dtype=np.int16),
-            "position": framed[[f"position_{a}" for a in "xyz"]].to_numpy(dtype=np.float64),
-            "orientation": framed[[f"orientation_{k}" for k in range(6)]].to_numpy(
-                dtype=np.float64
-            ),
-            "spacing": framed[["spacing_row", "spacing_col"]].to_numpy(dtype=np.float64),
+            "file": (np.cumsum(is_first) - 1)[framed].astype(np.int32),
+            "frame": frame[framed].astype(np.int32),
+            "rows": column("rows", np.int32)[framed],
+            "cols": column("cols", np.int32)[framed],
+            "samples": column("samples", np.int16)[framed],
+            "position": stacked([f"position_{a}" for a in "xyz"]).reshape(-1, 3),
+            "orientation": stacked([f"orientation_{k}" for k in range(6)]).reshape(-1, 6),
+            "spacing": stacked(["spacing_row", "spacing_col"]).reshape(-1, 2),
         }
-        return cls(
-            PackedStrings.from_list(files["path"].tolist()),
-            PackedStrings.from_list(files["sop_uid"].tolist()),
-            pool,
-            columns,
-            frames,
-        )
+        return cls(packed("path"), packed("sop_uid"), pool, columns, frames)
 
 
 class TableBuilder:

@@ -67,6 +67,18 @@ class _StackSource:
             return path, None, reason or f"no longer a DICOM file ({kind})"
         return path, ds, ""
 
+    def detached(self) -> _StackSource:
+        """The same stack with only its own rows (small enough to send to a worker)."""
+        if self.memory:
+            return self  # in-memory datasets never leave this process
+        files = np.asarray(self.files, dtype=np.int64)
+        sub = self.table.take(files)
+        frames = None
+        if self.frames is not None:
+            gathered = _frame_rows(self.table, files)
+            frames = np.flatnonzero(np.isin(gathered, self.frames))
+        return _StackSource(sub, [], np.arange(len(files), dtype=np.int64), frames)
+
     def load(self) -> tuple[list[FrameRef], list[Dataset], list[Finding]]:
         """Read the headers again: (frames, headers of non-image files, findings)."""
         refs: list[FrameRef] = []
@@ -508,14 +520,13 @@ def _is_regular_file(path: Path) -> bool:
 
 
 def _load_index(index: str | os.PathLike[str] | None) -> tuple[FileTable | None, dict[str, int]]:
-    """A saved index and its reusable rows by absolute path (errors are always re-read)."""
+    """A saved index and its reusable rows by path (errors are always read again)."""
     if index is None or not os.path.exists(index):
         return None, {}
     table = FileTable.from_parquet(index)
-    status = table.columns["status"]
-    rows = np.flatnonzero(status != ERROR).tolist()
     paths = table.path.tolist()
-    return table, {os.path.abspath(paths[r]): r for r in rows}
+    reusable = (table.columns["status"] != ERROR).tolist()
+    return table, {p: r for r, (p, ok) in enumerate(zip(paths, reusable)) if ok}
 
 
 def _read_queue(
@@ -525,39 +536,42 @@ def _read_queue(
     progress: Progress,
     old: FileTable | None,
     old_rows: dict[str, int],
-) -> tuple[FileTable, list[tuple[type[Warning], str]]]:
-    """One row per queued file, in queue order: reused from ``old`` when unchanged, else read."""
-    reuse_at: list[int] = []
-    reuse_rows: list[int] = []
-    read_at: list[int] = []
-    if old is not None:
-        size, mtime = old.columns["size"], old.columns["mtime_ns"]
-        for k, (path, fsize, fmtime) in enumerate(queue):
-            row = old_rows.get(os.path.abspath(path))
-            if row is not None and size[row] == fsize and mtime[row] == fmtime:
-                reuse_at.append(k)
-                reuse_rows.append(row)
-            else:
-                read_at.append(k)
+) -> tuple[FileTable, list[tuple[type[Warning], str]], int]:
+    """One row per queued file, in queue order: reused from ``old`` when its size and mtime
+    are unchanged, else read. Also returns how many files were read."""
+    if old is not None and queue:
+        rows = np.array([old_rows.get(path, -1) for path, _, _ in queue], dtype=np.int64)
+        if (rows < 0).any() and old_rows:
+            # The index may spell the paths differently (relative / absolute).
+            by_abs = {os.path.abspath(p): r for p, r in old_rows.items()}
+            for k in np.flatnonzero(rows < 0).tolist():
+                rows[k] = by_abs.get(os.path.abspath(queue[k][0]), -1)
+        sizes = np.array([q[1] for q in queue], dtype=np.int64)
+        mtimes = np.array([q[2] for q in queue], dtype=np.int64)
+        known = rows >= 0
+        same = np.zeros(len(queue), dtype=bool)
+        same[known] = (old.columns["size"][rows[known]] == sizes[known]) & (
+            old.columns["mtime_ns"][rows[known]] == mtimes[known]
+        )
+        reuse_at, read_at = np.flatnonzero(same), np.flatnonzero(~same)
     else:
-        read_at = list(range(len(queue)))
-    fast = FAST_HEADERS
+        reuse_at = np.zeros(0, dtype=np.int64)
+        read_at = np.arange(len(queue))
     fresh, caught = read_files(
-        [queue[k][0] for k in read_at],
-        [(queue[k][1], queue[k][2]) for k in read_at],
+        [queue[k][0] for k in read_at.tolist()],
+        [(queue[k][1], queue[k][2]) for k in read_at.tolist()],
         executor=executor,
         progress=progress,
-        fast=fast,
+        fast=FAST_HEADERS,
     )
-    if not reuse_at:
-        return fresh, caught
+    if not len(reuse_at):
+        return fresh, caught, len(read_at)
     assert old is not None
-    combined = FileTable.concat([old.take(np.array(reuse_rows, dtype=np.int64)), fresh])
+    combined = FileTable.concat([old.take(rows[reuse_at]), fresh])
     position = np.empty(len(queue), dtype=np.int64)
-    position[np.array(reuse_at, dtype=np.int64)] = np.arange(len(reuse_at))
-    if read_at:
-        position[np.array(read_at, dtype=np.int64)] = len(reuse_at) + np.arange(len(read_at))
-    return combined.take(position), caught
+    position[reuse_at] = np.arange(len(reuse_at))
+    position[read_at] = len(reuse_at) + np.arange(len(read_at))
+    return combined.take(position), caught, len(read_at)
 
 
 def _collect(
@@ -566,8 +580,9 @@ def _collect(
     progress: Progress,
     executor: str | cf.Executor | Client | None = None,
     index: str | os.PathLike[str] | None = None,
-) -> tuple[FileTable, list[Dataset]]:
-    """Every file and dataset of ``source`` as rows of one table, in a deterministic order.
+) -> tuple[FileTable, list[Dataset], bool]:
+    """Every file and dataset of ``source`` as rows of one table, in a deterministic order,
+    and whether ``index`` needs writing.
 
     Datasets, paths that cannot be opened and explicitly given DICOMDIRs come first (in the
     order given), then the files found, in walk order; files referenced by a DICOMDIR given
@@ -582,6 +597,7 @@ def _collect(
     # reads its files anyway.
     referenced: set[str] = set()
     explicit: set[str] = set()
+    walks = 0
 
     def add_file(p: Path) -> None:
         if "DICOMDIR" in p.name.upper():
@@ -609,6 +625,8 @@ def _collect(
         elif isinstance(item, (str, os.PathLike)):
             p = Path(item)
             if p.is_dir():
+                nonlocal walks
+                walks += 1
                 _walk(p, recursive, queue, errors)
             elif _is_regular_file(p):
                 add_file(p)
@@ -632,13 +650,16 @@ def _collect(
         given.add_file(path, status=ERROR, reason=reason)
     seen: set[str] = set(referenced)
     unique: list[tuple[str, int, int]] = []
-    for item in queue:
-        key = os.path.abspath(item[0])
-        if key not in seen:
-            seen.add(key)
-            unique.append(item)
+    if walks == 1 and not explicit and not referenced:
+        unique = queue  # one folder walked: its paths are unique already
+    else:
+        for item in queue:
+            key = os.path.abspath(item[0])
+            if key not in seen:
+                seen.add(key)
+                unique.append(item)
     old, old_rows = _load_index(index)
-    files, caught = _read_queue(
+    files, caught, n_read = _read_queue(
         unique, executor=executor, progress=progress, old=old, old_rows=old_rows
     )
     parts = [given.build(), files]
@@ -663,16 +684,24 @@ def _collect(
         for path, reason in more_errors:
             late.add_file(path, status=ERROR, reason=reason)
         parts.append(late.build())
-        extra, caught_more = _read_queue(
+        extra, caught_more, n_more = _read_queue(
             more, executor=executor, progress=progress, old=old, old_rows=old_rows
         )
+        n_read += n_more
         parts.append(extra)
         caught.extend(caught_more)
     for record in caught_given:
         warnings.warn(record.message, record.category, stacklevel=4)
     for category, message in caught:
         warnings.warn(message, category, stacklevel=4)
-    return FileTable.concat(parts), memory
+    table = FileTable.concat(parts)
+    # The index needs writing unless every file came from it unchanged and none vanished.
+    stale = index is not None and (
+        old is None
+        or n_read > 0
+        or int(np.count_nonzero(table.columns["memory"] < 0)) != old.n_files
+    )
+    return table, memory, stale
 
 
 # --------------------------------------------------------------------------- grouping
@@ -982,7 +1011,7 @@ def scan(
     >>> catalog.entries[0].modality, catalog.entries[0].rows
     ('CT', 128)
     """
-    table, memory = _collect(source, recursive, progress, executor, index)
+    table, memory, stale = _collect(source, recursive, progress, executor, index)
     catalog = SeriesCatalog(
         _group(table, memory),
         table=table,
@@ -991,7 +1020,8 @@ def scan(
         cache_bytes=cache_bytes,
         prefetch=prefetch,
     )
-    if index is not None:
+    if stale:
+        assert index is not None
         catalog.to_parquet(index)
     return catalog
 
