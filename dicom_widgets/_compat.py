@@ -7,12 +7,15 @@ so supporting a new pydicom release means editing this module only.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from typing import Any, BinaryIO
 
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
+from pydicom.sequence import Sequence as DicomSequence
 
 __all__ = [
     "PYDICOM_VERSION",
@@ -26,6 +29,9 @@ __all__ = [
     "decode_pixels",
     "decode_frame",
     "raw_element_value",
+    "safe_get",
+    "is_multi_value",
+    "as_text",
 ]
 
 PYDICOM_VERSION: tuple[int, ...] = tuple(
@@ -236,20 +242,90 @@ def ensure_transfer_syntax(ds: Dataset) -> None:
         meta.TransferSyntaxUID = ExplicitVRLittleEndian if little else ExplicitVRBigEndian
 
 
-def safe_get(ds: Dataset | None, keyword: str | int | tuple[int, int], default: Any = None) -> Any:
-    """``ds.get(keyword, default)`` that never raises.
+def safe_get(
+    ds: Dataset | None,
+    keyword: str | int | tuple[int, int],
+    default: Any = None,
+    *,
+    quiet: bool = False,
+) -> Any:
+    """``ds.get(keyword, default)`` that never raises; an empty value gives ``default`` too.
 
-    pydicom converts raw values on access, and a value it cannot convert (an unknown VR
-    after a byte flip, an unparsable IS/DS with strict validation) raises there, in ways
-    that differ between 2.4 and 3.x. Callers that only read a value to show or use it treat
-    that as absent; the element itself is reported where elements are listed.
+    The one read boundary of the package: pydicom converts raw values on access, and a
+    value it cannot convert (an unknown VR after a byte flip, an unparsable IS/DS with
+    strict validation) raises there, in ways that differ between 2.4 and 3.x. Callers that
+    only read a value to show or use it treat that as absent; the element itself is
+    reported where elements are listed (:func:`dicom_widgets.tags.flatten`).
+
+    Parameters
+    ----------
+    ds : Dataset or None
+        Where to read (``None`` gives ``default``).
+    keyword : str, int or (group, element)
+        The element.
+    default : object
+        What an absent, empty (``None`` or ``""``) or unreadable value gives.
+    quiet : bool
+        Silence the warnings pydicom raises while converting the value (a repr shows
+        the value, the tag table reports the problem).
+
+    Returns
+    -------
+    object
+        The value as pydicom gives it, or ``default``.
+
+    Examples
+    --------
+    >>> from pydicom.dataset import Dataset
+    >>> ds = Dataset(); ds.PatientName = "A^B"; ds.PatientID = ""
+    >>> str(safe_get(ds, "PatientName")), safe_get(ds, "PatientID", "none")
+    ('A^B', 'none')
     """
     if ds is None:
         return default
     try:
-        return ds.get(keyword, default)
+        if quiet:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                value = ds.get(keyword, default)
+        else:
+            value = ds.get(keyword, default)
     except Exception:  # noqa: BLE001 - any conversion error means "not usable here"
         return default
+    return default if value is None or (isinstance(value, str) and value == "") else value
+
+
+def is_multi_value(value: object) -> bool:
+    """True for the several values of one element: a ``MultiValue``, list or tuple.
+
+    A sequence of items is not a multi-value (pydicom 2.4's ``Sequence`` subclasses
+    ``MultiValue``; 3.x's does not).
+
+    Examples
+    --------
+    >>> from pydicom.dataset import Dataset
+    >>> ds = Dataset(); ds.ImageType = ["ORIGINAL", "PRIMARY"]; ds.Modality = "CT"
+    >>> is_multi_value(ds.ImageType), is_multi_value(ds.Modality)
+    (True, False)
+    """
+    return isinstance(value, (MultiValue, list, tuple)) and not isinstance(value, DicomSequence)
+
+
+def as_text(value: object, default: str = "") -> str:
+    """A value as DICOM writes it: several values joined by ``\\``, ``None`` as ``default``.
+
+    Examples
+    --------
+    >>> from pydicom.dataset import Dataset
+    >>> ds = Dataset(); ds.ImageType = ["ORIGINAL", "PRIMARY"]
+    >>> as_text(ds.ImageType), as_text(None, "-")
+    ('ORIGINAL\\\\PRIMARY', '-')
+    """
+    if value is None:
+        return default
+    if is_multi_value(value):
+        return "\\".join(str(v) for v in value)  # type: ignore[attr-defined]
+    return str(value)
 
 
 _STANDARD_VRS = frozenset(

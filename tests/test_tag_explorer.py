@@ -220,7 +220,7 @@ def test_diff_view_filters():
     b.PatientName = "<script>bad</script>"
     del b.StudyDate
     b.ProtocolName = "new"
-    view = compare(a, b).widget()
+    view = DiffView(compare(a, b))
     assert isinstance(view, DiffView)
     assert len(view.shown) == 3
     assert "&lt;script&gt;" in view.table.value and "<script>" not in view.table.value

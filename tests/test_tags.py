@@ -599,10 +599,10 @@ def test_compare_two_series_ignores_what_varies_within():
 def test_module_table_keywords_exist_and_are_unique():
     from pydicom.datadict import tag_for_keyword
 
-    from dicom_widgets.tags import _MODULE_KEYWORDS
+    from dicom_widgets.tags import MODULE_KEYWORDS
 
     seen: dict[str, str] = {}
-    for module, keywords in _MODULE_KEYWORDS.items():
+    for module, keywords in MODULE_KEYWORDS.items():
         for keyword in keywords:
             assert tag_for_keyword(keyword) is not None, (module, keyword)
             assert keyword not in seen, (keyword, seen.get(keyword), module)

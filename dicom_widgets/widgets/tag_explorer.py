@@ -46,7 +46,7 @@ __all__ = ["TagExplorer", "DiffView"]
 # Checkboxes are 300 px wide by default: far apart in one row.
 _AUTO_WIDTH = {"width": "auto"}
 _MODULE_ORDER = {
-    name: i for i, name in enumerate(["File Meta Information", *core._MODULE_KEYWORDS])
+    name: i for i, name in enumerate(["File Meta Information", *core.MODULE_KEYWORDS])
 }
 
 
