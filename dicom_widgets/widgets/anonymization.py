@@ -41,9 +41,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import ipywidgets as W
+import ipywidgets as widgets
 import numpy as np
-import traitlets as T
+import traitlets
 from pydicom.datadict import keyword_for_tag
 from pydicom.dataset import Dataset
 
@@ -242,7 +242,7 @@ def _items_from(source: Any) -> tuple[list[_Item], list[Path]]:
 
 
 # ----------------------------------------------------------------------------- the widget
-class AnonymizationPreview(W.VBox):
+class AnonymizationPreview(widgets.VBox):
     """Preview PS3.15 de-identification of a dataset, file, series or folder, then export it.
 
     Parameters
@@ -305,30 +305,36 @@ class AnonymizationPreview(W.VBox):
     """
 
     # The ten options of PS3.15 Table E.1-1 (checked against deid.OPTION_NAMES in the tests).
-    retain_safe_private = T.Bool(False, help="Retain Safe Private Option")
-    retain_uids = T.Bool(False, help="Retain UIDs Option")
-    retain_device_identity = T.Bool(False, help="Retain Device Identity Option")
-    retain_institution_identity = T.Bool(False, help="Retain Institution Identity Option")
-    retain_patient_characteristics = T.Bool(False, help="Retain Patient Characteristics Option")
-    retain_longitudinal_full_dates = T.Bool(False, help="Retain Longitudinal Full Dates Option")
-    retain_longitudinal_modified_dates = T.Bool(
+    retain_safe_private = traitlets.Bool(False, help="Retain Safe Private Option")
+    retain_uids = traitlets.Bool(False, help="Retain UIDs Option")
+    retain_device_identity = traitlets.Bool(False, help="Retain Device Identity Option")
+    retain_institution_identity = traitlets.Bool(False, help="Retain Institution Identity Option")
+    retain_patient_characteristics = traitlets.Bool(
+        False, help="Retain Patient Characteristics Option"
+    )
+    retain_longitudinal_full_dates = traitlets.Bool(
+        False, help="Retain Longitudinal Full Dates Option"
+    )
+    retain_longitudinal_modified_dates = traitlets.Bool(
         False, help="Retain Longitudinal Modified Dates Option"
     )
-    clean_descriptors = T.Bool(False, help="Clean Descriptors Option")
-    clean_structured_content = T.Bool(False, help="Clean Structured Content Option")
-    clean_graphics = T.Bool(False, help="Clean Graphics Option")
+    clean_descriptors = traitlets.Bool(False, help="Clean Descriptors Option")
+    clean_structured_content = traitlets.Bool(False, help="Clean Structured Content Option")
+    clean_graphics = traitlets.Bool(False, help="Clean Graphics Option")
 
-    overrides_text = T.Unicode("", help="Per-tag overrides, e.g. PatientSex=keep.")
-    override_error = T.Unicode("", help="Why some overrides could not be used ('' when fine).")
-    instance = T.Int(0, help="Index of the previewed instance.")
-    frame = T.Int(0, help="Frame shown in the pixel preview.")
-    view = T.Enum(_VIEWS, "changed", help="Diff filter: changed / all / warnings.")
-    query = T.Unicode("", help="Search in paths, keywords, tags, rules and values.")
-    page = T.Int(0, help="Page of the diff (0-based).")
-    page_size = T.Int(50, help="Rows per diff page.")
-    regions = T.List(help="Rectangles (row0, col0, row1, col1), end exclusive, to blank.")
-    output_folder = T.Unicode("", help="Export target folder.")
-    export_message = T.Unicode("", help="Plain text of the last export outcome or refusal.")
+    overrides_text = traitlets.Unicode("", help="Per-tag overrides, e.g. PatientSex=keep.")
+    override_error = traitlets.Unicode(
+        "", help="Why some overrides could not be used ('' when fine)."
+    )
+    instance = traitlets.Int(0, help="Index of the previewed instance.")
+    frame = traitlets.Int(0, help="Frame shown in the pixel preview.")
+    view = traitlets.Enum(_VIEWS, "changed", help="Diff filter: changed / all / warnings.")
+    query = traitlets.Unicode("", help="Search in paths, keywords, tags, rules and values.")
+    page = traitlets.Int(0, help="Page of the diff (0-based).")
+    page_size = traitlets.Int(50, help="Rows per diff page.")
+    regions = traitlets.List(help="Rectangles (row0, col0, row1, col1), end exclusive, to blank.")
+    output_folder = traitlets.Unicode("", help="Export target folder.")
+    export_message = traitlets.Unicode("", help="Plain text of the last export outcome or refusal.")
 
     def __init__(
         self,
@@ -399,74 +405,74 @@ class AnonymizationPreview(W.VBox):
 
     # ------------------------------------------------------------------ construction
     def _build_controls(self) -> None:
-        self.instance_select = W.Dropdown(
+        self.instance_select = widgets.Dropdown(
             options=self._instance_options(), value=0, description="instance",
-            layout=W.Layout(width="520px"),
+            layout=widgets.Layout(width="520px"),
         )  # fmt: skip
         self.instance_select.layout.display = None if len(self._items) > 1 else "none"
-        self.instance_select.observe(
-            lambda ch: self.set_trait("instance", int(ch["new"])), names="value"
-        )
-        self.option_boxes: dict[str, W.Checkbox] = {}
+        traitlets.link((self, "instance"), (self.instance_select, "value"))
+        self.option_boxes: dict[str, widgets.Checkbox] = {}
         for name in OPTION_NAMES:
-            box = W.Checkbox(
+            box = widgets.Checkbox(
                 value=bool(getattr(self, name)),
                 description=name,
                 tooltip=f"{OPTION_CODES[name][1]} (DCM {OPTION_CODES[name][0]})",
                 indent=False,
-                layout=W.Layout(width="auto"),
+                layout=widgets.Layout(width="auto"),
             )
-            W.link((box, "value"), (self, name))
+            traitlets.link((box, "value"), (self, name))
             self.option_boxes[name] = box
-        self.overrides_box = W.Text(
+        self.overrides_box = widgets.Text(
             value=self.overrides_text,
             placeholder='PatientSex=keep, (0010,1010)=remove, StudyDescription="Teaching case"',
             description="overrides",
             continuous_update=False,
-            layout=W.Layout(width="100%"),
+            layout=widgets.Layout(width="100%"),
         )
-        W.link((self.overrides_box, "value"), (self, "overrides_text"))
-        self.override_message = W.HTML()
-        self.profile_label = W.HTML()
-        self.counts = W.HTML()
-        self.view_buttons = W.ToggleButtons(
+        traitlets.link((self.overrides_box, "value"), (self, "overrides_text"))
+        self.override_message = widgets.HTML()
+        self.profile_label = widgets.HTML()
+        self.counts = widgets.HTML()
+        self.view_buttons = widgets.ToggleButtons(
             options=[("changed only", "changed"), ("all", "all"), ("warnings only", "warnings")],
             value=self.view,
             style={"button_width": "120px"},
         )
-        W.link((self.view_buttons, "value"), (self, "view"))
-        self.search_box = W.Text(
+        traitlets.link((self.view_buttons, "value"), (self, "view"))
+        self.search_box = widgets.Text(
             placeholder="search path, keyword, tag, rule, value…",
             continuous_update=True,
-            layout=W.Layout(width="320px"),
+            layout=widgets.Layout(width="320px"),
         )
-        W.link((self.search_box, "value"), (self, "query"))
-        self.prev_button = W.Button(description="◀ prev", layout=W.Layout(width="80px"))
-        self.next_button = W.Button(description="next ▶", layout=W.Layout(width="80px"))
+        traitlets.link((self.search_box, "value"), (self, "query"))
+        self.prev_button = widgets.Button(description="◀ prev", layout=widgets.Layout(width="80px"))
+        self.next_button = widgets.Button(description="next ▶", layout=widgets.Layout(width="80px"))
         self.prev_button.on_click(lambda _: self.set_trait("page", max(0, self.page - 1)))
         self.next_button.on_click(lambda _: self.set_trait("page", self.page + 1))
-        self.page_label = W.Label()
-        self.diff = W.HTML(layout=W.Layout(max_height="640px", overflow="auto"))
-        self.warnings_panel = W.HTML()
-        self.frame_slider = W.IntSlider(
+        self.page_label = widgets.Label()
+        self.diff = widgets.HTML(layout=widgets.Layout(max_height="640px", overflow="auto"))
+        self.warnings_panel = widgets.HTML()
+        self.frame_slider = widgets.IntSlider(
             value=0, min=0, max=0, description="frame", continuous_update=False
         )
-        W.link((self.frame_slider, "value"), (self, "frame"))
-        self.clear_button = W.Button(description="clear regions", icon="eraser")
+        traitlets.link((self.frame_slider, "value"), (self, "frame"))
+        self.clear_button = widgets.Button(description="clear regions", icon="eraser")
         self.clear_button.on_click(lambda _: self.clear_regions())
-        self.region_label = W.HTML()
-        self.output_box = W.Text(
+        self.region_label = widgets.HTML()
+        self.output_box = widgets.Text(
             value=self.output_folder,
             placeholder="/path/to/new/output/folder (outside the sources)",
             description="output",
-            layout=W.Layout(width="520px"),
+            layout=widgets.Layout(width="520px"),
         )
-        W.link((self.output_box, "value"), (self, "output_folder"))
-        self.export_button = W.Button(description="Export", icon="download", button_style="primary")
+        traitlets.link((self.output_box, "value"), (self, "output_folder"))
+        self.export_button = widgets.Button(
+            description="Export", icon="download", button_style="primary"
+        )
         self.export_button.on_click(lambda _: self.export())
-        self.progress = W.IntProgress(value=0, min=0, max=max(1, len(self._items)))
+        self.progress = widgets.IntProgress(value=0, min=0, max=max(1, len(self._items)))
         self.progress.layout.display = "none"
-        self.export_output = W.HTML()
+        self.export_output = widgets.HTML()
 
     def _build_figure(self, canvas: str) -> None:
         from matplotlib.figure import Figure
@@ -475,7 +481,7 @@ class AnonymizationPreview(W.VBox):
         self.figure = Figure(figsize=(8, 4), dpi=90)
         self.ax_original, self.ax_anonymized = self.figure.subplots(1, 2)
         self.figure.subplots_adjust(left=0.01, right=0.99, top=0.93, bottom=0.01, wspace=0.04)
-        self._image_widget: W.Image | None = None
+        self._image_widget: widgets.Image | None = None
         self.selector = None
         if self._mode == "ipympl":
             from ._viewer_render import import_ipympl_backend
@@ -492,12 +498,12 @@ class AnonymizationPreview(W.VBox):
             self.canvas.header_visible = False
             self.canvas.footer_visible = False
             self.canvas.toolbar_position = "left"
-            self._pixel_view: W.Widget = self.canvas
+            self._pixel_view: widgets.Widget = self.canvas
         else:
             from matplotlib.backends.backend_agg import FigureCanvasAgg
 
             self.canvas = FigureCanvasAgg(self.figure)
-            self._image_widget = W.Image(format="png")
+            self._image_widget = widgets.Image(format="png")
             self._pixel_view = self._image_widget
         from matplotlib.widgets import RectangleSelector
 
@@ -516,21 +522,23 @@ class AnonymizationPreview(W.VBox):
         )
 
     def _layout(self) -> None:
-        options_grid = W.GridBox(
+        options_grid = widgets.GridBox(
             list(self.option_boxes.values()),
-            layout=W.Layout(grid_template_columns="repeat(3, max-content)", grid_gap="0 16px"),
+            layout=widgets.Layout(
+                grid_template_columns="repeat(3, max-content)", grid_gap="0 16px"
+            ),
         )
-        changes_tab = W.VBox(
+        changes_tab = widgets.VBox(
             [
-                W.HBox([self.view_buttons, self.search_box]),
+                widgets.HBox([self.view_buttons, self.search_box]),
                 self.counts,
                 self.diff,
-                W.HBox([self.prev_button, self.page_label, self.next_button]),
+                widgets.HBox([self.prev_button, self.page_label, self.next_button]),
             ]
         )
-        pixels_tab = W.VBox(
+        pixels_tab = widgets.VBox(
             [
-                W.HTML(
+                widgets.HTML(
                     str(
                         note(
                             "Drag rectangles on the left image to blank burned-in text; they "
@@ -539,19 +547,19 @@ class AnonymizationPreview(W.VBox):
                     )
                 ),
                 self._pixel_view,
-                W.HBox([self.frame_slider, self.clear_button]),
+                widgets.HBox([self.frame_slider, self.clear_button]),
                 self.region_label,
             ]
         )
-        export_tab = W.VBox(
+        export_tab = widgets.VBox(
             [
-                W.HBox([self.output_box, self.export_button]),
+                widgets.HBox([self.output_box, self.export_button]),
                 self.progress,
                 self.export_output,
             ]
         )
-        self.tabs = W.Tab(
-            children=[changes_tab, W.VBox([self.warnings_panel]), pixels_tab, export_tab]
+        self.tabs = widgets.Tab(
+            children=[changes_tab, widgets.VBox([self.warnings_panel]), pixels_tab, export_tab]
         )
         for i, title in enumerate(["Changes", "Warnings", "Pixels", "Export"]):
             self.tabs.set_title(i, title)
@@ -694,11 +702,14 @@ class AnonymizationPreview(W.VBox):
         self._recompute()
         self._draw_pixels()
 
+    @traitlets.validate("instance")
+    def _valid_instance(self, proposal: dict[str, Any]) -> int:
+        index = int(proposal["value"])
+        if not 0 <= index < len(self._items):
+            raise IndexError(f"instance {index} out of range (0..{len(self._items) - 1})")
+        return index
+
     def _on_instance(self, change: dict[str, Any]) -> None:
-        if not 0 <= self.instance < len(self._items):
-            raise IndexError(f"instance {self.instance} out of range (0..{len(self._items) - 1})")
-        if self.instance_select.value != self.instance:
-            self.instance_select.value = self.instance
         self._hold = True
         self.page = 0
         self._hold = False
@@ -928,13 +939,13 @@ class AnonymizationPreview(W.VBox):
         """Forget every rectangle."""
         self.regions = []
 
-    @T.validate("regions")
+    @traitlets.validate("regions")
     def _valid_regions(self, proposal: dict[str, Any]) -> list[Region]:
         out = []
         for region in proposal["value"]:
             values = tuple(int(v) for v in region)
             if len(values) != 4:
-                raise T.TraitError(f"a region is (row0, col0, row1, col1), got {region!r}")
+                raise traitlets.TraitError(f"a region is (row0, col0, row1, col1), got {region!r}")
             out.append(values)
         return out  # type: ignore[return-value]
 

@@ -34,8 +34,8 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
-import ipywidgets as W
-import traitlets as T
+import ipywidgets as widgets
+import traitlets
 from pydicom.dataset import Dataset
 
 from .. import tags as core
@@ -45,9 +45,7 @@ __all__ = ["TagExplorer", "DiffView"]
 
 # Checkboxes are 300 px wide by default: far apart in one row.
 _AUTO_WIDTH = {"width": "auto"}
-_MODULE_ORDER = {
-    name: i for i, name in enumerate(["File Meta Information", *core.MODULE_KEYWORDS])
-}
+_MODULE_ORDER = {name: i for i, name in enumerate(["File Meta Information", *core.MODULE_KEYWORDS])}
 
 
 class _Source:
@@ -118,7 +116,7 @@ class _Source:
         return self._series.dataset(i)
 
 
-class TagExplorer(W.VBox):
+class TagExplorer(widgets.VBox):
     """Explore the elements of a dataset, a file, a series or a list of datasets.
 
     Parameters
@@ -158,17 +156,19 @@ class TagExplorer(W.VBox):
     (1, 'ds.PatientName')
     """
 
-    query = T.Unicode("", help="Applied search query (the box's text after the debounce).")
-    instance = T.Int(0, help="Index of the shown instance.")
-    show_private = T.Bool(True, help="Show private elements.")
-    group_by_module = T.Bool(False, help="Group top-level elements by module.")
-    only_varying = T.Bool(False, help="Show only elements that vary across instances.")
-    max_depth = T.Int(-1, help="Deepest sequence level shown when not searching (-1: all).")
-    page = T.Int(0, help="Current page (0-based).")
-    page_size = T.Int(50, help="Rows per page.")
-    selected = T.Int(-1, help="Index (ElementRow.index) of the selected row, -1 for none.")
-    n_visible = T.Int(0, read_only=True, help="Rows matching filters and search (with context).")
-    n_hits = T.Int(0, read_only=True, help="Rows matching the search itself.")
+    query = traitlets.Unicode("", help="Applied search query (the box's text after the debounce).")
+    instance = traitlets.Int(0, help="Index of the shown instance.")
+    show_private = traitlets.Bool(True, help="Show private elements.")
+    group_by_module = traitlets.Bool(False, help="Group top-level elements by module.")
+    only_varying = traitlets.Bool(False, help="Show only elements that vary across instances.")
+    max_depth = traitlets.Int(-1, help="Deepest sequence level shown when not searching (-1: all).")
+    page = traitlets.Int(0, help="Current page (0-based).")
+    page_size = traitlets.Int(50, help="Rows per page.")
+    selected = traitlets.Int(-1, help="Index (ElementRow.index) of the selected row, -1 for none.")
+    n_visible = traitlets.Int(
+        0, read_only=True, help="Rows matching filters and search (with context)."
+    )
+    n_hits = traitlets.Int(0, read_only=True, help="Rows matching the search itself.")
 
     def __init__(
         self,
@@ -191,19 +191,28 @@ class TagExplorer(W.VBox):
         self._quiet = True  # no rendering until the children exist
         self._quiet_select = False
 
-        n = len(self._source)
-        self.search_box = W.Text(
+        self._build_controls(len(self._source))
+        super().__init__([self.instance_slider, self._build_tabs()], **kwargs)
+        self.page_size = page_size
+        self.varying_box.disabled = not self.varies_over
+        self._quiet = False
+        self._link_controls()
+        self._refresh()
+
+    def _build_controls(self, n: int) -> None:
+        """Create the controls (public attributes: users restyle or rearrange them)."""
+        self.search_box = widgets.Text(
             placeholder="search: keyword, name, tag (0010,0010), VR, value…",
             continuous_update=True,
-            layout=W.Layout(width="420px"),
+            layout=widgets.Layout(width="420px"),
         )
-        self.private_box = W.Checkbox(
+        self.private_box = widgets.Checkbox(
             value=True, description="private", indent=False, layout=_AUTO_WIDTH
         )
-        self.module_box = W.Checkbox(
+        self.module_box = widgets.Checkbox(
             value=False, description="group by module", indent=False, layout=_AUTO_WIDTH
         )
-        self.depth_choice = W.Dropdown(
+        self.depth_choice = widgets.Dropdown(
             options=[
                 ("all levels", -1),
                 ("top level", 0),
@@ -212,36 +221,38 @@ class TagExplorer(W.VBox):
             ],
             value=-1,
             description="show",
-            layout=W.Layout(width="190px"),
+            layout=widgets.Layout(width="190px"),
             style={"description_width": "40px"},
         )
-        self.varying_box = W.Checkbox(
+        self.varying_box = widgets.Checkbox(
             value=False, description="only varying", indent=False, layout=_AUTO_WIDTH
         )
-        self.instance_slider = W.IntSlider(
+        self.instance_slider = widgets.IntSlider(
             value=0, min=0, max=max(n - 1, 0), description="instance", continuous_update=False
         )
         self.instance_slider.layout.display = None if n > 1 else "none"
-        self.status = W.HTML()
-        self.table = W.HTML(layout=W.Layout(max_height="600px", overflow="auto"))
-        self.prev_button = W.Button(description="◀ prev", layout=W.Layout(width="80px"))
-        self.next_button = W.Button(description="next ▶", layout=W.Layout(width="80px"))
-        self.prev_hit_button = W.Button(
-            description="▲ hit", tooltip="previous match", layout=W.Layout(width="64px")
+        self.status = widgets.HTML()
+        self.table = widgets.HTML(layout=widgets.Layout(max_height="600px", overflow="auto"))
+        self.prev_button = widgets.Button(description="◀ prev", layout=widgets.Layout(width="80px"))
+        self.next_button = widgets.Button(description="next ▶", layout=widgets.Layout(width="80px"))
+        self.prev_hit_button = widgets.Button(
+            description="▲ hit", tooltip="previous match", layout=widgets.Layout(width="64px")
         )
-        self.next_hit_button = W.Button(
-            description="▼ hit", tooltip="next match", layout=W.Layout(width="64px")
+        self.next_hit_button = widgets.Button(
+            description="▼ hit", tooltip="next match", layout=widgets.Layout(width="64px")
         )
-        self.page_label = W.Label()
-        self.row_select = W.Select(options=[], rows=10, layout=W.Layout(width="100%"))
-        self.detail = W.HTML(layout=W.Layout(overflow="auto"))
-        self.expression = W.Text(description="Python", layout=W.Layout(width="100%"))
-        self.varies_table = W.HTML()
-        self.plot_choice = W.Dropdown(options=[], description="plot")
-        self.plot = W.Image(format="png", layout=W.Layout(width="480px"))
-        self.varies_status = W.HTML()
+        self.page_label = widgets.Label()
+        self.row_select = widgets.Select(options=[], rows=10, layout=widgets.Layout(width="100%"))
+        self.detail = widgets.HTML(layout=widgets.Layout(overflow="auto"))
+        self.expression = widgets.Text(description="Python", layout=widgets.Layout(width="100%"))
+        self.varies_table = widgets.HTML()
+        self.plot_choice = widgets.Dropdown(options=[], description="plot")
+        self.plot = widgets.Image(format="png", layout=widgets.Layout(width="480px"))
+        self.varies_status = widgets.HTML()
 
-        controls = W.HBox(
+    def _build_tabs(self) -> widgets.Tab:
+        """Arrange the controls into the "Elements" and "Varies" tabs."""
+        controls = widgets.HBox(
             [
                 self.search_box,
                 self.prev_hit_button,
@@ -251,40 +262,50 @@ class TagExplorer(W.VBox):
                 self.varying_box,
                 self.depth_choice,
             ],
-            layout=W.Layout(flex_flow="row wrap", align_items="center"),
+            layout=widgets.Layout(flex_flow="row wrap", align_items="center"),
         )
-        pager = W.HBox([self.prev_button, self.page_label, self.next_button])
-        side = W.VBox(
+        pager = widgets.HBox([self.prev_button, self.page_label, self.next_button])
+        side = widgets.VBox(
             [self.row_select, self.expression, self.detail],
-            layout=W.Layout(flex="3 1 0%", min_width="320px"),
+            layout=widgets.Layout(flex="3 1 0%", min_width="320px"),
         )
-        elements = W.VBox(
+        elements = widgets.VBox(
             [
                 controls,
                 self.status,
-                W.HBox(
+                widgets.HBox(
                     [
-                        W.VBox([self.table, pager], layout=W.Layout(flex="5 1 0%", min_width="0")),
+                        widgets.VBox(
+                            [self.table, pager], layout=widgets.Layout(flex="5 1 0%", min_width="0")
+                        ),
                         side,
                     ]
                 ),
             ]
         )
-        varies_box = W.VBox([self.varies_status, self.plot_choice, self.plot, self.varies_table])
-        self.tabs = W.Tab(children=[elements, varies_box])
+        varies_box = widgets.VBox(
+            [self.varies_status, self.plot_choice, self.plot, self.varies_table]
+        )
+        self.tabs = widgets.Tab(children=[elements, varies_box])
         self.tabs.set_title(0, "Elements")
         self.tabs.set_title(1, "Varies")
-        super().__init__([self.instance_slider, self.tabs], **kwargs)
-        self.page_size = page_size
-        self.varying_box.disabled = not self.varies_over
-        self._quiet = False
+        return self.tabs
 
-        self.search_box.observe(self._on_typing, "value")
-        self.private_box.observe(lambda ch: setattr(self, "show_private", ch["new"]), "value")
-        self.module_box.observe(lambda ch: setattr(self, "group_by_module", ch["new"]), "value")
-        self.varying_box.observe(lambda ch: setattr(self, "only_varying", ch["new"]), "value")
+    def _link_controls(self) -> None:
+        """Bind the controls to the traits: the traits are the state, the controls views."""
+        for name, control in (
+            ("show_private", self.private_box),
+            ("group_by_module", self.module_box),
+            ("only_varying", self.varying_box),
+            ("instance", self.instance_slider),
+        ):
+            traitlets.link((self, name), (control, "value"))
+        # Not a link: a depth set in code may first have to join the menu, and changing
+        # a Dropdown's options resets its value, which a link would write back.
         self.depth_choice.observe(lambda ch: setattr(self, "max_depth", ch["new"]), "value")
-        self.instance_slider.observe(lambda ch: setattr(self, "instance", ch["new"]), "value")
+        # The box is debounced into the query; a query set in code shows in the box.
+        self.search_box.observe(self._on_typing, "value")
+        traitlets.dlink((self, "query"), (self.search_box, "value"))
         self.prev_button.on_click(lambda _: setattr(self, "page", self.page - 1))
         self.next_button.on_click(lambda _: setattr(self, "page", self.page + 1))
         self.prev_hit_button.on_click(lambda _: self.goto_hit(-1))
@@ -292,7 +313,6 @@ class TagExplorer(W.VBox):
         self.row_select.observe(self._on_select, "value")
         self.plot_choice.observe(lambda _: self._render_plot(), "value")
         self.tabs.observe(self._on_tab, "selected_index")
-        self._refresh()
 
     # ------------------------------------------------------------------ data
 
@@ -438,44 +458,41 @@ class TagExplorer(W.VBox):
             self._timer = None
         self.query = self.search_box.value
 
-    @T.observe("query", "show_private", "group_by_module", "only_varying", "instance", "max_depth")
+    @traitlets.observe(
+        "query", "show_private", "group_by_module", "only_varying", "instance", "max_depth"
+    )
     def _on_filters(self, change: dict) -> None:
-        if change["name"] == "query" and self.search_box.value != change["new"]:
-            self.search_box.value = change["new"]
-        sync = {"show_private": self.private_box, "group_by_module": self.module_box}
-        sync["only_varying"] = self.varying_box
-        sync["max_depth"] = self.depth_choice
-        if change["name"] == "max_depth" and change["new"] not in [
-            v for _, v in self.depth_choice.options
-        ]:
-            self.depth_choice.options = [
-                *self.depth_choice.options,
-                (f"{change['new']} levels deep", change["new"]),
-            ]
-        if change["name"] in sync:
-            sync[change["name"]].value = change["new"]
-        if change["name"] == "instance":
-            self.instance_slider.value = change["new"]
+        if change["name"] == "max_depth":
+            self._offer_depth(change["new"])
+            self.depth_choice.value = change["new"]
         keep = self.selected_row.path if self.selected_row is not None else None
         self._refresh(keep_path=keep, first_hit=change["name"] == "query")
 
-    @T.validate("max_depth")
+    def _offer_depth(self, depth: int) -> None:
+        # A depth set in code that the menu lacks joins it.
+        if depth not in [v for _, v in self.depth_choice.options]:
+            self.depth_choice.options = [
+                *self.depth_choice.options,
+                (f"{depth} levels deep", depth),
+            ]
+
+    @traitlets.validate("max_depth")
     def _valid_depth(self, proposal: dict) -> int:
         return max(-1, int(proposal["value"]))
 
-    @T.validate("instance")
+    @traitlets.validate("instance")
     def _valid_instance(self, proposal: dict) -> int:
         return min(max(int(proposal["value"]), 0), max(len(self._source) - 1, 0))
 
-    @T.validate("page")
+    @traitlets.validate("page")
     def _valid_page(self, proposal: dict) -> int:
         return min(max(int(proposal["value"]), 0), self.n_pages - 1)
 
-    @T.validate("page_size")
+    @traitlets.validate("page_size")
     def _valid_page_size(self, proposal: dict) -> int:
         return max(5, int(proposal["value"]))
 
-    @T.observe("page", "page_size")
+    @traitlets.observe("page", "page_size")
     def _on_page(self, change: dict) -> None:
         if self._quiet:
             return
@@ -483,7 +500,7 @@ class TagExplorer(W.VBox):
             self.page = self.page  # re-clamp
         self._render_page()
 
-    @T.observe("selected")
+    @traitlets.observe("selected")
     def _on_selected(self, change: dict) -> None:
         if self._quiet:
             return
@@ -762,7 +779,7 @@ def variation_png(
     return buf.getvalue()
 
 
-class DiffView(W.VBox):
+class DiffView(widgets.VBox):
     """Widget view of a :class:`~dicom_widgets.tags.Diff` with filters.
 
     Examples
@@ -776,37 +793,37 @@ class DiffView(W.VBox):
     0
     """
 
-    kinds = T.Tuple(("removed", "added", "changed"), help="Kinds of changes shown.")
-    show_private = T.Bool(True)
-    query = T.Unicode("")
+    kinds = traitlets.Tuple(("removed", "added", "changed"), help="Kinds of changes shown.")
+    show_private = traitlets.Bool(True)
+    query = traitlets.Unicode("")
 
     def __init__(self, diff: core.Diff, *, max_rows: int = 500, **kwargs: Any) -> None:
         self.diff = diff
         self.max_rows = max_rows
         counts = diff.counts()
         self._boxes = {
-            "changed": W.Checkbox(
+            "changed": widgets.Checkbox(
                 value=True, description=f"changed ({counts['changed']})", indent=False
             ),
-            "removed": W.Checkbox(
+            "removed": widgets.Checkbox(
                 value=True,
                 description=f"only in {diff.label_a} ({counts['removed']})",
                 indent=False,
             ),
-            "added": W.Checkbox(
+            "added": widgets.Checkbox(
                 value=True, description=f"only in {diff.label_b} ({counts['added']})", indent=False
             ),
         }
-        self.private_box = W.Checkbox(value=True, description="private", indent=False)
-        self.search_box = W.Text(
+        self.private_box = widgets.Checkbox(value=True, description="private", indent=False)
+        self.search_box = widgets.Text(
             placeholder="filter: keyword, tag, value…", continuous_update=False
         )
-        self.table = W.HTML()
+        self.table = widgets.HTML()
         for box in self._boxes.values():
             box.observe(self._on_boxes, "value")
         self.private_box.observe(lambda ch: setattr(self, "show_private", ch["new"]), "value")
         self.search_box.observe(lambda ch: setattr(self, "query", ch["new"]), "value")
-        controls = W.HBox([*self._boxes.values(), self.private_box, self.search_box])
+        controls = widgets.HBox([*self._boxes.values(), self.private_box, self.search_box])
         super().__init__([controls, self.table], **kwargs)
         self._render()
 
@@ -820,7 +837,7 @@ class DiffView(W.VBox):
     def _on_boxes(self, _: dict) -> None:
         self.kinds = tuple(k for k, box in self._boxes.items() if box.value)
 
-    @T.observe("kinds", "show_private", "query")
+    @traitlets.observe("kinds", "show_private", "query")
     def _on_change(self, _: dict) -> None:
         for kind, box in self._boxes.items():
             box.value = kind in self.kinds
