@@ -32,6 +32,9 @@ __all__ = [
     "safe_get",
     "is_multi_value",
     "as_text",
+    "functional_group",
+    "DICOMDIR_SOP_CLASS",
+    "is_dicomdir",
 ]
 
 PYDICOM_VERSION: tuple[int, ...] = tuple(
@@ -326,6 +329,71 @@ def as_text(value: object, default: str = "") -> str:
     if is_multi_value(value):
         return "\\".join(str(v) for v in value)  # type: ignore[attr-defined]
     return str(value)
+
+
+def functional_group(
+    ds: Dataset | None, frame: int, sequence: str, *, shared: bool = True
+) -> Dataset | None:
+    """The item of functional group ``sequence`` for ``frame`` of an enhanced multi-frame file.
+
+    Per-frame first (Per-frame Functional Groups Sequence item ``frame``), then shared
+    (PS3.3 C.7.6.16); ``None`` when neither holds it. Unreadable values count as absent.
+
+    Parameters
+    ----------
+    ds : Dataset or None
+        The multi-frame header.
+    frame : int
+        0-based frame index.
+    sequence : str
+        The functional group macro's sequence keyword (``"PlanePositionSequence"``).
+    shared : bool
+        Fall back to the Shared Functional Groups Sequence (``False`` for the groups
+        that are per-frame by definition, such as Frame Content).
+
+    Returns
+    -------
+    Dataset or None
+        The first item of that sequence.
+
+    Examples
+    --------
+    >>> from dicom_widgets.data import mr_multiframe_phantom
+    >>> ds = mr_multiframe_phantom()
+    >>> functional_group(ds, 1, "PlanePositionSequence").ImagePositionPatient is not None
+    True
+    """
+    places = [("PerFrameFunctionalGroupsSequence", frame)]
+    if shared:
+        places.append(("SharedFunctionalGroupsSequence", 0))
+    for groups, index in places:
+        items = safe_get(ds, groups)
+        if items is None or index >= len(items):
+            continue
+        inner = safe_get(items[index], sequence)
+        if inner:
+            return inner[0]
+    return None
+
+
+#: The SOP Class UID of a DICOMDIR (Media Storage Directory Storage, PS3.10 7.2).
+DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
+
+
+def is_dicomdir(ds: Dataset) -> bool:
+    """True for a DICOMDIR: a file-set's directory, not an image or a document.
+
+    Its file meta says Media Storage Directory Storage, or it holds a Directory
+    Record Sequence (DICOMDIRs written without file meta).
+
+    Examples
+    --------
+    >>> from dicom_widgets.data import pydicom_file
+    >>> is_dicomdir(read_dataset(pydicom_file("dicomdir"))), is_dicomdir(read_dataset(pydicom_file("ct_small")))
+    (True, False)
+    """
+    sop = safe_get(getattr(ds, "file_meta", None), "MediaStorageSOPClassUID", "")
+    return str(sop) == DICOMDIR_SOP_CLASS or "DirectoryRecordSequence" in ds
 
 
 _STANDARD_VRS = frozenset(

@@ -29,10 +29,10 @@ import html as _html
 import io
 import itertools
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 
 __all__ = [
     "Markup",
@@ -43,6 +43,7 @@ __all__ = [
     "collapsible_section",
     "table",
     "wrap",
+    "html_or_pre",
     "stylesheet",
     "thumbnail_img",
     "note",
@@ -52,6 +53,8 @@ __all__ = [
     "new_id",
     "CSS_CLASS",
 ]
+
+T = TypeVar("T")
 
 #: The class of the outermost element of every repr; every CSS rule is scoped under it.
 CSS_CLASS = "dw-repr"
@@ -529,6 +532,37 @@ def wrap(
         tag("div", body_html, class_="dw-wrap", style="display:none"),
         class_=classes,
     )
+
+
+def html_or_pre(render: Callable[[T], object], obj: T) -> str:
+    """``str(render(obj))``, or ``repr(obj)`` escaped in a ``<pre>`` when rendering fails.
+
+    What every ``_repr_html_`` of the core returns: a repr must never raise in a
+    notebook, and the text repr still says what the object is.
+
+    Parameters
+    ----------
+    render : callable
+        Builds the HTML of ``obj`` (``series_html``, ``catalog_html``...).
+    obj : object
+        What to show.
+
+    Returns
+    -------
+    str
+        HTML.
+
+    Examples
+    --------
+    >>> def broken(obj):
+    ...     raise ValueError("no")
+    >>> html_or_pre(broken, "<b>")
+    '<pre>&#x27;&lt;b&gt;&#x27;</pre>'
+    """
+    try:
+        return str(render(obj))
+    except Exception:  # noqa: BLE001 - a repr must never raise; any failure falls back
+        return str(tag("pre", repr(obj)))
 
 
 def note(text: object, *, kind: str = "info") -> Markup:

@@ -25,10 +25,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydicom.dataset import Dataset
-from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence as DicomSequence
 
-from .._compat import safe_get
+from .._compat import as_text, safe_get
 from ._core import (
     Markup,
     collapsible_section,
@@ -149,27 +148,9 @@ def section_of(tag_value: int, *, in_file_meta: bool = False) -> str:
 # header summary
 
 
-def _get(ds: Dataset, keyword: str) -> Any:
-    """A value of ``ds`` or ``None``: invalid values and decoding errors never escape."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        value = safe_get(ds, keyword)
-    if value is None or value == "":
-        return None
-    return value
-
-
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    try:
-        if isinstance(value, (list, tuple, MultiValue)):
-            text = "\\".join(str(v) for v in value).strip()  # as DICOM writes them
-        else:
-            text = str(value).strip()
-    except Exception:
-        return None
-    return text or None
+def _text(ds: Dataset | None, keyword: str) -> str | None:
+    """A header value as DICOM writes it, ``None`` when absent, empty or unreadable."""
+    return as_text(safe_get(ds, keyword, quiet=True)).strip() or None
 
 
 @dataclass
@@ -198,11 +179,11 @@ def dataset_summary(ds: Dataset) -> list[tuple[str, str]]:
 def _summarise(ds: Dataset) -> _Summary:
     kind = type(ds).__name__
     lines: list[tuple[str, str]] = []
-    sop = _get(ds, "SOPClassUID")
+    sop = safe_get(ds, "SOPClassUID", quiet=True)
     sop_name = None
     if sop is not None:
-        sop_name = _text(getattr(sop, "name", None)) or _text(sop)
-    modality = _text(_get(ds, "Modality"))
+        sop_name = as_text(getattr(sop, "name", None) or sop).strip() or None
+    modality = _text(ds, "Modality")
     title_parts = [p for p in (sop_name, modality) if p]
     if sop_name:
         lines.append(("SOP class", sop_name))
@@ -210,36 +191,36 @@ def _summarise(ds: Dataset) -> _Summary:
         lines.append(("Modality", modality))
 
     patient = [
-        _text(_get(ds, "PatientName")),
-        _text(_get(ds, "PatientID")) and f"ID {_text(_get(ds, 'PatientID'))}",
-        _text(_get(ds, "PatientSex")),
-        _text(_get(ds, "PatientAge")) or _text(_get(ds, "PatientBirthDate")),
+        _text(ds, "PatientName"),
+        _text(ds, "PatientID") and f"ID {_text(ds, 'PatientID')}",
+        _text(ds, "PatientSex"),
+        _text(ds, "PatientAge") or _text(ds, "PatientBirthDate"),
     ]
     if any(patient):
         lines.append(("Patient", " · ".join(p for p in patient if p)))
     study = [
-        _text(_get(ds, "StudyDate")),
-        _text(_get(ds, "StudyDescription")),
-        _text(_get(ds, "AccessionNumber")) and f"accession {_text(_get(ds, 'AccessionNumber'))}",
+        _text(ds, "StudyDate"),
+        _text(ds, "StudyDescription"),
+        _text(ds, "AccessionNumber") and f"accession {_text(ds, 'AccessionNumber')}",
     ]
     if any(study):
         lines.append(("Study", " · ".join(s for s in study if s)))
     series = [
-        _text(_get(ds, "SeriesNumber")) and f"#{_text(_get(ds, 'SeriesNumber'))}",
-        _text(_get(ds, "SeriesDescription")),
-        _text(_get(ds, "InstanceNumber")) and f"instance {_text(_get(ds, 'InstanceNumber'))}",
+        _text(ds, "SeriesNumber") and f"#{_text(ds, 'SeriesNumber')}",
+        _text(ds, "SeriesDescription"),
+        _text(ds, "InstanceNumber") and f"instance {_text(ds, 'InstanceNumber')}",
     ]
     if any(series):
         lines.append(("Series", " · ".join(s for s in series if s)))
 
-    rows, cols = _get(ds, "Rows"), _get(ds, "Columns")
+    rows, cols = safe_get(ds, "Rows", quiet=True), safe_get(ds, "Columns", quiet=True)
     if rows is not None and cols is not None:
         size = f"{rows} × {cols}"
-        frames = _text(_get(ds, "NumberOfFrames"))
+        frames = _text(ds, "NumberOfFrames")
         if frames and frames not in ("1", "0"):
             size += f" × {frames} frames"
-        spp = _get(ds, "SamplesPerPixel")
-        photometric = _text(_get(ds, "PhotometricInterpretation"))
+        spp = safe_get(ds, "SamplesPerPixel", quiet=True)
+        photometric = _text(ds, "PhotometricInterpretation")
         extra = [p for p in (photometric, spp not in (None, 1) and f"{spp} samples") if p]
         if extra:
             size += f" ({', '.join(str(e) for e in extra)})"
@@ -248,9 +229,9 @@ def _summarise(ds: Dataset) -> _Summary:
     meta = getattr(ds, "file_meta", None)
     syntax = None
     if meta is not None:
-        ts = _get(meta, "TransferSyntaxUID")
+        ts = safe_get(meta, "TransferSyntaxUID", quiet=True)
         if ts is not None:
-            syntax = _text(getattr(ts, "name", None)) or _text(ts)
+            syntax = as_text(getattr(ts, "name", None) or ts).strip() or None
     if syntax:
         lines.append(("Transfer syntax", syntax))
         title_parts.append(syntax)
@@ -280,7 +261,7 @@ def _decode_cost(ds: Dataset) -> int:
 
     def number(keyword: str, default: int) -> int:
         try:
-            return int(_get(ds, keyword) or default)
+            return int(safe_get(ds, keyword, quiet=True) or default)
         except (TypeError, ValueError):
             return default
 

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from pydicom.dataset import Dataset
 
-from .._compat import safe_get
+from .._compat import DICOMDIR_SOP_CLASS, functional_group, is_multi_value, safe_get
 from ..errors import DicomWidgetsWarning
 
 __all__ = ["FrameRef", "frames_from_header", "has_pixel_module", "UNSET"]
@@ -27,7 +27,7 @@ UNSET = object()
 
 # SOP classes that never hold a displayable image even when they carry Rows/Columns.
 _NON_IMAGE_SOP_PREFIXES = (
-    "1.2.840.10008.1.3.10",  # Media Storage Directory (DICOMDIR)
+    DICOMDIR_SOP_CLASS,
     "1.2.840.10008.5.1.4.1.1.88.",  # Structured reports
     "1.2.840.10008.5.1.4.1.1.9.",  # Waveforms
     "1.2.840.10008.5.1.4.1.1.481.5",  # RT Plan
@@ -102,28 +102,6 @@ def _float_list(value: Any, n: int) -> np.ndarray | None:
     return arr
 
 
-def _get(ds: Dataset | None, keyword: str, default: Any = None) -> Any:
-    # Malformed values (bad VR, unparsable DS) raise on access in pydicom; treat them as
-    # absent, and empty ones too.
-    value = safe_get(ds, keyword, default)
-    return default if value is None or value == "" else value
-
-
-def _fg_item(ds: Dataset, groups: str, index: int, sequence: str) -> Dataset | None:
-    seq = _get(ds, groups)
-    if not seq or index >= len(seq):
-        return None
-    inner = _get(seq[index], sequence)
-    return inner[0] if inner else None
-
-
-def _fg(ds: Dataset, frame: int, sequence: str) -> Dataset | None:
-    """Functional group ``sequence`` item for ``frame``: per-frame wins over shared."""
-    return _fg_item(ds, "PerFrameFunctionalGroupsSequence", frame, sequence) or _fg_item(
-        ds, "SharedFunctionalGroupsSequence", 0, sequence
-    )
-
-
 def _seconds(value: Any) -> float | None:
     """Seconds since midnight of a DICOM TM (or the time part of a DT)."""
     if value is None:
@@ -143,7 +121,7 @@ def _seconds(value: Any) -> float | None:
 
 def _first_float(value: Any, default: float) -> float:
     """A number from a DS value; a (wrongly) multi-valued one gives its first value."""
-    if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
+    if is_multi_value(value):
         value = value[0] if len(value) else default
     try:
         return float(value)
@@ -160,10 +138,10 @@ def _int(value: Any) -> int | None:
 
 def has_pixel_module(ds: Dataset) -> bool:
     """Whether a header describes an image (Rows/Columns and not a known non-image SOP class)."""
-    sop_class = str(_get(ds, "SOPClassUID", "") or "")
+    sop_class = str(safe_get(ds, "SOPClassUID", "") or "")
     if sop_class.startswith(_NON_IMAGE_SOP_PREFIXES):
         return False
-    rows, cols = _int(_get(ds, "Rows")), _int(_get(ds, "Columns"))
+    rows, cols = _int(safe_get(ds, "Rows")), _int(safe_get(ds, "Columns"))
     return bool(rows and cols)
 
 
@@ -253,7 +231,7 @@ def _grid_positions(
     """
     if n_frames < 2 or position is None or orientation is None:
         return None
-    offsets = _float_list(_get(ds, "GridFrameOffsetVector", []), n_frames)
+    offsets = _float_list(safe_get(ds, "GridFrameOffsetVector", []), n_frames)
     if offsets is None:
         return None
     normal = unit_normal(orientation)
@@ -279,7 +257,7 @@ _NM_OTHER_VECTORS = (
 
 def _int_vector(ds: Dataset, keyword: str, n_frames: int) -> list[int] | None:
     """An NM frame index vector with one integer per frame, else None."""
-    value = _get(ds, keyword)
+    value = safe_get(ds, keyword)
     if value is None:
         return None
     values = [value] if isinstance(value, (int, float, str)) else list(value)
@@ -303,15 +281,15 @@ def _nm_slice_positions(
     slices = _int_vector(ds, "SliceVector", n_frames)
     if slices is None:
         return None
-    detector = _get(ds, "DetectorInformationSequence")
+    detector = safe_get(ds, "DetectorInformationSequence")
     first = detector[0] if detector else None
     if position is None and first is not None:
-        position = _float_list(_get(first, "ImagePositionPatient", []), 3)
+        position = _float_list(safe_get(first, "ImagePositionPatient", []), 3)
     if orientation is None and first is not None:
-        orientation = _float_list(_get(first, "ImageOrientationPatient", []), 6)
-    spacing = _first_float(_get(ds, "SpacingBetweenSlices"), 0.0)
+        orientation = _float_list(safe_get(first, "ImageOrientationPatient", []), 6)
+    spacing = _first_float(safe_get(ds, "SpacingBetweenSlices"), 0.0)
     if not np.isfinite(spacing) or spacing == 0:
-        spacing = abs(_first_float(_get(ds, "SliceThickness"), 0.0))
+        spacing = abs(_first_float(safe_get(ds, "SliceThickness"), 0.0))
     if position is None or orientation is None or not np.isfinite(spacing) or spacing == 0:
         return None
     normal = unit_normal(orientation)
@@ -323,7 +301,7 @@ def _nm_slice_positions(
 
 def _nm_time_points(ds: Dataset, n_frames: int) -> list[tuple[int, ...]] | None:
     """Per frame, the values of the NM index vectors other than Slice Vector (or None)."""
-    if _get(ds, "SliceVector") is None and not _get(ds, "FrameIncrementPointer"):
+    if safe_get(ds, "SliceVector") is None and not safe_get(ds, "FrameIncrementPointer"):
         return None
     vectors = [_int_vector(ds, key, n_frames) for key in _NM_OTHER_VECTORS]
     present = [v for v in vectors if v is not None and len(set(v)) > 1]
@@ -346,38 +324,25 @@ def frames_from_header(
     order : int
         Discovery order of the instance (the last-resort sort key).
     """
-    n_frames = _int(_get(ds, "NumberOfFrames", 1)) or 1
-    rows, cols = _int(_get(ds, "Rows")) or 0, _int(_get(ds, "Columns")) or 0
-    samples = _int(_get(ds, "SamplesPerPixel", 1)) or 1
-    bits = _int(_get(ds, "BitsAllocated", 0)) or 0
-    photometric = str(_get(ds, "PhotometricInterpretation", "") or "").strip().upper()
-    base_pos = _float_list(_get(ds, "ImagePositionPatient", []), 3)
-    base_ori = _float_list(_get(ds, "ImageOrientationPatient", []), 6)
-    spacing = _float_list(_get(ds, "PixelSpacing", []), 2)
+    n_frames = _int(safe_get(ds, "NumberOfFrames", 1)) or 1
+    rows, cols = _int(safe_get(ds, "Rows")) or 0, _int(safe_get(ds, "Columns")) or 0
+    samples = _int(safe_get(ds, "SamplesPerPixel", 1)) or 1
+    bits = _int(safe_get(ds, "BitsAllocated", 0)) or 0
+    photometric = str(safe_get(ds, "PhotometricInterpretation", "") or "").strip().upper()
+    base_pos = _float_list(safe_get(ds, "ImagePositionPatient", []), 3)
+    base_ori = _float_list(safe_get(ds, "ImageOrientationPatient", []), 6)
+    spacing = _float_list(safe_get(ds, "PixelSpacing", []), 2)
     if spacing is None:
-        spacing = _float_list(_get(ds, "ImagerPixelSpacing", []), 2)
-    slope = _get(ds, "RescaleSlope", 1.0)
-    intercept = _get(ds, "RescaleIntercept", 0.0)
-    instance = _int(_get(ds, "InstanceNumber"))
-    sop_uid = str(_get(ds, "SOPInstanceUID", "") or "")
-    series_uid = str(_get(ds, "SeriesInstanceUID", "") or "")
-    acq = _seconds(_get(ds, "AcquisitionTime") or _get(ds, "ContentTime"))
-    enhanced = bool(_get(ds, "PerFrameFunctionalGroupsSequence")) or bool(
-        _get(ds, "SharedFunctionalGroupsSequence")
+        spacing = _float_list(safe_get(ds, "ImagerPixelSpacing", []), 2)
+    slope = safe_get(ds, "RescaleSlope", 1.0)
+    intercept = safe_get(ds, "RescaleIntercept", 0.0)
+    instance = _int(safe_get(ds, "InstanceNumber"))
+    sop_uid = str(safe_get(ds, "SOPInstanceUID", "") or "")
+    series_uid = str(safe_get(ds, "SeriesInstanceUID", "") or "")
+    enhanced = bool(safe_get(ds, "PerFrameFunctionalGroupsSequence")) or bool(
+        safe_get(ds, "SharedFunctionalGroupsSequence")
     )
-    classic_temporal = {
-        key: _get(ds, key)
-        for key in (
-            "TemporalPositionIdentifier",
-            "TriggerTime",
-            "EchoNumbers",
-            "AcquisitionNumber",
-            "DiffusionBValue",
-        )
-        if _get(ds, key) is not None
-    }
-    if acq is not None:
-        classic_temporal["AcquisitionTime"] = acq
+    classic_temporal = _classic_temporal(ds)
     str_path = None if path is None else os.fspath(path)
     declared = n_frames
     n_frames = min(n_frames, _max_frames(ds, str_path, rows, cols, samples, bits))
@@ -407,42 +372,13 @@ def frames_from_header(
             # Last resort for frames of one file sharing a position: they follow in time.
             temporal["FrameNumber"] = k + 1
         if enhanced:
-            plane = _fg(ds, k, "PlanePositionSequence")
-            if plane is not None:
-                pos = _float_list(_get(plane, "ImagePositionPatient", []), 3)
-            orient = _fg(ds, k, "PlaneOrientationSequence")
-            if orient is not None:
-                ori = _float_list(_get(orient, "ImageOrientationPatient", []), 6)
-            measures = _fg(ds, k, "PixelMeasuresSequence")
-            if measures is not None:
-                found = _float_list(_get(measures, "PixelSpacing", []), 2)
-                sp = found if found is not None else sp
-            transform = _fg(ds, k, "PixelValueTransformationSequence")
+            pos, ori, sp = _frame_geometry(ds, k, pos, ori, sp)
+            transform = functional_group(ds, k, "PixelValueTransformationSequence")
             if transform is not None:
-                fslope = _get(transform, "RescaleSlope", fslope)
-                fintercept = _get(transform, "RescaleIntercept", fintercept)
-            content = _fg_item(ds, "PerFrameFunctionalGroupsSequence", k, "FrameContentSequence")
-            if content is not None:
-                for key in ("TemporalPositionIndex", "StackID", "InStackPositionNumber"):
-                    if _get(content, key) is not None:
-                        temporal[key] = _get(content, key)
-                div = _get(content, "DimensionIndexValues")
-                if div is not None:
-                    temporal["DimensionIndexValues"] = tuple(
-                        div if isinstance(div, (list, tuple)) or hasattr(div, "__iter__") else [div]
-                    )
-                facq = _seconds(_get(content, "FrameAcquisitionDateTime"))
-                if facq is not None:
-                    temporal["AcquisitionTime"] = facq
-            echo = _fg(ds, k, "MREchoSequence")
-            if echo is not None and _get(echo, "EffectiveEchoTime") is not None:
-                temporal["EffectiveEchoTime"] = _get(echo, "EffectiveEchoTime")
-        fslope_f = _first_float(fslope, 1.0)
-        fintercept_f = _first_float(fintercept, 0.0)
-        if not np.isfinite(fslope_f) or fslope_f == 0:
-            fslope_f = 1.0
-        if not np.isfinite(fintercept_f):
-            fintercept_f = 0.0
+                fslope = safe_get(transform, "RescaleSlope", fslope)
+                fintercept = safe_get(transform, "RescaleIntercept", fintercept)
+            temporal.update(_frame_temporal(ds, k))
+        fslope_f, fintercept_f = _rescale(fslope, fintercept)
         yield FrameRef(
             path=str_path,
             header=ds,
@@ -465,3 +401,76 @@ def frames_from_header(
             temporal=temporal,
             order=order * 100000 + k,
         )
+
+
+def _classic_temporal(ds: Dataset) -> dict[str, Any]:
+    """The top-level attributes that tell time points apart (classic, one frame a file)."""
+    temporal = {
+        key: safe_get(ds, key)
+        for key in (
+            "TemporalPositionIdentifier",
+            "TriggerTime",
+            "EchoNumbers",
+            "AcquisitionNumber",
+            "DiffusionBValue",
+        )
+        if safe_get(ds, key) is not None
+    }
+    acq = _seconds(safe_get(ds, "AcquisitionTime") or safe_get(ds, "ContentTime"))
+    if acq is not None:
+        temporal["AcquisitionTime"] = acq
+    return temporal
+
+
+def _frame_geometry(
+    ds: Dataset,
+    k: int,
+    pos: np.ndarray | None,
+    ori: np.ndarray | None,
+    spacing: np.ndarray | None,
+) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+    """Position, orientation and pixel spacing of frame ``k`` from its functional groups."""
+    plane = functional_group(ds, k, "PlanePositionSequence")
+    if plane is not None:
+        pos = _float_list(safe_get(plane, "ImagePositionPatient", []), 3)
+    orient = functional_group(ds, k, "PlaneOrientationSequence")
+    if orient is not None:
+        ori = _float_list(safe_get(orient, "ImageOrientationPatient", []), 6)
+    measures = functional_group(ds, k, "PixelMeasuresSequence")
+    if measures is not None:
+        found = _float_list(safe_get(measures, "PixelSpacing", []), 2)
+        spacing = found if found is not None else spacing
+    return pos, ori, spacing
+
+
+def _frame_temporal(ds: Dataset, k: int) -> dict[str, Any]:
+    """What tells frame ``k`` of an enhanced file apart in time (Frame Content, MR Echo)."""
+    temporal: dict[str, Any] = {}
+    content = functional_group(ds, k, "FrameContentSequence", shared=False)
+    if content is not None:
+        for key in ("TemporalPositionIndex", "StackID", "InStackPositionNumber"):
+            if safe_get(content, key) is not None:
+                temporal[key] = safe_get(content, key)
+        div = safe_get(content, "DimensionIndexValues")
+        if div is not None:
+            temporal["DimensionIndexValues"] = tuple(
+                div if isinstance(div, (list, tuple)) or hasattr(div, "__iter__") else [div]
+            )
+        facq = _seconds(safe_get(content, "FrameAcquisitionDateTime"))
+        if facq is not None:
+            temporal["AcquisitionTime"] = facq
+    echo = functional_group(ds, k, "MREchoSequence")
+    if echo is not None and safe_get(echo, "EffectiveEchoTime") is not None:
+        temporal["EffectiveEchoTime"] = safe_get(echo, "EffectiveEchoTime")
+    return temporal
+
+
+def _rescale(slope: object, intercept: object) -> tuple[float, float]:
+    """Usable (slope, intercept): a zero, infinite or unreadable slope means 1."""
+    slope_f = _first_float(slope, 1.0)
+    intercept_f = _first_float(intercept, 0.0)
+    if not np.isfinite(slope_f) or slope_f == 0:
+        slope_f = 1.0
+    if not np.isfinite(intercept_f):
+        intercept_f = 0.0
+    return slope_f, intercept_f

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-import html as _html
 import math
 import os
 import sys
 import threading
 import warnings
 from collections import OrderedDict
-from collections.abc import Hashable, Iterator, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from pydicom.dataset import Dataset
+from pydicom.uid import UID
 
 from .. import _compat
+from .._compat import as_text, safe_get
+from .._progress import progress_bar
 from ..display import (
     VOILUT,
     Window,
@@ -53,24 +55,8 @@ _MISSING_CODEC_MARKERS = (
 )
 
 
-def _str(ds: Dataset, keyword: str, default: str = "") -> str:
-    try:
-        value = ds.get(keyword, default)
-    except Exception:  # noqa: BLE001 - an unparsable value is as good as none here
-        return default
-    if value is None:
-        return default
-    if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
-        return "\\".join(str(v) for v in value)
-    return str(value)
-
-
 def _transfer_syntax(ds: Dataset) -> str:
-    meta = getattr(ds, "file_meta", None)
-    try:
-        return str(meta.get("TransferSyntaxUID", "") or "") if meta is not None else ""
-    except Exception:  # noqa: BLE001
-        return ""
+    return as_text(safe_get(getattr(ds, "file_meta", None), "TransferSyntaxUID"))
 
 
 def _decode_message(ref: FrameRef, exc: BaseException) -> str:
@@ -80,13 +66,7 @@ def _decode_message(ref: FrameRef, exc: BaseException) -> str:
     if len(cause) > 400:
         cause = cause[:400] + "..."
     syntax = _transfer_syntax(ref.header)
-    name = syntax
-    try:
-        from pydicom.uid import UID
-
-        name = UID(syntax).name if syntax else "unknown transfer syntax"
-    except Exception:  # noqa: BLE001
-        pass
+    name = UID(syntax).name if syntax else "unknown transfer syntax"
     lowered = cause.lower()
     compressed = bool(syntax) and syntax not in _NATIVE_SYNTAXES
     if compressed and any(marker in lowered for marker in _MISSING_CODEC_MARKERS):
@@ -96,6 +76,14 @@ def _decode_message(ref: FrameRef, exc: BaseException) -> str:
         # Without pylibjpeg only pydicom's fallback decoders were tried; the extra may decode it.
         message += f"; to try the pylibjpeg decoders, {CODECS_HINT}"
     return message
+
+
+def _as_rgb(arr: np.ndarray, ref: FrameRef) -> np.ndarray:
+    """A decoded colour frame in RGB: pydicom 2.4 leaves YBR_FULL(_422) as stored."""
+    decoded = _compat.decoded_photometric(ref.header)
+    if ref.samples == 3 and decoded in ("YBR_FULL", "YBR_FULL_422"):
+        return _compat.convert_color_space(arr, decoded, "RGB")
+    return arr
 
 
 def _have_codecs() -> bool:
@@ -192,7 +180,7 @@ class Series:
         self.key = key or (
             first.series_uid
             if first is not None
-            else _str(header, "SeriesInstanceUID")
+            else as_text(safe_get(header, "SeriesInstanceUID"))
             if header is not None
             else ""
         )
@@ -327,7 +315,7 @@ class Series:
 
     # -------------------------------------------------------------- metadata
     def _attr(self, keyword: str) -> str:
-        return _str(self._header, keyword) if self._header is not None else ""
+        return as_text(safe_get(self._header, keyword))
 
     @property
     def series_uid(self) -> str:
@@ -567,9 +555,7 @@ class Series:
                 raise ValueError(
                     f"decoded shape {arr.shape} does not match the header's {expected}"
                 )
-            decoded_pi = _compat.decoded_photometric(ref.header)
-            if ref.samples == 3 and decoded_pi in ("YBR_FULL", "YBR_FULL_422"):
-                arr = _compat.convert_color_space(arr, decoded_pi, "RGB")
+            arr = _as_rgb(arr, ref)
         except BaseException as exc:  # noqa: BLE001 - every decoder failure becomes a finding
             # Rust decoders (pyo3) raise PanicException, a BaseException, on corrupt data.
             if isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit)):
@@ -610,12 +596,9 @@ class Series:
         # pydicom 2.4 decodes all frames of a file at once: keep the siblings in the cache too.
         assert ref.path is not None
         every = np.asarray(_compat.decode_pixels(ds))
-        decoded_pi = _compat.decoded_photometric(ref.header)
         for frame_no, other in self._by_file.get(ref.path, {}).items():
             if other != k and frame_no < len(every):
-                sibling = every[frame_no]
-                if ref.samples == 3 and decoded_pi in ("YBR_FULL", "YBR_FULL_422"):
-                    sibling = _compat.convert_color_space(sibling, decoded_pi, "RGB")
+                sibling = _as_rgb(every[frame_no], ref)
                 self._cache.put(other, np.ascontiguousarray(sibling))
         return every[ref.frame]
 
@@ -681,9 +664,10 @@ class Series:
     def has_modality_lut(self, index: int = 0, time: int = 0) -> bool:
         """True when slice ``index`` uses a Modality LUT Sequence instead of rescale."""
         try:
-            return bool(self._ref(index, time).header.get("ModalityLUTSequence"))
-        except Exception:  # noqa: BLE001
+            ref = self._ref(index, time)
+        except (IndexError, TypeError):  # no such slice: it has no table
             return False
+        return bool(safe_get(ref.header, "ModalityLUTSequence"))
 
     def frame(self, index: int, time: int = 0) -> np.ndarray:
         """Slice ``index`` in modality units.
@@ -738,14 +722,9 @@ class Series:
         times = range(self.n_times) if time is None else [time]
         out: np.ndarray | None = None
         steps = [(t_pos, t, i) for t_pos, t in enumerate(times) for i in range(self._n)]
-        iterator: Any = steps
+        iterator: Iterable[tuple[int, int, int]] = steps
         if progress and len(steps) > 1:
-            try:
-                from tqdm.auto import tqdm
-
-                iterator = tqdm(steps, desc="Decoding frames", unit="frame", leave=False)
-            except ImportError:  # pragma: no cover - tqdm is a dependency
-                pass
+            iterator = progress_bar(steps, desc="Decoding frames", unit="frame")
         for t_pos, t, i in iterator:
             try:
                 frame = self.frame(i, t)
@@ -1010,12 +989,9 @@ class Series:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        try:
-            from ..html import series_html
+        from ..html import html_or_pre, series_html
 
-            return str(series_html(self))
-        except Exception:  # noqa: BLE001 - a repr must never raise; fall back to escaped text
-            return f"<pre>{_html.escape(repr(self))}</pre>"
+        return html_or_pre(series_html, self)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         return {"text/plain": repr(self), "text/html": self._repr_html_()}
@@ -1027,9 +1003,9 @@ _UNSET = object()
 def _stored_dtype(ds: Dataset) -> np.dtype | None:
     """The integer dtype pydicom decodes a grey frame to, or ``None`` when not (u)int8/16."""
     try:
-        bits = int(ds.BitsAllocated)
-        signed = int(ds.get("PixelRepresentation", 0) or 0) == 1
-    except Exception:  # noqa: BLE001
+        bits = int(safe_get(ds, "BitsAllocated"))
+        signed = int(safe_get(ds, "PixelRepresentation", 0)) == 1
+    except (TypeError, ValueError):  # absent or not a number
         return None
     if "FloatPixelData" in ds or "DoubleFloatPixelData" in ds:
         return None
