@@ -150,6 +150,26 @@ def arrange(refs: Sequence[FrameRef], *, jitter: float = JITTER) -> Arrangement:
     if not frames:
         return Arrangement([[]], "none", findings=findings)
 
+    method, keys, normal = _sort_keys(frames)
+    if method != "geometry" and len(frames) > 1:
+        findings.append(_missing_geometry(method, frames))
+    groups, group_keys = _group_by_key(frames, keys, method)
+    groups, n_times, time_key = _split_times(groups, group_keys, method, findings)
+    grid = [[g[t] for g in groups] for t in range(n_times)]
+    arrangement = Arrangement(grid, method, time_key, findings, normal=normal)
+    if method == "geometry":
+        arrangement.slice_positions = np.asarray(group_keys, dtype=np.float64)
+        _check_spacing(arrangement, groups, jitter)
+    _check_rescale(arrangement, frames)
+    return arrangement
+
+
+def _single_file(frames: Sequence[FrameRef]) -> bool:
+    return len({r.path or id(r.header) for r in frames}) == 1
+
+
+def _sort_keys(frames: list[FrameRef]) -> tuple[str, list[float], np.ndarray | None]:
+    """How the frames are sorted (the method's name), their sort keys, and the slice normal."""
     has_geometry = all(r.position is not None and r.orientation is not None for r in frames)
     normal = None
     if has_geometry:
@@ -157,45 +177,43 @@ def arrange(refs: Sequence[FrameRef], *, jitter: float = JITTER) -> Arrangement:
         assert ori is not None
         normal = unit_normal(ori)
         has_geometry = normal is not None
-    single_file = len({r.path or id(r.header) for r in frames}) == 1
     if has_geometry:
-        method = "geometry"
-        keys = [float(np.dot(r.position, normal)) for r in frames]  # type: ignore[arg-type]
-    elif single_file:
+        return "geometry", [float(np.dot(r.position, normal)) for r in frames], normal  # type: ignore[arg-type]
+    if _single_file(frames):
         # One multi-frame file without positions (cine, US, old MR): frame order is the order.
-        method = "file-order"
-        keys = [float(r.frame) for r in frames]
-    elif all(r.instance_number is not None for r in frames) and len(
+        return "file-order", [float(r.frame) for r in frames], normal
+    if all(r.instance_number is not None for r in frames) and len(
         {(r.instance_number, r.frame) for r in frames}
     ) == len(frames):
-        method = "instance-number"
-        keys = [float(r.instance_number) * 100000 + r.frame for r in frames]  # type: ignore[operator]
-    elif all(r.acquisition_seconds is not None for r in frames) and len(
+        keys = [float(r.instance_number) * 100000 + r.frame for r in frames]  # type: ignore[arg-type]
+        return "instance-number", keys, normal
+    if all(r.acquisition_seconds is not None for r in frames) and len(
         {(r.acquisition_seconds, r.frame) for r in frames}
     ) == len(frames):
-        method = "acquisition-time"
         keys = [float(r.acquisition_seconds) * 100000 + r.frame for r in frames]  # type: ignore[arg-type]
-    else:
-        method = "file-order"
-        keys = [float(r.order) for r in frames]
+        return "acquisition-time", keys, normal
+    return "file-order", [float(r.order) for r in frames], normal
 
-    if method != "geometry" and len(frames) > 1:
-        severity = "info" if single_file and method == "file-order" else "warning"
-        what = {
-            "instance-number": "InstanceNumber",
-            "acquisition-time": "acquisition time",
-            "file-order": "frame/file order",
-        }[method]
-        findings.append(
-            Finding(
-                severity,
-                "missing-geometry",
-                f"no usable ImagePositionPatient/ImageOrientationPatient; frames sorted by {what}",
-                (),
-            )
-        )
 
-    # Group frames sharing a slice location.
+def _missing_geometry(method: str, frames: Sequence[FrameRef]) -> Finding:
+    severity = "info" if _single_file(frames) and method == "file-order" else "warning"
+    what = {
+        "instance-number": "InstanceNumber",
+        "acquisition-time": "acquisition time",
+        "file-order": "frame/file order",
+    }[method]
+    return Finding(
+        severity,
+        "missing-geometry",
+        f"no usable ImagePositionPatient/ImageOrientationPatient; frames sorted by {what}",
+        (),
+    )
+
+
+def _group_by_key(
+    frames: list[FrameRef], keys: list[float], method: str
+) -> tuple[list[list[FrameRef]], list[float]]:
+    """Frames sharing a slice location (within a tolerance for positions), in key order."""
     order = np.argsort(np.asarray(keys), kind="stable")
     groups: list[list[FrameRef]] = []
     group_keys: list[float] = []
@@ -206,54 +224,50 @@ def arrange(refs: Sequence[FrameRef], *, jitter: float = JITTER) -> Arrangement:
         else:
             groups.append([frames[idx]])
             group_keys.append(keys[idx])
+    return groups, group_keys
 
-    time_key = None
+
+def _split_times(
+    groups: list[list[FrameRef]], group_keys: list[float], method: str, findings: list[Finding]
+) -> tuple[list[list[FrameRef]], int, str | None]:
+    """Frames sharing a location become time points, or duplicates of which one is kept."""
     sizes = {len(g) for g in groups}
-    if max(sizes) > 1:
-        n_times = max(sizes)
-        time_key = _time_key(groups) if len(sizes) == 1 else None
-        if time_key is not None:
-            for g in groups:
-                g.sort(key=lambda r: _sortable(r.temporal[time_key]))
-            if time_key == "FrameNumber":
-                findings.append(_frames_in_file_order(groups, n_times))
-            else:
-                findings.append(
-                    Finding(
-                        "info",
-                        "4d",
-                        f"{n_times} frames share each slice position; they are exposed as "
-                        f"{n_times} time points (ordered by {_TIME_KEY_NAMES.get(time_key, time_key)})",
-                        (),
-                    )
-                )
+    if max(sizes) <= 1:
+        return groups, 1, None
+    n_times = max(sizes)
+    time_key = _time_key(groups) if len(sizes) == 1 else None
+    if time_key is not None:
+        for g in groups:
+            g.sort(key=lambda r: _sortable(r.temporal[time_key]))
+        if time_key == "FrameNumber":
+            findings.append(_frames_in_file_order(groups, n_times))
         else:
-            dup_groups = [g for g in groups if len(g) > 1]
-            for g in dup_groups:
-                g.sort(key=lambda r: (r.instance_number or 0, r.order))
-                where = f"position {group_keys[groups.index(g)]:.3f} mm along the normal"
-                if method != "geometry":
-                    where = f"the same {method.replace('-', ' ')}"
-                findings.append(
-                    Finding(
-                        "warning",
-                        "duplicate-position",
-                        f"{len(g)} frames at {where}; the first was kept, {len(g) - 1} ignored",
-                        _paths(g),
-                    )
+            findings.append(
+                Finding(
+                    "info",
+                    "4d",
+                    f"{n_times} frames share each slice position; they are exposed as "
+                    f"{n_times} time points (ordered by {_TIME_KEY_NAMES.get(time_key, time_key)})",
+                    (),
                 )
-            groups = [[g[0]] for g in groups]
-            n_times = 1
-    else:
-        n_times = 1
-
-    grid = [[g[t] for g in groups] for t in range(n_times)]
-    arrangement = Arrangement(grid, method, time_key, findings, normal=normal)
-    if method == "geometry":
-        arrangement.slice_positions = np.asarray(group_keys, dtype=np.float64)
-        _check_spacing(arrangement, groups, jitter)
-    _check_rescale(arrangement, frames)
-    return arrangement
+            )
+        return groups, n_times, time_key
+    for position, g in zip(group_keys, groups):
+        if len(g) < 2:
+            continue
+        g.sort(key=lambda r: (r.instance_number or 0, r.order))
+        where = f"position {position:.3f} mm along the normal"
+        if method != "geometry":
+            where = f"the same {method.replace('-', ' ')}"
+        findings.append(
+            Finding(
+                "warning",
+                "duplicate-position",
+                f"{len(g)} frames at {where}; the first was kept, {len(g) - 1} ignored",
+                _paths(g),
+            )
+        )
+    return [[g[0]] for g in groups], 1, None
 
 
 def _median(values: np.ndarray) -> float:
