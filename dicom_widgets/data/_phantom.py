@@ -358,20 +358,13 @@ def ct_phantom(
             _dt.datetime(2024, 1, 2, 10, 20, 0) + _dt.timedelta(seconds=0.5 * k)
         ).strftime("%H%M%S.%f")
         ds.ContentTime = ds.AcquisitionTime
-        ds.SamplesPerPixel = 1
-        ds.PhotometricInterpretation = "MONOCHROME2"
-        ds.Rows = ds.Columns = size
-        ds.BitsAllocated = 16
-        ds.BitsStored = 16
-        ds.HighBit = 15
-        ds.PixelRepresentation = 1
+        _grey_pixels(ds, size, bits_stored=16, signed=True)
         ds.RescaleIntercept = -1024
         ds.RescaleSlope = 1
         ds.RescaleType = "HU"
         ds.WindowCenter = [40, 400]
         ds.WindowWidth = [80, 1800]
         ds.WindowCenterWidthExplanation = ["BRAIN", "BONE"]
-        ds.BurnedInAnnotation = "NO"
         _private_block(ds, seed)
         ds.PixelData = stored.tobytes()
         out.append(ds)
@@ -453,16 +446,9 @@ def mr_phantom(
         ds.SliceThickness = slice_spacing
         ds.SpacingBetweenSlices = slice_spacing
         ds.PixelSpacing = [round(pixel_mm, 6), round(pixel_mm, 6)]
-        ds.SamplesPerPixel = 1
-        ds.PhotometricInterpretation = "MONOCHROME2"
-        ds.Rows = ds.Columns = size
-        ds.BitsAllocated = 16
-        ds.BitsStored = 12
-        ds.HighBit = 11
-        ds.PixelRepresentation = 0
+        _grey_pixels(ds, size, bits_stored=12, signed=False)
         ds.WindowCenter = 600
         ds.WindowWidth = 1200
-        ds.BurnedInAnnotation = "NO"
         _private_block(ds, seed)
         ds.PixelData = values.astype(np.uint16).tobytes()
         out.append(ds)
@@ -532,30 +518,10 @@ def mr_multiframe_phantom(
     ds.ContentTime = "102000"
     ds.AcquisitionDateTime = "20240102102000"
     ds.NumberOfFrames = n_slices * n_timepoints
-    ds.SamplesPerPixel = 1
-    ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.Rows = ds.Columns = size
-    ds.BitsAllocated = 16
-    ds.BitsStored = 12
-    ds.HighBit = 11
-    ds.PixelRepresentation = 0
-    ds.BurnedInAnnotation = "NO"
-
-    measures = Dataset()
-    measures.PixelSpacing = [round(pixel_mm, 6), round(pixel_mm, 6)]
-    measures.SliceThickness = slice_spacing
-    measures.SpacingBetweenSlices = slice_spacing
-    plane_orientation = Dataset()
-    plane_orientation.ImageOrientationPatient = _fmt([*row, *col])
-    voi = Dataset()
-    voi.WindowCenter = 600
-    voi.WindowWidth = 1200
-    shared = Dataset()
-    shared.PixelMeasuresSequence = DicomSequence([measures])
-    shared.PlaneOrientationSequence = DicomSequence([plane_orientation])
-    shared.FrameVOILUTSequence = DicomSequence([voi])
-    ds.SharedFunctionalGroupsSequence = DicomSequence([shared])
-
+    _grey_pixels(ds, size, bits_stored=12, signed=False)
+    ds.SharedFunctionalGroupsSequence = DicomSequence(
+        [_shared_groups(pixel_mm, slice_spacing, [*row, *col])]
+    )
     frames = []
     per_frame = []
     tumour = next(r for r in _REGIONS if r.name == "tumour")
@@ -565,18 +531,53 @@ def mr_multiframe_phantom(
             # Contrast uptake: the tumour brightens by 150 per time point.
             values[values == tumour.mr_value] += 150.0 * t
             frames.append(values.astype(np.uint16))
-            item = Dataset()
-            content = Dataset()
-            content.StackID = "1"
-            content.InStackPositionNumber = k + 1
-            content.TemporalPositionIndex = t + 1
-            content.DimensionIndexValues = [t + 1, k + 1]
-            item.FrameContentSequence = DicomSequence([content])
-            position = Dataset()
-            position.ImagePositionPatient = _fmt(pos)
-            item.PlanePositionSequence = DicomSequence([position])
-            per_frame.append(item)
+            per_frame.append(_frame_groups(pos, slice_number=k + 1, time_point=t + 1))
     ds.PerFrameFunctionalGroupsSequence = DicomSequence(per_frame)
     _private_block(ds, seed)
     ds.PixelData = np.stack(frames).tobytes()
     return ds
+
+
+def _grey_pixels(ds: Dataset, size: int, *, bits_stored: int, signed: bool) -> None:
+    """The Image Pixel attributes of a square 16-bit greyscale image."""
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.Rows = ds.Columns = size
+    ds.BitsAllocated = 16
+    ds.BitsStored = bits_stored
+    ds.HighBit = bits_stored - 1
+    ds.PixelRepresentation = int(signed)
+    ds.BurnedInAnnotation = "NO"
+
+
+def _shared_groups(pixel_mm: float, slice_spacing: float, orientation: list[float]) -> Dataset:
+    """The Shared Functional Groups item: pixel measures, plane orientation, window."""
+    measures = Dataset()
+    measures.PixelSpacing = [round(pixel_mm, 6), round(pixel_mm, 6)]
+    measures.SliceThickness = slice_spacing
+    measures.SpacingBetweenSlices = slice_spacing
+    plane_orientation = Dataset()
+    plane_orientation.ImageOrientationPatient = _fmt(orientation)
+    voi = Dataset()
+    voi.WindowCenter = 600
+    voi.WindowWidth = 1200
+    shared = Dataset()
+    shared.PixelMeasuresSequence = DicomSequence([measures])
+    shared.PlaneOrientationSequence = DicomSequence([plane_orientation])
+    shared.FrameVOILUTSequence = DicomSequence([voi])
+    return shared
+
+
+def _frame_groups(position: np.ndarray, *, slice_number: int, time_point: int) -> Dataset:
+    """One Per-frame Functional Groups item: frame content and plane position."""
+    content = Dataset()
+    content.StackID = "1"
+    content.InStackPositionNumber = slice_number
+    content.TemporalPositionIndex = time_point
+    content.DimensionIndexValues = [time_point, slice_number]
+    plane = Dataset()
+    plane.ImagePositionPatient = _fmt(position)
+    item = Dataset()
+    item.FrameContentSequence = DicomSequence([content])
+    item.PlanePositionSequence = DicomSequence([plane])
+    return item
