@@ -63,7 +63,7 @@ def atomic_write(
             # link() fails if the target appeared meanwhile, so nothing is silently replaced.
             os.link(tmp_name, target)
             os.unlink(tmp_name)
-    except BaseException:
+    except BaseException:  # an interrupt too must not leave the temporary file; re-raised
         if os.path.exists(tmp_name):
             os.unlink(tmp_name)
         raise

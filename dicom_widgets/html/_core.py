@@ -162,7 +162,7 @@ def escape(value: object) -> Markup:
         except Exception:  # a broken __str__ must never break a repr
             try:
                 text = repr(value)
-            except Exception:
+            except Exception:  # noqa: BLE001 - nor a broken __repr__
                 text = f"<unprintable {type(value).__name__}>"
     return Markup(_escape_text(text))
 

@@ -238,11 +238,7 @@ def _summarise(ds: Dataset) -> _Summary:
     filename = getattr(ds, "filename", None)
     if isinstance(filename, str) and filename:
         lines.append(("File", filename))
-    try:
-        n = len(ds)
-    except Exception:
-        n = 0
-    lines.append(("Elements", f"{n} top-level"))
+    lines.append(("Elements", f"{len(ds)} top-level"))
     title = " · ".join(title_parts) if title_parts else "DICOM dataset"
     return _Summary(title=title, kind=kind, lines=lines)
 
@@ -658,11 +654,7 @@ def count_elements(ds: Dataset, limit: int | None = None) -> int:
     stack = [ds]
     while stack:
         current = stack.pop()
-        try:
-            tags = list(current.keys())
-        except Exception:
-            continue
-        for tag_value in tags:
+        for tag_value in list(current.keys()):
             count += 1
             if limit is not None and count > limit:
                 return limit + 1
@@ -670,7 +662,7 @@ def count_elements(ds: Dataset, limit: int | None = None) -> int:
                 # get_item leaves raw elements raw; sequences are parsed when read.
                 elem = current.get_item(tag_value)
                 value = getattr(elem, "value", None)
-            except Exception:
+            except Exception:  # noqa: BLE001 - pydicom's converters raise many types
                 continue
             if isinstance(value, DicomSequence):
                 stack.extend(item for item in value if isinstance(item, Dataset))
@@ -792,7 +784,7 @@ def dataset_html(
         return str(wrap(note(message, kind="error"), message))
     try:
         text = _text_from_rows(ds, rows, truncated, TEXT_FALLBACK_LINES)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - last resort, as above
         text = f"{type(ds).__name__} (text summary failed: {type(exc).__name__}: {exc})"
     with id_scope(text):
         try:

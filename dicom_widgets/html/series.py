@@ -51,7 +51,7 @@ def _safe(getter: Any, default: Any = None) -> Any:
     """Evaluate ``getter()``; a repr never fails because one attribute does."""
     try:
         return getter()
-    except Exception:
+    except Exception:  # noqa: BLE001 - duck-typed series (any source) may lack or fail one
         return default
 
 
@@ -340,7 +340,7 @@ def series_body(
 
             try:
                 body = dataset_body(first, thumbnail=False, max_rows=2000)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - the rest of the repr still shows
                 body = note(f"cannot render the header: {_short_error(exc)}", kind="error")
             sections.append(collapsible_section("Header of the first instance", body))
     return tag("div", head, sections, class_="dw-series")
@@ -438,7 +438,7 @@ def _catalog_thumbnail(catalog: Any, index: int, size: int) -> tuple[Markup, lis
     """Thumbnail of the middle slice, and the opened series' findings (decode failures too)."""
     try:
         series = catalog[index]
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - one series that cannot open is one note
         return tag(
             "div", "cannot open", class_="dw-note dw-note-error", title=_short_error(exc)
         ), None
@@ -450,7 +450,7 @@ def _catalog_thumbnail(catalog: Any, index: int, size: int) -> tuple[Markup, lis
         else:
             image = series.display(n // 2)
             thumb = thumbnail_img(image, max_size=size, alt=f"series {index}, slice {n // 2}")
-    except BaseException as exc:
+    except BaseException as exc:  # noqa: BLE001 - pyo3 decoders panic with a BaseException
         _not_interrupt(exc)
         thumb = tag(
             "div", "cannot decode", class_="dw-note dw-note-warning", title=_short_error(exc)

@@ -258,7 +258,7 @@ def _dictionary_vm(tag_value: int) -> str | None:
 
     try:
         return str(dictionary_VM(tag_value))
-    except Exception:
+    except KeyError:  # not in the dictionary (private, unknown)
         return None
 
 

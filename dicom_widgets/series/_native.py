@@ -8,17 +8,18 @@ value: seeking to it reads a few hundred kilobytes instead of re-parsing the hea
 from __future__ import annotations
 
 import numpy as np
+from pydicom.dataset import Dataset
 
+from .._compat import as_text, safe_get
 from ._frames import LITTLE_ENDIAN_NATIVE, FrameRef, native_pixel_extent
 
 __all__ = ["read_native_frame"]
 
 
-def _int(ds, keyword: str, default: int) -> int:
+def _int(ds: Dataset, keyword: str, default: int) -> int:
     try:
-        value = ds.get(keyword, default)
-        return int(value if value not in (None, "") else default)
-    except Exception:  # noqa: BLE001
+        return int(safe_get(ds, keyword, default))
+    except (TypeError, ValueError):
         return default
 
 
@@ -32,11 +33,7 @@ def read_native_frame(ref: FrameRef) -> np.ndarray | None:
     offset = getattr(ds, "_dw_pixel_offset", None)
     if ref.path is None or not isinstance(offset, int):
         return None
-    meta = getattr(ds, "file_meta", None)
-    try:
-        syntax = str(meta.get("TransferSyntaxUID", "")) if meta is not None else ""
-    except Exception:  # noqa: BLE001
-        return None
+    syntax = as_text(safe_get(getattr(ds, "file_meta", None), "TransferSyntaxUID"))
     bits = ref.bits_allocated
     if syntax not in LITTLE_ENDIAN_NATIVE or bits not in (8, 16, 32):
         return None

@@ -893,7 +893,7 @@ class AnonymizationPreview(widgets.VBox):
     def _n_frames(self, i: int) -> int:
         try:
             ds = self._dataset(i)
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - an unreadable instance is reported by _select
             return 1
         if "PixelData" not in ds:
             return 1

@@ -104,10 +104,10 @@ class _Source:
                     self._cache[i] = read_dataset(path, defer_size="256 KB")
                 except FileNotFoundError as exc:
                     raise DicomReadError(path, "file not found") from exc
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - pydicom's parse errors have many types
                     try:  # DICOM without the Part 10 header (pydicom's no_meta.dcm...)
                         ds = read_dataset(path, force=True, defer_size="256 KB")
-                    except Exception:
+                    except Exception:  # noqa: BLE001 - not DICOM at all: said below
                         ds = None
                     if ds is None or not len(ds):
                         raise DicomReadError(path, f"not readable as DICOM ({exc})") from exc
