@@ -383,8 +383,8 @@ DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
 def is_dicomdir(ds: Dataset) -> bool:
     """True for a DICOMDIR: a file-set's directory, not an image or a document.
 
-    Its file meta says Media Storage Directory Storage, or it holds a Directory
-    Record Sequence (DICOMDIRs written without file meta).
+    Its SOP Class (in the dataset or its file meta) is Media Storage Directory
+    Storage, or it holds a Directory Record Sequence (DICOMDIRs written without file meta).
 
     Examples
     --------
@@ -392,7 +392,9 @@ def is_dicomdir(ds: Dataset) -> bool:
     >>> is_dicomdir(read_dataset(pydicom_file("dicomdir"))), is_dicomdir(read_dataset(pydicom_file("ct_small")))
     (True, False)
     """
-    sop = safe_get(getattr(ds, "file_meta", None), "MediaStorageSOPClassUID", "")
+    sop = safe_get(ds, "SOPClassUID") or safe_get(
+        getattr(ds, "file_meta", None), "MediaStorageSOPClassUID", ""
+    )
     return str(sop) == DICOMDIR_SOP_CLASS or "DirectoryRecordSequence" in ds
 
 
