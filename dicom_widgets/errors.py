@@ -15,6 +15,7 @@ __all__ = [
     "SeriesSelectionError",
     "GeometryError",
     "UnsafeOutputError",
+    "MeasurementError",
     "DicomWidgetsWarning",
 ]
 
@@ -58,6 +59,10 @@ class GeometryError(DicomWidgetsError, ValueError):
 
 class UnsafeOutputError(DicomWidgetsError, ValueError):
     """An output location would overwrite or sit inside the source data."""
+
+
+class MeasurementError(DicomWidgetsError, ValueError):
+    """A measurement cannot be made or kept as asked: bad points, another Frame of Reference."""
 
 
 class DicomWidgetsWarning(UserWarning):
