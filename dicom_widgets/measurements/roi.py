@@ -200,6 +200,8 @@ def _polygon_mask(vertices: np.ndarray, rows: slice, cols: slice) -> np.ndarray:
         x = x0 + (y - y0) * (x1 - x0) / (y1 - y0)
     x = np.where(crosses, x - cols.start, np.inf)
     x.sort(axis=1)
+    # Only as many crossing columns as the busiest row has (2 for a convex outline).
+    x = x[:, : int(crosses.sum(axis=1).max(initial=0))]
     runs = np.zeros((n_rows, n_cols + 1), dtype=np.int32)
     for k in range(0, x.shape[1] - 1, 2):
         left, right = x[:, k], x[:, k + 1]
@@ -212,19 +214,20 @@ def _polygon_mask(vertices: np.ndarray, rows: slice, cols: slice) -> np.ndarray:
         np.add.at(runs, (row_ids, last[keep]), -1)
     mask |= np.cumsum(runs, axis=1)[:, :n_cols] > 0
     # The outline itself: horizontal edges and vertices lying on a scanline.
-    for (ya, xa), (yb, xb) in zip(start, end):
-        if abs(ya - round(ya)) > _EDGE_TOLERANCE or abs(yb - ya) > _EDGE_TOLERANCE:
-            continue
+    flat = (np.abs(start[:, 0] - end[:, 0]) <= _EDGE_TOLERANCE) & (
+        np.abs(start[:, 0] - np.round(start[:, 0])) <= _EDGE_TOLERANCE
+    )
+    for (ya, xa), (_, xb) in zip(start[flat], end[flat]):
         row = int(round(ya)) - rows.start
         if 0 <= row < n_rows:
             lo = max(int(math.ceil(min(xa, xb) - _EDGE_TOLERANCE)) - cols.start, 0)
             hi = min(int(math.floor(max(xa, xb) + _EDGE_TOLERANCE)) + 1 - cols.start, n_cols)
             mask[row, lo:hi] = True
-    for yv, xv in vertices:
-        if abs(yv - round(yv)) <= _EDGE_TOLERANCE and abs(xv - round(xv)) <= _EDGE_TOLERANCE:
-            row, col = int(round(yv)) - rows.start, int(round(xv)) - cols.start
-            if 0 <= row < n_rows and 0 <= col < n_cols:
-                mask[row, col] = True
+    on_centre = np.all(np.abs(vertices - np.round(vertices)) <= _EDGE_TOLERANCE, axis=1)
+    for yv, xv in np.round(vertices[on_centre]).astype(int):
+        row, col = yv - rows.start, xv - cols.start
+        if 0 <= row < n_rows and 0 <= col < n_cols:
+            mask[row, col] = True
     return mask
 
 
