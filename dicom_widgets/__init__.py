@@ -48,13 +48,25 @@ _LAZY: dict[str, str] = {
     "link": "dicom_widgets.widgets.viewer",
     "TagExplorer": "dicom_widgets.widgets.tag_explorer",
     "compare": "dicom_widgets.tags",
+    "Measurement": "dicom_widgets.measurements",
+    "load_measurements": "dicom_widgets.measurements.sr",
     "AnonymizationPreview": "dicom_widgets.widgets.anonymization",
     "enable_reprs": "dicom_widgets._ipython",
     "disable_reprs": "dicom_widgets._ipython",
     "load_ipython_extension": "dicom_widgets._ipython",
     "unload_ipython_extension": "dicom_widgets._ipython",
 }
-_SUBMODULES = {"data", "deid", "display", "series", "segmentation", "tags", "html", "widgets"}
+_SUBMODULES = {
+    "data",
+    "deid",
+    "display",
+    "series",
+    "segmentation",
+    "tags",
+    "html",
+    "widgets",
+    "measurements",
+}
 
 __all__ = [
     *_LAZY,

@@ -124,10 +124,32 @@ def test_labels_and_bad_input(series, noisy):
 
 def test_the_core_imports_no_widget_library():
     code = (
-        "import sys, dicom_widgets.view.slab, dicom_widgets.measurements;"
+        "import sys, dicom_widgets.view.slab, dicom_widgets.measurements,"
+        " dicom_widgets.measurements.sr;"
         "bad = [m for m in ('ipywidgets', 'IPython', 'ipympl', 'anywidget', 'ipykernel',"
         " 'matplotlib', 'highdicom') if m in sys.modules];"
         "print(bad)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "dicom_widgets.view.slab",
+        "dicom_widgets.measurements",
+        "dicom_widgets.measurements.roi",
+        "dicom_widgets.measurements._measure",
+        "dicom_widgets.measurements._measurement",
+    ],
+)
+def test_docstring_examples_run(name):
+    import doctest
+    import importlib
+
+    if name.endswith("_measurement"):
+        pytest.importorskip("pandas")
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0 and result.attempted > 0
