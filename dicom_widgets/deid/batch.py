@@ -15,6 +15,8 @@ from pydicom.dataset import Dataset
 
 from .._compat import decoded_photometric, normalize_unknown_vrs, read_dataset
 from .._encode import encode_part10
+from .._executors import CallbackBar as _CallbackBar
+from .._executors import default_workers
 from .._io import atomic_write
 from ..errors import UnsafeOutputError
 from ._checks import DICOMDIR_NOT_COPIED, check_output_folder, sop_class_of, why_not_anonymized
@@ -925,20 +927,6 @@ def _run_pool(
     return outcomes
 
 
-class _CallbackBar:
-    """Adapts a ``progress(done, total)`` callable to the bits of the tqdm API used here."""
-
-    def __init__(self, callback: Any, total: int) -> None:
-        self.callback, self.total, self.done = callback, total, 0
-
-    def update(self, n: int) -> None:
-        self.done += n
-        self.callback(self.done, self.total)
-
-    def close(self) -> None:
-        pass
-
-
 def _progress_bar(progress: Any, total: int) -> Any:
     if callable(progress):
         return _CallbackBar(progress, total)
@@ -1103,7 +1091,7 @@ def anonymize_files(
     items = [(i, f if isinstance(f, Dataset) else str(f)) for i, f in enumerate(files)]
     own_pool = None
     if executor is None and len(items) >= PROCESS_POOL_THRESHOLD and (os.cpu_count() or 1) > 1:
-        own_pool = executor = cf.ProcessPoolExecutor(max_workers=min(os.cpu_count() or 2, 8))
+        own_pool = executor = cf.ProcessPoolExecutor(max_workers=default_workers())
     bar = _progress_bar(progress, len(items))
     try:
         if executor is None:

@@ -485,7 +485,7 @@ def _walk(
     for entry in entries:
         if recursive and entry.name.startswith("."):
             continue
-        path = os.path.join(folder, entry.name)
+        path = entry.path
         try:
             is_dir = entry.is_dir()
         except OSError:
