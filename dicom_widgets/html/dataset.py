@@ -22,7 +22,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as DicomSequence
@@ -38,6 +38,9 @@ from ._core import (
     thumbnail_img,
     wrap,
 )
+
+if TYPE_CHECKING:
+    from ..tags import ElementRow
 
 __all__ = [
     "DEFAULT_MAX_ITEMS_PER_SEQUENCE",
@@ -349,10 +352,10 @@ _COLUMNS = ("Tag", "Keyword", "VR", "VM", "Value")
 
 def _collect_rows(
     ds: Dataset, max_items: int | None, max_rows: int | None, max_chars: int
-) -> tuple[list[Any], bool]:
+) -> tuple[list[ElementRow], bool]:
     from ..tags import iter_rows
 
-    rows: list[Any] = []
+    rows: list[ElementRow] = []
     truncated = False
     iterator = iter_rows(ds, max_items_per_sequence=max_items, max_chars=max_chars)
     try:
@@ -368,7 +371,7 @@ def _collect_rows(
     return rows, truncated
 
 
-def _value_cell(row: Any) -> Markup:
+def _value_cell(row: ElementRow) -> Markup:
     summary = row.summary
     if row.problem:
         return tag(
@@ -380,20 +383,20 @@ def _value_cell(row: Any) -> Markup:
     return tag("td", summary, class_="dw-value", title=None)
 
 
-def _keyword_title(row: Any) -> str:
+def _keyword_title(row: ElementRow) -> str:
     # The column is fixed-width (long labels end in an ellipsis): the tooltip has it all.
     name = row.name or ""
     return f"{row.label}: {name}" if name and name != row.label else row.label
 
 
-def _keyword_cell(row: Any) -> Markup:
+def _keyword_cell(row: ElementRow) -> Markup:
     cls = "dw-keyword dw-private" if row.is_private else "dw-keyword"
     return tag("td", row.label, class_=cls, title=_keyword_title(row))
 
 
 def _render_rows(
-    rows: Sequence[Any],
-    children: dict[int, list[Any]],
+    rows: Sequence[ElementRow],
+    children: dict[int, list[ElementRow]],
     budget: _Budget,
     max_items: int | None,
 ) -> Markup:
@@ -429,7 +432,7 @@ def _render_rows(
     return tag("table", head, tag("tbody", trs), class_="dw-table dw-elements")
 
 
-def _count_descendants(row: Any, children: dict[int, list[Any]]) -> int:
+def _count_descendants(row: ElementRow, children: dict[int, list[ElementRow]]) -> int:
     total = 0
     stack = list(children.get(row.index, ()))
     while stack:
@@ -440,7 +443,7 @@ def _count_descendants(row: Any, children: dict[int, list[Any]]) -> int:
 
 
 def _sequence_row(
-    row: Any, children: dict[int, list[Any]], budget: _Budget, max_items: int | None
+    row: ElementRow, children: dict[int, list[ElementRow]], budget: _Budget, max_items: int | None
 ) -> Markup:
     n = row.item_count
     parts: list[Markup] = []
@@ -534,7 +537,7 @@ def dataset_body(
 
 def _body_from_rows(
     ds: Dataset,
-    rows: list[Any],
+    rows: list[ElementRow],
     truncated: bool,
     *,
     max_items_per_sequence: int | None,
@@ -548,8 +551,8 @@ def _body_from_rows(
     # The summary reads values after the rows were collected: the walker must be the
     # first to convert raw elements, since conversion warnings become its markers.
     summary = _summarise(ds)
-    children: dict[int, list[Any]] = {}
-    top: dict[str, list[Any]] = {name: [] for name in SECTIONS}
+    children: dict[int, list[ElementRow]] = {}
+    top: dict[str, list[ElementRow]] = {name: [] for name in SECTIONS}
     for row in rows:
         if row.parent is None:
             top[section_of(row.tag, in_file_meta=row.in_file_meta)].append(row)
@@ -715,7 +718,7 @@ def dataset_text(ds: Dataset, *, max_lines: int = 60) -> str:
     return _text_from_rows(ds, rows, truncated, max_lines)
 
 
-def _text_from_rows(ds: Dataset, rows: list[Any], truncated: bool, max_lines: int) -> str:
+def _text_from_rows(ds: Dataset, rows: list[ElementRow], truncated: bool, max_lines: int) -> str:
     summary = _summarise(ds)
     lines = [f"{summary.kind}: {summary.title}"]
     lines.extend(f"  {label}: {text}" for label, text in summary.lines)

@@ -20,8 +20,8 @@ True
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from ._core import (
     Markup,
@@ -33,6 +33,10 @@ from ._core import (
     thumbnail_img,
     wrap,
 )
+
+if TYPE_CHECKING:
+    from ..display import VOILUT, Window
+    from ..series import Finding, Series, SeriesCatalog
 
 __all__ = [
     "series_html",
@@ -47,7 +51,7 @@ __all__ = [
 _SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
 
-def _safe(getter: Any, default: Any = None) -> Any:
+def _safe(getter: Callable[[], Any], default: Any = None) -> Any:
     """Evaluate ``getter()``; a repr never fails because one attribute does."""
     try:
         return getter()
@@ -117,7 +121,7 @@ def _fmt(value: float) -> str:
     return f"{value:.4g}"
 
 
-def _window_text(window: Any) -> str | None:
+def _window_text(window: Window | VOILUT | None) -> str | None:
     if window is None:
         return None
     center = getattr(window, "center", None)
@@ -134,7 +138,7 @@ def _window_text(window: Any) -> str | None:
     return f"VOI LUT ({type(window).__name__})"
 
 
-def _series_facts(series: Any) -> list[tuple[str, str]]:
+def _series_facts(series: Series) -> list[tuple[str, str]]:
     facts: list[tuple[str, str]] = []
     modality = _safe(lambda: series.modality, "") or ""
     if modality:
@@ -193,7 +197,7 @@ def _thumbnail_indices(n: int, count: int) -> list[int]:
     )
 
 
-def _slice_figure(series: Any, index: int, size: int) -> Markup:
+def _slice_figure(series: Series, index: int, size: int) -> Markup:
     caption = tag("div", f"slice {index}")
     try:
         image = series.display(index)
@@ -211,7 +215,7 @@ def _slice_figure(series: Any, index: int, size: int) -> Markup:
     return tag("figure", img, caption, class_="dw-figure")
 
 
-def _strip(series: Any, n_thumbnails: int, size: int) -> Markup:
+def _strip(series: Series, n_thumbnails: int, size: int) -> Markup:
     n = _safe(lambda: len(series), 0) or 0
     figures = [_slice_figure(series, i, size) for i in _thumbnail_indices(n, n_thumbnails)]
     if not figures:
@@ -219,7 +223,7 @@ def _strip(series: Any, n_thumbnails: int, size: int) -> Markup:
     return tag("div", figures, class_="dw-strip")
 
 
-def findings_table(findings: Sequence[Any], *, max_findings: int = 50) -> Markup:
+def findings_table(findings: Sequence[Finding], *, max_findings: int = 50) -> Markup:
     """A table of QA findings (severity badge, code, message, files), most severe first.
 
     Parameters
@@ -268,7 +272,7 @@ def findings_table(findings: Sequence[Any], *, max_findings: int = 50) -> Markup
     return tag("div", parts)
 
 
-def _severity_counts(findings: Sequence[Any]) -> Markup:
+def _severity_counts(findings: Sequence[Finding]) -> Markup:
     counts: dict[str, int] = {}
     for finding in findings:
         sev = str(getattr(finding, "severity", "info"))
@@ -280,7 +284,7 @@ def _severity_counts(findings: Sequence[Any]) -> Markup:
 
 
 def series_body(
-    series: Any,
+    series: Series,
     *,
     n_thumbnails: int = 5,
     thumbnail_size: int = 96,
@@ -346,7 +350,7 @@ def series_body(
     return tag("div", head, sections, class_="dw-series")
 
 
-def series_text(series: Any) -> str:
+def series_text(series: Series) -> str:
     """Plain-text summary of a series (its ``repr`` when available).
 
     Examples
@@ -363,7 +367,7 @@ def series_text(series: Any) -> str:
 
 
 def series_html(
-    series: Any,
+    series: Series,
     *,
     n_thumbnails: int = 5,
     thumbnail_size: int = 96,
@@ -417,7 +421,7 @@ def series_html(
 # catalog
 
 
-def _entries(catalog: Any) -> list[Any]:
+def _entries(catalog: SeriesCatalog) -> list[Any]:
     value = _safe(lambda: catalog.entries, None)
     if value is not None and not callable(value):
         return list(value)
@@ -434,7 +438,9 @@ def _entry_get(entry: Any, *names: str) -> Any:
     return None
 
 
-def _catalog_thumbnail(catalog: Any, index: int, size: int) -> tuple[Markup, list[Any] | None]:
+def _catalog_thumbnail(
+    catalog: SeriesCatalog, index: int, size: int
+) -> tuple[Markup, list[Finding] | None]:
     """Thumbnail of the middle slice, and the opened series' findings (decode failures too)."""
     try:
         series = catalog[index]
@@ -459,7 +465,7 @@ def _catalog_thumbnail(catalog: Any, index: int, size: int) -> tuple[Markup, lis
     return thumb, findings
 
 
-def catalog_text(catalog: Any) -> str:
+def catalog_text(catalog: SeriesCatalog) -> str:
     """Plain-text summary of a catalog (its ``repr`` when available).
 
     Examples
@@ -474,7 +480,7 @@ def catalog_text(catalog: Any) -> str:
 
 
 def catalog_html(
-    catalog: Any,
+    catalog: SeriesCatalog,
     *,
     thumbnail_size: int = 64,
     max_thumbnails: int = 50,
@@ -519,13 +525,15 @@ def catalog_html(
     return str(wrap(body, text))
 
 
-def _catalog_body(catalog: Any, size: int, max_thumbnails: int, max_series: int) -> Markup:
+def _catalog_body(
+    catalog: SeriesCatalog, size: int, max_thumbnails: int, max_series: int
+) -> Markup:
     entries = _entries(catalog)
     rows = []
     for i, entry in enumerate(entries[:max_series]):
         has_pixels = _entry_get(entry, "has_pixels")
         thumb: Markup | str = ""
-        findings: list[Any] | None = None
+        findings: list[Finding] | None = None
         if has_pixels is False:
             thumb = note("no pixels")
         elif i < max_thumbnails:

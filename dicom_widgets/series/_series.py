@@ -10,7 +10,7 @@ import warnings
 from collections import OrderedDict
 from collections.abc import Hashable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydicom.dataset import Dataset
@@ -37,6 +37,9 @@ from ._findings import Finding
 from ._frames import _NATIVE_SYNTAXES, FrameRef
 from ._geometry import arrange
 from ._native import read_native_frame
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["Series", "CODECS_HINT", "PREFETCH_NEIGHBOURS"]
 
@@ -897,7 +900,7 @@ class Series:
         )
 
     # ----------------------------------------------------------- conversions
-    def to_dataframe(self) -> Any:
+    def to_dataframe(self) -> pd.DataFrame:
         """Per-frame metadata as a pandas DataFrame (one row per slice and time point).
 
         Columns: slice, time, path, frame, instance_number, sop_instance_uid, position_x/y/z,

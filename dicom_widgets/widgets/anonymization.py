@@ -39,7 +39,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 import numpy as np
@@ -61,6 +61,11 @@ from ..deid.profile import parse_overrides
 from ..errors import DicomWidgetsError, UnsafeOutputError
 from ..html import anonymization as H
 from ..html import note, tag, wrap
+
+if TYPE_CHECKING:
+    from matplotlib.backend_bases import MouseEvent
+
+    from ..deid.batch import Report
 
 __all__ = ["AnonymizationPreview", "parse_overrides"]
 
@@ -370,7 +375,7 @@ class AnonymizationPreview(widgets.VBox):
         self.context = key if isinstance(key, DeidContext) else DeidContext(key)
         self.result: AnonymizationResult | None = None
         self.error: str | None = None
-        self.report: Any = None
+        self.report: Report | None = None
         self._overrides: dict[Any, Any] = dict(base_overrides)
         self._text_overrides: dict[str, Any] = {}
         self._datasets: dict[int, Dataset] = {}
@@ -960,7 +965,7 @@ class AnonymizationPreview(widgets.VBox):
         self._recompute()  # regions resolve the burned-in annotation warning
         self._draw_pixels()
 
-    def _on_rectangle(self, press: Any, release: Any) -> None:
+    def _on_rectangle(self, press: MouseEvent, release: MouseEvent) -> None:
         # Pixel j covers [j - 0.5, j + 0.5] in imshow's data coordinates: take every pixel whose
         # centre lies inside the dragged rectangle.
         if None in (press.xdata, press.ydata, release.xdata, release.ydata):
@@ -1035,7 +1040,9 @@ class AnonymizationPreview(widgets.VBox):
         arr, photometric = self._decoded(ds, "original")
         return arr[frame], photometric
 
-    def _decoded(self, ds: Dataset, which: str, regions: Sequence[Region] = ()) -> tuple[Any, str]:
+    def _decoded(
+        self, ds: Dataset, which: str, regions: Sequence[Region] = ()
+    ) -> tuple[np.ndarray, str]:
         from .._compat import decode_pixels, decoded_photometric
 
         key = (which, self.instance, tuple(regions))
@@ -1164,7 +1171,7 @@ class AnonymizationPreview(widgets.VBox):
         *,
         overwrite: bool = False,
         into_existing: bool = False,
-    ) -> Any:
+    ) -> Report | None:
         """De-identify every instance into ``out_dir`` (default: the output field) and verify.
 
         Unsafe targets are refused with the message shown in the widget (and in
@@ -1208,7 +1215,7 @@ class AnonymizationPreview(widgets.VBox):
         self._show_report(report)
         return report
 
-    def _run_export(self, target: str, *, overwrite: bool, into_existing: bool) -> Any:
+    def _run_export(self, target: str, *, overwrite: bool, into_existing: bool) -> Report:
         from ..deid import anonymize_files
 
         out = Path(target).expanduser().resolve()
@@ -1246,7 +1253,7 @@ class AnonymizationPreview(widgets.VBox):
         self.progress.bar_style = "success" if report.ok else "warning"
         return report
 
-    def _show_report(self, report: Any) -> None:
+    def _show_report(self, report: Report) -> None:
         verification = report.verification
         if verification is not None and verification.ok:
             verdict = "no identifying values found"

@@ -32,7 +32,7 @@ import os
 import re
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 import traitlets
@@ -40,6 +40,9 @@ from pydicom.dataset import Dataset
 
 from .. import tags as core
 from ..html.tags import detail_html, diff_html, explorer_html, varies_html
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["TagExplorer", "DiffView"]
 
@@ -54,7 +57,7 @@ class _Source:
     def __init__(self, source: Any) -> None:
         self._datasets: list[Dataset] | None = None
         self._series: Any = None
-        self._paths: list[Any] | None = None
+        self._paths: list[str] | None = None
         self.title = ""
         if isinstance(source, Dataset):
             self._datasets = [source]
@@ -393,7 +396,7 @@ class TagExplorer(widgets.VBox):
                 self._variations = []
         return self._variations
 
-    def to_dataframe(self, visible_only: bool = False) -> Any:
+    def to_dataframe(self, visible_only: bool = False) -> pd.DataFrame:
         """The shown instance's elements as a pandas DataFrame (see :func:`dicom_widgets.tags.to_dataframe`).
 
         Parameters
