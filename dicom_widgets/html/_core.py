@@ -44,6 +44,7 @@ __all__ = [
     "table",
     "wrap",
     "html_or_pre",
+    "rendered",
     "stylesheet",
     "thumbnail_img",
     "note",
@@ -563,6 +564,43 @@ def html_or_pre(render: Callable[[T], object], obj: T) -> str:
         return str(render(obj))
     except Exception:  # noqa: BLE001 - a repr must never raise; any failure falls back
         return str(tag("pre", repr(obj)))
+
+
+def rendered(what: str, text: str, build: Callable[[], object]) -> str:
+    """The repr of a ``what``: ``build()`` wrapped with ``text`` as its ``<pre>`` fallback.
+
+    When ``build`` fails, an error note stands in for the rich part; the text fallback
+    and the stylesheet are still there. Ids made while building derive from ``text``, so
+    the same object renders the same HTML.
+
+    Parameters
+    ----------
+    what : str
+        What is shown, for the error note (``"series"``).
+    text : str
+        The plain-text repr.
+    build : callable
+        Builds the rich part.
+
+    Returns
+    -------
+    str
+        HTML.
+
+    Examples
+    --------
+    >>> html = rendered("thing", "a thing", lambda: tag("b", "A"))
+    >>> "<b>A</b>" in html and "a thing" in html
+    True
+    >>> "Could not render this thing" in rendered("thing", "a thing", lambda: 1 / 0)
+    True
+    """
+    with id_scope(text):
+        try:
+            body = build()
+        except Exception as exc:  # noqa: BLE001 - a repr must never raise in a notebook
+            body = note(f"Could not render this {what}: {type(exc).__name__}: {exc}", kind="error")
+    return str(wrap(body, text))
 
 
 def note(text: object, *, kind: str = "info") -> Markup:

@@ -31,9 +31,9 @@ from .._compat import as_text, safe_get
 from ._core import (
     Markup,
     collapsible_section,
-    id_scope,
     join,
     note,
+    rendered,
     tag,
     thumbnail_img,
     wrap,
@@ -789,20 +789,19 @@ def dataset_html(
         text = _text_from_rows(ds, rows, truncated, TEXT_FALLBACK_LINES)
     except Exception as exc:  # noqa: BLE001 - last resort, as above
         text = f"{type(ds).__name__} (text summary failed: {type(exc).__name__}: {exc})"
-    with id_scope(text):
-        try:
-            body = _body_from_rows(
-                ds,
-                rows,
-                truncated,
-                max_items_per_sequence=max_items_per_sequence,
-                max_rows=max_rows,
-                max_html_chars=max_html_chars,
-                thumbnail=thumbnail,
-                thumbnail_size=thumbnail_size,
-                open_sections=open_sections,
-                header=True,
-            )
-        except Exception as exc:  # last resort: a repr must never raise in a notebook
-            body = note(f"Could not render this dataset: {type(exc).__name__}: {exc}", kind="error")
-    return str(wrap(body, text))
+    return rendered(
+        "dataset",
+        text,
+        lambda: _body_from_rows(
+            ds,
+            rows,
+            truncated,
+            max_items_per_sequence=max_items_per_sequence,
+            max_rows=max_rows,
+            max_html_chars=max_html_chars,
+            thumbnail=thumbnail,
+            thumbnail_size=thumbnail_size,
+            open_sections=open_sections,
+            header=True,
+        ),
+    )

@@ -27,11 +27,10 @@ from ._core import (
     Markup,
     badge,
     collapsible_section,
-    id_scope,
     note,
+    rendered,
     tag,
     thumbnail_img,
-    wrap,
 )
 
 if TYPE_CHECKING:
@@ -402,19 +401,17 @@ def series_html(
     >>> "Spacing" in html
     True
     """
-    text = series_text(series)
-    with id_scope(text):
-        try:
-            body = series_body(
-                series,
-                n_thumbnails=n_thumbnails,
-                thumbnail_size=thumbnail_size,
-                header=header,
-                max_findings=max_findings,
-            )
-        except Exception as exc:  # last resort: a repr must never raise in a notebook
-            body = note(f"Could not render this series: {type(exc).__name__}: {exc}", kind="error")
-    return str(wrap(body, text))
+    return rendered(
+        "series",
+        series_text(series),
+        lambda: series_body(
+            series,
+            n_thumbnails=n_thumbnails,
+            thumbnail_size=thumbnail_size,
+            header=header,
+            max_findings=max_findings,
+        ),
+    )
 
 
 # ----------------------------------------------------------------------------------------
@@ -516,13 +513,11 @@ def catalog_html(
     >>> "1 series" in html and html.count("<img") == 1
     True
     """
-    text = catalog_text(catalog)
-    with id_scope(text):
-        try:
-            body = _catalog_body(catalog, thumbnail_size, max_thumbnails, max_series)
-        except Exception as exc:  # last resort: a repr must never raise in a notebook
-            body = note(f"Could not render this catalog: {type(exc).__name__}: {exc}", kind="error")
-    return str(wrap(body, text))
+    return rendered(
+        "catalog",
+        catalog_text(catalog),
+        lambda: _catalog_body(catalog, thumbnail_size, max_thumbnails, max_series),
+    )
 
 
 def _catalog_body(
