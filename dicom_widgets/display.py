@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 from pydicom.dataset import Dataset
 
-from ._compat import safe_get
+from ._compat import functional_group, is_multi_value, safe_get
 from .errors import DicomWidgetsWarning
 
 __all__ = [
@@ -130,21 +130,6 @@ class VOILUT:
 WindowSpec = tuple[float, float] | Window | VOILUT | str | None
 
 
-def _frame_item(ds: Dataset, frame: int, sequence: str) -> Dataset | None:
-    """The functional group item ``sequence`` for ``frame`` (per-frame first, then shared)."""
-    for groups, index in (
-        ("PerFrameFunctionalGroupsSequence", frame),
-        ("SharedFunctionalGroupsSequence", 0),
-    ):
-        seq = ds.get(groups)
-        if seq is None or index >= len(seq):
-            continue
-        inner = seq[index].get(sequence)
-        if inner:
-            return inner[0]
-    return None
-
-
 def window_from_dataset(ds: Dataset | None, frame: int = 0) -> Window | None:
     """The file's own window for ``frame``: the first of :func:`windows_from_dataset`.
 
@@ -200,7 +185,7 @@ def windows_from_dataset(ds: Dataset | None, frame: int = 0) -> list[Window]:
     if ds is None:
         return []
     source: Dataset | None = (
-        ds if "WindowCenter" in ds else _frame_item(ds, frame, "FrameVOILUTSequence")
+        ds if "WindowCenter" in ds else functional_group(ds, frame, "FrameVOILUTSequence")
     )
     if source is None:
         return []
@@ -225,7 +210,7 @@ def windows_from_dataset(ds: Dataset | None, frame: int = 0) -> list[Window]:
 
 def _values(value: Any) -> list[Any]:
     """A DICOM value as a list (a multi-valued element, or one value)."""
-    if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
+    if is_multi_value(value):
         return list(value)
     return [value]
 

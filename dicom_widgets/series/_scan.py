@@ -8,7 +8,6 @@ are read again when it is opened. Headers are read in chunks, serially or on any
 from __future__ import annotations
 
 import concurrent.futures as cf
-import html as _html
 import os
 import stat
 import warnings
@@ -21,6 +20,7 @@ import numpy as np
 from pydicom.dataset import Dataset
 
 from .. import _compat
+from .._compat import is_dicomdir
 from ..errors import DicomReadError, SeriesSelectionError
 from ._cache import DEFAULT_CACHE_BYTES
 from ._fastheader import read_fast
@@ -35,7 +35,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["scan", "load_series", "SeriesCatalog", "SeriesInfo"]
 
-_DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
 # Orientation cosines closer than this belong to the same stack.
 _ORIENTATION_TOL = 1e-3
 
@@ -348,28 +347,15 @@ class SeriesCatalog(Sequence):
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        try:
-            from ..html import catalog_html
+        from ..html import catalog_html, html_or_pre
 
-            return str(catalog_html(self))
-        except Exception:  # noqa: BLE001 - a repr must never raise; fall back to escaped text
-            return f"<pre>{_html.escape(repr(self))}</pre>"
+        return html_or_pre(catalog_html, self)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         return {"text/plain": repr(self), "text/html": self._repr_html_()}
 
 
 # ---------------------------------------------------------------------------- reading
-
-
-def _is_dicomdir(ds: Dataset) -> bool:
-    meta = getattr(ds, "file_meta", None)
-    sop = ""
-    try:
-        sop = str(meta.get("MediaStorageSOPClassUID", "")) if meta is not None else ""
-    except Exception:  # noqa: BLE001
-        pass
-    return sop == _DICOMDIR_SOP_CLASS or "DirectoryRecordSequence" in ds
 
 
 def _plausible(ds: Dataset) -> bool:
@@ -429,7 +415,7 @@ def read_header(
         except Exception as exc:  # noqa: BLE001 - truncated or corrupt headers
             return "error", None, f"not a readable DICOM file ({type(exc).__name__}: {exc})"
         try:
-            if _is_dicomdir(ds):
+            if is_dicomdir(ds):
                 return "dicomdir", ds, ""
             if len(ds) == 0:
                 # pydicom stops quietly at the end of a file cut inside its header.

@@ -8,7 +8,7 @@ import sys
 import threading
 import warnings
 from collections import OrderedDict
-from collections.abc import Hashable, Iterable, Iterator, Sequence
+from collections.abc import Hashable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +18,7 @@ from pydicom.uid import UID
 
 from .. import _compat
 from .._compat import as_text, safe_get
-from .._progress import progress_bar
+from .._executors import progress_bar
 from ..display import (
     VOILUT,
     Window,
@@ -725,29 +725,34 @@ class Series:
         times = range(self.n_times) if time is None else [time]
         out: np.ndarray | None = None
         steps = [(t_pos, t, i) for t_pos, t in enumerate(times) for i in range(self._n)]
-        iterator: Iterable[tuple[int, int, int]] = steps
-        if progress and len(steps) > 1:
-            iterator = progress_bar(steps, desc="Decoding frames", unit="frame")
-        for t_pos, t, i in iterator:
-            try:
-                frame = self.frame(i, t)
-            except DecodeError:
-                if fill is None:
-                    raise
-                frame = None
-            if out is None:
-                ref = self._ref(i, t)
-                dtype = frame.dtype if frame is not None else np.float32
-                shape = (ref.rows, ref.cols) if not self.is_color else (ref.rows, ref.cols, 3)
-                out = np.empty((len(times), self._n, *shape), dtype=dtype)
-            if frame is None:
-                if out.dtype.kind in "iu" and not float(fill).is_integer():
-                    out = out.astype(np.float32)  # NaN (or 0.5) does not fit integer frames
-                out[t_pos, i] = fill
-            else:
-                if frame.dtype != out.dtype:
-                    out = out.astype(np.result_type(out.dtype, frame.dtype))
-                out[t_pos, i] = frame
+        # A bar only for more than one frame; closed even when a frame fails to decode.
+        bar = progress_bar(
+            progress and len(steps) > 1, len(steps), desc="Decoding frames", unit="frame"
+        )
+        try:
+            for t_pos, t, i in steps:
+                try:
+                    frame = self.frame(i, t)
+                except DecodeError:
+                    if fill is None:
+                        raise
+                    frame = None
+                if out is None:
+                    ref = self._ref(i, t)
+                    dtype = frame.dtype if frame is not None else np.float32
+                    shape = (ref.rows, ref.cols) if not self.is_color else (ref.rows, ref.cols, 3)
+                    out = np.empty((len(times), self._n, *shape), dtype=dtype)
+                if frame is None:
+                    if out.dtype.kind in "iu" and not float(fill).is_integer():
+                        out = out.astype(np.float32)  # NaN (or 0.5) does not fit integer frames
+                    out[t_pos, i] = fill
+                else:
+                    if frame.dtype != out.dtype:
+                        out = out.astype(np.result_type(out.dtype, frame.dtype))
+                    out[t_pos, i] = frame
+                bar.update(1)
+        finally:
+            bar.close()
         if out is None:
             return np.empty((0,))
         return out if time is None else out[0]
