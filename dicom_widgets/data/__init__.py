@@ -137,6 +137,11 @@ def pydicom_file(short_name: str) -> Path:
         For an unknown name, listing the known ones.
     FileNotFoundError
         When the file is not installed (some need the ``pydicom-data`` package).
+
+    Examples
+    --------
+    >>> pydicom_file("ct_small").name
+    'CT_small.dcm'
     """
     if short_name == "dicomdir":
         path = _testdata_file("DICOMDIR")
@@ -164,6 +169,11 @@ def all_pydicom_test_files() -> list[Path]:
 
     Directories, JSON, dumps and ICC profiles are excluded; deliberately broken files
     are included, since they are what robustness tests need.
+
+    Examples
+    --------
+    >>> any(p.name == "CT_small.dcm" for p in all_pydicom_test_files())
+    True
     """
     from pydicom.data import get_testdata_files
 
@@ -183,7 +193,13 @@ def all_pydicom_test_files() -> list[Path]:
 
 
 def charset_files() -> list[Path]:
-    """pydicom's character-set test files (Japanese, Korean, Chinese, Greek, Hebrew, Arabic...)."""
+    """pydicom's character-set test files (Japanese, Korean, Chinese, Greek, Hebrew, Arabic...).
+
+    Examples
+    --------
+    >>> all(p.suffix == ".dcm" for p in charset_files())
+    True
+    """
     import pydicom
 
     folder = Path(pydicom.__file__).parent / "data" / "charset_files"
@@ -224,6 +240,13 @@ def write_series(
     -------
     list of pathlib.Path
         The written paths, in the order of ``datasets``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> paths = write_series(ct_phantom(n_slices=2, size=16), tempfile.mkdtemp())
+    >>> len(paths)
+    2
     """
     items = list(datasets)
     out_dir = Path(folder)

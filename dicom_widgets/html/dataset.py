@@ -290,6 +290,12 @@ def dataset_thumbnail(ds: Dataset, max_size: int = 128) -> Markup:
     -------
     Markup
         ``<img>`` or a ``dw-note`` element; empty when the dataset has no pixel data.
+
+    Examples
+    --------
+    >>> from dicom_widgets.data import ct_phantom
+    >>> dataset_thumbnail(ct_phantom(n_slices=1, size=16)[0]).startswith("<img")
+    True
     """
     if not any(t in ds for t in (0x7FE00010, 0x7FE00008, 0x7FE00009)):
         return Markup("")

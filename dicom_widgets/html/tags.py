@@ -100,6 +100,14 @@ def rows_table(
     -------
     Markup
         A ``<table class="dw-table dw-tags">`` (put it inside :func:`wrap` for styling).
+
+    Examples
+    --------
+    >>> from pydicom.dataset import Dataset
+    >>> from dicom_widgets.tags import flatten
+    >>> ds = Dataset(); ds.PatientName = "<script>"
+    >>> "&lt;script&gt;" in rows_table(flatten(ds))
+    True
     """
     headers = ["Tag", "Keyword", "VR", "VM", "Value"] + (["Path"] if show_path else [])
     ncols = len(headers)
@@ -136,7 +144,26 @@ def rows_table(
 
 
 def rows_text(rows: Sequence[ElementRow]) -> str:
-    """Plain-text lines for rows (the ``<pre>`` fallback), like ``str(ds)``."""
+    """Plain-text lines for rows (the ``<pre>`` fallback), like ``str(ds)``.
+
+    Parameters
+    ----------
+    rows : sequence of ElementRow
+        Rows from :func:`dicom_widgets.tags.flatten`.
+
+    Returns
+    -------
+    str
+        One line a row, indented by depth.
+
+    Examples
+    --------
+    >>> from pydicom.dataset import Dataset
+    >>> from dicom_widgets.tags import flatten
+    >>> ds = Dataset(); ds.PatientName = "A^B"
+    >>> "A^B" in rows_text(flatten(ds))
+    True
+    """
     lines = []
     for row in rows:
         indent = "  " * row.depth
@@ -322,7 +349,29 @@ def varies_html(
 
 
 def diff_text(diff: Diff, max_rows: int = 1000) -> str:
-    """Plain text of a diff (the ``<pre>`` fallback and ``str``)."""
+    """Plain text of a diff (the ``<pre>`` fallback and ``str``).
+
+    Parameters
+    ----------
+    diff : Diff
+        From :func:`dicom_widgets.tags.compare`.
+    max_rows : int
+        Changes listed; a line counts the rest.
+
+    Returns
+    -------
+    str
+        A count line, then ``-`` removed, ``+`` added, ``~`` changed.
+
+    Examples
+    --------
+    >>> from pydicom.dataset import Dataset
+    >>> from dicom_widgets.tags import compare
+    >>> a = Dataset(); a.PatientName = "A"
+    >>> b = Dataset(); b.PatientName = "B"
+    >>> print(diff_text(compare(a, b)).splitlines()[1])
+    ~ PatientName: A → B
+    """
     counts = diff.counts()
     lines = [
         f"Diff {diff.label_a} → {diff.label_b}: {counts['changed']} changed, "
@@ -340,7 +389,28 @@ def diff_text(diff: Diff, max_rows: int = 1000) -> str:
 
 
 def diff_table(diff: Diff, max_rows: int = 1000) -> Markup:
-    """The diff as a table (kind badge, tag, path, VR, before → after)."""
+    """The diff as a table (kind badge, tag, path, VR, before → after).
+
+    Parameters
+    ----------
+    diff : Diff
+        From :func:`dicom_widgets.tags.compare`.
+    max_rows : int
+        Changes shown; a row counts the rest.
+
+    Returns
+    -------
+    Markup
+        An escaped ``<table>``.
+
+    Examples
+    --------
+    >>> from pydicom.dataset import Dataset
+    >>> from dicom_widgets.tags import compare
+    >>> a = Dataset(); a.PatientName = "<b>"
+    >>> "&lt;b&gt;" in diff_table(compare(a, Dataset()))
+    True
+    """
     rows = []
     for c in list(diff)[:max_rows]:
         kind = _KIND_LABELS[c.kind].format(a=diff.label_a, b=diff.label_b)

@@ -121,6 +121,13 @@ class Variation:
         Values per instance as floats (NaN where missing); shape ``(n,)`` for one value,
         ``(n, k)`` for k values (ImagePositionPatient); ``None`` when not numeric.
         Times (TM) are seconds since midnight.
+
+    Examples
+    --------
+    >>> from dicom_widgets.data import ct_phantom
+    >>> v = next(v for v in varies(ct_phantom(n_slices=3, size=16)) if v.keyword == "InstanceNumber")
+    >>> v.distinct, v.summaries
+    (3, ['1', '2', '3'])
     """
 
     path: str
@@ -309,6 +316,15 @@ class Change:
         Display summaries on each side (``None`` where absent).
     row_a, row_b : ElementRow or None
         The rows themselves, for full values.
+
+    Examples
+    --------
+    >>> from pydicom.dataset import Dataset
+    >>> a = Dataset(); a.PatientName = "A"
+    >>> b = Dataset(); b.PatientName = "B"
+    >>> change = compare(a, b).changed[0]
+    >>> change.kind, change.label, change.before, change.after
+    ('changed', 'PatientName', 'A', 'B')
     """
 
     kind: str

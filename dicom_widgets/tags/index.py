@@ -71,6 +71,15 @@ class SearchResult:
     visible : list of int
         ``hits`` plus every ancestor (enclosing sequences and items) of each hit, in
         row order: what a tree shows with the parents expanded.
+
+    Examples
+    --------
+    >>> from pydicom.dataset import Dataset
+    >>> ds = Dataset(); ds.ReferencedImageSequence = [Dataset()]
+    >>> ds.ReferencedImageSequence[0].ReferencedSOPInstanceUID = "1.2.3"
+    >>> result = TagIndex(ds).search("1.2.3")
+    >>> result.hits, result.visible
+    ([2], [0, 1, 2])
     """
 
     query: str

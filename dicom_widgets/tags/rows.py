@@ -116,6 +116,15 @@ class ElementRow:
         The element belongs to ``ds.file_meta``.
     element : DataElement or None
         The element itself (for the full value); not part of equality or repr.
+
+    Examples
+    --------
+    >>> from pydicom.dataset import Dataset
+    >>> ds = Dataset(); ds.ReferencedImageSequence = [Dataset()]
+    >>> ds.ReferencedImageSequence[0].ReferencedSOPInstanceUID = "1.2.3"
+    >>> [(r.kind, r.path, r.depth) for r in flatten(ds)]  # doctest: +NORMALIZE_WHITESPACE
+    [('element', 'ReferencedImageSequence', 0), ('item', 'ReferencedImageSequence[0]', 1),
+     ('element', 'ReferencedImageSequence[0].ReferencedSOPInstanceUID', 1)]
     """
 
     index: int

@@ -752,6 +752,28 @@ def variation_png(
     """A small PNG plot of a numeric varying element against slice (or frame) index.
 
     Uses matplotlib's object API (no pyplot), so no figure is left open.
+
+    Parameters
+    ----------
+    variation : Variation
+        One of :func:`dicom_widgets.tags.varies`; ``numeric`` must be set.
+    width, height : float
+        Figure size in inches.
+    xlabel : str
+        Label of the horizontal axis.
+
+    Returns
+    -------
+    bytes
+        The PNG file.
+
+    Examples
+    --------
+    >>> from dicom_widgets.data import ct_phantom
+    >>> from dicom_widgets.tags import varies
+    >>> found = {v.keyword: v for v in varies(ct_phantom(n_slices=3, size=16))}
+    >>> variation_png(found["SliceLocation"])[:4]
+    b'\x89PNG'
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
