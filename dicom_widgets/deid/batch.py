@@ -602,7 +602,9 @@ def _text_step(ds: Dataset, job: BatchJob, label: str) -> TextCleaning | None:
     Runs before the header is de-identified: the text is matched against the header's
     values. ``None`` when the job asks for no text detection or there are no pixels.
     """
-    if job.text_regions is None or "PixelData" not in ds or "Rows" not in ds:
+    if job.text_regions is None or not job.text_regions.covers(label):
+        return None
+    if "PixelData" not in ds or "Rows" not in ds:
         return None
     return clean_burned_in_text(ds, job.text_regions, source=label)
 
@@ -1073,7 +1075,7 @@ def anonymize_files(
     )
     files, folders = _expand(sources)
     plan = TextRegionPlan.of(text_regions)
-    if plan is not None and len(plan.reviewed) < len(files):
+    if plan is not None and plan.mode is not None and len(plan.reviewed) < len(files):
         tesseract_version()  # missing Tesseract: say what to install before any work
     out = check_output_folder(out_dir, folders)
     out.mkdir(parents=True, exist_ok=True)

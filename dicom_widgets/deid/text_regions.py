@@ -138,7 +138,7 @@ class TextRegion:
         """A copy with a reviewer's decision: ``True`` blank it, ``False`` keep it."""
         return replace(self, accepted=bool(accepted))
 
-    def blanked_by(self, mode: str) -> bool:
+    def blanked_by(self, mode: str | None) -> bool:
         """Whether ``mode`` (``"detect"``, ``"all-text"``) blanks it; a decision wins."""
         if self.accepted is not None:
             return self.accepted
@@ -1074,9 +1074,10 @@ class TextRegionPlan:
 
     Attributes
     ----------
-    mode : {"detect", "all-text"}
+    mode : {"detect", "all-text"} or None
         For every file not reviewed: blank the regions that show header values
-        (``"detect"``) or every text region found (``"all-text"``).
+        (``"detect"``) or every text region found (``"all-text"``); ``None``: leave the
+        files not reviewed alone (no OCR).
     reviewed : mapping of str to tuple of TextRegion
         Regions a reviewer decided on (:meth:`TextRegion.decided`), by source: the resolved
         path, or ``"<dataset i>"`` for the i-th in-memory dataset. These files are not read
@@ -1094,13 +1095,13 @@ class TextRegionPlan:
     False
     """
 
-    mode: str = "detect"
+    mode: str | None = "detect"
     reviewed: Mapping[str, tuple[TextRegion, ...]] = field(default_factory=dict)
     max_frames: int = 5
     time_budget: float = 60.0
 
     def __post_init__(self) -> None:
-        if self.mode not in TEXT_REGION_MODES:
+        if self.mode is not None and self.mode not in TEXT_REGION_MODES:
             raise ValueError(
                 f"text_regions mode must be one of {TEXT_REGION_MODES} or None, not {self.mode!r}"
             )
@@ -1120,6 +1121,14 @@ class TextRegionPlan:
         """The reviewed regions of ``source``, or ``None`` when it was not reviewed."""
         found = self.reviewed.get(str(source))
         return None if found is None else tuple(found)
+
+    def reads(self, source: str) -> bool:
+        """Whether ``source`` is OCRed (not reviewed, and a mode says what to do with it)."""
+        return self.mode is not None and self.regions_for(source) is None
+
+    def covers(self, source: str) -> bool:
+        """Whether the plan does anything to ``source`` (reviewed, or read under ``mode``)."""
+        return self.mode is not None or self.regions_for(source) is not None
 
 
 @dataclass(frozen=True)
@@ -1224,6 +1233,8 @@ def clean_burned_in_text(
     started = time.perf_counter()
     if reviewed is not None:
         mode, regions, verified, problem, engine = "reviewed", reviewed, True, "", "reviewer"
+    elif plan.mode is None:
+        raise ValueError(f"{source or 'the dataset'} was not reviewed and the plan reads nothing")
     else:
         mode = plan.mode
         try:

@@ -13,6 +13,9 @@ A thin composition of stock ipywidgets (and an ipympl figure) around :mod:`dicom
 - a pixel preview, original beside anonymized, where rectangles drawn with the mouse (or given
   with :meth:`AnonymizationPreview.add_region`) are blanked in every frame and every instance
   of the same geometry on export;
+- burned-in text found by OCR (:func:`~dicom_widgets.deid.text_regions.find_text_regions`),
+  proposed as numbered boxes on the image, one checkbox each (checked: blanked on export;
+  PHI is checked by default), so a reviewer accepts or rejects each; the report records both;
 - export to an output folder with a progress bar, then the report and its verification.
 
 State lives in traitlets (the ten option names, ``overrides_text``, ``instance``, ``frame``,
@@ -58,6 +61,7 @@ from ..deid import (
 )
 from ..deid._checks import check_output_folder, why_not_anonymized
 from ..deid.profile import parse_overrides
+from ..deid.text_regions import TextDetection, TextRegion, TextRegionPlan, find_text_regions
 from ..errors import DicomWidgetsError, UnsafeOutputError
 from ..html import anonymization as H
 from ..html import note, tag, wrap
@@ -270,6 +274,10 @@ class AnonymizationPreview(widgets.VBox):
         static image (rectangles only through :meth:`add_region`).
     output_folder : str
         Initial text of the output folder field.
+    detect_text : bool or {"detect", "all-text"}
+        Sets :attr:`text_mode`: OCR each shown instance for burned-in text and propose its
+        PHI (``True`` / ``"detect"``) or all its text for blanking; export does the same for
+        instances never shown. Needs Tesseract (the message says what to install).
     **options : bool
         Profile options by name (see :data:`dicom_widgets.deid.OPTION_NAMES`).
 
@@ -293,6 +301,11 @@ class AnonymizationPreview(widgets.VBox):
         Original (left) and anonymized (right) pixels.
     selector : matplotlib.widgets.RectangleSelector or None
         Draws regions on the original image (ipympl canvas only).
+    detect_button : ipywidgets.Button
+        OCRs the shown instance (:meth:`detect_text`).
+    region_boxes : ipywidgets.VBox
+        One checkbox per proposed text region of the shown instance: checked = blank it.
+    text_status : ipywidgets.HTML
     export_button : ipywidgets.Button
     progress : ipywidgets.IntProgress
     export_output : ipywidgets.HTML
@@ -338,6 +351,21 @@ class AnonymizationPreview(widgets.VBox):
     page = traitlets.Int(0, help="Page of the diff (0-based).")
     page_size = traitlets.Int(50, help="Rows per diff page.")
     regions = traitlets.List(help="Rectangles (row0, col0, row1, col1), end exclusive, to blank.")
+    text_mode = traitlets.Enum(
+        ("detect", "all-text"),
+        None,
+        allow_none=True,
+        help="Burned-in text: OCR each shown instance and propose its PHI ('detect') or all "
+        "its text ('all-text') for blanking; export does the same for instances not shown. "
+        "None: only on request (detect_text()).",
+    )
+    text_regions = traitlets.Tuple(
+        help="Burned-in text regions (deid.TextRegion) proposed for the shown instance, "
+        "with the reviewer's decisions."
+    )
+    text_message = traitlets.Unicode(
+        "", help="What the last text detection found, or why it failed."
+    )
     output_folder = traitlets.Unicode("", help="Export target folder.")
     export_message = traitlets.Unicode("", help="Plain text of the last export outcome or refusal.")
 
@@ -351,6 +379,7 @@ class AnonymizationPreview(widgets.VBox):
         page_size: int = 50,
         canvas: str = "auto",
         output_folder: str = "",
+        detect_text: bool | str = False,
         **options: Any,
     ) -> None:
         unknown = sorted(set(options) - set(OPTION_NAMES))
@@ -381,6 +410,8 @@ class AnonymizationPreview(widgets.VBox):
         self._datasets: dict[int, Dataset] = {}
         self._pixels: dict[tuple[Any, ...], tuple[np.ndarray, str]] = {}
         self._region_geometry: tuple[int, int] | None = None
+        # Proposed text regions per instance (with decisions), kept while browsing.
+        self._text_found: dict[int, tuple[TextRegion, ...]] = {}
         self._visible: list[Change] = []
         self._hold = True
         super().__init__()
@@ -404,6 +435,9 @@ class AnonymizationPreview(widgets.VBox):
         self.observe(self._on_page, names=["page", "page_size"])
         self.observe(self._on_frame, names="frame")
         self.observe(self._on_regions, names="regions")
+        self.observe(self._on_text_regions, names="text_regions")
+        if detect_text:
+            self.text_mode = "detect" if detect_text is True else str(detect_text)
         self._hold = False
         self._parse_text_overrides()
         self._select(self.instance)
@@ -464,6 +498,7 @@ class AnonymizationPreview(widgets.VBox):
         self.clear_button = widgets.Button(description="clear regions", icon="eraser")
         self.clear_button.on_click(lambda _: self.clear_regions())
         self.region_label = widgets.HTML()
+        self._build_text_controls()
         self.output_box = widgets.Text(
             value=self.output_folder,
             placeholder="/path/to/new/output/folder (outside the sources)",
@@ -554,6 +589,8 @@ class AnonymizationPreview(widgets.VBox):
                 self._pixel_view,
                 widgets.HBox([self.frame_slider, self.clear_button]),
                 self.region_label,
+                widgets.HBox([self.detect_button, self.text_status]),
+                self.region_boxes,
             ]
         )
         export_tab = widgets.VBox(
@@ -704,6 +741,7 @@ class AnonymizationPreview(widgets.VBox):
         self.frame_slider.layout.display = None if n_frames > 1 else "none"
         if self.frame >= n_frames:
             self.frame = 0
+        self._show_text_regions(i)
         self._recompute()
         self._draw_pixels()
 
@@ -747,7 +785,7 @@ class AnonymizationPreview(widgets.VBox):
         if item.error is None:
             try:
                 ds = self._dataset(self.instance)
-                cleaned = bool(self._regions_for(item))
+                cleaned = bool(self._regions_for(item)) or bool(self._accepted_text_boxes())
                 self.result = anonymize(
                     ds, self.profile, context=self.context, pixel_cleaned=cleaned
                 )
@@ -991,7 +1029,7 @@ class AnonymizationPreview(widgets.VBox):
         frame = min(self.frame, self._n_frames(self.instance) - 1)
         try:
             first, photometric = self._original_frame(ds, frame)
-            regions = self._regions_for(item)
+            regions = self._regions_for(item) + self._accepted_text_boxes()
             if regions:
                 cleaned_arr, cleaned_pi = self._decoded(ds, "cleaned", regions)
                 second = cleaned_arr[frame]
@@ -1102,6 +1140,7 @@ class AnonymizationPreview(widgets.VBox):
             ax.set_title(title, fontsize=9)
             from matplotlib.patches import Rectangle
 
+            self._draw_text_regions(ax)
             for r0, c0, r1, c1 in self._regions_for(self._items[self.instance]):
                 ax.add_patch(
                     Rectangle(
@@ -1154,7 +1193,7 @@ class AnonymizationPreview(widgets.VBox):
         """
         ds = self._dataset(self.instance)
         index = self.frame if frame is None else int(frame)
-        regions = self._regions_for(self._items[self.instance])
+        regions = self._regions_for(self._items[self.instance]) + self._accepted_text_boxes()
         if anonymized and regions:
             return self._decoded(ds, "cleaned", regions)[0][index]
         return self._original_frame(ds, index)[0]
@@ -1163,6 +1202,164 @@ class AnonymizationPreview(widgets.VBox):
         """The original and anonymized display images (uint8) of the shown frame."""
         first, second, _ = self._frame_images()
         return first, second
+
+    # ------------------------------------------------------------------ burned-in text
+    def _build_text_controls(self) -> None:
+        self.detect_button = widgets.Button(
+            description="Detect text", icon="search", tooltip="OCR this instance (Tesseract)"
+        )
+        self.detect_button.on_click(lambda _: self._detect_shown())
+        self.text_status = widgets.HTML()
+        # One checkbox per proposed region: checked = blank it on export.
+        self.region_boxes = widgets.VBox()
+        self.region_boxes.add_class("dw-text-regions")
+
+    def _source_key(self, i: int) -> str:
+        """The name the batch gives instance ``i`` (the key of TextRegionPlan.reviewed)."""
+        item = self._items[i]
+        if item.path is None:
+            return f"<dataset {i}>"
+        return str(Path(item.path).expanduser().resolve())
+
+    def detect_text(self) -> TextDetection:
+        """OCR the shown instance and propose its text regions (see :attr:`text_regions`).
+
+        Every region starts undecided: :attr:`text_mode` (``"detect"`` when unset) says
+        which are blanked; :meth:`accept_region` and :meth:`reject_region` decide.
+
+        Returns
+        -------
+        TextDetection
+
+        Raises
+        ------
+        MissingDependencyError
+            Tesseract is not installed (the message says what to install).
+        """
+        detection = find_text_regions(
+            self._dataset(self.instance), label=self._items[self.instance].label
+        )
+        self._text_found[self.instance] = detection.regions
+        self.text_message = detection.describe()
+        self.text_regions = detection.regions
+        return detection
+
+    def _detect_shown(self) -> None:
+        try:
+            self.detect_text()
+        except (DicomWidgetsError, OSError, ValueError) as exc:
+            self.text_message = f"text detection failed: {exc}"
+        self._render_text_status()
+
+    def _show_text_regions(self, i: int) -> None:
+        """Show instance ``i``'s proposals, detecting them first when text_mode asks."""
+        found = self._text_found.get(i)
+        if found is None and self.text_mode is not None and self._items[i].error is None:
+            self._detect_shown()
+            return
+        self.text_regions = found or ()
+        self._render_text_status()
+
+    def _decide(self, index: int, accepted: bool) -> None:
+        regions = list(self.text_regions)
+        if not 0 <= index < len(regions):
+            raise IndexError(f"no text region {index} (there are {len(regions)})")
+        regions[index] = regions[index].decided(accepted)
+        self.text_regions = tuple(regions)
+
+    def accept_region(self, index: int) -> None:
+        """Blank proposed text region ``index`` of the shown instance on export."""
+        self._decide(index, True)
+
+    def reject_region(self, index: int) -> None:
+        """Keep proposed text region ``index`` of the shown instance (recorded in the report)."""
+        self._decide(index, False)
+
+    def _on_text_regions(self, change: dict[str, Any]) -> None:
+        if self.text_regions or self.instance in self._text_found:
+            self._text_found[self.instance] = tuple(self.text_regions)
+        self._render_text_status()
+        self._recompute()  # accepted regions resolve the burned-in annotation warning
+        self._draw_pixels()
+
+    def _text_mode_for_blanking(self) -> str:
+        return self.text_mode or "detect"
+
+    def _accepted_text_boxes(self) -> list[Region]:
+        mode = self._text_mode_for_blanking()
+        return [tuple(r.box) for r in self.text_regions if r.blanked_by(mode)]  # type: ignore[misc]
+
+    def _render_text_status(self) -> None:
+        mode = self._text_mode_for_blanking()
+        regions = self.text_regions
+        boxes = list(self.region_boxes.children)
+        if [b.region_box for b in boxes] != [r.box for r in regions]:  # type: ignore[attr-defined]
+            boxes = []
+            for i, region in enumerate(regions):
+                box = widgets.Checkbox(indent=False, layout=widgets.Layout(width="auto"))
+                box.add_class("dw-text-region")
+                box.region_box = region.box  # type: ignore[attr-defined]
+                box.observe(lambda ch, i=i: self._decide(i, bool(ch["new"])), names="value")
+                boxes.append(box)
+            self.region_boxes.children = boxes
+        for i, (box, region) in enumerate(zip(boxes, regions)):
+            what = ", ".join(region.matches) or "no header value"
+            state = (
+                ""
+                if region.accepted is None
+                else " (accepted)"
+                if region.accepted
+                else " (rejected)"
+            )
+            box.description = (
+                f"{i + 1}: {what} · {region.text[:40]!r} ({region.confidence:.0f}%){state}"
+            )
+            box.value = region.blanked_by(mode)
+        message = self.text_message
+        if regions:
+            blanked = sum(r.blanked_by(mode) for r in regions)
+            message = (
+                f"{len(regions)} text region(s) found, {blanked} to blank (checked); "
+                "uncheck one to keep it"
+            )
+        self.text_status.value = (
+            str(wrap(tag("div", tag("span", message, class_="dw-muted")), message))
+            if message
+            else ""
+        )
+
+    def _draw_text_regions(self, ax: Any) -> None:
+        from matplotlib.patches import Rectangle
+
+        mode = self._text_mode_for_blanking()
+        for i, region in enumerate(self.text_regions):
+            r0, c0, r1, c1 = region.box
+            blanked = region.blanked_by(mode)
+            ax.add_patch(
+                Rectangle(
+                    (c0 - 0.5, r0 - 0.5),
+                    c1 - c0,
+                    r1 - r0,
+                    fill=False,
+                    edgecolor="orange" if blanked else "deepskyblue",
+                    linestyle="-" if blanked else "--",
+                    linewidth=1,
+                )
+            )
+            ax.text(
+                c0, r0 - 1, str(i + 1), color="orange" if blanked else "deepskyblue", fontsize=7
+            )
+
+    @property
+    def text_plan(self) -> TextRegionPlan | None:
+        """What export passes as ``text_regions``: the reviewed regions of every instance
+        detected here, and :attr:`text_mode` for the others (``None``: nothing to do)."""
+        # Undecided regions stay undecided: the plan's mode (the same as here) decides them,
+        # and the report counts as rejected only what the reviewer rejected.
+        reviewed = {self._source_key(i): regions for i, regions in self._text_found.items()}
+        if not reviewed and self.text_mode is None:
+            return None
+        return TextRegionPlan(self.text_mode, reviewed)
 
     # ------------------------------------------------------------------ export
     def export(
@@ -1242,6 +1439,7 @@ class AnonymizationPreview(widgets.VBox):
             progress=progress,
             overwrite=overwrite,
             pixel_regions=self.pixel_regions,
+            text_regions=self.text_plan,
         )
         for outcome, item in zip(report.outcomes, self._items):
             if item.path is None:
