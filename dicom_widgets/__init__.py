@@ -51,6 +51,7 @@ _LAZY: dict[str, str] = {
     "Measurement": "dicom_widgets.measurements",
     "load_measurements": "dicom_widgets.measurements.sr",
     "AnonymizationPreview": "dicom_widgets.widgets.anonymization",
+    "DicomWebBrowser": "dicom_widgets.widgets.dicomweb_browser",
     "enable_reprs": "dicom_widgets._ipython",
     "disable_reprs": "dicom_widgets._ipython",
     "load_ipython_extension": "dicom_widgets._ipython",
@@ -59,6 +60,7 @@ _LAZY: dict[str, str] = {
 _SUBMODULES = {
     "data",
     "deid",
+    "dicomweb",
     "display",
     "series",
     "segmentation",

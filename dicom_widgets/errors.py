@@ -16,6 +16,11 @@ __all__ = [
     "GeometryError",
     "UnsafeOutputError",
     "MeasurementError",
+    "DicomWebError",
+    "DicomWebConnectionError",
+    "DicomWebAuthError",
+    "DicomWebNotFoundError",
+    "DicomWebResponseError",
     "DicomWidgetsWarning",
 ]
 
@@ -63,6 +68,26 @@ class UnsafeOutputError(DicomWidgetsError, ValueError):
 
 class MeasurementError(DicomWidgetsError, ValueError):
     """A measurement cannot be made or kept as asked: bad points, another Frame of Reference."""
+
+
+class DicomWebError(DicomWidgetsError):
+    """A DICOMweb request failed; the message names the URL (never a credential) and the cause."""
+
+
+class DicomWebConnectionError(DicomWebError, ConnectionError):
+    """The server could not be reached, or did not answer in time (after the retries)."""
+
+
+class DicomWebAuthError(DicomWebError, PermissionError):
+    """The server refused the request (401/403): authentication failed or access is denied."""
+
+
+class DicomWebNotFoundError(DicomWebError, LookupError):
+    """The server has no such study, series, instance or frame (404)."""
+
+
+class DicomWebResponseError(DicomWebError, ValueError):
+    """The server answered with something that is not what DICOMweb promises (bad JSON, 4xx/5xx)."""
 
 
 class DicomWidgetsWarning(UserWarning):

@@ -89,26 +89,29 @@ class FrameCache:
 
 
 class Prefetcher:
-    """One background thread that decodes the neighbours of the last requested frame.
+    """Background threads (one by default) that decode the neighbours of the last requested frame.
 
     Only the most recent request matters (scrolling makes older ones stale), so a new
-    request replaces the pending one. The thread is a daemon, holds the owner only
-    through a weak reference and stops when :meth:`close` is called.
+    request replaces the pending one. The threads are daemons, hold the owner only
+    through a weak reference and stop when :meth:`close` is called.
 
     Parameters
     ----------
     load : callable
         ``load(key)`` decodes and caches one frame; exceptions are swallowed (the frame
         will raise again, with its message, when the user asks for it).
+    workers : int
+        Threads taking keys from the pending list (several overlap network round trips).
     """
 
-    def __init__(self, load: Callable[[Hashable], object]) -> None:
+    def __init__(self, load: Callable[[Hashable], object], workers: int = 1) -> None:
         self._load = weakref.WeakMethod(load) if hasattr(load, "__self__") else (lambda: load)
         self._pending: list[Hashable] = []
         self._cond = threading.Condition()
         self._closed = False
-        self._busy = False
-        self._thread: threading.Thread | None = None
+        self._busy = 0
+        self._workers = max(1, int(workers))
+        self._threads: list[threading.Thread] = []
 
     def request(self, keys: list[Hashable]) -> None:
         """Replace the pending work with ``keys`` (nearest first)."""
@@ -116,12 +119,13 @@ class Prefetcher:
             if self._closed:
                 return
             self._pending = list(keys)
-            if self._thread is None:
-                self._thread = threading.Thread(
+            while len(self._threads) < self._workers:
+                thread = threading.Thread(
                     target=self._run, name="dicom-widgets-prefetch", daemon=True
                 )
-                self._thread.start()
-            self._cond.notify()
+                self._threads.append(thread)
+                thread.start()
+            self._cond.notify_all()
 
     def _run(self) -> None:
         while True:
@@ -131,7 +135,7 @@ class Prefetcher:
                 if self._closed:
                     return
                 key = self._pending.pop(0)
-                self._busy = True
+                self._busy += 1
             load = self._load()
             if load is None:  # the series was garbage collected
                 return
@@ -141,7 +145,7 @@ class Prefetcher:
                 pass
             finally:
                 with self._cond:
-                    self._busy = False
+                    self._busy -= 1
             del load
 
     def wait_idle(self, timeout: float = 10.0) -> None:
@@ -166,5 +170,6 @@ class Prefetcher:
                 self._cond.notify_all()
             finally:
                 self._cond.release()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=0.5)
+        for thread in self._threads:
+            if thread is not threading.current_thread():
+                thread.join(timeout=0.5)

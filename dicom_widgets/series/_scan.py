@@ -1020,15 +1020,17 @@ def load_series(
     progress: bool = True,
     cache_bytes: int = DEFAULT_CACHE_BYTES,
     prefetch: bool = True,
+    auth: Any = None,
 ) -> Series:
-    """Open one series from a folder, files, Datasets, a multi-frame file or a DICOMDIR.
+    """Open one series from a folder, files, Datasets, a multi-frame file, a DICOMDIR or a URL.
 
     Only headers are read; pixels are decoded frame by frame on demand.
 
     Parameters
     ----------
-    source : path, DICOMDIR, Dataset or list of those
-        See :func:`scan`.
+    source : path, DICOMDIR, Dataset or list of those, or a DICOMweb series URL
+        See :func:`scan`. An ``http(s)://…/studies/{study}/series/{series}`` URL opens the
+        series from the server lazily (:func:`dicom_widgets.dicomweb.load_series_url`).
     series_uid : str, optional
         Which series to open when the source holds several (a SeriesInstanceUID or a
         catalog key such as ``"<uid>#2"`` for a split stack).
@@ -1038,6 +1040,8 @@ def load_series(
         Byte bound of the decoded-frame LRU cache (default 256 MiB).
     prefetch : bool
         Decode neighbours of the displayed frame in a background thread.
+    auth : (user, password), token or requests auth object, optional
+        Credentials for a DICOMweb URL (sent only to that URL's origin).
 
     Returns
     -------
@@ -1060,6 +1064,10 @@ def load_series(
     >>> len(series), series.n_times
     (4, 3)
     """
+    if isinstance(source, str) and source.lower().startswith(("http://", "https://")):
+        from ..dicomweb import load_series_url
+
+        return load_series_url(source, auth=auth, cache_bytes=cache_bytes, prefetch=prefetch)
     catalog = scan(
         source, recursive=recursive, progress=progress, cache_bytes=cache_bytes, prefetch=prefetch
     )

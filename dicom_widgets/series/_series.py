@@ -8,7 +8,7 @@ import sys
 import threading
 import warnings
 from collections import OrderedDict
-from collections.abc import Hashable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -135,6 +135,13 @@ class Series:
         Upper bound of the decoded-frame cache.
     prefetch : bool
         Decode the neighbours of each requested frame in a background thread.
+    header : Dataset, optional
+        The header of a series without image frames (SR, RT plan).
+    frame_reader : callable, optional
+        ``frame_reader(ref)`` returns the stored values of a frame that is not in a local
+        file (a DICOMweb frame source); the cache, prefetch and findings work as for files.
+    prefetch_neighbours, prefetch_workers : int
+        How many frames on each side of the requested one are prefetched, by how many threads.
 
     Examples
     --------
@@ -157,6 +164,9 @@ class Series:
         cache_bytes: int = DEFAULT_CACHE_BYTES,
         prefetch: bool = True,
         header: Dataset | None = None,
+        frame_reader: Callable[[FrameRef], np.ndarray] | None = None,
+        prefetch_neighbours: int = PREFETCH_NEIGHBOURS,
+        prefetch_workers: int = 1,
     ) -> None:
         layout = arrange(frames)
         self._layout = layout
@@ -174,6 +184,10 @@ class Series:
         self._cache = FrameCache(cache_bytes)
         self._prefetch_enabled = bool(prefetch)
         self._prefetcher: Prefetcher | None = None
+        # Frames that come from elsewhere (a DICOMweb server) are read by this callable.
+        self._frame_reader = frame_reader
+        self._prefetch_neighbours = max(0, int(prefetch_neighbours))
+        self._prefetch_workers = max(1, int(prefetch_workers))
         self._luts: OrderedDict[Hashable, WindowLUT] = OrderedDict()
         self._default_window: Window | VOILUT | None | object = _UNSET
         first = self._flat[0] if self._flat else None
@@ -540,7 +554,9 @@ class Series:
             raise DecodeError(known)
         ref = self._flat[k]
         try:
-            if ref.path is None:
+            if self._frame_reader is not None:
+                arr = self._frame_reader(ref)
+            elif ref.path is None:
                 arr = _compat.decode_frame(ref.header, ref.frame)
             elif ref.n_frames > 1:
                 arr = read_native_frame(ref)
@@ -610,7 +626,7 @@ class Series:
             return
         time, index = divmod(k, self._n)
         wanted = []
-        for step in range(1, PREFETCH_NEIGHBOURS + 1):
+        for step in range(1, self._prefetch_neighbours + 1):
             for j in (index + step, index - step):
                 if 0 <= j < self._n:
                     other = time * self._n + j
@@ -619,7 +635,7 @@ class Series:
         if not wanted:
             return
         if self._prefetcher is None:
-            self._prefetcher = Prefetcher(self._decode_into_cache)
+            self._prefetcher = Prefetcher(self._decode_into_cache, workers=self._prefetch_workers)
         self._prefetcher.request(wanted)
 
     def raw_frame(self, index: int, time: int = 0) -> np.ndarray:

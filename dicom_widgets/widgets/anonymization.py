@@ -217,7 +217,10 @@ def _items_from(source: Any) -> tuple[list[_Item], list[Path]]:
             raise FileNotFoundError(f"no such file or folder: {path}")
     elif hasattr(source, "files") and hasattr(source, "dataset"):  # a dicom_widgets Series
         files = list(source.files)
-        sources = files if files else [source.dataset(i) for i in range(len(source))]
+        if not files and hasattr(source, "instances"):  # a DICOMweb series: whole instances
+            sources = list(source.instances())
+        else:
+            sources = files if files else [source.dataset(i) for i in range(len(source))]
     else:
         sources = list(source)
         if not sources:
