@@ -500,3 +500,47 @@ def test_a_failed_frame_is_a_finding_and_the_viewer_goes_on():
         viewer.index = (broken + 1) % 4
         assert viewer.index == (broken + 1) % 4
         np.testing.assert_array_equal(remote.frame((broken + 1) % 4).shape, (16, 16))
+
+
+# ------------------------------------------------------------------------- core hygiene
+@pytest.mark.parametrize(
+    "name",
+    [
+        "dicom_widgets.dicomweb",
+        "dicom_widgets.dicomweb._session",
+        "dicom_widgets.dicomweb._multipart",
+        "dicom_widgets.dicomweb._frames",
+        "dicom_widgets.dicomweb._source",
+        "dicom_widgets.html.dicomweb",
+    ],
+)
+def test_docstring_examples(name):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0
+
+
+def test_the_dicomweb_core_imports_no_jupyter():
+    import subprocess
+
+    code = (
+        "import sys, dicom_widgets.dicomweb, dicom_widgets.dicomweb.local_orthanc;"
+        "s = dicom_widgets.dicomweb.connect('http://127.0.0.1:9/dicom-web');"
+        "bad = [m for m in ('ipywidgets', 'IPython', 'ipympl', 'anywidget', 'ipykernel',"
+        " 'dicom_widgets.widgets') if m in sys.modules];"
+        "print(bad)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_credentials_in_the_url_become_basic_auth_and_leave_the_url():
+    source = connect(f"http://{USER}:{PASSWORD}@127.0.0.1:9/dicom-web")
+    assert source.url == "http://127.0.0.1:9/dicom-web"
+    assert source.session.auth_kind == "basic"
+    assert PASSWORD not in repr(source)
+    with pytest.raises(ValueError, match="not a DICOMweb series URL") as info:
+        split_series_url(f"http://{USER}:{PASSWORD}@127.0.0.1:9/dicom-web/studies/1.2")
+    assert PASSWORD not in str(info.value)
