@@ -544,3 +544,86 @@ def test_credentials_in_the_url_become_basic_auth_and_leave_the_url():
     with pytest.raises(ValueError, match="not a DICOMweb series URL") as info:
         split_series_url(f"http://{USER}:{PASSWORD}@127.0.0.1:9/dicom-web/studies/1.2")
     assert PASSWORD not in str(info.value)
+
+
+# --------------------------------------------------------------------- the browser widget
+def test_browser_widget_searches_lists_and_opens_a_series(orthanc, ct_files):
+    from dicom_widgets.widgets.viewer import SeriesViewer
+
+    browser = dw.DicomWebBrowser(orthanc.dicomweb_url, auth=(USER, PASSWORD))
+    assert "DW-PHANTOM-0001" in [row["PatientID"] for row in browser.studies]
+    assert browser.status.endswith("found")
+    browser.patient_name = "PHANTOM^*"
+    browser.modality = "ct"
+    browser.study_date = "20240101-20240131"
+    studies = browser.search()
+    assert [row["PatientID"] for row in studies] == ["DW-PHANTOM-0001"]
+    browser.open_study(0)
+    assert browser.study_uid == studies.uids()[0]
+    series = browser.open_series(0)
+    assert isinstance(browser.viewer, SeriesViewer)
+    assert browser.series_uid == series.series_uid
+    local = dw.load_series(ct_files, progress=False)
+    browser.viewer.index = 2
+    np.testing.assert_array_equal(series.frame(browser.viewer.index), local.frame(2))
+    assert PASSWORD not in repr(browser) and PASSWORD not in browser.status
+
+
+def test_browser_widget_reports_errors_in_its_status(orthanc):
+    browser = dw.DicomWebBrowser(orthanc.dicomweb_url, auth=(USER, "wrong-password-1"))
+    assert browser.studies is None
+    assert browser.status.startswith("Search failed:") and "authentication failed" in browser.status
+    assert "wrong-password-1" not in browser.status
+
+
+def test_browser_widget_shows_server_markup_as_text():
+    items, _ = _phantom_json(n=1)
+    items[0]["00100010"] = {"vr": "PN", "Value": [{"Alphabetic": "<img src=x onerror=alert(1)>"}]}
+    with FakeServer() as fake:
+        fake.routes["/dicom-web/studies"] = lambda r: json_answer(json.dumps(items).encode())
+        browser = dw.DicomWebBrowser(f"{fake.url}/dicom-web")
+    labels = [cell.value for row in browser.study_table.children[1:] for cell in row.children[1:]]
+    # Label widgets show text, never HTML: the markup arrives as characters.
+    assert "<img src=x onerror=alert(1)>" in labels
+
+
+# ------------------------------------------------------------------- DICOM JSON decoding
+def _comparable(value):
+    from pydicom.multival import MultiValue
+    from pydicom.sequence import Sequence
+
+    if isinstance(value, Sequence):
+        return [sorted((e.tag, _comparable(e.value)) for e in item) for item in value]
+    if isinstance(value, (list, MultiValue)):
+        return [_comparable(v) for v in value]
+    return str(value)
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_json_headers_read_like_pydicoms_from_json_for_every_real_file(pydicom_files):
+    """The lazy JSON reader gives the values of ``Dataset.from_json`` (all pydicom test files)."""
+    import copy
+
+    import pydicom
+    from pydicom.dataset import Dataset
+
+    from dicom_widgets.dicomweb._json import dataset_from_json
+
+    compared = 0
+    for path in pydicom_files:
+        try:
+            ds = pydicom.dcmread(path, stop_before_pixels=True, force=True)
+            item = ds.to_json_dict(bulk_data_threshold=10**9)
+            expected = Dataset.from_json(copy.deepcopy(item))
+        except Exception:  # noqa: BLE001 - files pydicom itself cannot turn into JSON
+            continue
+        got = dataset_from_json(item)
+        for element in expected:
+            if element.tag == 0x00080005 or element.VR in ("OB", "OW", "UN", "OF", "OD", "OL"):
+                continue
+            assert _comparable(got[element.tag].value) == _comparable(element.value), (
+                path.name,
+                element.tag,
+            )
+        compared += 1
+    assert compared > 200

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as _dt
 import io
 import os
 import re
 import uuid
-import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +21,7 @@ from .._compat import write_dataset
 from ..errors import DicomWebError, DicomWebResponseError
 from ..series import DEFAULT_CACHE_BYTES, Finding, FrameRef, Series, scan
 from ._frames import RemoteFrameReader, fetch_instance
+from ._json import dataset_from_json
 from ._session import DEFAULT_TIMEOUT, Auth, DicomWebSession, origin_of
 
 __all__ = [
@@ -394,33 +395,30 @@ class DicomWebSource:
             )
         foreign: dict[str, set[str]] = {}
         left_out: set[str] = set()
+
+        def bulk(hex_tag: str, uri: str) -> bytes | None:
+            absolute = self.session.url(uri)
+            if not self.session.same_origin(absolute):
+                foreign.setdefault(str(origin_of(absolute)), set()).add(_tag_name(hex_tag))
+                return None
+            if hex_tag in _DISPLAY_BULK:
+                try:
+                    return self.session.request(
+                        "GET", absolute, accept="application/octet-stream", what="bulk data"
+                    ).content
+                except DicomWebError as exc:
+                    left_out.add(f"{_tag_name(hex_tag)} ({exc})")
+                    return None
+            left_out.add(_tag_name(hex_tag))
+            return None
+
         datasets = []
         for k, item in enumerate(items):
-            for tag in _PIXEL_TAGS:
-                item.pop(tag, None)
-                item.pop(tag.lower(), None)
-
-            def bulk(tag: str, vr: str, uri: str) -> bytes | None:
-                hex_tag = _hex_tag(tag)
-                absolute = self.session.url(uri)
-                if not self.session.same_origin(absolute):
-                    foreign.setdefault(str(origin_of(absolute)), set()).add(_tag_name(hex_tag))
-                    return None
-                if hex_tag in _DISPLAY_BULK:
-                    try:
-                        return self.session.request(
-                            "GET", absolute, accept="application/octet-stream", what="bulk data"
-                        ).content
-                    except DicomWebError as exc:
-                        left_out.add(f"{_tag_name(hex_tag)} ({exc})")
-                        return None
-                left_out.add(_tag_name(hex_tag))
-                return None
-
             try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    ds = Dataset.from_json(item, bulk_data_uri_handler=bulk)
+                _resolve_bulk_data(item, bulk)
+                ds = dataset_from_json(item)
+            except DicomWebError:
+                raise
             except Exception as exc:  # noqa: BLE001 - hostile or broken JSON
                 raise DicomWebResponseError(
                     f"{self.session.shown(self.session.url(path))}: instance {k + 1} of the "
@@ -604,6 +602,37 @@ class DicomWebSource:
                 f"{failed} of {count} instance(s)"
             )
         return count
+
+
+def _resolve_bulk_data(item: dict[str, Any], fetch: Any, depth: int = 0) -> None:
+    """Replace the BulkDataURIs of a DICOM JSON object (and its sequences) before parsing.
+
+    Pixel data goes (frames are fetched on their own); ``fetch(tag, uri)`` decides about
+    the rest and returns the bytes (inlined) or ``None`` (the element is left empty). Done
+    here rather than with pydicom's ``bulk_data_uri_handler``, which inspects the handler's
+    signature once per element.
+    """
+    if depth > 32:
+        raise ValueError("sequences nested more than 32 deep")
+    for tag in list(item):
+        element = item[tag]
+        hex_tag = _hex_tag(tag)
+        if hex_tag in _PIXEL_TAGS:
+            del item[tag]
+            continue
+        if not isinstance(element, dict):
+            continue
+        if "BulkDataURI" in element:
+            content = fetch(hex_tag, str(element["BulkDataURI"]))
+            vr = element.get("vr", "UN")
+            if content is None:
+                item[tag] = {"vr": vr}
+            else:
+                item[tag] = {"vr": vr, "InlineBinary": base64.b64encode(content).decode()}
+        elif element.get("vr") == "SQ" and isinstance(element.get("Value"), list):
+            for sub in element["Value"]:
+                if isinstance(sub, dict):
+                    _resolve_bulk_data(sub, fetch, depth + 1)
 
 
 def _failed_sops(response: requests.Response) -> int:

@@ -1,0 +1,202 @@
+"""DICOMweb: time to first image and scroll throughput, side by side, against a local Orthanc.
+
+Starts Debian's Orthanc (with its DICOMweb plugin) on free ports of 127.0.0.1 with basic
+auth, stores a CT phantom (300 slices of 512x512 by default, from dicom_widgets.data) once,
+and measures in one run:
+
+* time to first image:
+  - naive (the peer): dicomweb-client ``DICOMwebClient.retrieve_series`` then sort by
+    position and ``np.stack`` the pixel arrays;
+  - lazy: ``dicom_widgets.dicomweb.connect(...).load_series(...)`` then ``display(middle)``
+    (one metadata request, one frame request); the HTTP requests sent before the image
+    are counted;
+* scrolling the whole series (``display(i)`` for every slice, in order):
+  - sequential per-frame requests (dicomweb-client ``retrieve_instance_frames``, and our
+    series with prefetch off);
+  - our series with prefetch (neighbours fetched over several connections).
+
+Run::
+
+    PYTHONPATH=. .venv/bin/python benchmarks/bench_dicomweb.py              # 300 x 512 x 512
+    PYTHONPATH=. .venv/bin/python benchmarks/bench_dicomweb.py --slices 40  # quick
+    PYTHONPATH=. .venv/bin/python benchmarks/bench_dicomweb.py --keep /tmp/dw-bench  # store once
+
+dicomweb-client is the peer (it needs pydicom 3); dicom-widgets does its own HTTP (see the
+docstring of :mod:`dicom_widgets.dicomweb` for why).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import statistics
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from dicom_widgets._compat import write_dataset  # noqa: E402
+from dicom_widgets.data import ct_phantom  # noqa: E402
+from dicom_widgets.dicomweb import connect  # noqa: E402
+from dicom_widgets.dicomweb.local_orthanc import LocalOrthanc, orthanc_available  # noqa: E402
+
+CREDENTIALS = ("bench", "bench-password")
+
+
+def _store(server: LocalOrthanc, n_slices: int, size: int) -> None:
+    datasets = ct_phantom(n_slices=n_slices, size=size)
+
+    def post(ds) -> None:
+        buffer = io.BytesIO()
+        write_dataset(ds, buffer)
+        server.request("POST", "/instances", buffer.getvalue(), content_type="application/dicom")
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(post, datasets))
+
+
+def _series_uids(url: str) -> tuple[str, str, int]:
+    source = connect(url, auth=CREDENTIALS)
+    study = source.studies(PatientID="DW-PHANTOM-0001").uids()[0]
+    series = source.series(study)
+    return study, series.uids()[0], int(series[0]["NumberOfSeriesRelatedInstances"] or 0)
+
+
+def _peer_client(url: str):
+    import requests
+    from dicomweb_client.api import DICOMwebClient
+
+    session = requests.Session()
+    session.auth = CREDENTIALS
+    return DICOMwebClient(url=url, session=session)
+
+
+def naive_first_image(url: str, study: str, series: str) -> tuple[float, int]:
+    """dicomweb-client: retrieve every instance, sort by position, stack. Seconds, slices."""
+    started = time.perf_counter()
+    client = _peer_client(url)
+    datasets = client.retrieve_series(study, series)
+    datasets.sort(key=lambda ds: float(ds.ImagePositionPatient[2]))
+    volume = np.stack([ds.pixel_array for ds in datasets])
+    _ = volume[len(volume) // 2]
+    return time.perf_counter() - started, len(datasets)
+
+
+def lazy_first_image(url: str, study: str, series: str) -> tuple[float, int]:
+    """dicom-widgets: metadata + one frame. Seconds and HTTP requests before the image."""
+    started = time.perf_counter()
+    source = connect(url, auth=CREDENTIALS)
+    remote = source.load_series(study, series, prefetch=False)
+    remote.display(len(remote) // 2)
+    elapsed = time.perf_counter() - started
+    requests_made = source.session.request_count
+    source.close()
+    return elapsed, requests_made
+
+
+def peer_sequential_scroll(url: str, study: str, series: str) -> tuple[float, int]:
+    """dicomweb-client: one frame request per slice, in slice order (headers from metadata)."""
+    source = connect(url, auth=CREDENTIALS)
+    remote = source.load_series(study, series, prefetch=False)
+    sops = [remote.frame_ref(i).sop_uid for i in range(len(remote))]
+    client = _peer_client(url)
+    started = time.perf_counter()
+    for sop in sops:
+        # Orthanc answers 400 without an explicit media type (see real-components.md).
+        client.retrieve_instance_frames(
+            study, series, sop, frame_numbers=[1], media_types=(("application/octet-stream", "*"),)
+        )
+    return time.perf_counter() - started, len(sops)
+
+
+def lazy_scroll(url: str, study: str, series: str, *, prefetch: bool) -> tuple[float, int]:
+    """dicom-widgets: ``display(i)`` for every slice, with or without prefetch."""
+    source = connect(url, auth=CREDENTIALS)
+    remote = source.load_series(study, series, prefetch=prefetch)
+    started = time.perf_counter()
+    for i in range(len(remote)):
+        remote.display(i)
+    elapsed = time.perf_counter() - started
+    remote.close()
+    source.close()
+    return elapsed, len(remote)
+
+
+def _median(runs: list[float]) -> float:
+    return statistics.median(runs)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--slices", type=int, default=300)
+    parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each (median shown)")
+    parser.add_argument(
+        "--keep", type=Path, default=None, help="Orthanc folder kept between runs (store once)"
+    )
+    args = parser.parse_args(argv)
+    if not orthanc_available():
+        print("Orthanc is not installed: apt-get install orthanc orthanc-dicomweb orthanc-gdcm")
+        return 1
+    try:
+        import dicomweb_client  # noqa: F401
+    except ImportError:
+        print("the peer dicomweb-client is not installed: pip install dicomweb-client")
+        return 1
+    with LocalOrthanc(credentials=CREDENTIALS, folder=args.keep) as server:
+        url = server.dicomweb_url
+        try:
+            study, series, count = _series_uids(url)
+        except (IndexError, Exception):  # noqa: BLE001 - nothing stored yet
+            count = 0
+        if count != args.slices:
+            if count:
+                print(
+                    f"the kept Orthanc holds {count} slices, not {args.slices}: use another --keep"
+                )
+                return 1
+            started = time.perf_counter()
+            _store(server, args.slices, args.size)
+            print(
+                f"stored {args.slices} x {args.size}x{args.size} CT slices in {time.perf_counter() - started:.1f} s"
+            )
+            study, series, count = _series_uids(url)
+        print(f"Orthanc {server.url}, series of {count} slices of {args.size}x{args.size}\n")
+
+        naive = [naive_first_image(url, study, series)[0] for _ in range(args.repeat)]
+        lazy_runs = [lazy_first_image(url, study, series) for _ in range(args.repeat)]
+        lazy = [t for t, _ in lazy_runs]
+        n_requests = lazy_runs[0][1]
+        print("time to first image")
+        print(f"  naive  dicomweb-client retrieve_series + stack : {_median(naive) * 1000:8.1f} ms")
+        print(
+            f"  lazy   dicom-widgets load_series + display     : {_median(lazy) * 1000:8.1f} ms"
+            f"  ({n_requests} HTTP requests before the image)"
+        )
+        print(
+            f"  ratio                                           : {_median(naive) / _median(lazy):8.1f}x sooner\n"
+        )
+
+        peer = [peer_sequential_scroll(url, study, series) for _ in range(args.repeat)]
+        seq = [lazy_scroll(url, study, series, prefetch=False) for _ in range(args.repeat)]
+        pre = [lazy_scroll(url, study, series, prefetch=True) for _ in range(args.repeat)]
+
+        def rate(runs: list[tuple[float, int]]) -> float:
+            return runs[0][1] / _median([t for t, _ in runs])
+
+        print(f"scrolling all {count} slices (frames per second)")
+        print(f"  sequential frames, dicomweb-client            : {rate(peer):8.1f}")
+        print(f"  sequential frames, dicom-widgets (no prefetch): {rate(seq):8.1f}")
+        print(f"  dicom-widgets with prefetch (4 connections)   : {rate(pre):8.1f}")
+        print(f"  ratio prefetch / sequential dicomweb-client   : {rate(pre) / rate(peer):8.1f}x")
+        print(f"  ratio prefetch / sequential dicom-widgets     : {rate(pre) / rate(seq):8.1f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
