@@ -161,7 +161,8 @@ class DicomWebBrowser(W.VBox):
             self.search()
 
     def __repr__(self) -> str:
-        found = "no search yet" if self.studies is None else f"{len(self.studies)} studies"
+        n = None if self.studies is None else len(self.studies)
+        found = "no search yet" if n is None else f"{n} stud{'y' if n == 1 else 'ies'} found"
         return f"<DicomWebBrowser {self.source.url}: {found}>"
 
     # ------------------------------------------------------------------ actions
