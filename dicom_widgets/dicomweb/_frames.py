@@ -164,7 +164,9 @@ class RemoteFrameReader:
     def _from_frames(self, ref: FrameRef, accept: str | None) -> np.ndarray:
         path = f"{self.instance_path(ref.sop_uid)}/frames/{ref.frame + 1}"
         what = f"frame {ref.frame + 1} of instance {ref.sop_uid}"
-        response = self.session.request("GET", path, accept=accept or FRAME_ACCEPT, what=what)
+        response = self.session.request(
+            "GET", path, accept=accept or FRAME_ACCEPT, what=what, pixels=True
+        )
         parts = split_multipart(
             response.content,
             response.headers.get("Content-Type", ""),
@@ -218,7 +220,9 @@ def fetch_instance(session: DicomWebSession, path: str, sop_uid: str) -> Dataset
     """
     from ..errors import DicomWebResponseError
 
-    response = session.request("GET", path, accept=INSTANCE_ACCEPT, what=f"instance {sop_uid}")
+    response = session.request(
+        "GET", path, accept=INSTANCE_ACCEPT, what=f"instance {sop_uid}", pixels=True
+    )
     where = session.shown(session.url(path))
     parts = split_multipart(response.content, response.headers.get("Content-Type", ""), where=where)
     try:

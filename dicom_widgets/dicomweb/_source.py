@@ -718,6 +718,7 @@ def connect(
     timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
     retries: int = 3,
     workers: int = 4,
+    compress_pixels: bool = False,
 ) -> DicomWebSource:
     """Connect to a DICOMweb server (no request is sent until you search or load).
 
@@ -738,6 +739,9 @@ def connect(
         Further tries after 5xx/429 answers and dropped connections (exponential backoff).
     workers : int
         Connections used to prefetch frames.
+    compress_pixels : bool
+        Let the server gzip pixel data (for slow links; off by default, see
+        :class:`~dicom_widgets.dicomweb.DicomWebSession`).
 
     Returns
     -------
@@ -751,7 +755,13 @@ def connect(
     <DicomWebSource http://127.0.0.1:8042/dicom-web auth=bearer token>
     """
     web = DicomWebSession(
-        url, auth=auth, headers=headers, session=session, timeout=timeout, retries=retries
+        url,
+        auth=auth,
+        headers=headers,
+        session=session,
+        timeout=timeout,
+        retries=retries,
+        compress_pixels=compress_pixels,
     )
     return DicomWebSource(web, workers=workers)
 
