@@ -184,6 +184,12 @@ class DicomWebSeries(Series):
         The server it came from.
     study_uid : str
         Its StudyInstanceUID.
+
+    Examples
+    --------
+    >>> series = dw.load_series(url, auth=("user", "password"))  # doctest: +SKIP
+    >>> series.frame(0).shape, series.requests_made  # doctest: +SKIP
+    ((512, 512), 2)
     """
 
     def __init__(
@@ -216,7 +222,13 @@ class DicomWebSeries(Series):
         return self.source.session.request_count
 
     def instance(self, index: int = 0, time: int = 0) -> Dataset:
-        """The whole instance of slice ``index`` (pixel data included) fetched with WADO-RS."""
+        """The whole instance of slice ``index`` (pixel data included) fetched with WADO-RS.
+
+        Examples
+        --------
+        >>> series.instance(0).pixel_array.shape  # doctest: +SKIP
+        (512, 512)
+        """
         return self._reader.instance(self.frame_ref(index, time).sop_uid)
 
     def instances(self) -> list[Dataset]:
@@ -224,6 +236,11 @@ class DicomWebSeries(Series):
 
         Fetched with WADO-RS over :attr:`DicomWebSource.workers` connections; what
         :class:`~dicom_widgets.AnonymizationPreview` previews and exports for this series.
+
+        Examples
+        --------
+        >>> len(series.instances())  # doctest: +SKIP
+        300
         """
         uids = list(
             dict.fromkeys(
@@ -239,7 +256,13 @@ class DicomWebSeries(Series):
         stow_to: DicomWebSource | None = None,
         **options: Any,
     ) -> Any:
-        """De-identify the series into a local folder (see :meth:`DicomWebSource.anonymize_series`)."""
+        """De-identify the series into a local folder (see :meth:`DicomWebSource.anonymize_series`).
+
+        Examples
+        --------
+        >>> series.anonymize("deidentified", stow_to=research_archive).counts()  # doctest: +SKIP
+        {'written': 300}
+        """
         return self.source.anonymize_series(
             self.study_uid, self.series_uid, out_dir, stow_to=stow_to, **options
         )
@@ -386,6 +409,12 @@ class DicomWebSource:
         Pixel data is left out (frames are fetched on demand). Other bulk data: lookup
         tables on the same origin are fetched; the rest is left out; BulkDataURIs on another
         origin are never requested (a finding says so).
+
+        Examples
+        --------
+        >>> headers, notes = source.metadata(study_uid, series_uid)  # doctest: +SKIP
+        >>> "PixelData" in headers[0]  # doctest: +SKIP
+        False
         """
         path = f"studies/{_uid(study_uid)}/series/{_uid(series_uid)}/metadata"
         items = self.session.get_json(path, what=f"metadata of series {series_uid}")
@@ -501,21 +530,39 @@ class DicomWebSource:
         return DicomWebSeries(main.frames, key=main.key, notes=[*main.findings, *notes], **common)
 
     def instance(self, study_uid: str, series_uid: str, sop_uid: str) -> Dataset:
-        """One whole instance (pixel data included), as stored."""
+        """One whole instance (pixel data included), as stored.
+
+        Examples
+        --------
+        >>> source.instance(study_uid, series_uid, sop_uid).SOPInstanceUID == sop_uid  # doctest: +SKIP
+        True
+        """
         path = f"studies/{_uid(study_uid)}/series/{_uid(series_uid)}/instances/{_uid(sop_uid)}"
         return fetch_instance(self.session, path, sop_uid)
 
     def fetch_instances(
         self, study_uid: str, series_uid: str, sop_uids: Sequence[str]
     ) -> list[Dataset]:
-        """Whole instances (WADO-RS), in the order given, over :attr:`workers` connections."""
+        """Whole instances (WADO-RS), in the order given, over :attr:`workers` connections.
+
+        Examples
+        --------
+        >>> uids = source.instances(study_uid, series_uid)  # doctest: +SKIP
+        >>> datasets = source.fetch_instances(study_uid, series_uid, uids)  # doctest: +SKIP
+        """
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(self.workers, thread_name_prefix="dicomweb-instances") as pool:
             return list(pool.map(lambda uid: self.instance(study_uid, series_uid, uid), sop_uids))
 
     def instances(self, study_uid: str, series_uid: str) -> list[str]:
-        """SOPInstanceUIDs of a series (QIDO-RS ``/instances``)."""
+        """SOPInstanceUIDs of a series (QIDO-RS ``/instances``).
+
+        Examples
+        --------
+        >>> len(source.instances(study_uid, series_uid))  # doctest: +SKIP
+        300
+        """
         path = f"studies/{_uid(study_uid)}/series/{_uid(series_uid)}/instances"
         items = self.session.get_json(path, what=f"instances of series {series_uid}")
         return [_text_of(item, "SOPInstanceUID") for item in items]
@@ -549,6 +596,12 @@ class DicomWebSource:
         Returns
         -------
         dicom_widgets.deid.Report
+
+        Examples
+        --------
+        >>> report = source.anonymize_series(study_uid, series_uid, "out")  # doctest: +SKIP
+        >>> report.counts()  # doctest: +SKIP
+        {'written': 300}
         """
         from ..deid import anonymize_files
 
@@ -568,6 +621,12 @@ class DicomWebSource:
         ------
         DicomWebResponseError
             When the server reports instances it did not store.
+
+        Examples
+        --------
+        >>> other = connect("http://127.0.0.1:8043/dicom-web")  # doctest: +SKIP
+        >>> other.store(report.written)  # doctest: +SKIP
+        300
         """
         boundary = uuid.uuid4().hex
         body = io.BytesIO()
