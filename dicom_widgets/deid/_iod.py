@@ -30,7 +30,14 @@ from dataclasses import dataclass
 
 from pydicom.dataset import Dataset
 
-__all__ = ["resolve_compound", "attribute_type", "REQUIREMENTS", "ENHANCED_SOP_CLASSES"]
+__all__ = [
+    "resolve_compound",
+    "attribute_type",
+    "dummy_item",
+    "DUMMY_ITEMS",
+    "REQUIREMENTS",
+    "ENHANCED_SOP_CLASSES",
+]
 
 # SOP Classes whose IODs use the multi-frame functional group modules and Enhanced General
 # Equipment (Device Serial Number Type 1; Content Date/Time Type 1; Acquisition DateTime 1C).
@@ -232,3 +239,133 @@ def resolve_compound(
             ]
             return action, f"{code} -> {action}: {label}"
     return choices[0], f"{code} -> {choices[0]}"
+
+
+# -- dummy sequence items (D on an SQ) ---------------------------------------------------------
+# D replaces a sequence by one item holding only what the IOD requires of an item of it,
+# with dummy values (PS3.15 E.1.1: "a non-zero length value ... consistent with the VR"; an
+# empty sequence would be Z). The templates name the macro or module table of PS3.3 (2026)
+# whose Type 1 attributes (and Type 2 ones, empty) they hold.
+_DUMMY_TEXT = "ANONYMIZED"
+_DUMMY_SCHEME = "99DEID"  # a private coding scheme (PS3.16 8.2: "99" prefix)
+
+
+def _code_item(_uid: str) -> Dataset:
+    item = Dataset()
+    item.CodeValue = _DUMMY_TEXT
+    item.CodingSchemeDesignator = _DUMMY_SCHEME
+    item.CodeMeaning = _DUMMY_TEXT
+    return item
+
+
+def _verifying_observer(_uid: str) -> Dataset:
+    item = Dataset()
+    item.VerifyingObserverName = _DUMMY_TEXT
+    item.VerifyingObserverIdentificationCodeSequence = []  # Type 2
+    item.VerifyingOrganization = _DUMMY_TEXT
+    item.VerificationDateTime = "19000101000000"
+    return item
+
+
+def _content_item(uid: str) -> Dataset:
+    item = Dataset()
+    item.RelationshipType = "CONTAINS"
+    item.ValueType = "TEXT"
+    item.ConceptNameCodeSequence = [_code_item(uid)]
+    item.TextValue = _DUMMY_TEXT
+    return item
+
+
+def _text_object(_uid: str) -> Dataset:
+    text = Dataset()
+    text.UnformattedTextValue = _DUMMY_TEXT
+    text.AnchorPointAnnotationUnits = "PIXEL"
+    text.AnchorPoint = [0.0, 0.0]
+    text.AnchorPointVisibility = "N"
+    return text
+
+
+def _graphic_annotation(uid: str) -> Dataset:
+    item = Dataset()
+    item.GraphicLayer = _DUMMY_TEXT
+    item.TextObjectSequence = [_text_object(uid)]
+    return item
+
+
+def _flow_identifier(_uid: str) -> Dataset:
+    item = Dataset()
+    item.FlowIdentifier = b"\x00\x00"
+    return item
+
+
+def _waveform_annotation(_uid: str) -> Dataset:
+    item = Dataset()
+    item.UnformattedTextValue = _DUMMY_TEXT
+    item.ReferencedWaveformChannels = [1, 1]
+    return item
+
+
+def _person_identification(uid: str) -> Dataset:
+    item = Dataset()
+    item.PersonIdentificationCodeSequence = [_code_item(uid)]
+    item.InstitutionName = _DUMMY_TEXT  # 1C: a name or a code of the institution
+    return item
+
+
+def _sop_instance_reference(uid: str) -> Dataset:
+    item = Dataset()
+    item.ReferencedSOPClassUID = "1.2.840.10008.3.1.2.3.3"  # Modality Performed Procedure Step
+    item.ReferencedSOPInstanceUID = uid
+    return item
+
+
+#: Sequence keyword -> (template, what PS3.3 defines the item as). Sequences whose name ends
+#: in ``CodeSequence`` not listed here hold Code Sequence Macro items (PS3.3 Table 8.8-1).
+DUMMY_ITEMS: dict[str, tuple[Callable[[str], Dataset], str]] = {
+    "PersonIdentificationCodeSequence": (_code_item, "Code Sequence Macro"),
+    "InstitutionCodeSequence": (_code_item, "Code Sequence Macro"),
+    "VerifyingObserverSequence": (_verifying_observer, "SR Document General Module, C.17.2"),
+    "ContentSequence": (_content_item, "a TEXT content item, Document Content Macro C.17.3"),
+    "GraphicAnnotationSequence": (_graphic_annotation, "Graphic Annotation Module, C.10.5"),
+    "FlowIdentifierSequence": (_flow_identifier, "Flow Identifier Sequence item"),
+    "WaveformAnnotationSequence": (_waveform_annotation, "Waveform Annotation Module, C.10.10"),
+    "OperatorIdentificationSequence": (
+        _person_identification,
+        "Person Identification Macro, Table 10-1",
+    ),
+    "ReferencedPerformedProcedureStepSequence": (
+        _sop_instance_reference,
+        "SOP Instance Reference Macro, Table 10-11",
+    ),
+}
+
+
+def dummy_item(keyword: str, dummy_uid: str) -> tuple[Dataset, str]:
+    """The one item of a dummy sequence (action D on an SQ), and what it is.
+
+    Parameters
+    ----------
+    keyword : str
+        The sequence's keyword.
+    dummy_uid : str
+        A UID to use where the item needs an instance UID (the engine passes a keyed one).
+
+    Returns
+    -------
+    (Dataset, str)
+        The item, and the PS3.3 definition it follows (``""`` with an empty item when no
+        template is known: it still holds nothing of the original).
+
+    Examples
+    --------
+    >>> item, what = dummy_item("PersonIdentificationCodeSequence", "2.25.1")
+    >>> item.CodeValue, item.CodingSchemeDesignator, what
+    ('ANONYMIZED', '99DEID', 'Code Sequence Macro')
+    """
+    found = DUMMY_ITEMS.get(keyword)
+    if found is None and keyword.endswith("CodeSequence"):
+        found = (_code_item, "Code Sequence Macro")
+    if found is None:
+        return Dataset(), ""
+    template, what = found
+    return template(dummy_uid), what

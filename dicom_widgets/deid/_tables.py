@@ -22,6 +22,10 @@ __all__ = [
     "content_item_rules",
     "private_rule",
     "repeating_rules",
+    "is_private_group",
+    "is_private_creator",
+    "is_overlay_group",
+    "is_curve_group",
 ]
 
 #: Edition of PS3.15 the shipped tables come from; recorded in De-identification Method.
@@ -42,6 +46,26 @@ OPTION_COLUMNS: dict[str, str] = {
     "clean_structured_content": "clean_struct_cont",
     "clean_graphics": "clean_graph",
 }
+
+
+def is_private_group(group: int) -> bool:
+    """Whether ``group`` is private (odd; PS3.5 7.8): the table's ``gggg,eeee`` row."""
+    return bool(group & 1)
+
+
+def is_private_creator(tag: int) -> bool:
+    """Whether ``tag`` is a Private Creator Data Element ``(gggg,0010-00FF)`` (PS3.5 7.8.1)."""
+    return is_private_group(tag >> 16) and 0x0010 <= (tag & 0xFFFF) <= 0x00FF
+
+
+def is_overlay_group(group: int) -> bool:
+    """Whether ``group`` is an Overlay Plane group ``60xx`` (even 6000-601E; PS3.3 C.9.2)."""
+    return 0x6000 <= group <= 0x601E and not group & 1
+
+
+def is_curve_group(group: int) -> bool:
+    """Whether ``group`` is a (retired) Curve group ``50xx`` (even 5000-501E; PS3.3 C.10.2)."""
+    return 0x5000 <= group <= 0x501E and not group & 1
 
 
 def _option_code(options: tuple[tuple[str, str], ...], option: str) -> str:
@@ -164,11 +188,11 @@ def rule_for(tag: int) -> TableRule | None:
     if rule is not None:
         return rule
     group = tag >> 16
-    if group & 1:
+    if is_private_group(group):
         return private
-    if 0x6000 <= group <= 0x601E:
+    if is_overlay_group(group):
         return overlay.get(tag & 0xFFFF)
-    if 0x5000 <= group <= 0x501E:
+    if is_curve_group(group):
         return curve.get(-1)
     return None
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import copy
 import html
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from pydicom import config
 from pydicom.datadict import dictionary_VR, keyword_for_tag, tag_for_keyword
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
@@ -17,9 +18,18 @@ from pydicom.sequence import Sequence
 from pydicom.tag import BaseTag, Tag
 
 from .._compat import normalize_unknown_vrs
-from ._iod import resolve_compound
+from ._iod import dummy_item, resolve_compound
 from ._private import is_safe_private
-from ._tables import EDITION, TableRule, content_item_rules, rule_for
+from ._tables import (
+    EDITION,
+    TableRule,
+    content_item_rules,
+    is_curve_group,
+    is_overlay_group,
+    is_private_creator,
+    is_private_group,
+    rule_for,
+)
 from ._values import BINARY_VRS, TEXT_VRS, dummy_value, redact_text, shift_da, shift_dt, shift_tm
 from .context import DeidContext
 from .profile import BASIC_CODE, OPTION_CODES, Profile
@@ -152,6 +162,9 @@ class Change:
         Values before and after (``None``: absent). Long and binary values are summarized.
     note : str
         How a compound code was resolved, or other detail.
+    removed_values : tuple of str
+        The text values inside the items of a removed, emptied or replaced sequence (what
+        the verifier searches the output for; re-identifying, so not in the repr).
     """
 
     path: str
@@ -164,6 +177,7 @@ class Change:
     before: str | None
     after: str | None
     note: str = ""
+    removed_values: tuple[str, ...] = field(default=(), repr=False, compare=False)
 
     @property
     def changed(self) -> bool:
@@ -492,8 +506,78 @@ def _html_or_pre(function: str, obj: Any) -> str:
     return render(obj)
 
 
+class _Element:
+    """The element a rule is being applied to, and the one place its change is recorded.
+
+    PS3.15 E.1.1 gives each attribute one action; this holds where the element is, which rule
+    and code decided, and its value before, so that each action only says what it did:
+    ``element.record(after, note)``.
+    """
+
+    __slots__ = ("engine", "ds", "tag", "path", "vr", "action", "code", "rule", "before")
+
+    def __init__(
+        self,
+        engine: _Engine,
+        ds: Dataset,
+        tag: int,
+        path: str,
+        vr: str,
+        *,
+        action: str = "",
+        code: str = "",
+        rule: str = "basic",
+        before: Any = None,
+    ) -> None:
+        self.engine, self.ds, self.tag, self.path, self.vr = engine, ds, int(tag), path, vr
+        self.action, self.code, self.rule, self.before = action, code, rule, before
+
+    def record(
+        self,
+        after: Any,
+        note: str = "",
+        *,
+        action: str | None = None,
+        before_summary: str | None = None,
+        after_summary: str | None = None,
+        removed_values: tuple[str, ...] = (),
+    ) -> None:
+        """Record the element's change: its value after (``_ABSENT``: removed) and a note.
+
+        ``action`` overrides the element's own when the rule could not be applied as is (a
+        date that cannot be shifted is emptied: ``Z``). ``removed_values`` are the text values
+        of removed or replaced sequence items, searched for by the verifier.
+        """
+        vr = self.vr
+        if before_summary is None:
+            before_summary = None if self.before is _ABSENT else _summary(self.before, vr)
+        self.engine.changes.append(
+            Change(
+                self.path,
+                self.tag,
+                _keyword(self.tag),
+                vr,
+                action or self.action,
+                self.code,
+                self.rule,
+                before_summary,
+                after_summary
+                if after_summary is not None
+                else (None if after is _ABSENT else _summary(after, vr)),
+                note,
+                removed_values,
+            )
+        )
+
+
 class _Engine:
-    """One anonymization run over one dataset (state: the identifiers, the changes)."""
+    """One run of PS3.15 Annex E over one dataset (state: the identifiers, the changes).
+
+    The steps, in the order :func:`anonymize` calls them: :meth:`walk` (E.1.1 and Table
+    E.1-1 on every element at every level, E.3 options), :meth:`file_meta`, :meth:`preamble`,
+    :meth:`dataset_warnings` (E.3.1 burned-in annotation) and :meth:`markers` (E.1.1 and
+    E.3: the de-identification markers).
+    """
 
     def __init__(
         self,
@@ -543,11 +627,7 @@ class _Engine:
         )
         # One alternation finds whether any identifier occurs (redaction then goes pattern by
         # pattern, longest first).
-        self.detector = (
-            re.compile("|".join(f"(?:{p.pattern})" for p in self.patterns), re.IGNORECASE)
-            if self.patterns
-            else None
-        )
+        self.detector = _detector(tuple(p.pattern for p in self.patterns))
         self.pixel_cleaned = pixel_cleaned
         self.uids_used: dict[str, str] = {}
         self.date_offset: int | None = None
@@ -561,57 +641,44 @@ class _Engine:
         ]
 
     # -- recording -----------------------------------------------------------------------
-    def record(
-        self,
-        path: str,
-        tag: int,
-        vr: str,
-        action: str,
-        table_code: str,
-        rule: str,
-        before: Any,
-        after: Any,
-        note: str = "",
-        *,
-        before_vr: str | None = None,
-    ) -> None:
-        self.changes.append(
-            Change(
-                path,
-                int(tag),
-                _keyword(int(tag)),
-                vr,
-                action,
-                table_code,
-                rule,
-                None if before is _ABSENT else _summary(before, before_vr or vr),
-                None if after is _ABSENT else _summary(after, vr),
-                note,
-            )
-        )
+    def element(
+        self, ds: Dataset, tag: int, path: str, vr: str, before: Any = None, **rule: str
+    ) -> _Element:
+        """The context of one element (``rule``: ``action``, ``code``, ``rule``)."""
+        return _Element(self, ds, tag, path, vr, before=before, **rule)
 
     def warn(self, kind: str, path: str, message: str, resolved: bool = False) -> None:
         self.warnings.append(DeidWarning(kind, path, message, resolved))
 
     # -- rules -----------------------------------------------------------------------------
     def code_for(self, rule: TableRule) -> tuple[str, str]:
-        """(code, which rule fired) for a table row under the profile's options."""
+        """(code, which rule fired) for a row of Table E.1-1 under the profile's options.
+
+        PS3.15 E.3: each option replaces the Basic Profile's action where its column has a
+        code. Options disagree only on calibration dates (Retain Device Identity K against
+        Retain Longitudinal Modified Dates C): the more protective C wins.
+        """
         codes = [(rule.code_for(opt), opt) for opt in self.enabled]
         codes = [(c, o) for c, o in codes if c]
         if not codes:
             return rule.basic, "basic"
-        # Options disagree only on calibration dates (device K vs modified dates C): C wins.
         rank = {"X": 0, "Z": 1, "D": 2, "C": 3, "U": 4, "K": 5}
         codes.sort(key=lambda pair: rank.get(pair[0][0], 9))
         return codes[0]
 
     # -- walking ---------------------------------------------------------------------------
     def walk(self, ds: Dataset, prefix: str, parent: str, local: dict[int, str]) -> None:
+        """Apply the profile to every element of ``ds`` (PS3.15 E.1.1, Table E.1-1).
+
+        Every attribute gets the action of its row (compound codes resolved by the IOD,
+        :mod:`._iod`); overrides win; private elements follow the ``gggg,eeee`` row (E.3.10);
+        repeating groups their pattern rows (an overlay whose Overlay Data is removed loses
+        its whole 60xx group); attributes outside the table are handled by
+        :meth:`beyond_table`. ``local`` holds codes for content item values (Table E.3.4-1).
+        """
         tags = list(ds.keys())
         private_keep = self._private_decisions(ds, tags)
-        overlay_groups = {
-            t >> 16 for t in tags if 0x6000 <= (t >> 16) <= 0x601E and not (t >> 16) & 1
-        }
+        overlay_groups = {t >> 16 for t in tags if is_overlay_group(t >> 16)}
         overlay_removed = {
             g
             for g in overlay_groups
@@ -619,21 +686,7 @@ class _Engine:
             and "clean_graphics" not in self.options
         }
         for group in sorted(overlay_groups):
-            # Retired embedded overlays live in unused bits of the pixel data itself: removing
-            # the 60xx group does not remove them.
-            bits_tag, data_tag = (group << 16) | 0x0100, (group << 16) | 0x3000
-            if bits_tag in ds and data_tag not in ds:
-                try:
-                    bits = ds[bits_tag].value
-                except Exception:  # noqa: BLE001
-                    bits = None
-                if bits not in (None, 1, "", b""):
-                    self.warn(
-                        "overlay",
-                        _join(prefix, f"({group:04X},0100)"),
-                        "an overlay is embedded in unused bits of the pixel data; those bits "
-                        "still hold it after the 60xx group is removed: clean the pixel data",
-                    )
+            self._embedded_overlay(ds, group, prefix)
         for tag in tags:
             itag = int(tag)
             tag = BaseTag(itag)
@@ -641,11 +694,11 @@ class _Engine:
             if itag in _MARKER_TAGS and not prefix:
                 continue  # rewritten at the end
             if (
-                not group & 1
+                not is_private_group(group)
                 and tag.element != 0
                 and ds._dict[tag].VR in _INERT_VRS
                 and group not in overlay_groups
-                and not 0x5000 <= group <= 0x501E
+                and not is_curve_group(group)
                 and rule_for(itag) is None
                 and itag not in local
                 and self.profile.override_for(itag) is None
@@ -665,51 +718,65 @@ class _Engine:
                 # Group lengths are retired and recomputed by writers; drop them.
                 del ds[tag]
                 continue
-            override = self.profile.override_for(int(tag))
+            override = self.profile.override_for(itag)
             if override is not None:
                 self.apply_override(ds, elem, path, override)
                 continue
-            if group & 1:
+            if is_private_group(group):
                 self.private(ds, elem, path, private_keep)
                 continue
             if group in overlay_removed:
-                rule = rule_for(int(tag))
-                self.record(
+                rule = rule_for(itag)
+                element = self.element(
+                    ds,
+                    itag,
                     path,
-                    tag,
                     elem.VR,
-                    "X",
-                    rule.basic if rule else "",
-                    "basic"
-                    if rule
-                    else "beyond table: Overlay Plane removed with its Overlay Data (60xx,3000)",
                     elem.value,
-                    _ABSENT,
+                    action="X",
+                    code=rule.basic if rule else "",
+                    rule="basic" if rule else _OVERLAY_WITH_ITS_DATA,
                 )
                 del ds[tag]
+                element.record(_ABSENT)
                 continue
             vr = self._effective_vr(elem)
-            if int(tag) in local:
-                code = local[int(tag)]
+            if itag in local:
+                code = local[itag]
                 fired = (
                     "clean_structured_content"
                     if "clean_structured_content" in self.options
                     else "basic"
                 )
                 action = "U" if vr == "UI" and code == "D" else code
-                self.apply(
-                    ds, elem, vr, path, action, code, fired, "content item value", parent, local
-                )
+                self.apply(ds, elem, vr, path, action, code, fired, "content item value", local)
                 continue
-            rule = rule_for(int(tag))
+            rule = rule_for(itag)
             if rule is not None:
                 code, fired = self.code_for(rule)
                 action, note = resolve_compound(
                     code, elem.keyword or "", self.sop_class, parent, ds
                 )
-                self.apply(ds, elem, vr, path, action, code, fired, note, parent, local)
+                self.apply(ds, elem, vr, path, action, code, fired, note, local)
             else:
-                self.beyond_table(ds, elem, vr, path, parent, local)
+                self.beyond_table(ds, elem, vr, path, local)
+
+    def _embedded_overlay(self, ds: Dataset, group: int, prefix: str) -> None:
+        """Warn for a retired overlay embedded in unused pixel bits (PS3.15 E.3.3, Clean
+        Graphics): removing the 60xx group does not remove it from the pixel data."""
+        bits_tag, data_tag = (group << 16) | 0x0100, (group << 16) | 0x3000
+        if bits_tag in ds and data_tag not in ds:
+            try:
+                bits = ds[bits_tag].value
+            except Exception:  # noqa: BLE001
+                bits = None
+            if bits not in (None, 1, "", b""):
+                self.warn(
+                    "overlay",
+                    _join(prefix, f"({group:04X},0100)"),
+                    "an overlay is embedded in unused bits of the pixel data; those bits "
+                    "still hold it after the 60xx group is removed: clean the pixel data",
+                )
 
     def encodings(self, ds: Dataset) -> list[str]:
         """Codecs of ``ds`` (cached: pydicom recomputes them on every access)."""
@@ -729,11 +796,12 @@ class _Engine:
         private_keep: set[int],
         overlay_removed: set[int],
     ) -> bool:
-        """Remove a still-raw element whose action is X without decoding it (fast path).
+        """Apply X (or Z, D, U) to a still-raw element without decoding it (the fast path of
+        Table E.1-1: most rows remove).
 
-        Most of Table E.1-1 removes; converting each value only to throw it away costs more
-        than the rest of the work, so the value shown in the change list is decoded from the
-        raw bytes instead. Returns False when the element needs the full treatment.
+        Converting each value only to throw it away costs more than the rest of the work, so
+        the value shown in the change list is decoded from the raw bytes instead. Returns
+        False when the element needs the full treatment.
         """
         raw = ds._dict.get(tag)
         itag = int(tag)
@@ -743,13 +811,13 @@ class _Engine:
             return False
         group = itag >> 16
         vr = raw.VR
-        if group & 1:
+        if is_private_group(group):
             if itag in private_keep:
                 return False
             rule = rule_for(itag)
             assert rule is not None
             code, fired = self.code_for(rule)
-            note = "private creator" if 0x0010 <= (itag & 0xFFFF) <= 0x00FF else ""
+            note = "private creator" if is_private_creator(itag) else ""
             vr = vr or "UN"
         else:
             if vr in (None, "UN", "SQ") or itag in (0x00880200, 0x04000561):
@@ -757,30 +825,28 @@ class _Engine:
             rule = rule_for(itag)
             if group in overlay_removed:
                 code = rule.basic if rule else ""
-                fired = (
-                    "basic"
-                    if rule
-                    else "beyond table: Overlay Plane removed with its Overlay Data (60xx,3000)"
-                )
+                fired = "basic" if rule else _OVERLAY_WITH_ITS_DATA
                 note = ""
             elif rule is None:
                 return self._raw_beyond_table(ds, tag, raw, vr, local)
             else:
                 code, fired = self.code_for(rule)
                 action, note = resolve_compound(code, _keyword(itag), self.sop_class, parent, ds)
-                if action in ("Z", "D", "U") and vr not in ("SQ", "UN"):
-                    return self._raw_replace(ds, tag, raw, vr, action, code, fired, note, prefix)
+                if action in ("Z", "D", "U"):
+                    return self._raw_replace(ds, raw, vr, action, code, fired, note, prefix)
                 if action != "X":
                     return False
+        element = self.element(
+            ds, itag, _join(prefix, _name(itag)), vr, action="X", code=code, rule=fired
+        )
         before = _raw_text(raw, vr, self.encodings(ds))
         del ds[tag]
-        self.record(_join(prefix, _name(itag)), itag, vr, "X", code, fired, before, _ABSENT, note)
+        element.record(_ABSENT, note, before_summary=before)
         return True
 
     def _raw_replace(
         self,
         ds: Dataset,
-        tag: BaseTag,
         raw: Any,
         vr: str,
         action: str,
@@ -790,7 +856,7 @@ class _Engine:
         prefix: str,
     ) -> bool:
         """Z, D or U on a still-raw element: the new value needs no decoding of the old one."""
-        itag = int(tag)
+        itag = int(raw.tag)
         before = _raw_text(raw, vr, self.encodings(ds))
         if action == "Z":
             new: Any = _empty(vr)
@@ -802,8 +868,11 @@ class _Engine:
             return False  # U on a non-UI value: let the general path decide
         else:
             new = dummy_value(vr)
-        ds[tag] = DataElement(tag, vr, new)
-        self.record(_join(prefix, _name(itag)), itag, vr, action, code, fired, before, new, note)
+        ds._dict[raw.tag] = _new_element(raw.tag, vr, new)
+        element = self.element(
+            ds, itag, _join(prefix, _name(itag)), vr, action=action, code=code, rule=fired
+        )
+        element.record(new, note, before_summary=before)
         return True
 
     def _raw_beyond_table(
@@ -812,7 +881,7 @@ class _Engine:
         """Leave a raw element outside the table undecoded when nothing in it needs work."""
         if vr not in _DECODABLE_VRS or (vr in ("DA", "DT") and self.date_offset is not None):
             return False
-        if 0x6000 <= int(tag) >> 16 <= 0x601E:
+        if is_overlay_group(int(tag) >> 16):
             return False  # overlay free text has its own rule
         text = _raw_text_full(raw, self.encodings(ds))
         if vr == "UI":
@@ -830,7 +899,7 @@ class _Engine:
 
     def _effective_vr(self, elem: DataElement) -> str:
         vr = elem.VR
-        if vr == "UN" and not (elem.tag >> 16) & 1:
+        if vr == "UN" and not is_private_group(elem.tag >> 16):
             try:
                 known = dictionary_VR(elem.tag)
             except KeyError:
@@ -839,24 +908,24 @@ class _Engine:
         return vr
 
     def _unreadable(self, ds: Dataset, tag: BaseTag, prefix: str, exc: Exception) -> None:
+        """A value that cannot be parsed cannot be judged: removed unless the table keeps it."""
         path = _join(prefix, _name(tag))
-        rule = rule_for(int(tag)) if not (tag >> 16) & 1 else None
-        # A value that cannot be parsed cannot be judged: remove it unless the table keeps it.
+        rule = rule_for(int(tag)) if not is_private_group(tag >> 16) else None
         code = self.code_for(rule)[0] if rule else "X"
         keep = code == "K"
         if not keep:
             del ds[tag]
-        self.record(
-            path,
+        element = self.element(
+            ds,
             tag,
+            path,
             "??",
-            "K" if keep else "X",
-            code if rule else "",
-            "beyond table: unreadable value",
             "<unreadable>",
-            "<unreadable>" if keep else _ABSENT,
-            str(exc)[:200],
+            action="K" if keep else "X",
+            code=code if rule else "",
+            rule="beyond table: unreadable value",
         )
+        element.record("<unreadable>" if keep else _ABSENT, str(exc)[:200])
         self.warn(
             "invalid_value",
             path,
@@ -887,43 +956,50 @@ class _Engine:
             )
 
     def apply_override(self, ds: Dataset, elem: DataElement, path: str, override: Any) -> None:
+        """A user's decision for one attribute, which wins over Table E.1-1 at every level."""
         self._special(int(elem.tag), path, removed=override.action in ("remove", "empty"))
         vr = self._effective_vr(elem)
         if vr != elem.VR:
             elem = _reinterpret(ds, elem, vr)
             vr = elem.VR if elem.VR != "UN" else vr
         before = elem.value
+        element = self.element(ds, elem.tag, path, vr, before, rule="override")
         if override.action == "keep":
             rule = rule_for(int(elem.tag))
-            code = self.code_for(rule)[0] if rule is not None else ""
-            self.record(path, elem.tag, vr, "K", code, "override", before, before)
-            if code and code != "K" and before not in (None, "", b"", []):
+            element.code = self.code_for(rule)[0] if rule is not None else ""
+            element.action = "K"
+            element.record(before)
+            if element.code and element.code != "K" and before not in (None, "", b"", []):
                 # The user keeps what the profile would remove: that is their decision, but
                 # the dataset can no longer claim Patient Identity Removed = YES.
                 self.warn(
                     "override_keeps",
                     path,
                     f"override keeps {_name(int(elem.tag))}, which the profile would act on "
-                    f"({code}); Patient Identity Removed stays NO",
+                    f"({element.code}); Patient Identity Removed stays NO",
                 )
             if vr == "SQ":
                 for i, item in enumerate(elem.value):
                     self.walk(item, f"{path}[{i}]", elem.keyword or "", {})
             return
+        removed = _sequence_text(before) if vr == "SQ" else ()
         if override.action == "remove":
             del ds[elem.tag]
-            self.record(path, elem.tag, vr, "X", "", "override", before, _ABSENT)
+            element.action = "X"
+            element.record(_ABSENT, removed_values=removed)
             return
         if override.action == "empty":
             elem.value = [] if vr == "SQ" else _empty(vr)
-            self.record(path, elem.tag, vr, "Z", "", "override", before, elem.value)
+            element.action = "Z"
+            element.record(elem.value, removed_values=removed)
             return
         if vr != elem.VR:
             elem.VR = vr
         elem.value = override.value
-        self.record(path, elem.tag, vr, "R", "", "override", before, elem.value, before_vr=vr)
+        element.action = "R"
+        element.record(elem.value, removed_values=removed)
 
-    # -- the actions ------------------------------------------------------------------------
+    # -- the actions (PS3.15 E.1.1, Table E.1-1's codes) ------------------------------------
     def apply(
         self,
         ds: Dataset,
@@ -934,187 +1010,152 @@ class _Engine:
         code: str,
         fired: str,
         note: str,
-        parent: str,
         local: dict[int, str],
     ) -> None:
+        """Apply one resolved action code to ``elem`` through :data:`ACTIONS`."""
         tag = elem.tag
-        self._special(int(tag), path, removed=action in ("X", "Z"))
+        self._special(int(tag), path, removed=action in ("X", "Z", "D"))
         if vr != elem.VR:
             # Public element stored as UN: reinterpret with the dictionary VR first.
             elem = _reinterpret(ds, elem, vr)
             vr = elem.VR if elem.VR != "UN" else vr
-        before = elem.value
-        if action == "X":
-            del ds[tag]
-            self.record(path, tag, vr, "X", code, fired, before, _ABSENT, note)
-            return
-        if action == "Z":
-            elem.value = [] if vr == "SQ" else _empty(vr)
-            self.record(path, tag, vr, "Z", code, fired, before, elem.value, note)
-            return
-        if action == "K":
-            self.record(path, tag, vr, "K", code, fired, before, before, note)
-            if vr == "SQ":
-                self._walk_items(elem, path, local)
-            elif vr == "UI" and self.patient_id_digits:
-                self._uid_identifier_check(elem, path)
-            elif vr in TEXT_VRS:
-                self._scan_text(elem, path, vr, redact=fired not in ("override",))
-            return
-        if action == "U":
-            if vr == "SQ":
-                self.record(
-                    path,
-                    tag,
-                    vr,
-                    "U",
-                    code,
-                    fired,
-                    before,
-                    before,
-                    note or "items kept, UIDs inside remapped",
-                )
-                self._walk_items(elem, path, local)
-                return
-            elem.value = self._remap(elem.value)
-            self.record(path, tag, vr, "U", code, fired, before, elem.value, note)
-            return
-        if action == "D":
-            if vr == "SQ":
-                self.record(
-                    path,
-                    tag,
-                    vr,
-                    "D",
-                    code,
-                    fired,
-                    before,
-                    before,
-                    note or "sequence kept; every item de-identified",
-                )
-                sub = dict(local)
-                if int(tag) == _CONTENT_SEQUENCE:
-                    sub[_TEXT_VALUE] = "D"  # report text replaced by a dummy value
-                self._walk_items(elem, path, sub)
-                return
-            if vr == "UI":
-                elem.value = self._remap(elem.value)
-            else:
-                elem.value = dummy_value(vr)
-            self.record(path, tag, vr, "D", code, fired, before, elem.value, note)
-            return
-        if action == "C":
-            self.clean(ds, elem, vr, path, code, fired, note, local)
-            return
-        raise AssertionError(f"unknown action {action!r}")  # pragma: no cover
+        element = self.element(ds, tag, path, vr, elem.value, action=action, code=code, rule=fired)
+        handler = ACTIONS.get(action)
+        if handler is None:  # pragma: no cover - the tables hold no other code
+            raise AssertionError(f"unknown action {action!r}")
+        handler(self, element, elem, note, local)
 
-    def clean(
-        self,
-        ds: Dataset,
-        elem: DataElement,
-        vr: str,
-        path: str,
-        code: str,
-        fired: str,
-        note: str,
-        local: dict[int, str],
+    def remove(self, element: _Element, elem: DataElement, note: str, local: LocalCodes) -> None:
+        """X: remove the attribute (the text values of a removed sequence go to the verifier)."""
+        removed = _sequence_text(element.before) if element.vr == "SQ" else ()
+        del element.ds[elem.tag]
+        element.record(_ABSENT, note, removed_values=removed)
+
+    def empty(self, element: _Element, elem: DataElement, note: str, local: LocalCodes) -> None:
+        """Z: replace with a zero-length value (a sequence with no items)."""
+        removed = _sequence_text(element.before) if element.vr == "SQ" else ()
+        elem.value = [] if element.vr == "SQ" else _empty(element.vr)
+        element.record(elem.value, note, removed_values=removed)
+
+    def dummy(self, element: _Element, elem: DataElement, note: str, local: LocalCodes) -> None:
+        """D: replace with a non-zero-length dummy value consistent with the VR.
+
+        A UID gets its keyed remapping (a dummy UID would break references). A sequence gets
+        one item holding only what the IOD requires of that item, with dummy values
+        (:func:`._iod.dummy_item`); nothing of the original items is kept, and their text
+        values go to the verifier.
+        """
+        vr = element.vr
+        if vr == "SQ":
+            removed = _sequence_text(element.before)
+            item, template = dummy_item(elem.keyword or "", self._remap_one(_DUMMY_UID_SEED))
+            elem.value = Sequence([item])
+            what = (
+                f"{template}, dummy values"
+                if template
+                else "no item template known: one empty item"
+            )
+            element.record(
+                elem.value,
+                _join_notes(note, f"replaced by a dummy sequence: one item ({what})"),
+                after_summary="<1 dummy item>",
+                removed_values=removed,
+            )
+            return
+        elem.value = self._remap(elem.value) if vr == "UI" else dummy_value(vr)
+        element.record(elem.value, note)
+
+    def keep(self, element: _Element, elem: DataElement, note: str, local: LocalCodes) -> None:
+        """K: keep the attribute; what is inside it is still looked at (items by the same
+        rules, UIDs for embedded identifiers, free text for the patient's identifiers)."""
+        element.record(element.before, note)
+        vr = element.vr
+        if vr == "SQ":
+            self._walk_items(elem, element.path, local)
+        elif vr == "UI" and self.patient_id_digits:
+            self._uid_identifier_check(elem, element.path)
+        elif vr in TEXT_VRS:
+            self._scan_text(element.ds, elem, element.path, vr, redact=element.rule != "override")
+
+    def remap_uids(
+        self, element: _Element, elem: DataElement, note: str, local: LocalCodes
     ) -> None:
-        before = elem.value
-        tag = elem.tag
+        """U: replace UIDs with keyed, consistent ones; U* on a sequence keeps its items and
+        remaps the UIDs inside them."""
+        if element.vr == "SQ":
+            element.record(element.before, note or "items kept, UIDs inside remapped")
+            self._walk_items(elem, element.path, local)
+            return
+        elem.value = self._remap(elem.value)
+        element.record(elem.value, note)
+
+    def clean(self, element: _Element, elem: DataElement, note: str, local: LocalCodes) -> None:
+        """C: replace with values of similar meaning known not to identify (PS3.15 E.3.5 to
+        E.3.7: dates shifted, text redacted, sequence items cleaned; E.3.4 content items by
+        Table E.3.4-1; E.3.3 graphics kept for review)."""
+        before, vr = element.before, element.vr
         if vr in ("DA", "DT", "TM"):
             if self.date_offset is None:
                 # C on a date only comes from the modified-dates option; be safe otherwise.
                 elem.value = _empty(vr)
-                self.record(path, tag, vr, "Z", code, fired, before, elem.value, "no date offset")
+                element.record(elem.value, "no date offset", action="Z")
                 return
             try:
                 elem.value = self._shift(before, vr)
             except ValueError as exc:
                 elem.value = _empty(vr)
-                self.record(
-                    path, tag, vr, "Z", code, fired, before, elem.value, f"not shiftable: {exc}"
-                )
+                element.record(elem.value, f"not shiftable: {exc}", action="Z")
                 self.warn(
                     "invalid_value",
-                    path,
+                    element.path,
                     f"invalid {vr} value emptied instead of shifted: {exc}",
                     True,
                 )
                 return
-            self.record(
-                path,
-                tag,
-                vr,
-                "C",
-                code,
-                fired,
-                before,
-                elem.value,
-                f"shifted {self.date_offset:+d} days" if vr != "TM" else "kept: whole-day shift",
-            )
+            shifted = f"shifted {self.date_offset:+d} days" if vr != "TM" else ""
+            element.record(elem.value, shifted or "kept: whole-day shift")
             return
         if vr == "SQ":
-            if int(tag) == _CONTENT_SEQUENCE and fired == "clean_structured_content":
-                self.record(
-                    path,
-                    tag,
-                    vr,
-                    "C",
-                    code,
-                    fired,
-                    before,
-                    before,
-                    "content items cleaned per Table E.3.4-1",
-                )
-                self._clean_content(elem, path, local)
+            if elem.tag == _CONTENT_SEQUENCE and element.rule == "clean_structured_content":
+                element.record(before, "content items cleaned per Table E.3.4-1")
+                self._clean_content(elem, element.path, local)
                 return
-            self.record(path, tag, vr, "C", code, fired, before, before, "items kept and cleaned")
-            self._walk_items(elem, path, local)
+            element.record(before, "items kept and cleaned")
+            self._walk_items(elem, element.path, local)
             return
         if vr in TEXT_VRS:
             value = elem.value
-            text = (
-                "\\".join(map(str, value))
-                if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue"
-                else str(value or "")
-            )
+            text = "\\".join(map(str, value)) if _is_multi(value) else str(value or "")
             new, changed = redact_text(text, self.patterns)
             if changed:
                 elem.value = new
-            self.record(
-                path,
-                tag,
-                vr,
-                "C",
-                code,
-                fired,
-                before,
+            element.record(
                 elem.value,
                 "patient identifiers redacted" if changed else "no patient identifier found",
             )
             return
         if vr in BINARY_VRS or vr in ("OW", "OB"):
             # Overlay or curve bitmaps: nothing to clean automatically, so a person must look.
-            self.record(path, tag, vr, "C", code, fired, before, before, "kept: needs review")
+            element.record(before, "kept: needs review")
             self.warn(
                 "graphics",
-                path,
+                element.path,
                 "graphic data kept under Clean Graphics; review it for burned-in identifiers",
             )
             return
-        self.record(path, tag, vr, "C", code, fired, before, before, "kept (nothing to clean)")
+        element.record(before, "kept (nothing to clean)")
 
     def _shift(self, value: Any, vr: str) -> Any:
         assert self.date_offset is not None
         fn = {"DA": shift_da, "DT": shift_dt, "TM": shift_tm}[vr]
-        if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
+        if _is_multi(value):
             return [fn(str(v), self.date_offset) for v in value]
         if value is None or str(value) == "":
             return value
         return fn(str(value), self.date_offset)
 
     def _remap(self, value: Any) -> Any:
-        if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
+        if _is_multi(value):
             return [self._remap_one(str(v)) for v in value]
         if value is None or str(value).strip() == "":
             return value
@@ -1131,15 +1172,21 @@ class _Engine:
 
     # -- beyond the table ----------------------------------------------------------------
     def beyond_table(
-        self, ds: Dataset, elem: DataElement, vr: str, path: str, parent: str, local: dict[int, str]
+        self, ds: Dataset, elem: DataElement, vr: str, path: str, local: dict[int, str]
     ) -> None:
+        """Attributes Table E.1-1 does not list (PS3.15 E.1.1 leaves them to the tool).
+
+        Overlay Description and Label (60xx,0022/1500) are free text: removed. Sequences are
+        walked. Instance UIDs are remapped (they can embed MRNs and dates); under Retain
+        Longitudinal Modified Dates every DA and DT is shifted with the others; free text is
+        searched for the patient's identifiers and redacted.
+        """
         tag = int(elem.tag)
-        group = tag >> 16
-        if 0x6000 <= group <= 0x601E and (tag & 0xFFFF) in (0x0022, 0x1500):
-            # Overlay Description / Overlay Label are free text where operators type names.
-            before = elem.value
+        element = self.element(ds, tag, path, vr, elem.value)
+        if is_overlay_group(tag >> 16) and (tag & 0xFFFF) in (0x0022, 0x1500):
             del ds[elem.tag]
-            self.record(path, tag, vr, "X", "", "beyond table: overlay free text", before, _ABSENT)
+            element.action, element.rule = "X", "beyond table: overlay free text"
+            element.record(_ABSENT)
             self.warn(
                 "overlay",
                 path,
@@ -1153,60 +1200,42 @@ class _Engine:
         if vr == "UI":
             keyword = elem.keyword or ""
             value = elem.value
-            values = (
-                list(value)
-                if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue"
-                else [value]
-            )
+            values = list(value) if _is_multi(value) else [value]
             if (
                 "retain_uids" not in self.options
                 and keyword not in _UID_KEEP
                 and any(v and not str(v).startswith(_DICOM_UID_ROOT) for v in values)
             ):
-                before = elem.value
                 elem.value = self._remap(value)
-                self.record(
-                    path,
-                    tag,
-                    vr,
-                    "U",
-                    "",
-                    "beyond table: instance UID not in Table E.1-1",
-                    before,
-                    elem.value,
-                    "remapped: UIDs may embed identifiers",
-                )
+                element.action = "U"
+                element.rule = "beyond table: instance UID not in Table E.1-1"
+                element.record(elem.value, "remapped: UIDs may embed identifiers")
             elif self.patient_id_digits:
                 self._uid_identifier_check(elem, path)
             return
         if vr in ("DA", "DT") and self.date_offset is not None:
-            before = elem.value
             try:
-                elem.value = self._shift(before, vr)
+                elem.value = self._shift(element.before, vr)
             except ValueError as exc:
                 elem.value = _empty(vr)
                 self.warn("invalid_value", path, f"invalid {vr} value emptied: {exc}", True)
-            self.record(
-                path,
-                tag,
-                vr,
-                "C",
-                "",
-                "beyond table: date shifted with the others (modified dates)",
-                before,
-                elem.value,
-            )
+            element.action = "C"
+            element.rule = "beyond table: date shifted with the others (modified dates)"
+            element.record(elem.value)
             return
         if vr in TEXT_VRS:
-            self._scan_text(elem, path, vr, redact=True)
+            self._scan_text(ds, elem, path, vr, redact=True)
 
-    def _scan_text(self, elem: DataElement, path: str, vr: str, *, redact: bool) -> None:
+    def _scan_text(
+        self, ds: Dataset, elem: DataElement, path: str, vr: str, *, redact: bool
+    ) -> None:
+        """Redact the patient's identifiers (and staff and site names) from free text."""
         if not self.patterns:
             return
         value = elem.value
         if value is None or value == "":
             return
-        multi = isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue"
+        multi = _is_multi(value)
         texts = [str(v) for v in value] if multi else [str(value)]
         new_texts = []
         hit = False
@@ -1217,19 +1246,17 @@ class _Engine:
         if not hit:
             return
         if redact:
-            before = elem.value
-            elem.value = new_texts if multi else new_texts[0]
-            self.record(
-                path,
+            element = self.element(
+                ds,
                 elem.tag,
+                path,
                 vr,
-                "C",
-                "",
-                "beyond table: patient identifier in free text",
-                before,
                 elem.value,
-                "redacted",
+                action="C",
+                rule="beyond table: patient identifier in free text",
             )
+            elem.value = new_texts if multi else new_texts[0]
+            element.record(elem.value, "redacted")
             self.warn(
                 "phi_in_text",
                 path,
@@ -1245,6 +1272,7 @@ class _Engine:
             )
 
     def _uid_identifier_check(self, elem: DataElement, path: str) -> None:
+        """Warn when a kept UID embeds a patient identifier's digits (E.3.9 Retain UIDs)."""
         text = str(elem.value)
         for pid in self.patient_id_digits:
             digits = re.sub(r"\D", "", pid)
@@ -1258,13 +1286,13 @@ class _Engine:
 
     # -- private elements ------------------------------------------------------------------
     def _private_decisions(self, ds: Dataset, tags: Iterable[int]) -> set[int]:
-        """Tags of private elements (and their creators) the profile keeps."""
+        """Tags of private elements (and their creators) kept by Retain Safe Private (E.3.10)."""
         if "retain_safe_private" not in self.options:
             return set()
         keep: set[int] = set()
         for tag in tags:
             group, element = tag >> 16, tag & 0xFFFF
-            if not group & 1 or element < 0x1000:
+            if not is_private_group(group) or element < 0x1000:
                 continue
             creator_tag = (group << 16) | (element >> 8)
             try:
@@ -1277,32 +1305,32 @@ class _Engine:
         return keep
 
     def private(self, ds: Dataset, elem: DataElement, path: str, keep: set[int]) -> None:
+        """The ``gggg,eeee`` row: private elements removed, unless safe and retained (E.3.10)."""
         rule = rule_for(int(elem.tag))
         assert rule is not None
         code, fired = self.code_for(rule)
-        element = elem.tag & 0xFFFF
+        element = self.element(ds, elem.tag, path, elem.VR, elem.value, code=code, rule=fired)
         if int(elem.tag) in keep:
-            self.record(
-                path,
-                elem.tag,
-                elem.VR,
-                "C",
-                code,
-                fired,
-                elem.value,
+            element.action = "C"
+            element.record(
                 elem.value,
                 "private creator of a safe attribute"
-                if element < 0x1000
+                if (elem.tag & 0xFFFF) < 0x1000
                 else "safe private attribute kept",
             )
             return
-        before = elem.value if elem.VR != "SQ" else elem.value
+        removed = _sequence_text(elem.value) if elem.VR == "SQ" else ()
         del ds[elem.tag]
-        note = "private creator" if 0x0010 <= element <= 0x00FF else ""
-        self.record(path, elem.tag, elem.VR, "X", code, fired, before, _ABSENT, note)
+        element.action = "X"
+        element.record(
+            _ABSENT,
+            "private creator" if is_private_creator(int(elem.tag)) else "",
+            removed_values=removed,
+        )
 
     # -- structured content ----------------------------------------------------------------
     def _clean_content(self, elem: DataElement, path: str, local: dict[int, str]) -> None:
+        """Clean Structured Content (PS3.15 E.3.4): content items by Table E.3.4-1."""
         table = content_item_rules()
         keep_items = []
         for i, item in enumerate(elem.value or []):
@@ -1324,16 +1352,21 @@ class _Engine:
                 code = codes[0] if codes else row.basic
                 action = code.split("/")[0]  # X/D: the item is optional in its template -> X
                 if action == "X":
-                    self.record(
-                        item_path,
+                    element = self.element(
+                        item,
                         _CONTENT_SEQUENCE,
+                        item_path,
                         "SQ",
-                        "X",
-                        code,
-                        "clean_structured_content",
                         f"content item {row.code_meaning}",
+                        action="X",
+                        code=code,
+                        rule="clean_structured_content",
+                    )
+                    element.record(
                         _ABSENT,
                         f"Table E.3.4-1 ({row.code_value}, {row.coding_scheme})",
+                        before_summary=f"content item {row.code_meaning}",
+                        removed_values=_sequence_text([item]),
                     )
                     continue
                 value_tag = _SR_VALUE_TAG.get(str(item.get("ValueType", "")))
@@ -1346,50 +1379,51 @@ class _Engine:
 
     # -- markers and dataset-level warnings ------------------------------------------------
     def dataset_warnings(self, ds: Dataset) -> None:
+        """Burned-in annotation (PS3.15 E.3.1): Burned In Annotation NO once the pixels were
+        cleaned; a warning (which keeps Patient Identity Removed NO) while it is YES, or
+        missing on a modality that often burns text in."""
         modality = str(_peek(ds, "Modality") or "").upper()
-        if self.has_pixel_data:
-            burned = str(_peek(ds, "BurnedInAnnotation") or "").upper()
-            if self.pixel_cleaned and burned != "NO":
-                # PS3.15 E.3.1: once the annotation is removed, Burned In Annotation is NO.
-                before = ds[0x00280301].value if 0x00280301 in ds else _ABSENT
-                ds.BurnedInAnnotation = "NO"
-                self.record(
-                    "BurnedInAnnotation",
-                    0x00280301,
-                    "CS",
-                    "R",
-                    "",
-                    "clean_pixel_data",
-                    before,
-                    "NO",
-                    "pixel regions blanked",
-                )
-            risky = modality in BURNED_IN_MODALITIES or self.sop_class.startswith(_SC_PREFIX)
-            if burned == "YES" or (risky and burned != "NO"):
-                state = "YES" if burned == "YES" else "missing"
-                self.warn(
-                    "burned_in_annotation",
-                    "BurnedInAnnotation",
-                    f"Burned In Annotation is {state} on a {modality or 'secondary capture'} image: "
-                    "pixel data may show names or IDs; clean the pixels (pixel_regions=...) or review them",
-                    resolved=self.pixel_cleaned,
-                )
+        if not self.has_pixel_data:
+            return
+        burned = str(_peek(ds, "BurnedInAnnotation") or "").upper()
+        if self.pixel_cleaned and burned != "NO":
+            before = ds[0x00280301].value if 0x00280301 in ds else _ABSENT
+            ds.BurnedInAnnotation = "NO"
+            element = self.element(
+                ds,
+                0x00280301,
+                "BurnedInAnnotation",
+                "CS",
+                before,
+                action="R",
+                rule="clean_pixel_data",
+            )
+            element.record("NO", "pixel regions blanked")
+        risky = modality in BURNED_IN_MODALITIES or self.sop_class.startswith(_SC_PREFIX)
+        if burned == "YES" or (risky and burned != "NO"):
+            state = "YES" if burned == "YES" else "missing"
+            self.warn(
+                "burned_in_annotation",
+                "BurnedInAnnotation",
+                f"Burned In Annotation is {state} on a {modality or 'secondary capture'} image: "
+                "pixel data may show names or IDs; clean the pixels (pixel_regions=...) or review them",
+                resolved=self.pixel_cleaned,
+            )
+
+    def _marker(self, ds: Dataset, tag: int, keyword: str, vr: str, value: Any) -> _Element:
+        before = ds[tag].value if tag in ds else _ABSENT
+        setattr(ds, keyword, value)
+        return self.element(ds, tag, keyword, vr, before, action="A", rule="PS3.15 E.1.1")
 
     def markers(self, ds: Dataset) -> None:
+        """The de-identification markers (PS3.15 E.1.1; CID 7050 codes of E.3): Patient
+        Identity Removed YES only when no warning is unresolved, De-identification Method and
+        its Code Sequence naming the edition and options, Longitudinal Temporal Information
+        Modified."""
         unresolved = [w for w in self.warnings if not w.resolved]
         value = "NO" if unresolved else "YES"
-        before = ds[0x00120062].value if 0x00120062 in ds else _ABSENT
-        ds.PatientIdentityRemoved = value
-        self.record(
-            "PatientIdentityRemoved",
-            0x00120062,
-            "CS",
-            "A",
-            "",
-            "PS3.15 E.1.1",
-            before,
-            value,
-            f"{len(unresolved)} unresolved warning(s)" if unresolved else "",
+        self._marker(ds, 0x00120062, "PatientIdentityRemoved", "CS", value).record(
+            value, f"{len(unresolved)} unresolved warning(s)" if unresolved else ""
         )
         names = [BASIC_CODE, *[OPTION_CODES[o] for o in self.profile.enabled_options()]]
         if self.pixel_cleaned:
@@ -1397,18 +1431,7 @@ class _Engine:
         methods = [f"DICOM PS3.15 {EDITION} Annex E"] + [meaning[:64] for _, meaning in names]
         if self.profile.overrides:
             methods.append(f"{len(self.profile.overrides)} attribute override(s)")
-        old_methods = ds[0x00120063].value if 0x00120063 in ds else _ABSENT
-        ds.DeidentificationMethod = methods
-        self.record(
-            "DeidentificationMethod",
-            0x00120063,
-            "LO",
-            "A",
-            "",
-            "PS3.15 E.1.1",
-            old_methods,
-            methods,
-        )
+        self._marker(ds, 0x00120063, "DeidentificationMethod", "LO", methods).record(methods)
         items = []
         for code_value, meaning in names:
             item = Dataset()
@@ -1416,34 +1439,22 @@ class _Engine:
             item.CodingSchemeDesignator = "DCM"
             item.CodeMeaning = meaning[:64]
             items.append(item)
-        ds.DeidentificationMethodCodeSequence = Sequence(items)
-        self.record(
-            "DeidentificationMethodCodeSequence",
-            0x00120064,
-            "SQ",
-            "A",
-            "",
-            "PS3.15 E.1.1",
-            _ABSENT,
-            ds.DeidentificationMethodCodeSequence,
+        codes = self._marker(
+            ds, 0x00120064, "DeidentificationMethodCodeSequence", "SQ", Sequence(items)
         )
+        codes.before = _ABSENT
+        codes.record(ds.DeidentificationMethodCodeSequence)
         if "retain_longitudinal_full_dates" in self.options:
             temporal = "UNMODIFIED"
         elif "retain_longitudinal_modified_dates" in self.options:
             temporal = "MODIFIED"
         else:
             temporal = "REMOVED"
-        ds.LongitudinalTemporalInformationModified = temporal
-        self.record(
-            "LongitudinalTemporalInformationModified",
-            0x00280303,
-            "CS",
-            "A",
-            "",
-            "PS3.15 E.1.1",
-            _ABSENT,
-            temporal,
+        marker = self._marker(
+            ds, 0x00280303, "LongitudinalTemporalInformationModified", "CS", temporal
         )
+        marker.before = _ABSENT
+        marker.record(temporal)
 
     def preamble(self, ds: Dataset) -> None:
         """Zero a preamble that holds data: it is outside every element and every table row.
@@ -1463,6 +1474,8 @@ class _Engine:
             )
 
     def file_meta(self, ds: Dataset) -> None:
+        """The file meta (PS3.10 7.1): Media Storage SOP Instance UID follows (0008,0018);
+        the AE titles and private data of the sending and receiving stations are removed."""
         meta = getattr(ds, "file_meta", None)
         if meta is None:
             return
@@ -1473,20 +1486,18 @@ class _Engine:
                 _ = meta[tag].value  # conversion raises for garbage
             except Exception as exc:  # noqa: BLE001 - a garbage element cannot be judged
                 del meta[tag]
-                self.record(
-                    f"file_meta.{_name(tag)}",
+                path = f"file_meta.{_name(tag)}"
+                element = self.element(
+                    meta,
                     tag,
+                    path,
                     "??",
-                    "X",
-                    "",
-                    "beyond table: unreadable value",
                     "<unreadable>",
-                    _ABSENT,
-                    str(exc)[:200],
+                    action="X",
+                    rule="beyond table: unreadable value",
                 )
-                self.warn(
-                    "invalid_value", f"file_meta.{_name(tag)}", f"unreadable, removed: {exc}", True
-                )
+                element.record(_ABSENT, str(exc)[:200])
+                self.warn("invalid_value", path, f"unreadable, removed: {exc}", True)
         for tag in _META_REMOVE:
             if tag in meta:
                 try:
@@ -1494,16 +1505,16 @@ class _Engine:
                 except Exception:  # noqa: BLE001 - garbage VR or value: removed all the same
                     before = "<unreadable>"
                 del meta[tag]
-                self.record(
-                    f"file_meta.{_name(tag)}",
+                element = self.element(
+                    meta,
                     tag,
+                    f"file_meta.{_name(tag)}",
                     "AE" if tag < 0x00020100 else "OB",
-                    "X",
-                    "",
-                    "beyond table: file meta names a station",
                     before,
-                    _ABSENT,
+                    action="X",
+                    rule="beyond table: file meta names a station",
                 )
+                element.record(_ABSENT)
         if 0x00020003 in meta:
             try:
                 before = str(meta[0x00020003].value)
@@ -1525,17 +1536,78 @@ class _Engine:
                 meta.MediaStorageSOPInstanceUID = self._remap_one(before)
             rule = rule_for(0x00020003)
             code = self.code_for(rule)[0] if rule else "U"
-            self.record(
-                "file_meta.MediaStorageSOPInstanceUID",
+            element = self.element(
+                meta,
                 0x00020003,
+                "file_meta.MediaStorageSOPInstanceUID",
                 "UI",
-                "K" if code == "K" else "U",
-                code,
-                "basic" if code != "K" else "retain_uids",
                 before,
-                meta.MediaStorageSOPInstanceUID,
-                "follows SOP Instance UID (0008,0018)",
+                action="K" if code == "K" else "U",
+                code=code,
+                rule="basic" if code != "K" else "retain_uids",
             )
+            element.record(meta.MediaStorageSOPInstanceUID, "follows SOP Instance UID (0008,0018)")
+
+
+#: The actions of Table E.1-1, by code (compound codes are resolved before, by the IOD).
+LocalCodes = dict[int, str]
+ACTIONS: dict[str, Callable[[_Engine, _Element, DataElement, str, LocalCodes], None]] = {
+    "X": _Engine.remove,
+    "Z": _Engine.empty,
+    "D": _Engine.dummy,
+    "K": _Engine.keep,
+    "U": _Engine.remap_uids,
+    "C": _Engine.clean,
+}
+_OVERLAY_WITH_ITS_DATA = "beyond table: Overlay Plane removed with its Overlay Data (60xx,3000)"
+# Seed of the dummy UIDs inside dummy sequence items (keyed like every other UID).
+_DUMMY_UID_SEED = "dicom-widgets dummy sequence item"
+
+
+def _join_notes(*notes: str) -> str:
+    return "; ".join(n for n in notes if n)
+
+
+def _is_multi(value: Any) -> bool:
+    return isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue"
+
+
+@lru_cache(maxsize=256)
+def _detector(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
+    # Every file of a patient has the same identifiers: compile their alternation once.
+    return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE) if patterns else None
+
+
+_SEQUENCE_TEXT_VRS = frozenset(TEXT_VRS | {"DA", "DT", "UI"}) - {"CS"}
+
+
+def _sequence_text(items: Any) -> tuple[str, ...]:
+    """Every text value (names, IDs, dates, UIDs, free text) inside sequence ``items``,
+    nested items included: what a removed or replaced sequence took away, for the verifier."""
+    found: list[str] = []
+
+    def walk(item: Dataset) -> None:
+        for tag in list(item.keys()):
+            try:
+                elem = item[tag]
+            except Exception:  # noqa: BLE001 - unreadable: nothing to search for
+                continue
+            if elem.VR == "SQ":
+                for sub in elem.value or []:
+                    walk(sub)
+            elif elem.VR in _SEQUENCE_TEXT_VRS and elem.value not in (None, ""):
+                values = elem.value if _is_multi(elem.value) else [elem.value]
+                found.extend(str(v) for v in values if str(v).strip())
+
+    for item in items or []:
+        if isinstance(item, Dataset):
+            walk(item)
+    return tuple(dict.fromkeys(found))
+
+
+def _new_element(tag: int, vr: str, value: Any) -> DataElement:
+    """A new element without pydicom's value validation (the values are the engine's own)."""
+    return DataElement(tag, vr, value, validation_mode=config.IGNORE)
 
 
 _DECODABLE_VRS = frozenset(

@@ -132,6 +132,9 @@ def collect_needles(
                 needles.append(Needle(value, kind, kind, word=kind == "name"))
     if changes is not None:
         for change in changes:
+            for value in change.removed_values:
+                # The text of a removed or replaced sequence's items (names, IDs, free text).
+                needles.append(Needle(value, "removed", change.path, word=True))
             if change.action not in ("X", "Z", "D", "U", "R") or change.before is None:
                 continue
             if change.keyword == "" and (change.tag & 0xFFFF) < 0x1000 and (change.tag >> 16) & 1:
@@ -397,12 +400,29 @@ def verify_bytes(
                 continue
             if sanctioned is not None and path in sanctioned:
                 continue
-            if touched is not None and needle.kind in ("removed", "site") and path not in touched:
+            if (
+                touched is not None
+                and needle.kind in ("removed", "site")
+                and not _is_touched(path, touched)
+            ):
                 continue
             hits.append(
                 Hit(file, path, needle.kind, needle.source, _mask(needle.value), codec, offset)
             )
     return hits
+
+
+def _is_touched(path: str, touched: set[str]) -> bool:
+    """Whether the element at ``path`` or a sequence holding it was changed by the run (the
+    items of a dummy sequence are the engine's own)."""
+    if path in touched:
+        return True
+    cut = path.find("[")
+    while cut >= 0:
+        if path[:cut] in touched:
+            return True
+        cut = path.find("[", cut + 1)
+    return False
 
 
 @dataclass

@@ -53,6 +53,11 @@ CATEGORIES: dict[str, tuple[str, str, str]] = {
     "removed": ("removed", "✖", "var(--dw-error-color, #d32f2f)"),
     "emptied": ("emptied", "∅", "var(--dw-warn-color, #f57c00)"),
     "dummy": ("dummy value", "◇", "var(--dw-info-color, #1976d2)"),
+    "sequence_replaced": (
+        "sequence replaced (one dummy item)",
+        "⧉",
+        "var(--dw-info-color, #1976d2)",
+    ),
     "uid": ("UID remapped", "⇄", "var(--dw-info-color, #1976d2)"),
     "date_shifted": ("date shifted", "↷", "var(--dw-info-color, #1976d2)"),
     "cleaned": ("cleaned", "✎", "var(--dw-warn-color, #f57c00)"),
@@ -121,7 +126,8 @@ def change_category(change: Change) -> str:
     if action == "Z":
         return "emptied"
     if action == "D":
-        return "dummy"
+        # D on a sequence: its items are gone, one dummy item stands in (PS3.15 E.1.1).
+        return "sequence_replaced" if change.vr == "SQ" else "dummy"
     if action == "U":
         return "uid"
     if action == "R":
