@@ -288,7 +288,9 @@ def _peek(ds: Dataset, keyword: str) -> Any:
     if not isinstance(raw, DataElement) and isinstance(raw.value, bytes):
         vr = raw.VR or _dictionary_vr(tag)
         if vr in _PEEK_MULTI_VRS or vr in _PEEK_SINGLE_VRS:
-            text = _raw_text_full(raw, _encodings(ds))
+            value = raw.value
+            ascii_only = value.isascii() and 0x1B not in value
+            text = _raw_text_full(raw, [] if ascii_only else _encodings(ds))
             if vr in _PEEK_SINGLE_VRS:
                 return text
             values = [v.strip(" \x00") for v in text.split("\\")]
@@ -621,13 +623,10 @@ class _Engine:
             )
         ]
         extra["id"] = [v for v in site if len(v) >= 4]
-        # Longest first, so that a whole institution name goes before a word inside it.
-        self.patterns = sorted(
-            _patterns(self.identifiers) + _patterns(extra), key=lambda p: -len(p.pattern)
+        self.patterns, self.detector = _free_text_patterns(
+            tuple((kind, tuple(items)) for kind, items in self.identifiers.items()),
+            tuple((kind, tuple(items)) for kind, items in extra.items()),
         )
-        # One alternation finds whether any identifier occurs (redaction then goes pattern by
-        # pattern, longest first).
-        self.detector = _detector(tuple(p.pattern for p in self.patterns))
         self.pixel_cleaned = pixel_cleaned
         self.uids_used: dict[str, str] = {}
         self.date_offset: int | None = None
@@ -687,16 +686,18 @@ class _Engine:
         }
         for group in sorted(overlay_groups):
             self._embedded_overlay(ds, group, prefix)
+        store = ds._dict
         for tag in tags:
+            # ``tag`` is the dataset's own key object (found by identity, without BaseTag's
+            # Python-level __eq__); ``itag`` is for every other lookup.
             itag = int(tag)
-            tag = BaseTag(itag)
             group = itag >> 16
             if itag in _MARKER_TAGS and not prefix:
                 continue  # rewritten at the end
             if (
                 not is_private_group(group)
-                and tag.element != 0
-                and ds._dict[tag].VR in _INERT_VRS
+                and itag & 0xFFFF
+                and store[tag].VR in _INERT_VRS
                 and group not in overlay_groups
                 and not is_curve_group(group)
                 and rule_for(itag) is None
@@ -713,8 +714,8 @@ class _Engine:
             except Exception as exc:  # noqa: BLE001 - unreadable value: decide without it
                 self._unreadable(ds, tag, prefix, exc)
                 continue
-            path = _join(prefix, _name(tag))
-            if tag.element == 0 and group != 0x0002:
+            path = _join(prefix, _name(itag))
+            if not itag & 0xFFFF and group != 0x0002:
                 # Group lengths are retired and recomputed by writers; drop them.
                 del ds[tag]
                 continue
@@ -807,7 +808,7 @@ class _Engine:
         itag = int(tag)
         if raw is None or isinstance(raw, DataElement) or itag in local:
             return False
-        if tag.element == 0 or self.profile.override_for(itag) is not None:
+        if not itag & 0xFFFF or self.profile.override_for(itag) is not None:
             return False
         group = itag >> 16
         vr = raw.VR
@@ -1573,9 +1574,22 @@ def _is_multi(value: Any) -> bool:
 
 
 @lru_cache(maxsize=256)
-def _detector(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
-    # Every file of a patient has the same identifiers: compile their alternation once.
-    return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE) if patterns else None
+def _free_text_patterns(
+    identifiers: tuple[tuple[str, tuple[str, ...]], ...],
+    extra: tuple[tuple[str, tuple[str, ...]], ...],
+) -> tuple[list[re.Pattern[str]], re.Pattern[str] | None]:
+    """The patterns redacted from free text, longest first (a whole institution name goes
+    before a word inside it), and one alternation of them all that finds whether any occurs.
+    Cached: every file of a patient has the same identifiers."""
+    patterns = sorted(
+        _patterns(dict(identifiers)) + _patterns(dict(extra)), key=lambda p: -len(p.pattern)
+    )
+    detector = (
+        re.compile("|".join(f"(?:{p.pattern})" for p in patterns), re.IGNORECASE)
+        if patterns
+        else None
+    )
+    return patterns, detector
 
 
 _SEQUENCE_TEXT_VRS = frozenset(TEXT_VRS | {"DA", "DT", "UI"}) - {"CS"}
@@ -1646,6 +1660,8 @@ def _raw_text_full(raw: Any, encodings: list[str]) -> str:
         return ""
     if not isinstance(value, (bytes, bytearray)):
         return str(value)
+    if value.isascii() and 0x1B not in value:
+        return value.decode("ascii").rstrip(" \x00")  # every DICOM character set agrees here
     try:
         from pydicom.charset import decode_bytes
 
@@ -1664,6 +1680,8 @@ def _raw_text(raw: Any, vr: str, encodings: list[str]) -> str:
         return _summary(value, vr) or ""
     if vr not in _DECODABLE_VRS:
         return f"<{len(value)} bytes>"
+    if value.isascii() and 0x1B not in value:
+        return _summary(value.decode("ascii").rstrip(" \x00"), vr) or ""
     try:
         from pydicom.charset import decode_bytes
 

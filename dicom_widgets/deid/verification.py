@@ -15,7 +15,14 @@ from pydicom.dataset import Dataset
 
 from .._compat import read_dataset
 from ._values import TEXT_VRS
-from .engine import Change, _html_or_pre, _staff_and_site, anonymize, identifying_values
+from .engine import (
+    Change,
+    _html_or_pre,
+    _person_name_parts,
+    _staff_and_site,
+    anonymize,
+    identifying_values,
+)
 from .profile import OPTION_CODES, OPTION_NAMES, Profile
 
 __all__ = [
@@ -118,58 +125,59 @@ def collect_needles(
     ``identifiers`` (an :attr:`AnonymizationResult.identifiers`) replaces reading them from
     ``original`` again.
     """
-    needles: list[Needle] = []
     if identifiers is None:
         if original is None:
             raise ValueError("collect_needles needs the original dataset or its identifiers")
         identifiers = {**identifying_values(original), **_staff_and_site(original)}
+    # (value, kind, source, whole word) first; Needle objects only for those kept.
+    candidates: list[tuple[str, str, str, bool]] = []
     for kind, items in identifiers.items():
         if kind in ("staff", "site"):
-            for value, keyword in items:
-                needles.append(Needle(value, kind, keyword, word=kind == "staff"))
+            candidates.extend((value, kind, keyword, kind == "staff") for value, keyword in items)
         else:
-            for value in items:
-                needles.append(Needle(value, kind, kind, word=kind == "name"))
-    if changes is not None:
-        for change in changes:
-            for value in change.removed_values:
-                # The text of a removed or replaced sequence's items (names, IDs, free text).
-                needles.append(Needle(value, "removed", change.path, word=True))
-            if change.action not in ("X", "Z", "D", "U", "R") or change.before is None:
-                continue
-            if change.keyword == "" and (change.tag & 0xFFFF) < 0x1000 and (change.tag >> 16) & 1:
-                continue  # private creator: names a vendor, not a person
-            if change.vr not in TEXT_VRS and change.vr not in ("DA", "DT", "TM", "UI", "PN"):
-                continue
-            if change.vr in ("CS", "TM"):
-                continue  # coded values and bare times are not identifying on their own
-            text = change.before
-            if not text or text.endswith("…") or text.startswith("<"):
-                continue
-            for part in text.split("\\"):
-                part = part.strip()
-                if change.vr == "PN":
-                    from .engine import _person_name_parts
-
-                    for p in _person_name_parts(part):
-                        needles.append(Needle(p, "removed", change.path, word=True))
-                elif part:
-                    needles.append(Needle(part, "removed", change.path, word=change.vr != "UI"))
+            candidates.extend((value, kind, kind, kind == "name") for value in items)
+    for change in changes or ():
+        for value in change.removed_values:
+            # The text of a removed or replaced sequence's items (names, IDs, free text).
+            candidates.append((value, "removed", change.path, True))
+        if change.action not in _REMOVING_ACTIONS or change.before is None:
+            continue
+        vr = change.vr
+        if vr not in _REMOVED_VRS:
+            continue  # coded values and bare times are not identifying on their own
+        if change.keyword == "" and (change.tag & 0xFFFF) < 0x1000 and (change.tag >> 16) & 1:
+            continue  # private creator: names a vendor, not a person
+        text = change.before
+        if not text or text.endswith("…") or text.startswith("<"):
+            continue
+        for part in text.split("\\"):
+            part = part.strip()
+            if vr == "PN":
+                candidates.extend(
+                    (p, "removed", change.path, True) for p in _person_name_parts(part)
+                )
+            elif part:
+                candidates.append((part, "removed", change.path, vr != "UI"))
     seen: set[tuple[str, bool]] = set()
     out = []
-    for needle in needles:
-        key = (needle.value, needle.word)
-        if key in seen or len(needle.value.encode("utf-8")) < _MIN_BYTES and needle.kind != "id":
+    for value, kind, source, word in candidates:
+        key = (value, word)
+        if key in seen or kind != "id" and len(value.encode("utf-8")) < _MIN_BYTES:
             continue
-        if len(set(needle.value)) == 1 or needle.value.startswith(_DICOM_ROOT):
+        if len(set(value)) == 1 or value.startswith(_DICOM_ROOT):
             continue  # "0000", "....", standard UIDs: coincidences, not identifiers
-        if needle.kind in ("removed", "site") and re.fullmatch(r"[\d.\-+ ]{1,6}", needle.value):
+        if kind in ("removed", "site") and _SHORT_NUMBER.fullmatch(value):
             continue  # short numbers (a serial "0.000"...) match measurements by chance
-        if needle.kind == "id" and len(needle.value) < 6:
-            needle = Needle(needle.value, needle.kind, needle.source, word=True)
+        if kind == "id" and len(value) < 6:
+            word = True
         seen.add(key)
-        out.append(needle)
+        out.append(Needle(value, kind, source, word))
     return out
+
+
+_REMOVING_ACTIONS = frozenset({"X", "Z", "D", "U", "R"})
+_REMOVED_VRS = frozenset(TEXT_VRS | {"DA", "DT", "UI", "PN"}) - {"CS"}
+_SHORT_NUMBER = re.compile(r"[\d.\-+ ]{1,6}")
 
 
 def _codecs(charset: Any) -> list[str]:
