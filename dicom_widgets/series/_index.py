@@ -176,7 +176,7 @@ class FileTable:
     @classmethod
     def concat(cls, parts: Sequence[FileTable]) -> FileTable:
         """One table from several (files and frames in order; pools merged)."""
-        parts = [p for p in parts if p is not None]
+        parts = [p for p in parts if p is not None and p.n_files] or list(parts[:1])
         if len(parts) == 1:
             return parts[0]
         if not parts:
@@ -217,6 +217,8 @@ class FileTable:
     def take(self, rows: np.ndarray) -> FileTable:
         """The files ``rows`` (in that order) with their frames."""
         rows = np.asarray(rows, dtype=np.int64)
+        if len(rows) == self.n_files and np.array_equal(rows, np.arange(self.n_files)):
+            return self  # tables are never modified in place: the same rows are this table
         start = self.frame_start
         counts = self.columns["n_frames"][rows].astype(np.int64)
         new_start = np.zeros(len(rows) + 1, dtype=np.int64)

@@ -700,6 +700,8 @@ def _orientation_keys(orientation: np.ndarray) -> np.ndarray:
     so far, exactly as frame-by-frame grouping would, but once per distinct value.
     """
     keys = np.zeros(len(orientation), dtype=np.int64)
+    if len(orientation) == 0 or (orientation == orientation[0]).all():
+        return keys  # the common case: one orientation (NaN never compares equal: not here)
     missing = np.isnan(orientation).any(axis=1)
     reps: list[np.ndarray | None] = []
 
@@ -842,8 +844,13 @@ def _group(table: FileTable, memory: list[Dataset]) -> list[SeriesInfo]:
                 ],
                 axis=1,
             )
-            _, first, inverse = np.unique(stack_of, axis=0, return_index=True, return_inverse=True)
-            inverse = inverse.reshape(-1)
+            if (stack_of == stack_of[0]).all():  # one stack: no need to sort the keys
+                first, inverse = np.zeros(1, dtype=np.int64), np.zeros(len(stack_of), np.int64)
+            else:
+                _, first, inverse = np.unique(
+                    stack_of, axis=0, return_index=True, return_inverse=True
+                )
+                inverse = inverse.reshape(-1)
             # Biggest stack first; equal sizes in order of first appearance.
             stacks = sorted(range(len(first)), key=lambda s: (-int(np.sum(inverse == s)), first[s]))
             geometry: list[tuple[Any, ...]] = []
