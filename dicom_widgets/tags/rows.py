@@ -1,11 +1,7 @@
 """Walk a dataset into element rows: one row per element and per sequence item.
 
-Each element becomes an :class:`ElementRow` carrying its path through sequences
-(``ReferencedImageSequence[0].ReferencedSOPInstanceUID``), a short display summary
-(long text truncated, binary shown as a hex preview, arrays summarised, pixel data never
-dumped), the Python expression that reaches its value (``ds.PatientName``,
-``ds[0x0019, 0x100C].value``) and a marker when the value is invalid or undecodable.
-Bad values never raise: they are shown and marked.
+What a row carries (path, summary, expression, problem) is described on
+:class:`ElementRow`; bad values never raise, they are shown and marked.
 
 One :class:`_Walker` holds a walk's options and state; :func:`iter_rows` steps through
 it lazily, :func:`flatten` collects it.
