@@ -273,11 +273,8 @@ def _first_line(exc: BaseException) -> str:
     return re.sub(r"\s*Please see <[^>]*> for allowed values.*", "", text).strip()
 
 
-def _vm_of(elem: DataElement) -> int:
+def _vm_of(value: object) -> int:
     # Same rule as DataElement.VM, without the property's overhead on 10,000s of rows.
-    value, error = _value_of(elem)
-    if error is not None:
-        return 0
     if value is None or (isinstance(value, (str, bytes)) and not value):
         return 0
     if is_multi_value(value):

@@ -326,10 +326,10 @@ class _Walker:
         # The stored (possibly raw, possibly deferred) elements, without conversion or a
         # deferred read (get_item would read deferred values on both pydicom versions).
         stored: dict = getattr(ds, "_dict", None) or {}
-        tags = sorted(stored) if stored else sorted(ds.keys())
+        # Sorted as plain ints: BaseTag's Python-level __lt__ cost a tenth of the walk.
+        tags = sorted(map(int, stored if stored else ds.keys()))
         creators: dict[int, tuple[str | None, str | None]] = {}
         for tag in tags:
-            tag = int(tag)
             if (tag >> 16) & 1 and not self.include_private:
                 continue
             row, value = self._element_row(ds, tag, stored.get(tag), place, creators)
@@ -386,9 +386,9 @@ class _Walker:
                 size = None if undefined else raw.length  # type: ignore[union-attr]
                 summary, vm = _pixel_text(size, undefined, ds, self.root) + " (not loaded)", 1
         else:
-            value, _ = _value_of(elem)
+            value, _ = _value_of(elem)  # an unreadable value has VM 0
             vr = _vr_text(elem.VR)
-            vm = _vm_of(elem)
+            vm = _vm_of(value)
             if raw_bytes and vr in _CHARSET_VRS and max(raw_bytes) > 0x7F:
                 if "SpecificCharacterSet" not in ds and "SpecificCharacterSet" not in self.root:
                     notes.append(
@@ -397,8 +397,12 @@ class _Walker:
             if tag in PIXEL_DATA_TAGS:
                 # Needs its dataset (Rows, Columns) and the root's transfer syntax: now.
                 summary = value_summary(elem, context=ds, root=self.root)
-        info = self._tag_info(ds, tag, elem, creators, notes)
-        keyword, name, label, tag_text, ident, creator, private_ok = info
+        if (tag >> 16) & 1:
+            info = self._tag_info(ds, tag, elem, creators, notes)
+            keyword, name, label, tag_text, ident, creator, private_ok = info
+        else:
+            keyword, name, label, tag_text, ident = _public_info(tag)
+            creator, private_ok = None, True
         component = keyword if ident else tag_text
         group, element = tag >> 16, tag & 0xFFFF
         expr = place.expression
@@ -434,9 +438,7 @@ class _Walker:
         creators: dict[int, tuple[str | None, str | None]],
         notes: list[str],
     ) -> tuple[str, str, str, str, bool, str | None, bool]:
-        """(keyword, name, label, tag text, keyword usable, creator, creator sound) of a tag."""
-        if not (tag >> 16) & 1:
-            return (*_public_info(tag), None, True)
+        """(keyword, name, label, tag text, keyword usable, creator, creator sound) of a private tag."""
         creator, label, name, problem = _private_info(ds, tag, elem, creators)
         if problem:
             notes.append(problem)
