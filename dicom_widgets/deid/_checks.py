@@ -1,7 +1,8 @@
 """What a batch refuses to read or write: each check lives here once (engine, batch and widget).
 
-* :func:`why_not_anonymized`: a header the batch does not de-identify (a DICOMDIR, or an
-  object that is not a composite instance) and why, in words shown to the user.
+* :func:`why_not_anonymized`: a header the batch does not de-identify (a DICOMDIR, by the
+  package's one DICOMDIR check :func:`dicom_widgets._compat.is_dicomdir`, or an object that
+  is not a composite instance) and why, in words shown to the user.
 * :func:`check_output_folder`: an output folder that would mix de-identified copies with
   the originals (PS3.15 leaves where copies go to the tool; mixing them is the classic leak).
 """
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from pydicom.dataset import Dataset
 
+from .._compat import DICOMDIR_SOP_CLASS, is_dicomdir
 from ..errors import UnsafeOutputError
 
 __all__ = [
@@ -25,7 +27,7 @@ __all__ = [
 ]
 
 #: SOP Class UID of a DICOMDIR (Media Storage Directory Storage, PS3.10).
-MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
+MEDIA_STORAGE_DIRECTORY = DICOMDIR_SOP_CLASS
 DICOMDIR_NOT_COPIED = (
     "DICOMDIR not copied: its records name patients and the original files; "
     "build a new one from the anonymized files (pydicom.fileset)"
@@ -46,19 +48,6 @@ def sop_class_of(ds: Dataset) -> str:
     return _get(ds, "SOPClassUID") or _get(
         getattr(ds, "file_meta", None), "MediaStorageSOPClassUID"
     )
-
-
-def is_dicomdir(ds: Dataset) -> bool:
-    """Whether ``ds`` is a DICOMDIR (by SOP Class, or by its Directory Record Sequence).
-
-    Examples
-    --------
-    >>> from pydicom import Dataset
-    >>> ds = Dataset(); ds.SOPClassUID = MEDIA_STORAGE_DIRECTORY
-    >>> is_dicomdir(ds)
-    True
-    """
-    return sop_class_of(ds) == MEDIA_STORAGE_DIRECTORY or 0x00041220 in ds
 
 
 def why_not_anonymized(ds: Dataset) -> str | None:
