@@ -125,7 +125,7 @@ def test_labels_and_bad_input(series, noisy):
 def test_the_core_imports_no_widget_library():
     code = (
         "import sys, dicom_widgets.view.slab, dicom_widgets.measurements,"
-        " dicom_widgets.measurements.sr;"
+        " dicom_widgets.measurements.sr, dicom_widgets.view.measurement_layer;"
         "bad = [m for m in ('ipywidgets', 'IPython', 'ipympl', 'anywidget', 'ipykernel',"
         " 'matplotlib', 'highdicom') if m in sys.modules];"
         "print(bad)"
@@ -142,6 +142,8 @@ def test_the_core_imports_no_widget_library():
         "dicom_widgets.measurements.roi",
         "dicom_widgets.measurements._measure",
         "dicom_widgets.measurements._measurement",
+        "dicom_widgets.view.measurement_layer",
+        "dicom_widgets.html.measurements",
     ],
 )
 def test_docstring_examples_run(name):

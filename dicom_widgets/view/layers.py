@@ -341,8 +341,12 @@ class ImageLayer(Layer):
             return False
         if getattr(src, "has_modality_lut", lambda: False)():
             return False
-        if not pane.acquired and self.uniform_rescale(pane.time) is None:
+        slab = self.model is not None and self.model.slab != "none"
+        if (not pane.acquired or slab) and self.uniform_rescale(pane.time) is None:
             # Per-slice rescale (e.g. PET): reformats go through modality values instead.
+            return False
+        if slab and (self.model.slab == "mean" or self.uniform_rescale(pane.time)[0] < 0):
+            # A mean is not a stored value; a negative slope swaps maximum and minimum.
             return False
         return True
 
@@ -355,7 +359,13 @@ class ImageLayer(Layer):
         return self._luts[key]  # type: ignore[return-value]
 
     def plane_data(self, pane: PaneView, *, stored: bool) -> np.ndarray:
-        """The pane's plane, stored or modality values; raises DecodeError."""
+        """The pane's plane (its slab projection when a slab is on), stored or modality values.
+
+        Raises DecodeError.
+        """
+        model = self.model
+        if model is not None and model.slab != "none":
+            return model.slab_plane(pane, self.volume(pane.time, stored=stored))
         if pane.acquired:
             src = self.source
             data = (

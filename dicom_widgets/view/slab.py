@@ -34,7 +34,7 @@ import numpy as np
 
 from .planes import Plane
 
-__all__ = ["SLAB_MODES", "SlabProjector", "project", "slab_label", "slab_range"]
+__all__ = ["SLAB_MODES", "SlabCache", "SlabProjector", "project", "slab_label", "slab_range"]
 
 #: Slab modes: ``"none"`` shows the plane itself.
 SLAB_MODES = ("none", "mip", "minip", "mean")
@@ -275,3 +275,55 @@ class SlabProjector:
         """Drop the cached blocks."""
         with self._lock:
             self._blocks.clear()
+
+
+class SlabCache:
+    """The :class:`SlabProjector` of each pane, kept while the volume, mode and thickness stay.
+
+    A view model asks it for every slab picture; stepping one pane reuses that pane's
+    projector (and its cached blocks), and a new volume (time point), mode or thickness
+    starts a new one. At most ``max_projectors`` are kept (three panes in the ortho view).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dicom_widgets.view import plane_for
+    >>> cache = SlabCache()
+    >>> volume = np.arange(40 * 4, dtype=np.int16).reshape(40, 2, 2)
+    >>> affine = np.eye(4)
+    >>> plane = plane_for("acquired", affine)
+    >>> cache.project(volume, plane, 20, 4.0, "mip", affine).tolist()
+    [[88, 89], [90, 91]]
+    """
+
+    def __init__(self, max_projectors: int = 3) -> None:
+        self._projectors: OrderedDict[tuple[object, ...], SlabProjector] = OrderedDict()
+        self._max = max(1, int(max_projectors))
+        self._lock = threading.Lock()
+
+    def project(
+        self,
+        volume: np.ndarray,
+        plane: Plane,
+        index: int,
+        thickness_mm: float,
+        mode: str,
+        affine: np.ndarray,
+    ) -> np.ndarray:
+        """The slab picture of plane ``index`` (see :func:`project`)."""
+        key = (id(volume), plane, float(thickness_mm), mode, np.asarray(affine).tobytes())
+        with self._lock:
+            projector = self._projectors.get(key)
+            if projector is not None and projector.volume is volume:
+                self._projectors.move_to_end(key)
+            else:
+                projector = SlabProjector(volume, plane, affine, thickness_mm, mode)
+                self._projectors[key] = projector
+                while len(self._projectors) > self._max:
+                    self._projectors.popitem(last=False)
+        return projector(index)
+
+    def clear(self) -> None:
+        """Drop every projector."""
+        with self._lock:
+            self._projectors.clear()

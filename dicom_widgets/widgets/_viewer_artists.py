@@ -204,6 +204,8 @@ class ViewerFigure:
         mm = model.position_mm(index)
         if mm is not None:
             bottom_left.append(f"Pos: {mm:.1f} mm")
+        if model.slab_label:
+            bottom_left.append(model.slab_label)
         texts["bottom_left"].set_text("\n".join(bottom_left))
         if src.is_color:
             texts["bottom_right"].set_text("")

@@ -44,8 +44,20 @@ import numpy as np
 import traitlets
 from matplotlib.figure import Figure
 
+from ..measurements import Measurement
 from ..view import INDEX_ONLY, VIEWS, Frame, LabelLayer, ViewModel
+from ..view.measurement_layer import measurement_layer_of
 from ..view.source import Source
+from ._measure_tools import (
+    TOOLS,
+    MeasurementsTable,
+    MeasureTools,
+    viewer_add,
+    viewer_dataframe,
+    viewer_go_to,
+    viewer_measure,
+    viewer_save,
+)
 from ._viewer_artists import PaneArtists, ViewerFigure
 from ._viewer_cine import Cine
 from ._viewer_controls import ViewerControls
@@ -72,6 +84,8 @@ MODEL_TRAITS = (
     "cmap",
     "invert",
     "show_overlays",
+    "slab",
+    "slab_thickness",
 )
 
 
@@ -158,6 +172,9 @@ class SeriesViewer(widgets.VBox):
     crosshair = traitlets.Bool(True, help="Crosshair in the ortho view.")
     readout = traitlets.Unicode("", help="Value under the mouse (text).")
     status = traitlets.Unicode("", help="Messages: why a view is unavailable, decode errors...")
+    slab = traitlets.Unicode("none", help="Thick slab: 'none', 'mip', 'minip' or 'mean'.")
+    slab_thickness = traitlets.Float(10.0, help="Slab thickness in mm.")
+    tool = traitlets.Unicode("navigate", help="Mouse tool: one of _measure_tools.TOOLS.")
 
     def __init__(
         self,
@@ -208,6 +225,8 @@ class SeriesViewer(widgets.VBox):
         display_widget = self._make_canvas(frame_cache)
         self._artists = ViewerFigure(self.figure, self.model, int(size))
         self.controls = ViewerControls(self)
+        self.tools = MeasureTools(self)
+        self.measurements_table = MeasurementsTable(self)
         self.controls.bind(self)  # the links copy the controls' defaults into the traits...
         self._mirror_model()  # ...which then take the model's state
         self.children = [
@@ -219,7 +238,11 @@ class SeriesViewer(widgets.VBox):
             *([self.frame_cache.widget] if self.frame_cache is not None else []),
             self.controls.readout_label,
             self.controls.status_label,
+            self.measurements_table.widget,
         ]
+        widgets.link((self.measurements_table.tool, "value"), (self, "tool"))
+        widgets.link((self.measurements_table.slab, "value"), (self, "slab"))
+        widgets.link((self.measurements_table.thickness, "value"), (self, "slab_thickness"))
         self._artists.setup()
         fps = self.source.cine_fps()
         if fps is not None:
@@ -315,6 +338,16 @@ class SeriesViewer(widgets.VBox):
                 self._render()
             finally:
                 self._index_only = False
+
+    @traitlets.validate("tool")
+    def _valid_tool(self, proposal: Mapping[str, Any]) -> str:
+        if proposal["value"] not in TOOLS:
+            raise traitlets.TraitError(f"tool must be one of {TOOLS}, got {proposal['value']!r}")
+        return proposal["value"]
+
+    @traitlets.observe("tool")
+    def _on_tool(self, change: Mapping[str, Any]) -> None:
+        self.tools.reset()
 
     @traitlets.observe("show_annotations", "hide_identifiers", "crosshair")
     def _on_look(self, change: Mapping[str, Any]) -> None:
@@ -530,6 +563,61 @@ class SeriesViewer(widgets.VBox):
     def overlays(self) -> list[str]:
         """Names of the label overlays, in drawing order."""
         return [layer.name for layer in self.model.layers if isinstance(layer, LabelLayer)]
+
+    # ------------------------------------------------------------------ measurements
+    def measure(
+        self,
+        kind: str,
+        points: Sequence[Sequence[float]] | np.ndarray,
+        *,
+        pane: int | None = None,
+        label: str = "",
+        clip: bool = False,
+    ) -> Measurement:
+        """Measure on the current pane (or ``pane``) from its screen (row, col) points.
+
+        ``kind`` is ``"distance"``, ``"angle"``, ``"ellipse"``, ``"rectangle"`` or
+        ``"polygon"`` (see :func:`dicom_widgets.measurements.measure`). The measurement is
+        kept (``viewer.measurements``), drawn with its value on every pane it lies on and
+        listed in the table; ROI statistics use the values shown (a slab's projection).
+
+        Examples
+        --------
+        >>> viewer.measure("distance", [(10, 10), (10, 60)]).value  # doctest: +SKIP
+        50.0
+        """
+        return viewer_measure(self, kind, points, pane=pane, label=label, clip=clip)
+
+    @property
+    def measurements(self) -> list[Measurement]:
+        """The viewer's measurements, oldest first."""
+        return measurement_layer_of(self.model).measurements
+
+    def measurements_dataframe(self) -> Any:
+        """The measurements as a pandas DataFrame (one row each)."""
+        return viewer_dataframe(self)
+
+    def add_measurements(self, measurements: Any) -> list[Measurement]:
+        """Show measurements: a list, or the path of a TID 1500 SR (:func:`dw.load_measurements`)."""
+        return viewer_add(self, measurements)
+
+    def save_measurements(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> Any:
+        """Write the measurements as a DICOM SR Measurement Report (needs highdicom)."""
+        return viewer_save(self, path, overwrite)
+
+    def rename_measurement(self, key: str | int, label: str) -> None:
+        """Give a measurement (by uid, label or position) a new label."""
+        measurement_layer_of(self.model).rename(key, label)
+        self.measurements_table.refresh()
+
+    def remove_measurement(self, key: str | int) -> None:
+        """Delete a measurement (by uid, label or position)."""
+        measurement_layer_of(self.model).remove(key)
+        self.measurements_table.refresh()
+
+    def go_to_measurement(self, key: str | int) -> None:
+        """Show the slice a measurement lies on."""
+        viewer_go_to(self, measurement_layer_of(self.model).get(key).uid)
 
     def snapshot(self, *, level: int = 6) -> bytes:
         """PNG bytes of the current view exactly as shown (annotations included).
@@ -800,6 +888,13 @@ class SeriesViewer(widgets.VBox):
         k = self._pane_at(event)
         if k is None or self._toolbar_busy():
             return
+        if self.tool != "navigate" and event.button == 1 and event.xdata is not None:
+            with self._draw_lock, self.model.hold():
+                self._activate(k)
+                self.tools.press(
+                    k, event.ydata, event.xdata, bool(getattr(event, "dblclick", False))
+                )
+            return
         if event.button == 3 and not self.source.is_color:
             self._drag = (event.x, event.y, self.window_center, self.window_width)
         elif event.button == 1 and event.xdata is not None:
@@ -814,6 +909,9 @@ class SeriesViewer(widgets.VBox):
 
     def _on_release(self, event: Any) -> None:
         self._drag = None
+        if self.tool != "navigate" and event.xdata is not None:
+            with self._draw_lock, self.model.hold():
+                self.tools.release(event.ydata, event.xdata)
 
     def _on_motion(self, event: Any) -> None:
         if self._drag is not None:
@@ -830,6 +928,9 @@ class SeriesViewer(widgets.VBox):
             if self.readout:
                 self.readout = ""
             return
+        if self.tool != "navigate":
+            with self._draw_lock, self.model.hold():
+                self.tools.motion(event.ydata, event.xdata)
         self.readout = self.value_at(k, event.ydata, event.xdata)
 
 

@@ -1,0 +1,221 @@
+"""The measurement layer: distances, angles and ROIs drawn with their values on every pane.
+
+Measurements live in patient coordinates (:class:`dicom_widgets.measurements.Measurement`),
+so the layer shows each one on whichever pane and plane it lies on (within half a plane),
+after a view change and in linked viewers alike. It draws vector items (lines and text)
+that the front-end keeps sharp at any zoom; it leaves the RGBA frame alone.
+
+Examples
+--------
+>>> import numpy as np
+>>> from dicom_widgets.view import ViewModel
+>>> from dicom_widgets.view.measurement_layer import MeasurementLayer
+>>> model = ViewModel(np.zeros((4, 20, 30), np.int16), spacing=(2.0, 0.5, 0.5))
+>>> layer = model.add_layer(MeasurementLayer())
+>>> m = layer.measure("distance", [(2, 2), (2, 12)])
+>>> m.text(), [type(item).__name__ for item in model.items()]
+('5.0 mm', ['Polyline', 'TextItem'])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import traitlets
+
+from ..errors import MeasurementError
+from ..measurements import Measurement, measure
+from .layers import Layer, PaneView, Polyline, TextItem
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .model import ViewModel
+from .slab import slab_label
+
+__all__ = ["MeasurementLayer", "measurement_layer_of", "outline"]
+
+#: Colours of measurements (yellow, as workstations draw them) and of the selected one.
+MEASUREMENT_COLOR = (1.0, 0.85, 0.1)
+SELECTED_COLOR = (0.2, 0.9, 1.0)
+_ELLIPSE_SEGMENTS = 64
+
+
+def outline(kind: str, points: np.ndarray) -> np.ndarray:
+    """Screen (row, col) points to draw for a measurement placed on a pane.
+
+    An ellipse's four axis end points become a closed curve of 64 segments; the other
+    kinds are drawn through their own points.
+
+    Examples
+    --------
+    >>> outline("ellipse", np.array([[0, 0], [0, 4.0], [-1, 2], [1, 2]])).shape
+    (65, 2)
+    """
+    if kind != "ellipse":
+        return np.asarray(points, dtype=float)
+    centre = (points[0] + points[1]) / 2
+    major = (points[1] - points[0]) / 2
+    minor = (points[3] - points[2]) / 2
+    t = np.linspace(0, 2 * np.pi, _ELLIPSE_SEGMENTS + 1)
+    return centre + np.cos(t)[:, None] * major + np.sin(t)[:, None] * minor
+
+
+class MeasurementLayer(Layer):
+    """The measurements of a model, drawn on every pane where they lie.
+
+    Parameters
+    ----------
+    name
+        Layer name (``"measurements"``).
+    measurements
+        Measurements to start with (made here or loaded with
+        :func:`dicom_widgets.load_measurements`).
+    """
+
+    #: The :attr:`Measurement.uid` of the selected measurement, or ``""``.
+    selected = traitlets.Unicode("")
+
+    def __init__(
+        self, name: str = "measurements", measurements: Iterable[Measurement] = ()
+    ) -> None:
+        super().__init__(name)
+        self._measurements: list[Measurement] = list(measurements)
+
+    # -- the list ----------------------------------------------------------------------
+    @property
+    def measurements(self) -> list[Measurement]:
+        """The measurements, oldest first (a copy of the list)."""
+        return list(self._measurements)
+
+    def add(self, measurements: Measurement | Iterable[Measurement]) -> list[Measurement]:
+        """Add one or several measurements (the ones already there, by uid, are replaced)."""
+        new = [measurements] if isinstance(measurements, Measurement) else list(measurements)
+        uids = {m.uid for m in new}
+        self._measurements = [m for m in self._measurements if m.uid not in uids] + new
+        self.changed()
+        return new
+
+    def get(self, key: str | int) -> Measurement:
+        """A measurement by uid, label or position."""
+        if isinstance(key, int):
+            return self._measurements[key]
+        for m in self._measurements:
+            if key in (m.uid, m.label):
+                return m
+        raise KeyError(f"no measurement with uid or label {key!r}")
+
+    def remove(self, key: str | int) -> None:
+        """Delete a measurement (by uid, label or position)."""
+        found = self.get(key)
+        self._measurements = [m for m in self._measurements if m is not found]
+        if self.selected == found.uid:
+            self.selected = ""
+        self.changed()
+
+    def rename(self, key: str | int, label: str) -> None:
+        """Give a measurement a new label."""
+        self.get(key).label = str(label)
+        self.changed()
+
+    def clear(self) -> None:
+        """Delete every measurement."""
+        self._measurements = []
+        self.selected = ""
+        self.changed()
+
+    def measure(
+        self,
+        kind: str,
+        points: Sequence[Sequence[float]] | np.ndarray,
+        *,
+        pane: int | None = None,
+        label: str = "",
+        clip: bool = False,
+    ) -> Measurement:
+        """Measure on a pane of the model (default: the active one) and keep the result.
+
+        ``points`` are screen (row, col) of that pane. ROI statistics are computed on the
+        values the pane shows (:meth:`ViewModel.values`: a slab's projection when a slab
+        is on).
+        """
+        model = self.model
+        if model is None:
+            raise MeasurementError("the measurement layer is not attached to a model")
+        view = model.pane(pane)
+        affine = view.affine
+        if affine is None:
+            raise MeasurementError("this volume has no geometry to measure in")
+        values = model.values(pane) if kind not in ("distance", "angle") else None
+        source = model.source
+        series = getattr(source, "series", None)
+        frame_uid = ""
+        references: tuple[str, ...] = ()
+        if series is not None:
+            frame_uid = str(series.dataset(0).get("FrameOfReferenceUID", "") or "")
+            if view.acquired:
+                references = (series.frame_ref(view.index).sop_uid,)
+        modality = str(getattr(source, "modality", "") or "").upper()
+        slab = ""
+        if getattr(model, "slab", "none") != "none":
+            slab = slab_label(model.slab, float(model.slab_thickness))
+        m = measure(
+            kind,
+            points,
+            plane=view.plane,
+            index=view.index,
+            shape=view.volume_shape,
+            affine=affine,
+            values=values,
+            label=label or f"{kind} {len(self._measurements) + 1}",
+            unit="HU" if modality == "CT" else "",
+            clip=clip,
+            frame_of_reference_uid=frame_uid,
+            referenced_sop_instance_uids=references,
+            slab=slab,
+        )
+        self.add(m)
+        return m
+
+    # -- drawing -----------------------------------------------------------------------
+    def items(self, pane: PaneView) -> list[Polyline | TextItem]:
+        """A line and a value text for each measurement on this pane's plane."""
+        if pane.affine is None:
+            return []
+        out: list[Polyline | TextItem] = []
+        for m in self._measurements:
+            placement = m.on_plane(pane.plane, pane.volume_shape, pane.affine)
+            if placement is None or placement.index != pane.index:
+                continue
+            color = SELECTED_COLOR if m.uid == self.selected else MEASUREMENT_COLOR
+            line = outline(m.kind, placement.points)
+            out.append(Polyline(line, color, width=1.5, closed=m.kind in ("rectangle", "polygon")))
+            # The text sits above the outline's top point, so it does not hide the ROI.
+            top = line[np.argmin(line[:, 0])]
+            text = f"{m.label}: {m.text()}" if m.label else m.text()
+            out.append(TextItem(float(top[0]) - 1.0, float(top[1]), text, color))
+        return out
+
+    def __repr__(self) -> str:
+        return f"<MeasurementLayer {self.name!r}: {len(self._measurements)} measurements>"
+
+
+def measurement_layer_of(model: ViewModel, name: str = "measurements") -> MeasurementLayer:
+    """The model's measurement layer, added on first use.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dicom_widgets.view import ViewModel
+    >>> model = ViewModel(np.zeros((2, 8, 8)))
+    >>> measurement_layer_of(model) is measurement_layer_of(model)
+    True
+    """
+    if name in model.layers:
+        found = model.layers[name]
+        if not isinstance(found, MeasurementLayer):
+            raise MeasurementError(f"the model's layer {name!r} is not a measurement layer")
+        return found
+    layer = MeasurementLayer(name)
+    model.add_layer(layer)
+    return layer
