@@ -8,7 +8,7 @@ Usage::
 
     .venv/bin/python scripts/screenshots.py [--out docs/screenshots] [--only viewer,tags]
 
-Writes ``viewer.png``, ``viewer_ortho.png``, ``tag_explorer.png``, ``anonymization.png``,
+Writes ``viewer.png``, ``viewer_ortho.png``, ``measurements.png``, ``tag_explorer.png``, ``anonymization.png``,
 ``dataset_repr.png`` and ``series_repr.png``.
 """
 
@@ -56,6 +56,26 @@ def shot_viewer(nb: NotebookPage) -> object:
 
 def shot_viewer_ortho(nb: NotebookPage) -> object:
     return _viewer(nb, "ortho")
+
+
+def shot_measurements(nb: NotebookPage) -> object:
+    cells = [
+        SETUP,
+        "series = dw.load_series(ct_phantom(n_slices=48, size=256), progress=False)\n"
+        "viewer = dw.SeriesViewer(series, window='brain', size=448, index=26)\n"
+        "viewer.measure('distance', [(128, 33), (128, 222)], label='width')\n"
+        "viewer.measure('ellipse', [(118, 142), (134, 156)], label='CSF')\n"
+        "viewer.measure('rectangle', [(8, 8), (28, 40)], label='air')\n"
+        "viewer.measure('angle', [(60, 100), (90, 128), (60, 156)], label='angle')\n"
+        "viewer",
+    ]
+    _run(nb, "shot_measurements", cells)
+    viewer = nb.page.locator(".dw-series-viewer").first
+    canvas = viewer.locator(".jupyter-matplotlib-canvas-div canvas").first
+    canvas.wait_for(state="visible")
+    nb.wait_pixels(canvas, min_colours=3)
+    viewer.locator("table.dw-measurements tbody tr").nth(3).wait_for(state="visible")
+    return viewer
 
 
 def shot_tag_explorer(nb: NotebookPage) -> object:
@@ -108,6 +128,7 @@ def shot_series_repr(nb: NotebookPage) -> object:
 SHOTS: dict[str, Callable[[NotebookPage], object]] = {
     "viewer": shot_viewer,
     "viewer_ortho": shot_viewer_ortho,
+    "measurements": shot_measurements,
     "tag_explorer": shot_tag_explorer,
     "anonymization": shot_anonymization,
     "dataset_repr": shot_dataset_repr,

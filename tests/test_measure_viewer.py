@@ -14,7 +14,8 @@ import traitlets
 from measure_series import COL_MM, ROW_MM, known_series
 
 import dicom_widgets as dw
-from dicom_widgets.errors import MeasurementError
+from dicom_widgets.data import ct_phantom
+from dicom_widgets.errors import GeometryError, MeasurementError
 from dicom_widgets.view import ViewModel
 from dicom_widgets.view.measurement_layer import MeasurementLayer, measurement_layer_of, outline
 from dicom_widgets.view.slab import slab_range
@@ -92,6 +93,11 @@ def test_model_refuses_bad_slab_settings(series):
     rgb = ViewModel(np.zeros((3, 8, 8, 3), np.uint8))
     with pytest.raises(traitlets.TraitError, match="grey"):
         rgb.slab = "mip"
+    datasets = ct_phantom(n_slices=6, size=16)
+    del datasets[3]  # a gap: the slab's planes would not be its thickness apart
+    gappy = ViewModel(dw.load_series(datasets, progress=False))
+    with pytest.raises(GeometryError, match="equally spaced"):
+        gappy.slab = "mip"
 
 
 # ------------------------------------------------------------------ model: measurements

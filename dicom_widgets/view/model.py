@@ -266,6 +266,11 @@ class ViewModel(traitlets.HasTraits):
             raise traitlets.TraitError(f"slab must be one of {SLAB_MODES}, got {value!r}")
         if value != "none" and self.source.is_color:
             raise traitlets.TraitError("slabs need grey data; this series is colour")
+        if value != "none" and self.source.n_slices > 1 and not self.source.uniform:
+            # Slab planes are counted in slice steps: a gap would make the slab too thick.
+            raise GeometryError(
+                f"a slab needs equally spaced parallel slices: {self.source.uniform_reason}"
+            )
         return value
 
     @traitlets.validate("slab_thickness")
