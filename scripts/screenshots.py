@@ -65,7 +65,7 @@ def shot_measurements(nb: NotebookPage) -> object:
         "viewer = dw.SeriesViewer(series, window='brain', size=448, index=26)\n"
         "viewer.measure('distance', [(128, 33), (128, 222)], label='width')\n"
         "viewer.measure('ellipse', [(118, 142), (134, 156)], label='CSF')\n"
-        "viewer.measure('rectangle', [(8, 8), (28, 40)], label='air')\n"
+        "viewer.measure('rectangle', [(60, 6), (80, 30)], label='air')\n"
         "viewer.measure('angle', [(60, 100), (90, 128), (60, 156)], label='angle')\n"
         "viewer",
     ]
