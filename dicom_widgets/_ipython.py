@@ -26,11 +26,20 @@ from __future__ import annotations
 
 import inspect
 import warnings
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from pydicom.dataset import Dataset, FileDataset
 
 from .errors import DicomWidgetsWarning
+
+if TYPE_CHECKING:
+    from IPython.core.formatters import BaseFormatter
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.lib.pretty import RepresentationPrinter
+
+#: A formatter's printer for one type (HTML: returns text; pretty: writes to a printer).
+Printer = Callable[..., Any]
 
 __all__ = [
     "enable_reprs",
@@ -45,10 +54,10 @@ _HTML = "text/html"
 _PLAIN = "text/plain"
 
 # Per shell and mime type: the printers registered before ours, to restore them.
-_previous: dict[tuple[int, str], dict[type, Any]] = {}
+_previous: dict[tuple[int, str], dict[type, Printer]] = {}
 
 
-def _shell(ip: Any | None) -> Any | None:
+def _shell(ip: InteractiveShell | None) -> InteractiveShell | None:
     if ip is not None:
         return ip
     try:
@@ -58,20 +67,20 @@ def _shell(ip: Any | None) -> Any | None:
     return get_ipython()
 
 
-def _formatter(ip: Any, mime: str) -> Any:
+def _formatter(ip: InteractiveShell, mime: str) -> BaseFormatter:
     return ip.display_formatter.formatters[mime]
 
 
-def _mark(func: Any) -> Any:
+def _mark(func: Printer) -> Printer:
     func.__dicom_widgets__ = True
     return func
 
 
-def _is_ours(func: Any) -> bool:
+def _is_ours(func: object) -> bool:
     return bool(getattr(func, "__dicom_widgets__", False))
 
 
-def _html_printer(options: dict[str, Any]) -> Any:
+def _html_printer(options: dict[str, Any]) -> Printer:
     def dataset_repr_html(ds: Dataset) -> str:
         # Imported here so that enabling the reprs costs nothing until a dataset is shown.
         from .html import dataset_html
@@ -81,8 +90,8 @@ def _html_printer(options: dict[str, Any]) -> Any:
     return _mark(dataset_repr_html)
 
 
-def _plain_printer() -> Any:
-    def dataset_repr_pretty(ds: Dataset, p: Any, cycle: bool) -> None:
+def _plain_printer() -> Printer:
+    def dataset_repr_pretty(ds: Dataset, p: RepresentationPrinter, cycle: bool) -> None:
         from .html import dataset_plain_text
 
         p.text(dataset_plain_text(ds))
@@ -90,7 +99,7 @@ def _plain_printer() -> Any:
     return _mark(dataset_repr_pretty)
 
 
-def _register(shell: Any, mime: str, func: Any) -> None:
+def _register(shell: InteractiveShell, mime: str, func: Printer) -> None:
     formatter = _formatter(shell, mime)
     previous = _previous.setdefault((id(shell), mime), {})
     for typ in _TYPES:
@@ -99,7 +108,7 @@ def _register(shell: Any, mime: str, func: Any) -> None:
             previous[typ] = old
 
 
-def _unregister(shell: Any, mime: str) -> bool:
+def _unregister(shell: InteractiveShell, mime: str) -> bool:
     formatter = _formatter(shell, mime)
     previous = _previous.pop((id(shell), mime), {})
     removed = False
@@ -115,7 +124,9 @@ def _unregister(shell: Any, mime: str) -> bool:
     return removed
 
 
-def enable_reprs(ip: Any | None = None, *, plain_text: bool = True, **options: Any) -> bool:
+def enable_reprs(
+    ip: InteractiveShell | None = None, *, plain_text: bool = True, **options: Any
+) -> bool:
     """Show pydicom datasets as rich HTML in this IPython shell.
 
     Parameters
@@ -172,7 +183,7 @@ def enable_reprs(ip: Any | None = None, *, plain_text: bool = True, **options: A
     return True
 
 
-def disable_reprs(ip: Any | None = None) -> bool:
+def disable_reprs(ip: InteractiveShell | None = None) -> bool:
     """Undo :func:`enable_reprs`: datasets show as pydicom's text again.
 
     Parameters
@@ -199,7 +210,7 @@ def disable_reprs(ip: Any | None = None) -> bool:
     return removed_html or removed_plain
 
 
-def reprs_enabled(ip: Any | None = None) -> bool:
+def reprs_enabled(ip: InteractiveShell | None = None) -> bool:
     """Whether the dataset HTML repr is registered in the shell."""
     shell = _shell(ip)
     if shell is None:
@@ -208,11 +219,11 @@ def reprs_enabled(ip: Any | None = None) -> bool:
     return all(_is_ours(printers.get(typ)) for typ in _TYPES)
 
 
-def load_ipython_extension(ip: Any) -> None:
+def load_ipython_extension(ip: InteractiveShell) -> None:
     """Entry point of ``%load_ext dicom_widgets``: enable the dataset reprs."""
     enable_reprs(ip)
 
 
-def unload_ipython_extension(ip: Any) -> None:
+def unload_ipython_extension(ip: InteractiveShell) -> None:
     """Entry point of ``%unload_ext dicom_widgets``: disable the dataset reprs."""
     disable_reprs(ip)
