@@ -26,7 +26,17 @@ __all__ = [
 
 
 class DicomWidgetsError(Exception):
-    """Base class of every error raised by dicom-widgets."""
+    """Base class of every error raised by dicom-widgets.
+
+    Examples
+    --------
+    >>> import dicom_widgets as dw
+    >>> try:
+    ...     dw.load_series("/nonexistent/folder", progress=False)
+    ... except DicomWidgetsError as exc:
+    ...     print(type(exc).__name__)
+    DicomReadError
+    """
 
 
 class DicomReadError(DicomWidgetsError):
@@ -38,6 +48,11 @@ class DicomReadError(DicomWidgetsError):
         The file that failed.
     reason : str
         What went wrong, in words a user can act on.
+
+    Examples
+    --------
+    >>> str(DicomReadError("scan.dcm", "file not found"))
+    'scan.dcm: file not found'
     """
 
     def __init__(self, path: object, reason: str) -> None:
@@ -47,31 +62,75 @@ class DicomReadError(DicomWidgetsError):
 
 
 class DecodeError(DicomWidgetsError):
-    """Pixel data exists but could not be decoded into an array."""
+    """Pixel data exists but could not be decoded into an array.
+
+    Examples
+    --------
+    >>> issubclass(DecodeError, DicomWidgetsError)
+    True
+    """
 
 
 class MissingDependencyError(DicomWidgetsError, ImportError):
-    """An optional library is needed for this feature; the message names the extra."""
+    """An optional library is needed for this feature; the message names the extra.
+
+    It is an ``ImportError`` too, so code written for a missing import still catches it.
+
+    Examples
+    --------
+    >>> issubclass(MissingDependencyError, ImportError)
+    True
+    """
 
 
 class SeriesSelectionError(DicomWidgetsError, ValueError):
-    """The source holds several series (or none) and the choice is ambiguous."""
+    """The source holds several series (or none) and the choice is ambiguous.
+
+    Examples
+    --------
+    >>> issubclass(SeriesSelectionError, ValueError)
+    True
+    """
 
 
 class GeometryError(DicomWidgetsError, ValueError):
-    """The operation needs geometry (positions, orientation, uniform spacing) the series lacks."""
+    """The operation needs geometry (positions, orientation, uniform spacing) the series lacks.
+
+    Examples
+    --------
+    >>> issubclass(GeometryError, ValueError)
+    True
+    """
 
 
 class UnsafeOutputError(DicomWidgetsError, ValueError):
-    """An output location would overwrite or sit inside the source data."""
+    """An output location would overwrite or sit inside the source data.
+
+    Examples
+    --------
+    >>> issubclass(UnsafeOutputError, ValueError)
+    True
+    """
 
 
 class MeasurementError(DicomWidgetsError, ValueError):
-    """A measurement cannot be made or kept as asked: bad points, another Frame of Reference."""
+    """A measurement cannot be made or kept as asked: bad points, another Frame of Reference.
+
+    Examples
+    --------
+    >>> issubclass(MeasurementError, ValueError)
+    True
+    """
 
 
 class DicomWebError(DicomWidgetsError):
-    """A DICOMweb request failed; the message names the URL (never a credential) and the cause."""
+    """A DICOMweb request failed; the message names the URL (never a credential) and the cause.
+
+    Examples
+    --------
+    >>> issubclass(DicomWebError, DicomWidgetsError)
+    True
+    """
 
 
 class DicomWebConnectionError(DicomWebError, ConnectionError):
@@ -91,4 +150,12 @@ class DicomWebResponseError(DicomWebError, ValueError):
 
 
 class DicomWidgetsWarning(UserWarning):
-    """Category of every warning dicom-widgets emits (filter it with ``warnings.filterwarnings``)."""
+    """Category of every warning dicom-widgets emits (filter it with ``warnings.filterwarnings``).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings():
+    ...     warnings.filterwarnings("ignore", category=DicomWidgetsWarning)
+    ...     warnings.warn("quiet", DicomWidgetsWarning)
+    """

@@ -18,6 +18,7 @@ MODULES = [
     "dicom_widgets.html._core",
     "dicom_widgets.html.tags",
     "dicom_widgets.data",
+    "dicom_widgets.errors",
 ]
 
 
