@@ -460,3 +460,39 @@ def test_html_escapes_every_text_from_the_file(tmp_path, ct, ct_series):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         repr(seg)
+
+
+def test_contours_through_boundary_pixel_centres_give_the_mask_back():
+    mask = np.zeros((12, 14), bool)
+    mask[2:9, 3:11] = True
+    mask[5:7, 5:8] = False  # a hole whose boundary pixels belong to the mask
+    mask[9, 3] = True  # a diagonal step
+    outer = np.array([[2, 3], [2, 10], [8, 10], [8, 4], [9, 3]], float)
+    hole = np.array([[4, 4], [4, 8], [7, 8], [7, 4]], float)
+    got = rasterize_polygons([outer, hole], mask.shape)
+    np.testing.assert_array_equal(got, mask)
+
+
+def test_fast_per_frame_reader_agrees_with_pydicom(tmp_path, ct):
+    from dicom_widgets.segmentation._perframe import read_per_frame
+
+    frames = [(n, k, _box((40, 52), k, k + 4, n, n + 9)) for n in (1, 2) for k in (0, 3, 5)]
+    ds = build_seg(ct, frames)
+    ds.PerFrameFunctionalGroupsSequence[2].DerivationImageSequence[0].SourceImageSequence[
+        0
+    ].ReferencedFrameNumber = [2, 3]
+    path = _write(ds, tmp_path / "pf.dcm")
+    raw = pydicom.dcmread(path)._dict[0x52009230]
+    if not isinstance(raw.value, bytes):
+        pytest.skip("this pydicom parses sequences while reading (2.4): the pydicom path is used")
+    fast = read_per_frame(raw.value, len(frames))
+    assert fast is not None
+    for (number, position, refs), item, (n, k, _) in zip(
+        fast, ds.PerFrameFunctionalGroupsSequence, frames
+    ):
+        assert number == n
+        np.testing.assert_allclose(position, [float(v) for v in ct[k].ImagePositionPatient])
+        uid = item.DerivationImageSequence[0].SourceImageSequence[0].ReferencedSOPInstanceUID
+        assert refs[0][0] == uid
+    assert fast[2][2] == [(ct[5].SOPInstanceUID, 1), (ct[5].SOPInstanceUID, 2)]
+    assert read_per_frame(b"\x01\x02garbage", 1) is None

@@ -54,6 +54,7 @@ class Grid:
     series_uid: str = ""
 
     def __post_init__(self) -> None:
+        self._slice_spacing = self._compute_slice_spacing()
         self._slice_by_ref: dict[tuple[str, int], int] = {}
         for k, uid in enumerate(self.sop_uids):
             frame = self.frames[k] if k < len(self.frames) else 0
@@ -63,6 +64,9 @@ class Grid:
     @property
     def slice_spacing(self) -> float:
         """Distance between slices in mm along the slice normal (1.0 without geometry)."""
+        return self._slice_spacing
+
+    def _compute_slice_spacing(self) -> float:
         if self.affine is None:
             return 1.0
         row, col, step = self.affine[:3, 1], self.affine[:3, 0], self.affine[:3, 2]

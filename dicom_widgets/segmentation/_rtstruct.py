@@ -15,6 +15,7 @@ import warnings
 from typing import Any
 
 import numpy as np
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 
 from .. import _compat
@@ -29,14 +30,17 @@ from ._seg import report_items
 __all__ = ["read_rtstruct", "rasterize_polygons", "RTSTRUCT_SOP_CLASS"]
 
 RTSTRUCT_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.481.3"
+_CONTOUR_DATA = 0x30060050
 
 
 def rasterize_polygons(polygons: list[np.ndarray], shape: tuple[int, int]) -> np.ndarray:
     """Fill closed polygons by the even-odd rule at pixel centres.
 
     A pixel (r, c) is inside when a ray from its centre crosses the polygons' edges an
-    odd number of times, so overlapping contours of one ROI cut holes. Only the rows
-    and columns the polygons span are touched.
+    odd number of times, so overlapping contours of one ROI cut holes. A pixel whose
+    centre lies exactly on a contour counts as inside: contours traced through the
+    centres of a mask's boundary pixels (OpenCV, rt-utils, many planning systems) give
+    that mask back. Only the rows and columns the polygons span are touched.
 
     Parameters
     ----------
@@ -55,10 +59,14 @@ def rasterize_polygons(polygons: list[np.ndarray], shape: tuple[int, int]) -> np
     >>> square = np.array([[0.5, 0.5], [0.5, 3.5], [3.5, 3.5], [3.5, 0.5]])
     >>> int(rasterize_polygons([square], (5, 5)).sum())
     9
+    >>> through_centres = np.array([[0.0, 0.0], [0.0, 3.0], [3.0, 3.0], [3.0, 0.0]])
+    >>> int(rasterize_polygons([through_centres], (5, 5)).sum())
+    16
     """
     rows, cols = shape
     out = np.zeros(shape, bool)
     all_r, all_c, keep = [], [], []
+    on_r, on_c = [], []
     for poly in polygons:
         if len(poly) < 3:
             continue
@@ -66,6 +74,7 @@ def rasterize_polygons(polygons: list[np.ndarray], shape: tuple[int, int]) -> np
         x0 = poly[:, 1]
         y1 = np.roll(y0, -1)
         x1 = np.roll(x0, -1)
+        _centres_on_edges(y0, x0, y1, x1, on_r, on_c)
         moving = y0 != y1
         y0, y1, x0, x1 = y0[moving], y1[moving], x0[moving], x1[moving]
         # Rows r with min(y) <= r < max(y): each vertex is counted once, horizontal edges never.
@@ -96,13 +105,48 @@ def rasterize_polygons(polygons: list[np.ndarray], shape: tuple[int, int]) -> np
     span = min(c_hi, cols) - c_lo
     if span > 0:
         out[r_lo:r_hi, c_lo : c_lo + span] = parity[:, :span]
+    if on_r:
+        rr = np.concatenate(on_r)
+        cc = np.concatenate(on_c)
+        ok = (rr >= 0) & (rr < rows) & (cc >= 0) & (cc < cols)
+        out[rr[ok], cc[ok]] = True
     return out
 
 
+def _centres_on_edges(
+    y0: np.ndarray, x0: np.ndarray, y1: np.ndarray, x1: np.ndarray, on_r: list, on_c: list
+) -> None:
+    """Append the pixel centres lying exactly on the edges (y0, x0) -> (y1, x1)."""
+    eps = 1e-6
+    # Walk each edge by whole rows (or whole columns for flat edges) and keep the points
+    # that land on integer coordinates.
+    steep = np.abs(y1 - y0) >= np.abs(x1 - x0)
+    for major0, major1, minor0, minor1, is_row in (
+        (y0[steep], y1[steep], x0[steep], x1[steep], True),
+        (x0[~steep], x1[~steep], y0[~steep], y1[~steep], False),
+    ):
+        lo = np.ceil(np.minimum(major0, major1) - eps).astype(np.int64)
+        hi = np.floor(np.maximum(major0, major1) + eps).astype(np.int64)
+        counts = np.clip(hi - lo + 1, 0, None)
+        total = int(counts.sum())
+        if not total:
+            continue
+        edge = np.repeat(np.arange(counts.size), counts)
+        major = lo[edge] + (np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts))
+        length = major1[edge] - major0[edge]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            t = np.where(length != 0, (major - major0[edge]) / length, 0.0)
+        minor = minor0[edge] + t * (minor1[edge] - minor0[edge])
+        hit = np.abs(minor - np.rint(minor)) < eps
+        major, minor = major[hit], np.rint(minor[hit]).astype(np.int64)
+        on_r.append(major if is_row else minor)
+        on_c.append(minor if is_row else major)
+
+
 def _self_intersects(poly: np.ndarray) -> bool:
-    """Whether two non-adjacent edges of a closed polygon cross (checked up to 2000 points)."""
+    """Whether two non-adjacent edges of a closed polygon cross (checked up to 1000 points)."""
     n = len(poly)
-    if n < 4 or n > 2000:
+    if n < 4 or n > 1000:
         return False
     a = poly
     b = np.roll(poly, -1, axis=0)
@@ -124,6 +168,25 @@ def _self_intersects(poly: np.ndarray) -> bool:
     gap = np.abs(idx[:, None] - idx[None, :])
     cross &= (gap > 1) & (gap < n - 1)
     return bool(cross.any())
+
+
+def _contour_data(contour: Dataset) -> np.ndarray:
+    """Contour Data as floats; parsed from the raw bytes when pydicom has not converted them.
+
+    pydicom makes one DSfloat object per coordinate, which dominates reading a large
+    structure set; numpy parses the backslash-separated text directly.
+    """
+    raw = contour._dict.get(_CONTOUR_DATA)  # the element itself, unconverted if still raw
+    value = getattr(raw, "value", None)
+    if isinstance(raw, RawDataElement) and isinstance(value, bytes):
+        try:
+            return np.array(value.decode("ascii").strip("\0 ").split("\\"), dtype=np.float64)
+        except (UnicodeDecodeError, ValueError):
+            pass
+    try:
+        return np.asarray([float(v) for v in safe_get(contour, "ContourData", []) or []])
+    except (TypeError, ValueError):
+        return np.empty(0)
 
 
 def _read(source: Any) -> tuple[Dataset, str | None]:
@@ -244,10 +307,7 @@ def read_rtstruct(
             label = f"ROI {number} {name!r} contour {c_index + 1}"
             kind = str(safe_get(contour, "ContourGeometricType", "") or "CLOSED_PLANAR").upper()
             kinds.setdefault(number, set()).add(kind)
-            try:
-                data = np.asarray([float(v) for v in safe_get(contour, "ContourData", []) or []])
-            except (TypeError, ValueError):
-                data = np.empty(0)
+            data = _contour_data(contour)
             if data.size < 3 or data.size % 3 or not np.all(np.isfinite(data)):
                 degenerate.append(f"{label}: {data.size} coordinate values")
                 continue

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 
 from .. import _compat
@@ -26,12 +27,14 @@ from ..series._findings import Finding
 from ._color import cielab_to_rgb, default_color
 from ._grid import Grid
 from ._model import Segment, Segmentation, SliceSource
+from ._perframe import read_per_frame
 
 __all__ = ["read_seg", "seg_grid", "SEG_SOP_CLASS", "LABELMAP_SOP_CLASS"]
 
 SEG_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.66.4"
 LABELMAP_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.66.7"
 _PIXEL_DATA = 0x7FE00010
+_PER_FRAME = 0x52009230
 _NATIVE_SYNTAXES = {
     "1.2.840.10008.1.2",
     "1.2.840.10008.1.2.1",
@@ -110,7 +113,47 @@ class _Frame:
     references: list[tuple[str, int]]  # (SOP instance, 0-based frame) of the source images
 
 
-def _frames(ds: Dataset, n_frames: int, labelmap: bool) -> list[_Frame]:
+def _raw_per_frame(ds: Dataset, path: str | None) -> bytes | None:
+    """The undecoded bytes of Per-frame Functional Groups Sequence, when pydicom kept them."""
+    syntax = str(getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", "") or "")
+    if syntax != "1.2.840.10008.1.2.1":
+        return None
+    raw = ds._dict.get(_PER_FRAME)  # the element itself, before pydicom parses its items
+    if not isinstance(raw, RawDataElement):
+        return None
+    if isinstance(raw.value, bytes):
+        return raw.value
+    if raw.value is None and path is not None and raw.length not in (0, 0xFFFFFFFF):
+        with open(path, "rb") as handle:
+            handle.seek(raw.value_tell)
+            return handle.read(raw.length)
+    return None
+
+
+def _frames(ds: Dataset, n_frames: int, labelmap: bool, path: str | None = None) -> list[_Frame]:
+    raw = _raw_per_frame(ds, path)
+    fast = read_per_frame(raw, n_frames) if raw is not None else None
+    if fast is not None:
+        # Shared groups hold what every frame shares (a single-segment SEG's number...).
+        shared_number = None
+        shared_position = None
+        if not labelmap:
+            value = _functional(
+                ds, None, "SegmentIdentificationSequence", "ReferencedSegmentNumber"
+            )
+            shared_number = int(value) if value is not None else None
+        shared_position = _floats(
+            _functional(ds, None, "PlanePositionSequence", "ImagePositionPatient"), 3
+        )
+        return [
+            _Frame(
+                f,
+                None if labelmap else (number if number is not None else shared_number),
+                position if position is not None else shared_position,
+                refs,
+            )
+            for f, (number, position, refs) in enumerate(fast)
+        ]
     per_frame = list(safe_get(ds, "PerFrameFunctionalGroupsSequence", None) or [])
     out = []
     for f in range(n_frames):
@@ -328,7 +371,7 @@ def read_seg(
         ) from exc
     # Segment 0 of a label map is its background: not a segment to list, draw or count.
     segments = [s for s in _segments(ds, labelmap) if not (labelmap and s.number == 0)]
-    frames = _frames(ds, n_frames, labelmap)
+    frames = _frames(ds, n_frames, labelmap, path)
     frame_of_reference = str(safe_get(ds, "FrameOfReferenceUID", "") or "")
     referenced_series = ""
     item = _first(ds, "ReferencedSeriesSequence")
@@ -410,6 +453,13 @@ def read_seg(
     disagree: list[str] = []
     unknown_segment: set[int] = set()
     truncated_set = set(truncated)
+    # All frame positions in series voxels at once (one solve, not one per frame).
+    voxel_of: dict[int, tuple[float, float, float]] = {}
+    if grid.affine is not None:
+        placed_frames = [f for f in frames if f.position is not None]
+        if placed_frames:
+            voxels = grid.to_voxels(np.array([f.position for f in placed_frames]))
+            voxel_of = {f.index: tuple(map(float, v)) for f, v in zip(placed_frames, voxels)}
     for frame in frames:
         if frame.index in truncated_set or reader.available == 0:
             continue
@@ -428,7 +478,7 @@ def read_seg(
             f" (segment {frame.segment})" if frame.segment else ""
         )
         if frame.position is not None and grid.affine is not None and not isinstance(in_plane, str):
-            k, r0, c0 = grid.slice_of_point(frame.position)
+            k, r0, c0 = voxel_of[frame.index]
             k_near = int(round(k))
             if abs(k - k_near) * grid.slice_spacing > tol:
                 off_plane.append(
