@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from ._color import cielab_to_rgb, default_color, rgb_to_cielab
 from ._grid import Grid, grid_of_series
-from ._load import load_segmentation, referenced_series_uids
+from ._links import DerivedLink, derived_links, referenced_series_uids
+from ._load import load_segmentation
 from ._model import Polyline, Segment, Segmentation, SliceSource
 from ._rtstruct import rasterize_polygons
 from ._write import write_seg
@@ -34,6 +35,8 @@ __all__ = [
     "grid_of_series",
     "rasterize_polygons",
     "referenced_series_uids",
+    "derived_links",
+    "DerivedLink",
     "cielab_to_rgb",
     "rgb_to_cielab",
     "default_color",

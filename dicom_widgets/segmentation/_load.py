@@ -16,11 +16,12 @@ from .._compat import safe_get
 from ..errors import DicomReadError, GeometryError, SeriesSelectionError
 from ._grid import Grid, grid_of_series
 from ._labels import labels_from_array, labels_from_nifti
+from ._links import match_series
 from ._model import Segmentation
 from ._rtstruct import RTSTRUCT_SOP_CLASS, read_rtstruct
 from ._seg import LABELMAP_SOP_CLASS, SEG_SOP_CLASS, read_seg
 
-__all__ = ["load_segmentation", "referenced_series_uids"]
+__all__ = ["load_segmentation"]
 
 _NIFTI_SUFFIXES = (".nii", ".nii.gz")
 
@@ -35,59 +36,13 @@ def _kind_of(ds: Dataset) -> str:
     return modality or "?"
 
 
-def referenced_series_uids(ds: Dataset) -> tuple[list[str], set[str], str]:
-    """(referenced series UIDs, referenced SOP instance UIDs, Frame of Reference) of a SEG/RTSTRUCT.
-
-    Read from the header only: Referenced Series Sequence (SEG) or the Referenced Frame
-    of Reference / RT Referenced Study / Series / Contour Image Sequences (RTSTRUCT).
-    """
-    series: list[str] = []
-    instances: set[str] = set()
-    for item in safe_get(ds, "ReferencedSeriesSequence", None) or []:
-        uid = str(safe_get(item, "SeriesInstanceUID", "") or "")
-        if uid:
-            series.append(uid)
-        for ref in safe_get(item, "ReferencedInstanceSequence", None) or []:
-            instances.add(str(safe_get(ref, "ReferencedSOPInstanceUID", "") or ""))
-    frame_of_reference = str(safe_get(ds, "FrameOfReferenceUID", "") or "")
-    for fref in safe_get(ds, "ReferencedFrameOfReferenceSequence", None) or []:
-        frame_of_reference = frame_of_reference or str(
-            safe_get(fref, "FrameOfReferenceUID", "") or ""
-        )
-        for study in safe_get(fref, "RTReferencedStudySequence", None) or []:
-            for item in safe_get(study, "RTReferencedSeriesSequence", None) or []:
-                uid = str(safe_get(item, "SeriesInstanceUID", "") or "")
-                if uid:
-                    series.append(uid)
-                for image in safe_get(item, "ContourImageSequence", None) or []:
-                    instances.add(str(safe_get(image, "ReferencedSOPInstanceUID", "") or ""))
-    instances.discard("")
-    return list(dict.fromkeys(series)), instances, frame_of_reference
-
-
 def _find_series(path: Path, header: Dataset) -> Any:
     """The series a SEG/RTSTRUCT references, looked up in the folder it sits in (or None)."""
     from ..series import scan
 
-    series_uids, instances, frame_of_reference = referenced_series_uids(header)
     catalog = scan(path.parent, recursive=False, progress=False)
-    entries = [e for e in catalog.entries if e.has_pixels and e.modality not in ("SEG", "RTSTRUCT")]
-    for entry in entries:
-        if entry.series_uid in series_uids:
-            return catalog[entry.key]
-    for entry in entries:
-        if instances & {ref.sop_uid for ref in entry.frames}:
-            return catalog[entry.key]
-    if frame_of_reference:
-        same = [
-            e
-            for e in entries
-            if e.headers
-            and str(safe_get(e.headers[0], "FrameOfReferenceUID", "")) == frame_of_reference
-        ]
-        if len(same) == 1:
-            return catalog[same[0].key]
-    return None
+    entry, _how = match_series(catalog.entries, header)
+    return catalog[entry.key] if entry is not None else None
 
 
 def _as_series(series: Any) -> Any:
