@@ -496,3 +496,28 @@ def test_fast_per_frame_reader_agrees_with_pydicom(tmp_path, ct):
         assert refs[0][0] == uid
     assert fast[2][2] == [(ct[5].SOPInstanceUID, 1), (ct[5].SOPInstanceUID, 2)]
     assert read_per_frame(b"\x01\x02garbage", 1) is None
+
+
+def test_scan_links_derived_objects_to_their_series(tmp_path, ct):
+    for ds in ct:
+        ds.SeriesNumber = 3
+    write_series(ct, tmp_path / "study" / "ct")
+    mask = _box((40, 52), 5, 20, 10, 40)
+    seg_ds = build_seg(ct, [(1, 3, mask)], labels={1: "Liver <i>"})
+    _write(seg_ds, tmp_path / "study" / "seg.dcm")
+    rois = {1: ("GTV", [("CLOSED_PLANAR", _ring((0, 0), 10, _z(ct, 1)))])}
+    rt = build_rtstruct(ct, rois, contour_images=False)
+    rt.ReferencedFrameOfReferenceSequence[0].RTReferencedStudySequence[
+        0
+    ].RTReferencedSeriesSequence[
+        0
+    ].SeriesInstanceUID = "2.25.999"  # a wrong series UID: matched by Frame of Reference
+    _write(rt, tmp_path / "study" / "rt.dcm")
+    catalog = dw.scan(tmp_path / "study", progress=False)
+    links = {link.modality: link for link in catalog.links}
+    assert str(links["SEG"]) == "SEG 'Liver <i>' -> CT series 3"
+    assert links["SEG"].how == "series" and links["SEG"].target_key == ct[0].SeriesInstanceUID
+    assert links["RTSTRUCT"].how == "frame-of-reference"
+    assert "SEG 'Liver <i>' -> CT series 3" in repr(catalog)
+    html = catalog._repr_html_()
+    assert "→ CT series 3" in html and "Liver <i>" not in html

@@ -524,6 +524,7 @@ def _catalog_body(
     catalog: SeriesCatalog, size: int, max_thumbnails: int, max_series: int
 ) -> Markup:
     entries = _entries(catalog)
+    links = {link.key: link for link in _safe(lambda: catalog.links, []) or []}
     rows = []
     for i, entry in enumerate(entries[:max_series]):
         has_pixels = _entry_get(entry, "has_pixels")
@@ -554,6 +555,7 @@ def _catalog_body(
         )
         description = _entry_get(entry, "series_description", "description") or ""
         split = _entry_get(entry, "split_reason")
+        key = _entry_get(entry, "key")
         rows.append(
             tag(
                 "tr",
@@ -564,6 +566,9 @@ def _catalog_body(
                     "td",
                     description,
                     tag("div", f"split: {split}", class_="dw-muted") if split else None,
+                    tag("div", f"→ {links[key].target}", class_="dw-muted")
+                    if key in links
+                    else None,
                     class_="dw-value",
                 ),
                 tag("td", _entry_get(entry, "patient_name") or "", class_="dw-value"),

@@ -123,8 +123,7 @@ def match_series(entries: Sequence[Any], header: Dataset) -> tuple[Any, str]:
         same = [
             e
             for e in images
-            if str(safe_get(e.headers[0] if e.headers else None, "FrameOfReferenceUID", ""))
-            == frame_of_reference
+            if str(safe_get(e.frames[0].header, "FrameOfReferenceUID", "")) == frame_of_reference
         ]
         if len(same) == 1:
             return same[0], "frame-of-reference"

@@ -289,6 +289,15 @@ class SeriesCatalog(Sequence):
         return out
 
     @property
+    def links(self) -> list[Any]:
+        """Each SEG / RTSTRUCT and the image series it references (``DerivedLink``)."""
+        from ..segmentation._links import derived_links
+
+        if getattr(self, "_links", None) is None:
+            self._links = derived_links(self)
+        return list(self._links)
+
+    @property
     def n_files(self) -> int:
         """Number of DICOM files grouped into series (in-memory datasets not counted)."""
         columns = self._table.columns
@@ -340,6 +349,7 @@ class SeriesCatalog(Sequence):
                 f"{e.series_description[:40]!r:<42} {e.n_instances:>5} inst {e.n_frames:>6} frames "
                 f"{size:<10} {e.key}"
             )
+        lines.extend(f"  {link}" for link in self.links)
         for path, reason in self.errors[:10]:
             lines.append(f"  unreadable: {path}: {reason}")
         if len(self.errors) > 10:
