@@ -11,6 +11,9 @@ volume, on the acquired and the coronal plane). Kernel side, per step:
   one ``np.maximum`` per step), the stored-value window LUT and the viewer's PNG encoder
   (what the viewer sends per step).
 * **SlabProjector alone**: the projection only.
+* **SeriesViewer, 10 mm MIP**: ``viewer.index = k`` with ``viewer.slab = "mip"``, up to the
+  bytes the ipympl canvas hands to its comm (as ``bench_viewer.py`` measures a plain step),
+  next to the same viewer without a slab.
 
 **ROI update** (what a drag recomputes): statistics of an ellipse, a rectangle and a
 120-vertex freehand polygon of about 200x200 pixels on a 512x512 plane, with
@@ -96,6 +99,40 @@ def bench_slab(volume: np.ndarray, view: str, steps: int) -> dict[str, list[floa
             if timed == "projector+png":
                 encode_png(lut(projection))
             out[timed].append(time.perf_counter() - t0)
+    return out
+
+
+def bench_viewer_slab(volume: np.ndarray, steps: int) -> dict[str, list[float]]:
+    """Kernel time of a viewer step, up to the frame bytes sent, with and without a MIP."""
+    from dicom_widgets.widgets._viewer_render import SendRecorder
+    from dicom_widgets.widgets.viewer import SeriesViewer
+
+    size = volume.shape[1]
+    out: dict[str, list[float]] = {}
+    for slab in ("none", "mip"):
+        viewer = SeriesViewer(
+            volume - np.int16(1024),
+            spacing=(1.0, 200 / size, 200 / size),
+            window=(300, 800),
+            size=512,
+            index=0,
+        )
+        canvas = viewer.canvas
+        canvas._handle_message(canvas, {"type": "initialized"}, [])
+        viewer.slab, viewer.slab_thickness = slab, 10.0
+        viewer.refresh()
+        recorder = SendRecorder(canvas)
+        times = []
+        n = volume.shape[0]
+        start = n // 2 - steps // 2
+        for k in range(steps):
+            sent = len(recorder.frames)
+            t0 = time.perf_counter()
+            viewer.index = start + k
+            assert len(recorder.frames) == sent + 1, "each step must send exactly one frame"
+            times.append(recorder.times[-1] - t0)
+        out["viewer, no slab" if slab == "none" else "viewer, MIP 10 mm"] = times
+        viewer.close()
     return out
 
 
@@ -186,6 +223,10 @@ def main() -> None:
                 f"  {name:15s} {median:8.2f} / {p90:8.2f}   naive/this {naive_median / median:6.1f}x"
                 f"   np.max/this {max_median / median:5.2f}x"
             )
+    print("\nSeriesViewer step to the bytes sent, acquired plane (median / p90 ms)")
+    for name, times in bench_viewer_slab(volume, args.steps).items():
+        median, p90 = _stats(times)
+        print(f"  {name:18s} {median:8.2f} / {p90:8.2f}")
     values = volume[volume.shape[0] // 2].astype(np.float32) - 1024.0
     print(f"\nROI statistics per drag update on {values.shape} (median / p90 ms)")
     for kind, (ours, naive, n_pixels) in bench_roi(values, args.repeats).items():
