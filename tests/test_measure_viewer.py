@@ -155,7 +155,9 @@ def test_viewer_measure_api_values_table_and_dataframe(viewer):
     assert "&lt;b&gt;CSF&lt;/b&gt;" in viewer.measurements_table.html.value
     viewer.remove_measurement("d")
     assert [m.label for m in viewer.measurements] == ["<b>CSF</b>"]
-    # The snapshot shows the measurement (its text is drawn on the image).
+    # The static fallback lists them under the picture; the snapshot draws them on it.
+    bundle = viewer._repr_mimebundle_()
+    assert "dw-measurements" in bundle["text/html"] and "CSF" in bundle["text/html"]
     with_it = viewer.snapshot()
     viewer.remove_measurement(0)
     assert viewer.snapshot() != with_it

@@ -71,14 +71,7 @@ def measurements_table(measurements: Sequence[Measurement], selected: str = "") 
     rows = []
     for m in measurements:
         cells = [tag("td", cell) for cell in _row(m)]
-        rows.append(
-            tag(
-                "tr",
-                cells,
-                class_="dw-selected" if m.uid == selected else None,
-                data_uid=m.uid,
-            )
-        )
+        rows.append(tag("tr", cells, class_="dw-selected" if m.uid == selected else None))
     if not measurements:
         return tag("p", "No measurements yet: pick a tool and draw on the image.", class_="dw-note")
     head = tag("thead", tag("tr", [tag("th", h) for h in MEASUREMENT_COLUMNS]))

@@ -721,7 +721,14 @@ class SeriesViewer(widgets.VBox):
         image = tag(
             "img", src=f"data:image/png;base64,{b64}", width=width, alt="SeriesViewer snapshot"
         )
-        data["text/html"] = str(wrap(image, repr(self)))
+        items = self.measurements
+        if items:  # the static page lists the measurements drawn on the picture
+            from ..html.measurements import measurements_table, measurements_text
+
+            body = tag("div", image, measurements_table(items))
+            data["text/html"] = str(wrap(body, f"{self!r}\n{measurements_text(items)}"))
+        else:
+            data["text/html"] = str(wrap(image, repr(self)))
         data["text/plain"] = repr(self)
         return data
 
