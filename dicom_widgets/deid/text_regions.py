@@ -877,7 +877,7 @@ def find_text_regions(
         base = len(readings)
         readings.update({base + k: index for k in range(_READINGS_PER_FRAME)})
         try:
-            found = _read_frame(grey, base, deadline)
+            found = _read_frame(grey, base, deadline, values)
         except Exception as exc:  # noqa: BLE001 - TesseractError, timeout (RuntimeError)
             complete = False
             problems.append(f"OCR of frame {index} failed: {type(exc).__name__}: {exc}"[:300])
@@ -911,7 +911,27 @@ _READINGS_PER_FRAME = len(_PASSES) + 1
 _MAX_CROPS = 48
 
 
-def _read_frame(grey: np.ndarray, first_reading: int, deadline: float) -> list[_Word]:
+def _settled(line: Sequence[_Word], values: Sequence[HeaderValue]) -> bool:
+    """Whether a line needs no upscaled re-reading: a pass already matched a header value
+    (it is PHI whatever the rest says), or both passes read it alike and confidently."""
+    readings: dict[int, list[_Word]] = {}
+    for w in line:
+        readings.setdefault(w.reading, []).append(w)
+    texts = {
+        r: " ".join(w.text for w in sorted(ws, key=lambda w: w.box[1]))
+        for r, ws in readings.items()
+    }
+    if any(text_matches(t, values) for t in texts.values()):
+        return True
+    if len(readings) < len(_PASSES):
+        return False
+    confident = all(np.mean([w.conf for w in ws]) >= 85 for ws in readings.values())
+    return confident and len({_canonical(t) for t in texts.values()}) == 1
+
+
+def _read_frame(
+    grey: np.ndarray, first_reading: int, deadline: float, values: Sequence[HeaderValue] = ()
+) -> list[_Word]:
     """Every preprocessing pass over one grey frame; boxes in frame coordinates."""
 
     def remaining() -> float:
@@ -942,6 +962,7 @@ def _read_frame(grey: np.ndarray, first_reading: int, deadline: float) -> list[_
         ]
     )
     crops = []
+    lines = [line for line in lines if not _settled(line, values)]
     for line in lines[:_MAX_CROPS]:
         r0, c0, r1, c1 = _union(w.box for w in line)
         height = max(1, r1 - r0)
@@ -1258,6 +1279,24 @@ def clean_burned_in_text(
     kept = tuple(r for r in regions if not r.blanked_by(plan.mode))
     if blanked:
         blank_text_regions(ds, blanked)
+        if reviewed is None and verified:
+            # Read the blanked image once more, as a determined reader would: with the
+            # strong text gone the thresholds adapt to what was faint beside it.
+            left = plan.time_budget - (time.perf_counter() - started)
+            again = find_text_regions(
+                ds, max_frames=plan.max_frames, time_budget=max(0.0, left), label=source
+            )
+            verified = again.complete
+            problem = "; ".join(again.problems)
+            more = tuple(
+                r
+                for r in again.regions
+                if r.blanked_by(plan.mode)
+                and not any(_overlap(r.box, b.box) > 0.5 for b in blanked)
+            )
+            if more:
+                blank_text_regions(ds, more)
+                regions, blanked = tuple(regions) + more, blanked + more
     return TextCleaning(
         mode,
         tuple(regions),
