@@ -64,6 +64,7 @@ from ._viewer_controls import ViewerControls
 from ._viewer_export import check_animation_path, write_animation
 from ._viewer_link import ViewerLink, link
 from ._viewer_render import choose_canvas, frame_to_png, make_canvas
+from ._viewer_segmentation import SegmentationLayer, add_segmentation_layer
 
 try:  # the browser-side frame cache needs anywidget (a dependency; optional in practice)
     from ._viewer_frames import PREFETCH_AHEAD, PREFETCH_BEHIND, FrameCacheBinding
@@ -548,6 +549,48 @@ class SeriesViewer(widgets.VBox):
         with self._draw_lock:
             self.model.add_layer(layer)
         return name
+
+    def add_segmentation(
+        self,
+        seg_or_path: Any,
+        *,
+        alpha: float = 0.4,
+        outline: bool = True,
+        segments: Sequence[int | str] | None = None,
+        name: str | None = None,
+    ) -> SegmentationLayer:
+        """Show a SEG, RTSTRUCT, NIfTI or numpy segmentation, placed on this series by geometry.
+
+        A :class:`~dicom_widgets.view.segmentation_layer.SegmentationLayer` and a legend
+        of checkboxes (one per segment) below the canvas; RT contours are lines on the
+        acquired plane, filled on reformats; the readout names the segments under the
+        mouse.
+
+        Parameters
+        ----------
+        seg_or_path : Segmentation, path or numpy.ndarray
+            What :func:`dicom_widgets.load_segmentation` reads (placed on this series).
+        alpha : float
+            Opacity of the filled segments.
+        outline : bool
+            Outline each segment.
+        segments : sequence of int or str, optional
+            The segments shown at first (all by default).
+        name : str, optional
+            Layer name; default the segmentation's kind and a number.
+
+        Returns
+        -------
+        SegmentationLayer
+
+        Examples
+        --------
+        >>> layer = viewer.add_segmentation("seg.dcm", alpha=0.5)  # doctest: +SKIP
+        >>> layer.set_segment_visible("Liver", False)  # doctest: +SKIP
+        """
+        return add_segmentation_layer(
+            self, seg_or_path, alpha=alpha, outline=outline, segments=segments, name=name
+        )
 
     def remove_overlay(self, name: str | None = None) -> None:
         """Remove the overlay called ``name`` (all overlays when None)."""
