@@ -137,8 +137,10 @@ def labels_from_nifti(
             Finding(
                 "info",
                 "resampled",
-                f"the label map's grid {data.shape} differs from the series'; labels were "
-                "resampled to the series by nearest neighbour",
+                f"the label map's voxel grid (shape {data.shape}, origin "
+                f"{np.round(affine[:3, 3], 2).tolist()} mm) is not the series' (origin "
+                f"{np.round(grid.affine[:3, 3], 2).tolist()} mm); labels were resampled to "
+                "the series by nearest neighbour",
                 paths,
             )
         )
