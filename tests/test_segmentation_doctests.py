@@ -15,6 +15,7 @@ MODULES = [
     "dicom_widgets.segmentation._model",
     "dicom_widgets.segmentation._rtstruct",
     "dicom_widgets.html.segmentation",
+    "dicom_widgets.view.segmentation_layer",
 ]
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._core import Markup, collapsible_section, id_scope, note, tag, wrap
+from ._core import Markup, collapsible_section, note, rendered, tag
 from .series import findings_table
 
 __all__ = ["segmentation_html", "segmentation_text", "segment_table"]
@@ -122,29 +122,24 @@ def segmentation_html(seg: Any) -> str:
     str
         HTML with the stylesheet, the rich part and a ``<pre>`` text fallback.
     """
-    text = segmentation_text(seg)
-    with id_scope(text):
-        try:
-            findings = list(seg.findings)
-            shape = " × ".join(str(n) for n in seg.shape)
-            target = getattr(seg.grid, "series_uid", "") or "its own frame grid"
-            summary = tag(
-                "div",
-                tag("b", f"{seg.modality} segmentation"),
-                f" · {len(seg.segments)} segment(s) on {target} · {shape}",
-                tag("div", seg.path, class_="dw-muted") if seg.path else None,
+
+    def build() -> list[Markup]:
+        findings = list(seg.findings)
+        shape = " × ".join(str(n) for n in seg.shape)
+        target = getattr(seg.grid, "series_uid", "") or "its own frame grid"
+        summary = tag(
+            "div",
+            tag("b", f"{seg.modality} segmentation"),
+            f" · {len(seg.segments)} segment(s) on {target} · {shape}",
+            tag("div", seg.path, class_="dw-muted") if seg.path else None,
+        )
+        body = [summary, segment_table(seg)]
+        if findings:
+            body.append(
+                collapsible_section(
+                    "Findings", findings_table(findings), count=len(findings), open=True
+                )
             )
-            body = [summary, segment_table(seg)]
-            if findings:
-                body.append(
-                    collapsible_section(
-                        "Findings", findings_table(findings), count=len(findings), open=True
-                    )
-                )
-        except Exception as exc:  # noqa: BLE001 - a repr must never raise in a notebook
-            body = [
-                note(
-                    f"Could not render this segmentation: {type(exc).__name__}: {exc}", kind="error"
-                )
-            ]
-    return str(wrap(body, text))
+        return body
+
+    return rendered("segmentation", segmentation_text(seg), build)

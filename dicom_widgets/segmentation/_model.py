@@ -9,7 +9,6 @@ SEG costs one slice's frames, not the whole file.
 
 from __future__ import annotations
 
-import html as _html
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
@@ -474,12 +473,10 @@ class Segmentation:
         )
 
     def _repr_html_(self) -> str:
-        try:
-            from ..html.segmentation import segmentation_html
+        from ..html import html_or_pre
+        from ..html.segmentation import segmentation_html
 
-            return str(segmentation_html(self))
-        except Exception:  # noqa: BLE001 - a repr must never raise; fall back to escaped text
-            return f"<pre>{_html.escape(repr(self))}</pre>"
+        return html_or_pre(segmentation_html, self)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         return {"text/plain": repr(self), "text/html": self._repr_html_()}
