@@ -9,7 +9,7 @@ Usage::
     .venv/bin/python scripts/screenshots.py [--out docs/screenshots] [--only viewer,tags]
 
 Writes ``viewer.png``, ``viewer_ortho.png``, ``measurements.png``, ``tag_explorer.png``, ``anonymization.png``,
-``dataset_repr.png`` and ``series_repr.png``.
+``dataset_repr.png``, ``series_repr.png`` and ``segmentation.png``.
 """
 
 from __future__ import annotations
@@ -125,10 +125,34 @@ def shot_series_repr(nb: NotebookPage) -> object:
     return out
 
 
+def shot_segmentation(nb: NotebookPage) -> object:
+    cells = [
+        SETUP,
+        "import numpy as np\n"
+        "series = dw.load_series(ct_phantom(n_slices=48, size=256), progress=False)\n"
+        "volume = series.volume()\n"
+        "labels = np.zeros(series.shape, np.uint8)\n"
+        "labels[volume > 300] = 1\n"
+        "labels[(volume > 55) & (volume < 90)] = 2\n"
+        "seg = dw.load_segmentation(labels, series, labels={1: 'bone', 2: 'haemorrhage'})\n"
+        "viewer = dw.SeriesViewer(series, window='brain', size=448, index=24)\n"
+        "viewer.add_segmentation(seg, alpha=0.45)\n"
+        "viewer",
+    ]
+    _run(nb, "shot_segmentation", cells)
+    viewer = nb.page.locator(".dw-series-viewer").first
+    canvas = viewer.locator(".jupyter-matplotlib-canvas-div canvas").first
+    canvas.wait_for(state="visible")
+    nb.wait_pixels(canvas, min_colours=3)
+    viewer.locator(".dw-segment-legend").wait_for(state="visible")
+    return viewer
+
+
 SHOTS: dict[str, Callable[[NotebookPage], object]] = {
     "viewer": shot_viewer,
     "viewer_ortho": shot_viewer_ortho,
     "measurements": shot_measurements,
+    "segmentation": shot_segmentation,
     "tag_explorer": shot_tag_explorer,
     "anonymization": shot_anonymization,
     "dataset_repr": shot_dataset_repr,
