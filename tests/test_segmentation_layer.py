@@ -118,3 +118,17 @@ def test_viewer_add_segmentation_legend_toggles(series):
         assert legend.checkboxes[1].value is True
     finally:
         viewer.close()
+
+
+def test_ortho_panes_each_show_the_segment(series):
+    labels = np.zeros(series.shape, np.uint8)
+    labels[1:5, 10:30, 10:40] = 1
+    seg = dw.load_segmentation(labels, series)
+    model = ViewModel(series, view="ortho")
+    model.add_layer(SegmentationLayer("seg", seg, opacity=1.0, outline=False))
+    colour = np.array(seg.segments[0].color, np.uint8)
+    for pane in range(3):
+        frame = model.frame(pane, index=model.pane(pane).index)
+        expected = frame.pane.cut(labels) > 0
+        assert expected.any(), f"pane {pane} does not cut the segment"
+        assert np.all(frame.rgba[expected][:, :3] == colour)
