@@ -108,6 +108,7 @@ def test_prefetch_follows_the_direction_of_travel(viewer):
         lambda v: setattr(v, "hide_identifiers", True),
         lambda v: v.add_overlay(np.ones((16, 64, 64), np.uint8)),
         lambda v: setattr(v, "view", "coronal"),
+        lambda v: v.model.layers["image"].changed(),  # a layer says its data changed
         lambda v: v.refresh(),
         # A line drawn by the user without refresh(): the next step already shows it.
         lambda v: (v.ax.plot([0, 60], [30, 30], color="red"), setattr(v, "index", v.index + 1)),
@@ -120,6 +121,7 @@ def test_prefetch_follows_the_direction_of_travel(viewer):
         "identifiers",
         "overlay",
         "view",
+        "layer-changed",
         "refresh",
         "user-artist",
     ],

@@ -310,11 +310,12 @@ class SeriesViewer(widgets.VBox):
         value = getattr(self.model, name)  # the latest value, not the change's (nested changes)
         if name == "index" and value > self.controls.slider.max:
             self.controls.slider.max = value  # a new view: widen before the slider clamps
-        self._mirroring += 1
-        try:
-            setattr(self, name, value)
-        finally:
-            self._mirroring -= 1
+        if getattr(self, name) != value:  # e.g. the viewer's own change coming back
+            self._mirroring += 1
+            try:
+                setattr(self, name, value)
+            finally:
+                self._mirroring -= 1
         if name == "preset":
             self.controls.show_preset(value)
         elif name == "cmap":
