@@ -13,6 +13,8 @@ the slices in order:
 * **SeriesViewer**: ``viewer.index = k`` up to the bytes handed to the comm by the
   ipympl canvas (``send_binary`` is wrapped to timestamp and keep them). The canvas is
   told "initialized" as the front-end does once it is displayed.
+* **ViewModel.render**: the viewer's picture of slice ``k`` without any widget
+  (:class:`dicom_widgets.view.ViewModel`, the part of a step that scripts can use).
 
 No front-end is connected: ipywidgets works without a kernel (messages go nowhere),
 so everything up to the send is real. Run::
@@ -134,6 +136,22 @@ def bench_viewer(
     return times, cpu, int(statistics.median(len(f) for f in recorder.frames[-steps:])), viewer
 
 
+def bench_model(stored: np.ndarray, steps: int, size: int) -> tuple[list[float], list[float]]:
+    from dicom_widgets.view import ViewModel
+
+    model = ViewModel(
+        stored - np.int16(1024), spacing=(4.0, 200 / size, 200 / size), window=(40, 400)
+    )
+    times, cpu = [], []
+    n = stored.shape[0]
+    for k in range(steps):
+        t0, c0 = time.perf_counter(), time.process_time()
+        model.render(index=(k + 1) % n)
+        times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return times, cpu
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=60)
@@ -151,12 +169,14 @@ def main() -> None:
     default, default_cpu, default_bytes = bench_ipympl_default(stored, args.steps)
     fast, fast_cpu, fast_bytes, viewer = bench_viewer(stored, args.steps, args.size)
     hidpi, hidpi_cpu, hidpi_bytes, _ = bench_viewer(stored, args.steps, args.size, pixel_ratio=2.0)
+    model, model_cpu = bench_model(stored, args.steps, args.size)
 
     rows = [
         ("naive interact+imshow+PNG", naive, naive_cpu, naive_bytes),
         ("ipympl set_data+draw_idle", default, default_cpu, default_bytes),
         ("SeriesViewer step", fast, fast_cpu, fast_bytes),
         ("SeriesViewer step, HiDPI x2", hidpi, hidpi_cpu, hidpi_bytes),
+        ("ViewModel.render (no widgets)", model, model_cpu, 0),
     ]
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(
