@@ -298,7 +298,8 @@ class SeriesSource(Source):
         self.uniform = bool(getattr(series, "is_uniform", False))
         try:
             affine = series.affine()
-        except Exception as exc:  # no geometry (secondary capture, US) or not uniform
+        except Exception as exc:  # noqa: BLE001 - a series without usable geometry (SC, US,
+            # not uniform; DICOMweb series compute it from remote headers) is still shown
             affine = None
             reason = str(exc)
         else:
@@ -356,14 +357,14 @@ class SeriesSource(Source):
         try:
             slope, intercept = self.series.rescale(index, time=time)
             return float(slope), float(intercept)
-        except Exception:
+        except Exception:  # noqa: BLE001 - an unusable rescale shows stored values, not nothing
             return (1.0, 0.0)
 
     def has_modality_lut(self) -> bool:
         attr = getattr(self.series, "has_modality_lut", False)
         try:
             return bool(attr() if callable(attr) else attr)
-        except Exception:
+        except Exception:  # noqa: BLE001 - a broken Modality LUT leaves the rescale path
             return False
 
     def error(self, index: int, time: int = 0) -> str | None:
@@ -372,7 +373,7 @@ class SeriesSource(Source):
             return None
         try:
             return getter(index, time=time)
-        except Exception:
+        except Exception:  # noqa: BLE001 - asking why must not fail; decoding will say
             return None
 
     def dataset(self, index: int, time: int = 0) -> Any:
@@ -381,7 +382,7 @@ class SeriesSource(Source):
             return None
         try:
             return getter(index, time=time)
-        except Exception:
+        except Exception:  # noqa: BLE001 - a header that cannot be read: no annotations, still pixels
             return None
 
     def position(self, index: int) -> np.ndarray | None:
@@ -523,8 +524,8 @@ def _reject_no_pixels(source: Any) -> None:
 
             try:
                 candidates = [read_dataset(source, defer_size=1024)]
-            except Exception:
-                return  # load_series reports unreadable files itself
+            except Exception:  # noqa: BLE001 - load_series reports unreadable files itself
+                return
     elif (
         isinstance(source, (list, tuple)) and source and all(isinstance(s, Dataset) for s in source)
     ):
