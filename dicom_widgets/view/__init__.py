@@ -9,6 +9,7 @@ Python process (matplotlib is imported lazily, for colormap tables only).
 - :mod:`.layers`: the :class:`Layer` interface and the image, label-volume and DICOM
   overlay-plane layers.
 - :mod:`.planes`: screen pixel -> voxel -> patient mm.
+- :mod:`.slab`: MIP, MinIP and mean slabs (the model's ``slab`` and ``slab_thickness``).
 - :mod:`.source`: numpy volumes and series behind one interface.
 
 Examples
