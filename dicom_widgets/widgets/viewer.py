@@ -63,6 +63,7 @@ from ._viewer_cine import Cine
 from ._viewer_controls import ViewerControls
 from ._viewer_export import check_animation_path, write_animation
 from ._viewer_link import ViewerLink, link
+from ._viewer_mouse import CanvasEvents
 from ._viewer_render import choose_canvas, frame_to_png, make_canvas
 from ._viewer_segmentation import SegmentationLayer, add_segmentation_layer
 
@@ -211,7 +212,6 @@ class SeriesViewer(widgets.VBox):
         self._mirroring = 0
         self._index_only = False
         self._in_render = False
-        self._drag: tuple[float, float, float, float] | None = None
         self._bg: Any = None
         self._bg_key: Any = None
         self._last_frames: list[Frame] = []
@@ -272,16 +272,8 @@ class SeriesViewer(widgets.VBox):
 
             self.canvas = FigureCanvasAgg(self.figure)
             self.image_widget = display_widget = widgets.Image(format="png")
-        for event, handler in (
-            ("draw_event", self._on_draw),
-            ("scroll_event", self._on_scroll),
-            ("key_press_event", self._on_key),
-            ("button_press_event", self._on_press),
-            ("button_release_event", self._on_release),
-            ("motion_notify_event", self._on_motion),
-            ("figure_leave_event", lambda event: self.set_trait("readout", "")),
-        ):
-            self.canvas.mpl_connect(event, handler)
+        self.canvas.mpl_connect("draw_event", self._on_draw)
+        self.events = CanvasEvents(self)
         return display_widget
 
     # ------------------------------------------------------------------ model binding
@@ -895,94 +887,6 @@ class SeriesViewer(widgets.VBox):
             renderer.height,
             tuple((p.ax.get_xlim(), p.ax.get_ylim()) for p in self._artists.panes),
         )
-
-    # ------------------------------------------------------------------ mouse and keys
-    def _pane_at(self, event: Any) -> int | None:
-        for k, pane in enumerate(self._artists.panes):
-            if event.inaxes is pane.ax:
-                return k
-        return None
-
-    def _activate(self, k: int) -> bool:
-        """Make pane ``k`` the slider's pane (one redraw). True if it changed."""
-        if k == self.model.active:
-            return False
-        with self._draw_lock:
-            self.model.active = k
-        return True
-
-    def _on_scroll(self, event: Any) -> None:
-        k = self._pane_at(event)
-        if k is None:
-            return
-        with self._draw_lock, self.model.hold():  # activation and step: one frame
-            self._activate(k)
-            # Wheel towards the user (negative step) moves forward, as in clinical viewers.
-            self.step(-int(np.sign(event.step)) or 1)
-
-    def _on_key(self, event: Any) -> None:
-        moves = {"up": 1, "right": 1, "down": -1, "left": -1, "pageup": 10, "pagedown": -10}
-        if event.key in moves:
-            self.step(moves[event.key])
-        elif event.key == "home":
-            self.index = 0
-        elif event.key == "end":
-            self.index = self.model.n_index() - 1
-        elif event.key == " ":
-            self.playing = not self.playing
-
-    def _toolbar_busy(self) -> bool:
-        toolbar = getattr(self.canvas, "toolbar", None)
-        return bool(toolbar is not None and getattr(toolbar, "mode", ""))
-
-    def _on_press(self, event: Any) -> None:
-        k = self._pane_at(event)
-        if k is None or self._toolbar_busy():
-            return
-        if self.tool != "navigate" and event.button == 1 and event.xdata is not None:
-            with self._draw_lock, self.model.hold():
-                self._activate(k)
-                self.tools.press(
-                    k, event.ydata, event.xdata, bool(getattr(event, "dblclick", False))
-                )
-            return
-        if event.button == 3 and not self.source.is_color:
-            self._drag = (event.x, event.y, self.window_center, self.window_width)
-        elif event.button == 1 and event.xdata is not None:
-            with self._draw_lock, self.model.hold():  # one frame for the click
-                self._activate(k)
-                if self.view == "ortho":
-                    pane = self.model.pane(k)
-                    rows, cols = pane.screen_shape
-                    row = int(np.clip(int(round(event.ydata)), 0, rows - 1))
-                    col = int(np.clip(int(round(event.xdata)), 0, cols - 1))
-                    self.model.set_cursor(pane.plane.voxel(pane.index, row, col, pane.volume_shape))
-
-    def _on_release(self, event: Any) -> None:
-        self._drag = None
-        if self.tool != "navigate" and event.xdata is not None:
-            with self._draw_lock, self.model.hold():
-                self.tools.release(event.ydata, event.xdata)
-
-    def _on_motion(self, event: Any) -> None:
-        if self._drag is not None:
-            x0, y0, c0, w0 = self._drag
-            # Width scales geometrically (128 px doubles it), so the same gesture works for
-            # HU (width 1000s) and for float maps (width 0.1) and never reaches zero; the centre
-            # moves by a width-proportional amount per pixel.
-            width = w0 * 2.0 ** ((event.x - x0) / 128.0)
-            center = c0 + (y0 - event.y) * w0 / 256.0
-            self.drag_window(center, width)
-            return
-        k = self._pane_at(event)
-        if k is None or event.xdata is None:
-            if self.readout:
-                self.readout = ""
-            return
-        if self.tool != "navigate":
-            with self._draw_lock, self.model.hold():
-                self.tools.motion(event.ydata, event.xdata)
-        self.readout = self.value_at(k, event.ydata, event.xdata)
 
 
 def _canvas_mode(canvas: str) -> str:
