@@ -241,8 +241,9 @@ def overlay_mask(
 
     Examples
     --------
-    >>> from pydicom import examples
-    >>> overlay_mask(examples.overlay).shape  # doctest: +SKIP
+    >>> import pydicom
+    >>> from dicom_widgets.data import pydicom_file
+    >>> overlay_mask(pydicom.dcmread(pydicom_file("overlay"))).shape
     (484, 484)
     """
     if ds is None:
