@@ -6,6 +6,7 @@ old file or none, never a truncated one.
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 from collections.abc import Callable
@@ -16,7 +17,27 @@ from pydicom.dataset import Dataset
 
 from ._compat import write_dataset
 
-__all__ = ["atomic_write", "atomic_write_bytes", "write_dataset_atomic"]
+__all__ = ["atomic_write", "atomic_write_bytes", "write_dataset_atomic", "new_file_mode"]
+
+
+@functools.lru_cache(maxsize=1)
+def new_file_mode() -> int:
+    """The mode ``open()`` gives a new file here: ``0o666`` less the process umask.
+
+    ``tempfile.mkstemp`` creates its file with ``0o600``; renamed into place as it is, every
+    output (an anonymized series, a SEG, an index) would be unreadable to the user's group
+    and colleagues, unlike a file written directly. Read once: the umask is process-wide.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError):  # not Linux, or no /proc: ask the umask the old way
+        pass
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def atomic_write(
@@ -52,6 +73,7 @@ def atomic_write(
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
+        os.fchmod(fd, new_file_mode())
         with os.fdopen(fd, "wb") as handle:
             writer(handle)
             if fsync:

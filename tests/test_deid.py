@@ -697,3 +697,21 @@ def test_report_repr_shows_no_absolute_paths(tmp_path, monkeypatch):
     report = anonymize_files(paths, tmp_path / "out", progress=False)
     text = report._repr_text()
     assert str(tmp_path) not in text and "src/IM_" in text
+
+
+def test_outputs_get_the_mode_a_plain_open_would_give(tmp_path):
+    # mkstemp creates 0o600 files; renamed into place as they were, every anonymized file
+    # would be unreadable to the user's group, unlike a file written with open().
+    from dicom_widgets._io import atomic_write_bytes, new_file_mode
+
+    plain = tmp_path / "plain.bin"
+    plain.write_bytes(b"x")
+    expected = plain.stat().st_mode & 0o777
+    assert new_file_mode() == expected
+    written = atomic_write_bytes(tmp_path / "atomic.bin", b"x")
+    assert written.stat().st_mode & 0o777 == expected
+    paths = write_series(_series(2), tmp_path / "src")
+    anonymize_files(paths, tmp_path / "out", key=KEY, progress=False)
+    outputs = [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
+    assert len(outputs) >= 2
+    assert all(p.stat().st_mode & 0o777 == expected for p in outputs)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .._io import atomic_write
+from .._io import atomic_write, new_file_mode
 from ..errors import DecodeError, GeometryError, MissingDependencyError, UnsafeOutputError
 
 if TYPE_CHECKING:
@@ -124,6 +124,7 @@ def write_nifti(
     target.parent.mkdir(parents=True, exist_ok=True)
     suffix = ".nii.gz" if name.endswith(".gz") else ".nii"
     fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=suffix, dir=target.parent)
+    os.fchmod(fd, new_file_mode())  # mkstemp's 0o600 would follow the file into place
     os.close(fd)
     try:
         nib.save(image, tmp)
