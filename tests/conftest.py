@@ -48,3 +48,17 @@ def _no_unclosed_figures():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             plt.close("all")
+
+
+@pytest.fixture(scope="session")
+def tesseract() -> str:
+    """Tesseract's version; skip (fail under CI=true) when it is not installed."""
+    from dicom_widgets.deid import text_regions
+    from dicom_widgets.errors import MissingDependencyError
+
+    try:
+        return text_regions.tesseract_version()
+    except MissingDependencyError as exc:
+        if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
+            pytest.fail(f"{exc} (CI=true: OCR tests must run, not skip)", pytrace=False)
+        pytest.skip(str(exc))

@@ -8,7 +8,6 @@ it the OCR tests skip with a message, except under ``CI=true`` where they fail.
 
 from __future__ import annotations
 
-import os
 import random
 import re
 import warnings
@@ -33,21 +32,6 @@ from dicom_widgets.deid.text_regions import (
 )
 from dicom_widgets.display import to_display
 from dicom_widgets.errors import DecodeError, DicomWidgetsWarning, MissingDependencyError
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
-@pytest.fixture(scope="module")
-def tesseract() -> str:
-    """Tesseract's version; skip (fail under CI=true) when it is not installed."""
-    try:
-        return tr.tesseract_version()
-    except MissingDependencyError as exc:
-        if _in_ci():
-            pytest.fail(f"{exc} (CI=true: OCR tests must run, not skip)", pytrace=False)
-        pytest.skip(str(exc))
 
 
 def _header(**values: str) -> Dataset:

@@ -6,8 +6,6 @@ with PHI burned in, with real Tesseract.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pydicom
 import pytest
@@ -16,22 +14,7 @@ pytest.importorskip("ipywidgets")
 
 from dicom_widgets.data import burned_in_phantom  # noqa: E402
 from dicom_widgets.deid import text_regions as tr  # noqa: E402
-from dicom_widgets.errors import MissingDependencyError  # noqa: E402
 from dicom_widgets.widgets.anonymization import AnonymizationPreview  # noqa: E402
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
-@pytest.fixture(scope="module")
-def tesseract() -> str:
-    try:
-        return tr.tesseract_version()
-    except MissingDependencyError as exc:
-        if _in_ci():
-            pytest.fail(f"{exc} (CI=true: OCR tests must run, not skip)", pytrace=False)
-        pytest.skip(str(exc))
 
 
 @pytest.mark.slow
