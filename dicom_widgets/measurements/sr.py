@@ -206,7 +206,19 @@ def save_measurements(
     items = list(measurements)
     if not items:
         raise MeasurementError("there are no measurements to save")
+    frame_uid = _checked_frame_of_reference(items, series)
     affine = series.affine()
+    library: dict[int, Dataset] = {}
+    groups = [
+        _measurement_group(hd, m, number, series, affine, library, frame_uid)
+        for number, m in enumerate(items, start=1)
+    ]
+    document = _report_document(hd, groups, library, series_description, series_number)
+    return write_dataset_atomic(document, path, overwrite=overwrite)
+
+
+def _checked_frame_of_reference(items: list[Measurement], series: Series) -> str:
+    """The series' Frame of Reference UID, after checking every measurement belongs to it."""
     frame_uid = _series_frame_of_reference(series)
     if not frame_uid:
         raise GeometryError(f"series {series.key} has no Frame of Reference UID to report in")
@@ -216,81 +228,96 @@ def save_measurements(
                 f"measurement {m.label or m.uid} is in Frame of Reference "
                 f"{m.frame_of_reference_uid}, the series in {frame_uid}; refused"
             )
+    return frame_uid
+
+
+def _measurement_group(
+    hd: Any,
+    m: Measurement,
+    number: int,
+    series: Series,
+    affine: np.ndarray,
+    library: dict[int, Dataset],
+    frame_uid: str,
+) -> Any:
+    """One Measurement Group: TID 1410 for an ROI, TID 1501 for a distance or an angle.
+
+    The images the measurement touches are added to ``library`` (the report's evidence).
+    """
     n_slices = len(series)
-    library: dict[int, Dataset] = {}
-    groups = []
-    for number, m in enumerate(items, start=1):
-        voxels, in_one = _touched_slices(m, affine, n_slices)
-        slices = sorted({int(k) for k in np.clip(np.round(voxels[:, 0]), 0, n_slices - 1)})
-        for k in slices:
-            library.setdefault(k, series.dataset(k))
-        tracking = hd.sr.TrackingIdentifier(uid=m.uid, identifier=m.label or f"{m.kind} {number}")
-        graphic_type = _graphic_type(m, three_d=not in_one)
-        tool = [hd.sr.QualitativeEvaluation(name=DRAWING_TOOL_CODE, value=_tool_code(m.kind))]
-        if in_one:
-            source = library[int(round(voxels[0, 0]))]
-            image_points = _closed(voxels[:, [2, 1]] + _PIXEL_CENTRE, m)
-        else:
-            source = None
-            patient_points = _closed(m.points, m)
-        if m.is_roi:
-            if source is not None:
-                region = hd.sr.ImageRegion(
-                    graphic_type=graphic_type,
-                    graphic_data=image_points,
-                    source_image=hd.sr.SourceImageForRegion.from_source_image(source),
-                )
-            else:
-                region = hd.sr.ImageRegion3D(
-                    graphic_type=graphic_type,
-                    graphic_data=patient_points,
-                    frame_of_reference_uid=frame_uid,
-                )
-            values = []
-            for key, code in _STAT_CODES.items():
-                value = m.stats.get(key)
-                if value is None or not np.isfinite(value):
-                    continue  # a zero-area ROI keeps its region and area only
-                unit = {"area_mm2": "mm2", "n_pixels": ""}.get(key, m.unit)
-                values.append(
-                    hd.sr.Measurement(name=code, value=float(value), unit=_unit_code(unit))
-                )
-            groups.append(
-                hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(
-                    tracking_identifier=tracking,
-                    referenced_region=region,
-                    measurements=values,
-                    qualitative_evaluations=tool,
-                )
+    voxels, in_one = _touched_slices(m, affine, n_slices)
+    for k in sorted({int(k) for k in np.clip(np.round(voxels[:, 0]), 0, n_slices - 1)}):
+        library.setdefault(k, series.dataset(k))
+    source = library[int(round(voxels[0, 0]))] if in_one else None
+    tracking = hd.sr.TrackingIdentifier(uid=m.uid, identifier=m.label or f"{m.kind} {number}")
+    tool = [hd.sr.QualitativeEvaluation(name=DRAWING_TOOL_CODE, value=_tool_code(m.kind))]
+    graphic = _graphic_item(hd, m, voxels, source, frame_uid)
+    if m.is_roi:
+        return hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(
+            tracking_identifier=tracking,
+            referenced_region=graphic,
+            measurements=_roi_values(hd, m),
+            qualitative_evaluations=tool,
+        )
+    values = []
+    if np.isfinite(m.value):
+        values.append(
+            hd.sr.Measurement(
+                name=_LINE_CODES[m.kind],
+                value=float(m.value),
+                unit=_unit_code(m.unit),
+                referenced_coordinates=[graphic],
             )
-        else:
-            if source is not None:
-                coordinates = hd.sr.CoordinatesForMeasurement(
-                    graphic_type=graphic_type,
-                    graphic_data=image_points,
-                    source_image=hd.sr.SourceImageForRegion.from_source_image(source),
-                )
-            else:
-                coordinates = hd.sr.CoordinatesForMeasurement3D(
-                    graphic_type=graphic_type,
-                    graphic_data=patient_points,
-                    frame_of_reference_uid=frame_uid,
-                )
-            values = []
-            if np.isfinite(m.value):
-                values.append(
-                    hd.sr.Measurement(
-                        name=_LINE_CODES[m.kind],
-                        value=float(m.value),
-                        unit=_unit_code(m.unit),
-                        referenced_coordinates=[coordinates],
-                    )
-                )
-            groups.append(
-                hd.sr.MeasurementsAndQualitativeEvaluations(
-                    tracking_identifier=tracking, measurements=values, qualitative_evaluations=tool
-                )
-            )
+        )
+    return hd.sr.MeasurementsAndQualitativeEvaluations(
+        tracking_identifier=tracking, measurements=values, qualitative_evaluations=tool
+    )
+
+
+def _graphic_item(
+    hd: Any, m: Measurement, voxels: np.ndarray, source: Dataset | None, frame_uid: str
+) -> Any:
+    """The measurement's outline as a content item: SCOORD on ``source``, else SCOORD3D.
+
+    An ROI becomes an Image Region, a distance or an angle the Coordinates of its value.
+    """
+    graphic_type = _graphic_type(m, three_d=source is None)
+    if source is not None:
+        cls = hd.sr.ImageRegion if m.is_roi else hd.sr.CoordinatesForMeasurement
+        return cls(
+            graphic_type=graphic_type,
+            graphic_data=_closed(voxels[:, [2, 1]] + _PIXEL_CENTRE, m),
+            source_image=hd.sr.SourceImageForRegion.from_source_image(source),
+        )
+    cls = hd.sr.ImageRegion3D if m.is_roi else hd.sr.CoordinatesForMeasurement3D
+    return cls(
+        graphic_type=graphic_type,
+        graphic_data=_closed(m.points, m),
+        frame_of_reference_uid=frame_uid,
+    )
+
+
+def _roi_values(hd: Any, m: Measurement) -> list[Any]:
+    """The ROI's statistics as TID 300 measurements (a zero-area ROI keeps its area only)."""
+    values = []
+    for key, code in _STAT_CODES.items():
+        value = m.stats.get(key)
+        if value is None or not np.isfinite(value):
+            continue
+        unit = {"area_mm2": "mm2", "n_pixels": ""}.get(key, m.unit)
+        values.append(hd.sr.Measurement(name=code, value=float(value), unit=_unit_code(unit)))
+    return values
+
+
+def _report_document(
+    hd: Any,
+    groups: list[Any],
+    library: dict[int, Dataset],
+    series_description: str,
+    series_number: int,
+) -> Dataset:
+    """The Comprehensive 3D SR holding the TID 1500 report of ``groups``."""
+    images = [library[k] for k in sorted(library)]
     observer = hd.sr.ObserverContext(
         observer_type=_Codes.Device,
         observer_identifying_attributes=hd.sr.DeviceObserverIdentifyingAttributes(
@@ -301,10 +328,10 @@ def save_measurements(
         observation_context=hd.sr.ObservationContext(observer_device_context=observer),
         procedure_reported=Code("363679005", "SCT", "Imaging procedure"),
         imaging_measurements=groups,
-        referenced_images=[library[k] for k in sorted(library)],
+        referenced_images=images,
     )
-    document = hd.sr.Comprehensive3DSR(
-        evidence=[library[k] for k in sorted(library)],
+    return hd.sr.Comprehensive3DSR(
+        evidence=images,
         content=report[0],
         series_instance_uid=str(generate_uid()),
         series_number=series_number,
@@ -314,7 +341,6 @@ def save_measurements(
         series_description=series_description,
         is_complete=True,
     )
-    return write_dataset_atomic(document, path, overwrite=overwrite)
 
 
 # ------------------------------------------------------------------------------ reading
