@@ -352,6 +352,22 @@ def test_rtstruct_points_open_degenerate_self_intersecting_off_plane(tmp_path, c
     assert not seg.mask("between").any()
 
 
+def test_rtstruct_long_contours_are_checked_for_self_intersection(tmp_path, ct, ct_series):
+    """Contours of thousands of points (a body outline) are checked too, not only short ones."""
+    z = _z(ct, 2)
+    t = np.linspace(0, 2 * np.pi, 6000, endpoint=False)
+    # A figure eight crosses itself once at its centre; the ring next to it does not.
+    eight = np.stack([-10 + 25 * np.sin(t), 25 * np.sin(t) * np.cos(t), np.full(t.size, z)], 1)
+    rois = {
+        1: ("eight", [("CLOSED_PLANAR", eight)]),
+        2: ("ring", [("CLOSED_PLANAR", _ring((0, 0), 15, z))]),
+    }
+    seg = dw.load_segmentation(_write(build_rtstruct(ct, rois), tmp_path / "e.dcm"), ct_series)
+    codes = {f.code: f.message for f in seg.findings}
+    assert "ROI 1 'eight'" in codes["self-intersecting"]
+    assert "ROI 2 'ring'" not in codes["self-intersecting"]
+
+
 def test_rtstruct_other_frame_of_reference(tmp_path, ct, ct_series):
     rois = {1: ("A", [("CLOSED_PLANAR", _ring((0, 0), 10, _z(ct, 1)))])}
     path = _write(build_rtstruct(ct, rois, frame_of_reference="2.25.1"), tmp_path / "f.dcm")

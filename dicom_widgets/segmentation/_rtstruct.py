@@ -143,31 +143,56 @@ def _centres_on_edges(
         on_c.append(minor if is_row else major)
 
 
+#: Contours longer than this are not checked for self-intersection (memory stays bounded).
+SELF_INTERSECTION_MAX_POINTS = 20_000
+
+
+def _orient(p: np.ndarray, q: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """Sign of the turn p -> q -> r (rows of (x, y) points): 1 left, -1 right, 0 collinear."""
+    return np.sign(
+        (q[:, 0] - p[:, 0]) * (r[:, 1] - p[:, 1]) - (q[:, 1] - p[:, 1]) * (r[:, 0] - p[:, 0])
+    )
+
+
+def _overlapping_edge_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (i, j), i != j, of edges a[k] -> b[k] whose bounding boxes overlap (a sweep in x).
+
+    Edges sorted by their smallest x: the edges whose box can overlap edge i's in x are
+    those after it whose smallest x is at most i's largest x, found by one searchsorted.
+    A contour crosses each vertical line a few times, so there are about n pairs, not n^2.
+    """
+    x_lo, x_hi = np.minimum(a[:, 0], b[:, 0]), np.maximum(a[:, 0], b[:, 0])
+    y_lo, y_hi = np.minimum(a[:, 1], b[:, 1]), np.maximum(a[:, 1], b[:, 1])
+    order = np.argsort(x_lo, kind="stable")
+    sorted_lo = x_lo[order]
+    stop = np.searchsorted(sorted_lo, x_hi[order], side="right")
+    counts = np.clip(stop - np.arange(order.size) - 1, 0, None)
+    first = np.repeat(np.arange(order.size), counts)
+    offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    i, j = order[first], order[first + 1 + offsets]
+    keep = (y_lo[i] <= y_hi[j]) & (y_lo[j] <= y_hi[i])
+    return i[keep], j[keep]
+
+
 def _self_intersects(poly: np.ndarray) -> bool:
-    """Whether two non-adjacent edges of a closed polygon cross (checked up to 1000 points)."""
+    """Whether two non-adjacent edges of a closed polygon cross properly.
+
+    Only edges whose bounding boxes overlap are tested, so long contours (thousands of
+    points, as a body outline has) cost about linear time; contours of more than
+    :data:`SELF_INTERSECTION_MAX_POINTS` points are not checked.
+    """
     n = len(poly)
-    if n < 4 or n > 1000:
+    if n < 4 or n > SELF_INTERSECTION_MAX_POINTS:
         return False
-    a = poly
-    b = np.roll(poly, -1, axis=0)
-
-    def orient(p: np.ndarray, q: np.ndarray, r: np.ndarray) -> np.ndarray:
-        return np.sign(
-            (q[..., 0] - p[..., 0]) * (r[..., 1] - p[..., 1])
-            - (q[..., 1] - p[..., 1]) * (r[..., 0] - p[..., 0])
-        )
-
-    ai, bi = a[:, None, :], b[:, None, :]
-    aj, bj = a[None, :, :], b[None, :, :]
-    o1 = orient(ai, bi, aj)
-    o2 = orient(ai, bi, bj)
-    o3 = orient(aj, bj, ai)
-    o4 = orient(aj, bj, bi)
-    cross = (o1 * o2 < 0) & (o3 * o4 < 0)
-    idx = np.arange(n)
-    gap = np.abs(idx[:, None] - idx[None, :])
-    cross &= (gap > 1) & (gap < n - 1)
-    return bool(cross.any())
+    a = np.asarray(poly, np.float64)[:, :2]
+    b = np.roll(a, -1, axis=0)
+    i, j = _overlapping_edge_pairs(a, b)
+    gap = np.abs(i - j)
+    near = (gap > 1) & (gap < n - 1)  # neighbouring edges share a point: not a crossing
+    i, j = i[near], j[near]
+    o1, o2 = _orient(a[i], b[i], a[j]), _orient(a[i], b[i], b[j])
+    o3, o4 = _orient(a[j], b[j], a[i]), _orient(a[j], b[j], b[i])
+    return bool(((o1 * o2 < 0) & (o3 * o4 < 0)).any())
 
 
 def _contour_data(contour: Dataset) -> np.ndarray:
