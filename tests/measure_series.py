@@ -49,3 +49,25 @@ def known_datasets() -> list:
 def known_series() -> dw.Series:
     """The series loaded (in memory), geometry sorted."""
     return dw.load_series(known_datasets(), progress=False)
+
+
+# -- mouse events for a viewer, through ipympl's own message handler (no browser) --------
+def send(viewer, **message) -> None:
+    """Deliver a front-end message to the viewer's canvas, as the browser would."""
+    viewer.canvas._handle_message(viewer.canvas, message, [])
+
+
+def mouse(viewer, kind: str, row: float, col: float, pane: int = 0, button=0, buttons=0) -> None:
+    """A mouse event (``"button_press"``, ``"motion_notify"``...) at screen (row, col)."""
+    x, y = viewer.axes[pane].transData.transform((col, row))
+    height = viewer.canvas.get_renderer().height
+    send(viewer, type=kind, x=float(x), y=float(height - y), button=button, buttons=buttons, modifiers=[])  # fmt: skip
+
+
+def drag(viewer, start, end, steps: int = 4, pane: int = 0) -> None:
+    """Press at ``start``, move to ``end`` in ``steps`` and release there."""
+    mouse(viewer, "button_press", *start, pane=pane, buttons=1)
+    for t in np.linspace(0, 1, steps)[1:]:
+        point = np.asarray(start) + t * (np.asarray(end) - np.asarray(start))
+        mouse(viewer, "motion_notify", *point, pane=pane, buttons=1)
+    mouse(viewer, "button_release", *end, pane=pane)

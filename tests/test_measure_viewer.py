@@ -12,6 +12,9 @@ import numpy as np
 import pytest
 import traitlets
 from measure_series import COL_MM, ROW_MM, known_series
+from measure_series import drag as _drag
+from measure_series import mouse as _mouse
+from measure_series import send as _send
 
 import dicom_widgets as dw
 from dicom_widgets.data import ct_phantom
@@ -30,33 +33,6 @@ def series():
 @pytest.fixture(scope="module")
 def volume(series):
     return series.volume()
-
-
-def _send(viewer, **message):
-    viewer.canvas._handle_message(viewer.canvas, message, [])
-
-
-def _mouse(viewer, kind, row, col, pane=0, button=0, buttons=0):
-    ax = viewer.axes[pane]
-    x, y = ax.transData.transform((col, row))
-    height = viewer.canvas.get_renderer().height
-    _send(
-        viewer,
-        type=kind,
-        x=float(x),
-        y=float(height - y),
-        button=button,
-        buttons=buttons,
-        modifiers=[],
-    )
-
-
-def _drag(viewer, start, end, steps=4):
-    _mouse(viewer, "button_press", *start, buttons=1)
-    for t in np.linspace(0, 1, steps)[1:]:
-        point = np.asarray(start) + t * (np.asarray(end) - np.asarray(start))
-        _mouse(viewer, "motion_notify", *point, buttons=1)
-    _mouse(viewer, "button_release", *end)
 
 
 # ------------------------------------------------------------------------ model: slabs

@@ -21,7 +21,7 @@ from ..errors import MeasurementError
 from ..html import wrap
 from ..html.measurements import measurements_table, measurements_text
 from ..measurements import Measurement, measurements_dataframe
-from ..view.measurement_layer import MeasurementLayer, measurement_layer_of
+from ..view.measurement_layer import MeasurementEdit, MeasurementLayer, measurement_layer_of
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas
@@ -52,6 +52,11 @@ class MeasureTools:
     the vertices (or drag freehand); click near the first vertex or double-click to close.
     While drawing, the measurement is recomputed on every mouse move, so the value shows
     live (ROI statistics work on the ROI's bounding box only).
+
+    With the ``navigate`` tool, a press on a measurement's handle (end point, vertex,
+    corner or edge of an ellipse or rectangle) resizes it and a press on its body (inside
+    an ROI, near a line) moves it, re-measured live (:meth:`grab`, :meth:`drag`,
+    :meth:`drop`; the geometry is :mod:`dicom_widgets.measurements.edit`).
     """
 
     def __init__(self, viewer: SeriesViewer) -> None:
@@ -60,6 +65,7 @@ class MeasureTools:
         self._pane: int | None = None
         self._pressed = False
         self._live: Measurement | None = None
+        self._edit: MeasurementEdit | None = None
 
     @property
     def layer(self) -> MeasurementLayer:
@@ -70,7 +76,10 @@ class MeasureTools:
         return self.viewer.tool
 
     def reset(self) -> None:
-        """Forget a measurement being drawn (its live preview is removed)."""
+        """Forget a measurement being drawn (its live preview is removed); end a drag."""
+        if self._edit is not None:
+            self._edit.finish()
+            self._edit = None
         if self._live is not None:
             self.layer.remove(self._live.uid)
         self._live = None
@@ -170,6 +179,54 @@ class MeasureTools:
         self._points = []
         self._pane = None
         self.viewer.measurements_table.refresh()
+
+    # -- moving and resizing with the navigate tool ---------------------------------------
+    @property
+    def editing(self) -> bool:
+        """Whether a measurement's handle or body is being dragged."""
+        return self._edit is not None
+
+    def grab(self, pane: int, row: float, col: float) -> bool:
+        """Start dragging the handle or body under a press; False when there is none."""
+        layer = self.layer
+        hit = layer.hit(row, col, pane=pane, scale=self._display_scale(pane))
+        if hit is None:
+            return False
+        self._edit = layer.begin_edit(hit, (row, col), pane)
+        layer.selected = hit.uid
+        layer.changed()  # the selection colour and the handles show at once
+        self.viewer.measurements_table.refresh()
+        return True
+
+    def drag(self, pane: int, row: float, col: float) -> None:
+        """Follow the mouse: the measurement is re-measured and the table refreshed."""
+        if self._edit is None or pane != self._edit.pane:
+            return
+        self._edit.move(row, col)
+        self.viewer.measurements_table.refresh()
+
+    def drop(self, pane: int | None, row: float | None, col: float | None) -> None:
+        """End the drag (at the release point when it is on the pane): one undoable step."""
+        edit, self._edit = self._edit, None
+        if edit is None:
+            return
+        if pane == edit.pane and row is not None and col is not None:
+            edit.move(row, col)
+        edit.finish()
+        self.viewer.measurements_table.refresh()
+
+    def undo(self) -> Measurement | None:
+        """Undo the last move or resize; returns the measurement restored, or None."""
+        restored = self.layer.undo()
+        if restored is not None:
+            self.viewer.measurements_table.refresh()
+        return restored
+
+    def _display_scale(self, pane: int) -> tuple[float, float]:
+        """Display pixels per screen row and column of a pane (the zoom and the aspect)."""
+        transform = self.viewer.axes[pane].transData
+        (x0, y0), (x1, y1) = transform.transform([(0.0, 0.0), (1.0, 1.0)])
+        return abs(float(y1 - y0)), abs(float(x1 - x0))
 
 
 class MeasurementsTable:

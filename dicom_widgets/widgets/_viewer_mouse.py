@@ -3,8 +3,9 @@
 Wheel: step slices in the pane under the mouse (making it the active pane). Keys: arrows
 and page up/down step, home/end jump, space plays. Left click: activate a pane and, in
 the ortho view, move the crosshair there; with a measuring tool (the viewer's ``tool``
-trait), place its points (``viewer.tools``). Right drag: window (horizontal: width,
-vertical: centre). Hover: the readout.
+trait), place its points (``viewer.tools``). Left drag on a measurement's handle or body
+(navigate tool): resize or move it; ctrl+z undoes the last one. Right drag: window
+(horizontal: width, vertical: centre). Hover: the readout.
 """
 
 from __future__ import annotations
@@ -68,6 +69,9 @@ class CanvasEvents:
             viewer.index = viewer.model.n_index() - 1
         elif event.key == " ":
             viewer.playing = not viewer.playing
+        elif event.key in ("ctrl+z", "cmd+z"):
+            with viewer._draw_lock, viewer.model.hold():
+                viewer.tools.undo()
 
     def on_press(self, event: Any) -> None:
         k = self._pane_at(event)
@@ -87,6 +91,8 @@ class CanvasEvents:
         elif event.button == 1 and event.xdata is not None:
             with viewer._draw_lock, model.hold():  # one frame for the click
                 model.active = k
+                if viewer.tools.grab(k, event.ydata, event.xdata):
+                    return  # a measurement's handle or body: the drag edits it
                 if model.view == "ortho":
                     pane = model.pane(k)
                     rows, cols = pane.screen_shape
@@ -97,6 +103,10 @@ class CanvasEvents:
     def on_release(self, event: Any) -> None:
         self.drag = None
         viewer = self.viewer
+        if viewer.tools.editing:
+            with viewer._draw_lock, viewer.model.hold():
+                viewer.tools.drop(self._pane_at(event), event.ydata, event.xdata)
+            return
         if viewer.tool != "navigate" and event.xdata is not None:
             with viewer._draw_lock, viewer.model.hold():
                 viewer.tools.release(event.ydata, event.xdata)
@@ -117,7 +127,10 @@ class CanvasEvents:
             if viewer.readout:
                 viewer.readout = ""
             return
-        if viewer.tool != "navigate":
+        if viewer.tools.editing:
+            with viewer._draw_lock, viewer.model.hold():
+                viewer.tools.drag(k, event.ydata, event.xdata)
+        elif viewer.tool != "navigate":
             with viewer._draw_lock, viewer.model.hold():
                 viewer.tools.motion(event.ydata, event.xdata)
         viewer.readout = viewer.value_at(k, event.ydata, event.xdata)

@@ -651,6 +651,10 @@ class SeriesViewer(widgets.VBox):
         measurement_layer_of(self.model).remove(key)
         self.measurements_table.refresh()
 
+    def undo_measurement_edit(self) -> Measurement | None:
+        """Undo the last move or resize of a measurement (ctrl+z on the image); None if none."""
+        return self.tools.undo()
+
     def go_to_measurement(self, key: str | int) -> None:
         """Show the slice a measurement lies on."""
         viewer_go_to(self, measurement_layer_of(self.model).get(key).uid)
