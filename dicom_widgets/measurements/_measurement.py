@@ -19,7 +19,7 @@ from .roi import ROI_KINDS, STAT_KEYS
 if TYPE_CHECKING:  # pragma: no cover
     import pandas
 
-__all__ = ["KINDS", "Measurement", "PanePlacement", "measurements_dataframe"]
+__all__ = ["KINDS", "Measurement", "PanePlacement", "measurements_dataframe", "place_on_plane"]
 
 #: Every kind of measurement: two line measurements and the ROI shapes.
 KINDS = ("distance", "angle", *ROI_KINDS)
@@ -161,14 +161,7 @@ class Measurement:
         >>> placement.index, placement.points.tolist()
         (2, [[0.0, 0.0], [0.0, 10.0]])
         """
-        located = plane.from_patient(self.points, shape, affine)
-        planes = located[:, 0]
-        index = int(np.round(np.median(planes)))
-        if not 0 <= index < plane.n_positions(shape):
-            return None
-        if np.max(np.abs(planes - index)) > _HALF_PLANE:
-            return None
-        return PanePlacement(index, located[:, 1:].copy())
+        return place_on_plane([self], plane, shape, affine)[0]
 
     # -- serialisation -----------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -249,6 +242,34 @@ class Measurement:
         where = f" on {self.view} plane {self.index}" if self.plane is not None else ""
         label = f" {self.label!r}" if self.label else ""
         return f"<Measurement {self.kind}{label}: {self.text()}{where}>"
+
+
+def place_on_plane(
+    measurements: Sequence[Measurement], plane: Plane, shape: Sequence[int], affine: np.ndarray
+) -> list[PanePlacement | None]:
+    """:meth:`Measurement.on_plane` of many measurements at once (one coordinate transform).
+
+    Examples
+    --------
+    >>> from dicom_widgets.view import plane_for
+    >>> affine = np.diag([0.5, 0.7, 2.0, 1.0])
+    >>> ms = [Measurement("distance", [[0, 0, z], [5, 0, z]], 5.0, "mm") for z in (4, 40)]
+    >>> [p and p.index for p in place_on_plane(ms, plane_for("axial", affine), (5, 20, 20), affine)]
+    [2, None]
+    """
+    if not measurements:
+        return []
+    located = plane.from_patient(np.vstack([m.points for m in measurements]), shape, affine)
+    n_planes = plane.n_positions(shape)
+    out: list[PanePlacement | None] = []
+    start = 0
+    for m in measurements:
+        here = located[start : start + len(m.points)]
+        start += len(m.points)
+        index = int(np.round(np.median(here[:, 0])))
+        on_it = 0 <= index < n_planes and np.max(np.abs(here[:, 0] - index)) <= _HALF_PLANE
+        out.append(PanePlacement(index, here[:, 1:].copy()) if on_it else None)
+    return out
 
 
 def _json_float(value: float | None) -> float | None:

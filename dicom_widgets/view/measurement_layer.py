@@ -27,6 +27,7 @@ import traitlets
 
 from ..errors import MeasurementError
 from ..measurements import Measurement, measure
+from ..measurements._measurement import place_on_plane
 from ..measurements.edit import HIT_TOLERANCE_PX, Hit, drag_points, handles, hit_test
 from .layers import Layer, PaneView, Polyline, TextItem
 
@@ -43,6 +44,7 @@ _ELLIPSE_SEGMENTS = 64
 # Handles are drawn for shapes with few points (a freehand outline's are still dragged).
 _MAX_DRAWN_HANDLES = 16
 _UNDO_DEPTH = 50
+_PLACEMENT_CACHE = 8  # pane geometries (3 ortho panes, a few views)
 _HANDLE_HALF = 0.6  # screen pixels
 
 
@@ -93,6 +95,8 @@ class MeasurementLayer(Layer):
         self._measurements: list[Measurement] = list(measurements)
         # (uid, the measurement before) of each finished move or resize, oldest first.
         self._undo: list[tuple[str, Measurement]] = []
+        # Pane geometry -> (revision, plane index -> measurements there): see placed().
+        self._placements: dict[tuple[object, ...], tuple[int, dict]] = {}
 
     # -- the list ----------------------------------------------------------------------
     @property
@@ -204,15 +208,25 @@ class MeasurementLayer(Layer):
 
     # -- moving and resizing -----------------------------------------------------------
     def placed(self, pane: PaneView) -> list[tuple[Measurement, np.ndarray]]:
-        """The measurements on this pane's plane, with their screen (row, col) points."""
+        """The measurements on this pane's plane, with their screen (row, col) points.
+
+        Where every measurement lies is worked out once per pane geometry and layer
+        revision, so a slice step looks up its plane's few instead of placing them all.
+        """
         if pane.affine is None:
             return []
-        out = []
-        for m in self._measurements:
-            placement = m.on_plane(pane.plane, pane.volume_shape, pane.affine)
-            if placement is not None and placement.index == pane.index:
-                out.append((m, placement.points))
-        return out
+        key = (pane.plane, pane.volume_shape, pane.affine.tobytes())
+        cached = self._placements.get(key)
+        if cached is None or cached[0] != self.revision:
+            by_index: dict[int, list[tuple[Measurement, np.ndarray]]] = {}
+            found = place_on_plane(self._measurements, pane.plane, pane.volume_shape, pane.affine)
+            for m, placement in zip(self._measurements, found):
+                if placement is not None:
+                    by_index.setdefault(placement.index, []).append((m, placement.points))
+            if len(self._placements) >= _PLACEMENT_CACHE:
+                self._placements.clear()
+            cached = self._placements[key] = (self.revision, by_index)
+        return list(cached[1].get(pane.index, ()))
 
     def hit(
         self,
