@@ -21,6 +21,10 @@ volume, on the acquired and the coronal plane). Kernel side, per step:
 full-image mask (matplotlib ``Path.contains_points`` over every pixel centre for the
 polygon, a full-image ``np.mgrid`` test for the ellipse and rectangle) + numpy statistics.
 
+**Move/resize update** (a drag of a ruler's end or an ROI's body on a 10 mm MIP):
+:meth:`~dicom_widgets.view.measurement_layer.MeasurementEdit.move` next to ``np.max`` over
+the slab plus the full-image mask and statistics.
+
 Run::
 
     .venv/bin/python benchmarks/bench_measurements.py [--slices 120] [--size 512] [--steps 60]
@@ -199,6 +203,52 @@ def bench_roi(values: np.ndarray, repeats: int) -> dict[str, tuple[list[float], 
     return out
 
 
+def bench_edit(volume: np.ndarray, repeats: int) -> dict[str, tuple[list[float], list[float]]]:
+    """A handle or body drag on a 10 mm MIP: each update re-measures on the projection.
+
+    Ours: :meth:`MeasurementEdit.move` (drag geometry, the model's cached slab projection,
+    statistics on the ROI's bounding box). Naive: ``np.max`` over the slab's planes and a
+    full-image mask, as a viewer without a projection cache or box masks recomputes.
+    """
+    from dicom_widgets.view import ViewModel
+    from dicom_widgets.view.measurement_layer import measurement_layer_of
+
+    size = volume.shape[1]
+    model = ViewModel(volume - np.int16(1024), spacing=(1.0, 200 / size, 200 / size))
+    model.slab, model.slab_thickness = "mip", 10.0
+    layer = measurement_layer_of(model)
+    here = model.index
+    slab = volume[here - 5 : here + 6].astype(np.float32) - 1024.0
+    out = {}
+    shapes = _roi_shapes(size)
+    centre, half = size / 2, 0.3 * size
+    grabs = {"ruler end": (centre, centre + half), **{k: (centre, centre) for k in shapes}}
+    for kind, grab in grabs.items():
+        m = layer.measure(
+            "distance" if kind == "ruler end" else kind,
+            [(centre, centre - half), (centre, centre + half)]
+            if kind == "ruler end"
+            else shapes[kind],
+        )
+        edit = layer.begin_edit(layer.hit(*grab, scale=(4.0, 4.0)), grab)
+        moves = [(grab[0] + 0.37 * k, grab[1] - 0.21 * k) for k in range(1, repeats + 1)]
+        ours, naive = [], []
+        for row, col in moves:
+            t0 = time.perf_counter()
+            edit.move(row, col)
+            ours.append(time.perf_counter() - t0)
+        edit.finish()
+        if kind != "ruler end":
+            points = np.asarray(shapes[kind])
+            for k, _ in enumerate(moves, start=1):
+                t0 = time.perf_counter()
+                _naive_roi(kind, points + (0.37 * k, -0.21 * k), slab.max(axis=0))
+                naive.append(time.perf_counter() - t0)
+        out[kind] = (ours, naive)
+        layer.remove(m.uid)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--slices", type=int, default=120)
@@ -237,6 +287,17 @@ def main() -> None:
             f"   full-image mask {naive_median:7.2f} / {naive_p90:7.2f}"
             f"   ratio {naive_median / ours_median:5.1f}x"
         )
+    print("\nmove/resize drag update on a 10 mm MIP, re-measured (median / p90 ms)")
+    for kind, (ours, naive) in bench_edit(volume, args.repeats).items():
+        ours_median, ours_p90 = _stats(ours)
+        line = f"  {kind:9s}   MeasurementEdit.move {ours_median:6.2f} / {ours_p90:6.2f}"
+        if naive:
+            naive_median, naive_p90 = _stats(naive)
+            line += (
+                f"   np.max + full-image mask {naive_median:7.2f} / {naive_p90:7.2f}"
+                f"   ratio {naive_median / ours_median:5.1f}x"
+            )
+        print(line)
 
 
 if __name__ == "__main__":
