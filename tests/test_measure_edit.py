@@ -155,6 +155,8 @@ def test_dragging_a_ruler_end_remeasures_it_exactly_and_undo_puts_it_back(series
     restored = layer.undo()
     assert restored.value == pytest.approx(20 * COL_MM) and layer.get("ruler") is restored
     assert layer.undo() is None  # one edit, undone
+    layer.visible = False
+    assert layer.hit(5.3, 24.6) is None  # hidden measurements are not grabbed
 
 
 def test_dragging_on_the_coronal_plane_uses_its_slice_spacing(series):

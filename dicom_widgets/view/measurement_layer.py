@@ -242,8 +242,8 @@ class MeasurementLayer(Layer):
         ``scale`` is display pixels per screen row and column (see
         :func:`dicom_widgets.measurements.edit.hit_test`).
         """
-        if self.model is None:
-            return None
+        if self.model is None or not (self.visible and self.model.show_overlays):
+            return None  # hidden measurements are not grabbed
         placed = [(m.uid, m.kind, points) for m, points in self.placed(self.model.pane(pane))]
         return hit_test(placed, (row, col), scale=scale, tolerance_px=tolerance_px)
 
