@@ -627,3 +627,56 @@ def test_json_headers_read_like_pydicoms_from_json_for_every_real_file(pydicom_f
             )
         compared += 1
     assert compared > 200
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_light_json_headers_give_the_frames_of_the_local_fast_reader(pydicom_files):
+    """Loading a DICOMweb series sorts what the local fast reader sorts, value for value."""
+    import pydicom
+
+    from dicom_widgets.dicomweb._json import light_header_from_json
+    from dicom_widgets.series._fastheader import read_fast
+
+    fields = (
+        "frame", "n_frames", "pixel_spacing", "slope", "intercept", "rows", "cols", "samples",
+        "bits_allocated", "photometric", "instance_number", "sop_uid", "series_uid",
+        "acquisition_seconds", "temporal",
+    )  # fmt: skip
+    compared = 0
+    for path in pydicom_files:
+        fast = read_fast(path)
+        if fast is None or not fast[1]:
+            continue
+        try:
+            ds = pydicom.dcmread(path, stop_before_pixels=True, force=True)
+            item = ds.to_json_dict(bulk_data_threshold=10**9)
+        except Exception:  # noqa: BLE001 - files pydicom itself cannot turn into JSON
+            continue
+        light = light_header_from_json(item)
+        assert light is not None, path.name
+        (local,), (remote,) = fast[1], light[1]
+        assert remote.path is None
+        for name in fields:
+            assert getattr(remote, name) == getattr(local, name), (path.name, name)
+        for name in ("position", "orientation"):
+            np.testing.assert_array_equal(getattr(remote, name), getattr(local, name))
+        assert str(light[0].get("Modality", "")) == str(fast[0].get("Modality", ""))
+        compared += 1
+    assert compared > 30
+
+
+def test_full_header_of_a_light_dicomweb_header_has_every_element(source, ct_files):
+    local = dw.load_series(ct_files, progress=False)
+    remote = source.load_series(local.dataset(0).StudyInstanceUID, local.series_uid)
+    for i in (0, len(local) - 1):
+        expected, got = local.dataset(i), remote.dataset(i)
+        kept = [e for e in expected if e.tag < 0x7FE00010 and e.tag != 0x00080005]
+        assert len(kept) > 40
+        for element in kept:
+            if element.VR in ("DS", "IS"):  # JSON numbers: 68.0 arrives as 68
+                values = np.atleast_1d(np.asarray(element.value, dtype=float))
+                np.testing.assert_allclose(
+                    np.atleast_1d(np.asarray(got[element.tag].value, dtype=float)), values
+                )
+            else:
+                assert _comparable(got[element.tag].value) == _comparable(element.value), element

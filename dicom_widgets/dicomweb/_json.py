@@ -21,7 +21,10 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.tag import BaseTag
 
-__all__ = ["dataset_from_json"]
+from ..series import FrameRef
+from ..series._fastheader import _REFUSED_TAGS, WANTED, _build
+
+__all__ = ["dataset_from_json", "light_header_from_json"]
 
 _STRUCT = {"US": "H", "SS": "h", "UL": "L", "SL": "l", "FL": "f", "FD": "d", "UV": "Q", "SV": "q"}
 _BINARY = {"OB", "OD", "OF", "OL", "OV", "OW", "UN"}
@@ -126,3 +129,79 @@ def dataset_from_json(item: Mapping[str, Any], *, depth: int = 0) -> Dataset:
     else:  # pydicom 2.4 reads raw elements with the dataset's own flags
         ds.is_little_endian, ds.is_implicit_VR = True, False
     return ds
+
+
+# The elements the local fast header reader keeps, as DICOM JSON keys, and the ones that
+# send a header to the full pydicom path (functional groups, LUT sequences, palettes...).
+_WANTED_KEYS = {f"{tag:08X}": tag for tag in WANTED if tag != _CHARSET_TAG}
+_REFUSED_KEYS = frozenset(f"{tag:08X}" for tag in _REFUSED_TAGS)
+_UTF8 = b"ISO_IR 192"
+
+
+def light_header_from_json(
+    item: Mapping[str, Any], *, order: int = 0
+) -> tuple[Dataset, list[FrameRef]] | None:
+    """The light header and frame reference of a plain single-frame image, or ``None``.
+
+    The same elements and the same :class:`~dicom_widgets.series.FrameRef` as the local fast
+    header reader (:mod:`dicom_widgets.series._fastheader`) builds from a file, here from one
+    DICOM JSON object: grouping and sorting a DICOMweb series then costs what a folder
+    costs, and the full header (every element) is built from ``item`` only when asked for.
+    ``None`` for whatever that reader leaves to pydicom (multi-frame, functional groups,
+    lookup-table sequences, a wanted element given as binary).
+
+    Examples
+    --------
+    >>> header, refs = light_header_from_json({
+    ...     "00080018": {"vr": "UI", "Value": ["1.2.3"]}, "00280010": {"vr": "US", "Value": [4]},
+    ...     "00280011": {"vr": "US", "Value": [4]}, "00200032": {"vr": "DS", "Value": [0, 0, 2.5]}})
+    >>> refs[0].sop_uid, refs[0].rows, refs[0].position.tolist(), refs[0].path
+    ('1.2.3', 4, [0.0, 0.0, 2.5], None)
+    """
+    if not _REFUSED_KEYS.isdisjoint(item):
+        return None
+    found: dict[int, tuple[bytes | None, bytes, int]] = {}
+    for key, tag in _WANTED_KEYS.items():
+        element = item.get(key)
+        if element is None:
+            continue
+        if not isinstance(element, Mapping):
+            return None  # malformed: the full path says what is wrong
+        vr = str(element.get("vr", "UN"))
+        values = element.get("Value", [])
+        if set(element) - {"vr", "Value"} or not isinstance(values, list) or vr in _BINARY:
+            return None  # binary, bulk data or malformed
+        if vr == "SQ":
+            return None
+        try:
+            found[tag] = (vr.encode("ascii"), _encode(vr, values) if values else b"", 0)
+        except (TypeError, ValueError, struct.error, UnicodeEncodeError):
+            return None
+    found[_CHARSET_TAG] = (b"CS", _UTF8, 0)  # JSON values are Unicode, stored here as UTF-8
+    syntax = _first_text(item.get("00020010"))
+    built = _build("", found, None, syntax, True, order)
+    if built is None:
+        return None
+    ds, refs = built
+    refs = [_in_memory(ref) for ref in refs]
+    setattr_ = object.__setattr__
+    setattr_(ds, "filename", None)
+    setattr_(ds, "_dw_frames", refs)
+    if hasattr(ds, "set_original_encoding"):  # pydicom 3
+        ds.set_original_encoding(False, True, "utf-8")
+    else:  # pydicom 2.4
+        ds.is_little_endian, ds.is_implicit_VR = True, False
+    return ds, refs
+
+
+def _first_text(element: Any) -> str:
+    if isinstance(element, Mapping) and isinstance(element.get("Value"), list):
+        values = element["Value"]
+        return str(values[0]) if values else ""
+    return ""
+
+
+def _in_memory(ref: FrameRef) -> FrameRef:
+    """``ref`` without a file: its frames come from the frame reader."""
+    ref.path = None
+    return ref

@@ -7,7 +7,9 @@ import datetime as _dt
 import io
 import os
 import re
+import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,11 +19,11 @@ import requests
 from pydicom.datadict import dictionary_VR, keyword_for_tag, tag_for_keyword
 from pydicom.dataset import Dataset
 
-from .._compat import write_dataset
+from .._compat import as_text, write_dataset
 from ..errors import DicomWebError, DicomWebResponseError
 from ..series import DEFAULT_CACHE_BYTES, Finding, FrameRef, Series, scan
 from ._frames import RemoteFrameReader, fetch_instance
-from ._json import dataset_from_json
+from ._json import dataset_from_json, light_header_from_json
 from ._session import DEFAULT_TIMEOUT, Auth, DicomWebSession, origin_of
 
 __all__ = [
@@ -201,6 +203,8 @@ class DicomWebSeries(Series):
         notes: Sequence[Finding] = (),
         **kwargs: Any,
     ) -> None:
+        self._json_lock = threading.Lock()
+        self._json_headers: OrderedDict[int, Dataset] = OrderedDict()
         super().__init__(frames, frame_reader=reader, **kwargs)
         self.source = source
         self.study_uid = reader.study_uid
@@ -215,6 +219,33 @@ class DicomWebSeries(Series):
             Finding("info", "dicomweb", note, (self.url,)) for note in list(self._reader.notes)
         ]
         return [*super().findings, *self._notes, *network]
+
+    def _full_header(self, ds: Dataset) -> Dataset:
+        """Every element of a light header's instance, built from its DICOM JSON once asked.
+
+        Loading keeps only what grouping, sorting and display read (as for local files);
+        the tag explorer, the anonymizer and ``dataset(i)`` get the whole header here.
+        """
+        item = getattr(ds, "_dw_json", None)
+        if item is None:
+            return ds
+        key = id(ds)
+        with self._json_lock:
+            full = self._json_headers.get(key)
+        if full is None:
+            try:
+                full = dataset_from_json(item)
+            except Exception as exc:  # noqa: BLE001 - hostile or broken JSON
+                raise DicomWebResponseError(
+                    f"{self.url}/metadata: the header of instance {as_text(ds.SOPInstanceUID)} "
+                    f"is not valid DICOM JSON: {type(exc).__name__}: "
+                    f"{self.source.session.redact(exc)}"
+                ) from None
+            with self._json_lock:
+                self._json_headers[key] = full
+                while len(self._json_headers) > 16:
+                    self._json_headers.popitem(last=False)
+        return full
 
     @property
     def requests_made(self) -> int:
@@ -416,68 +447,38 @@ class DicomWebSource:
         >>> "PixelData" in headers[0]  # doctest: +SKIP
         False
         """
+        return self._headers(study_uid, series_uid, light=False)
+
+    def _headers(
+        self, study_uid: str, series_uid: str, *, light: bool
+    ) -> tuple[list[Dataset], list[Finding]]:
+        """The series' headers; ``light``: the fast reader's elements only where it can.
+
+        A light header keeps its DICOM JSON object (``_dw_json``), from which
+        :meth:`DicomWebSeries.dataset` builds the full header when it is asked for.
+        """
         path = f"studies/{_uid(study_uid)}/series/{_uid(series_uid)}/metadata"
+        where = self.session.shown(self.session.url(path))
         items = self.session.get_json(path, what=f"metadata of series {series_uid}")
         if not items:
-            raise DicomWebError(
-                f"{self.session.shown(self.session.url(path))}: the series has no instances"
-            )
-        foreign: dict[str, set[str]] = {}
-        left_out: set[str] = set()
-
-        def bulk(hex_tag: str, uri: str) -> bytes | None:
-            absolute = self.session.url(uri)
-            if not self.session.same_origin(absolute):
-                foreign.setdefault(str(origin_of(absolute)), set()).add(_tag_name(hex_tag))
-                return None
-            if hex_tag in _DISPLAY_BULK:
-                try:
-                    return self.session.request(
-                        "GET", absolute, accept="application/octet-stream", what="bulk data"
-                    ).content
-                except DicomWebError as exc:
-                    left_out.add(f"{_tag_name(hex_tag)} ({exc})")
-                    return None
-            left_out.add(_tag_name(hex_tag))
-            return None
-
+            raise DicomWebError(f"{where}: the series has no instances")
+        bulk = _BulkData(self.session)
         datasets = []
         for k, item in enumerate(items):
             try:
-                _resolve_bulk_data(item, bulk)
-                ds = dataset_from_json(item)
+                _resolve_bulk_data(item, bulk.fetch)
+                quick = light_header_from_json(item, order=k) if light else None
+                if quick is not None:
+                    object.__setattr__(quick[0], "_dw_json", item)
+                datasets.append(quick[0] if quick is not None else dataset_from_json(item))
             except DicomWebError:
                 raise
             except Exception as exc:  # noqa: BLE001 - hostile or broken JSON
                 raise DicomWebResponseError(
-                    f"{self.session.shown(self.session.url(path))}: instance {k + 1} of the "
-                    f"metadata is not valid DICOM JSON: {type(exc).__name__}: "
-                    f"{self.session.redact(exc)}"
+                    f"{where}: instance {k + 1} of the metadata is not valid DICOM JSON: "
+                    f"{type(exc).__name__}: {self.session.redact(exc)}"
                 ) from None
-            datasets.append(ds)
-        notes = []
-        for where, tags in sorted(foreign.items()):
-            notes.append(
-                Finding(
-                    "warning",
-                    "bulkdata-other-origin",
-                    f"the metadata points bulk data ({', '.join(sorted(tags))}) at another "
-                    f"origin, {where}; it was not requested, so that the credentials stay with "
-                    f"{self.session.origin} (pixel data is read from {self.session.origin})",
-                    (self.session.shown(self.session.url(path)),),
-                )
-            )
-        if left_out:
-            notes.append(
-                Finding(
-                    "info",
-                    "bulkdata-left-out",
-                    f"bulk data not needed for viewing was left out of the headers: "
-                    f"{', '.join(sorted(left_out))}",
-                    (self.session.shown(self.session.url(path)),),
-                )
-            )
-        return datasets, notes
+        return datasets, bulk.findings(where)
 
     def load_series(
         self,
@@ -510,7 +511,7 @@ class DicomWebSource:
         >>> series.frame(0).shape  # doctest: +SKIP
         (512, 512)
         """
-        datasets, notes = self.metadata(study_uid, series_uid)
+        datasets, notes = self._headers(study_uid, series_uid, light=True)
         catalog = scan(datasets, progress=False, prefetch=False)
         entries = [e for e in catalog.entries if e.has_pixels]
         main = next((e for e in entries if e.key == series_uid), entries[0] if entries else None)
@@ -663,6 +664,58 @@ class DicomWebSource:
         return count
 
 
+class _BulkData:
+    """What to do with the BulkDataURIs of a series' metadata, and the findings about them."""
+
+    def __init__(self, session: DicomWebSession) -> None:
+        self.session = session
+        self.foreign: dict[str, set[str]] = {}
+        self.left_out: set[str] = set()
+
+    def fetch(self, hex_tag: str, uri: str) -> bytes | None:
+        """The bytes of a display lookup table on the origin; ``None`` for anything else."""
+        absolute = self.session.url(uri)
+        if not self.session.same_origin(absolute):
+            self.foreign.setdefault(str(origin_of(absolute)), set()).add(_tag_name(hex_tag))
+            return None
+        if hex_tag in _DISPLAY_BULK:
+            try:
+                return self.session.request(
+                    "GET", absolute, accept="application/octet-stream", what="bulk data"
+                ).content
+            except DicomWebError as exc:
+                self.left_out.add(f"{_tag_name(hex_tag)} ({exc})")
+                return None
+        self.left_out.add(_tag_name(hex_tag))
+        return None
+
+    def findings(self, where: str) -> list[Finding]:
+        """A warning per other origin named, and a note of what was left out."""
+        origin = self.session.origin
+        notes = [
+            Finding(
+                "warning",
+                "bulkdata-other-origin",
+                f"the metadata points bulk data ({', '.join(sorted(tags))}) at another "
+                f"origin, {other}; it was not requested, so that the credentials stay with "
+                f"{origin} (pixel data is read from {origin})",
+                (where,),
+            )
+            for other, tags in sorted(self.foreign.items())
+        ]
+        if self.left_out:
+            notes.append(
+                Finding(
+                    "info",
+                    "bulkdata-left-out",
+                    "bulk data not needed for viewing was left out of the headers: "
+                    f"{', '.join(sorted(self.left_out))}",
+                    (where,),
+                )
+            )
+        return notes
+
+
 def _resolve_bulk_data(item: dict[str, Any], fetch: Any, depth: int = 0) -> None:
     """Replace the BulkDataURIs of a DICOM JSON object (and its sequences) before parsing.
 
@@ -675,7 +728,8 @@ def _resolve_bulk_data(item: dict[str, Any], fetch: Any, depth: int = 0) -> None
         raise ValueError("sequences nested more than 32 deep")
     for tag in list(item):
         element = item[tag]
-        hex_tag = _hex_tag(tag)
+        # Keys are 8 hex digits in DICOM JSON; anything else is normalised the slow way.
+        hex_tag = tag.upper() if len(tag) == 8 else _hex_tag(tag)
         if hex_tag in _PIXEL_TAGS:
             del item[tag]
             continue
