@@ -185,6 +185,84 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:500]
 
 
+def _run_serial(
+    fn: Callable[..., T], chunks: Sequence[tuple[Any, ...]], sizes: Sequence[int], bar: ProgressBar
+) -> list[T | ChunkFailure]:
+    results: list[T | ChunkFailure] = []
+    for args, size in zip(chunks, sizes):
+        try:
+            results.append(fn(*args))
+        except Exception:  # noqa: BLE001 - retried once, then reported
+            try:
+                results.append(fn(*args))
+            except Exception as exc:  # noqa: BLE001
+                results.append(ChunkFailure(_describe(exc)))
+        bar.update(size)
+    return results
+
+
+class _PoolRun:
+    """The chunks of one :func:`run_chunks` call on a pool, and the pools it may own.
+
+    A chunk that failed is retried alone, after the first pass: on the same pool, or, when
+    that pool broke with the chunk, on a one-process pool of our own, renewed whenever a
+    retried chunk breaks it too.
+    """
+
+    def __init__(self, fn: Callable[..., Any], chunks: Sequence[tuple[Any, ...]], executor: Any):
+        self.fn, self.chunks = fn, chunks
+        self.pool, self.owned = resolve_executor(executor)
+        self.retry_pool: cf.Executor | None = None
+        self.futures: dict[cf.Future[Any], int] = {}
+
+    def first_pass(self, results: list[Any], sizes: Sequence[int], bar: ProgressBar) -> list[int]:
+        """Submit every chunk; fill ``results`` as they finish; return the failed chunks."""
+        assert self.pool is not None
+        self.futures = {self.pool.submit(self.fn, *args): i for i, args in enumerate(self.chunks)}
+        failed: list[int] = []
+        for future in cf.as_completed(self.futures):
+            i = self.futures[future]
+            try:
+                results[i] = future.result()
+            except Exception:  # noqa: BLE001 - BrokenProcessPool, KilledWorker, a raising chunk
+                failed.append(i)
+                continue
+            bar.update(sizes[i])
+        return sorted(failed)
+
+    def retry(self, i: int) -> Any:
+        """Run chunk ``i`` once more: its result, or a :class:`ChunkFailure`."""
+        assert self.pool is not None
+        try:
+            future = (self.retry_pool or self.pool).submit(self.fn, *self.chunks[i])
+        except (cf.process.BrokenProcessPool, RuntimeError):
+            # The pool died with the chunk: retries run on a healthy pool of our own.
+            self._drop_retry_pool(cancel=True)
+            self.retry_pool = process_pool(1)
+            future = self.retry_pool.submit(self.fn, *self.chunks[i])
+        try:
+            return future.result()
+        except Exception as exc:  # noqa: BLE001 - second failure: reported, not raised
+            if isinstance(exc, cf.process.BrokenProcessPool):
+                self._drop_retry_pool(cancel=True)
+            return ChunkFailure(_describe(exc))
+
+    def _drop_retry_pool(self, *, cancel: bool) -> None:
+        if self.retry_pool is not None:
+            _shutdown(self.retry_pool, cancel=cancel)
+            self.retry_pool = None
+
+    def close(self, *, cancel: bool) -> None:
+        """Shut our own pools down (``cancel``: drop queued chunks, on Ctrl-C or an error)."""
+        if cancel:
+            for future in self.futures:
+                future.cancel()
+        if self.owned and self.pool is not None:
+            _shutdown(self.pool, cancel=cancel)
+            self.owned = False
+        self._drop_retry_pool(cancel=cancel)
+
+
 def run_chunks(
     fn: Callable[..., T],
     chunks: Sequence[tuple[Any, ...]],
@@ -225,65 +303,17 @@ def run_chunks(
     """
     sizes = list(sizes) if sizes is not None else [1] * len(chunks)
     bar = bar if bar is not None else _NoBar()
-    results: list[Any] = [None] * len(chunks)
     if executor is None:
-        for i, args in enumerate(chunks):
-            try:
-                results[i] = fn(*args)
-            except Exception:  # noqa: BLE001 - retried once, then reported
-                try:
-                    results[i] = fn(*args)
-                except Exception as exc:  # noqa: BLE001
-                    results[i] = ChunkFailure(_describe(exc))
-            bar.update(sizes[i])
-        return results
-
-    pool, owned = resolve_executor(executor)
-    assert pool is not None
-    futures: dict[cf.Future[Any], int] = {}
-    retry_pool: cf.Executor | None = None
+        return _run_serial(fn, chunks, sizes, bar)
+    run = _PoolRun(fn, chunks, executor)
+    results: list[Any] = [None] * len(chunks)
     try:
-        futures = {pool.submit(fn, *args): i for i, args in enumerate(chunks)}
-        failed: list[int] = []
-        for future in cf.as_completed(futures):
-            i = futures[future]
-            try:
-                results[i] = future.result()
-            except Exception:  # noqa: BLE001 - BrokenProcessPool, KilledWorker, a raising chunk
-                failed.append(i)
-                continue
-            bar.update(sizes[i])
-        for i in sorted(failed):
-            try:
-                retry = (retry_pool or pool).submit(fn, *chunks[i])
-            except (cf.process.BrokenProcessPool, RuntimeError):
-                # The pool died with the chunk: retries run on a healthy pool of our own.
-                if retry_pool is not None:
-                    _shutdown(retry_pool, cancel=True)
-                retry_pool = process_pool(1)
-                retry = retry_pool.submit(fn, *chunks[i])
-            try:
-                results[i] = retry.result()
-            except Exception as exc:  # noqa: BLE001 - second failure: reported, not raised
-                results[i] = ChunkFailure(_describe(exc))
-                if isinstance(exc, cf.process.BrokenProcessPool) and retry_pool is not None:
-                    _shutdown(retry_pool, cancel=True)
-                    retry_pool = None
+        for i in run.first_pass(results, sizes, bar):
+            results[i] = run.retry(i)
             bar.update(sizes[i])
     except BaseException:
         # Ctrl-C (or anything else): queued chunks are dropped, our pools stop promptly.
-        for future in futures:
-            future.cancel()
-        if owned:
-            _shutdown(pool, cancel=True)
-            owned = False
-        if retry_pool is not None:
-            _shutdown(retry_pool, cancel=True)
-            retry_pool = None
+        run.close(cancel=True)
         raise
-    finally:
-        if owned:
-            _shutdown(pool, cancel=False)
-        if retry_pool is not None:
-            _shutdown(retry_pool, cancel=False)
+    run.close(cancel=False)
     return results

@@ -79,11 +79,11 @@ def test_a_bad_executor_argument_is_refused(tree):
 # -------------------------------------------------------------------- crashed workers
 
 
-def _crash_on_poison(fn, paths, stats, fast):
+def _crash_on_poison(fn, chunk):
     """Run a header chunk, but die like a segfaulting decoder when it holds the poison file."""
-    if any(os.path.basename(p).startswith("poison") for p in paths):
+    if any(os.path.basename(p).startswith("poison") for p in chunk.paths.tolist()):
         os._exit(7)
-    return fn(paths, stats, fast)
+    return fn(chunk)
 
 
 class CrashingPool(cf.ProcessPoolExecutor):

@@ -87,6 +87,12 @@ class PackedStrings:
         off = self.offsets.tolist()
         return [raw[off[k] : off[k + 1]].decode(_ENCODING, _ERRORS) for k in range(len(off) - 1)]
 
+    def slice(self, start: int, stop: int) -> PackedStrings:
+        """Strings ``start:stop`` (a copy: a chunk sent to a worker carries only its bytes)."""
+        stop = min(stop, len(self))
+        first, last = int(self.offsets[start]), int(self.offsets[stop])
+        return PackedStrings(self.data[first:last].copy(), self.offsets[start : stop + 1] - first)
+
     def take(self, index: np.ndarray) -> PackedStrings:
         index = np.asarray(index, dtype=np.int64)
         starts = self.offsets[index]

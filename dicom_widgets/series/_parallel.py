@@ -23,12 +23,28 @@ from pydicom.tag import BaseTag
 
 from .._executors import ChunkFailure, progress_bar, run_chunks
 from ._frames import frames_from_header, has_pixel_module
-from ._index import DICOMDIR, ERROR, NON_DICOM, OK, TEXT_COLUMNS, FileTable, TableBuilder
+from ._index import (
+    DICOMDIR,
+    ERROR,
+    NON_DICOM,
+    OK,
+    TEXT_COLUMNS,
+    FileTable,
+    PackedStrings,
+    TableBuilder,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from distributed import Client
 
-__all__ = ["read_files", "read_chunk", "add_dataset", "dataset_text", "ChunkResult"]
+__all__ = [
+    "read_files",
+    "read_chunk",
+    "add_dataset",
+    "dataset_text",
+    "ChunkResult",
+    "HeaderChunk",
+]
 
 #: Files per chunk: enough to amortise sending a task, few enough for progress and balance.
 MIN_CHUNK, MAX_CHUNK = 32, 1000
@@ -164,8 +180,25 @@ class ChunkResult:
     warnings: list[tuple[type[Warning], str]] = field(default_factory=list)
 
 
-def read_chunk(paths: Sequence[str], stats: Sequence[tuple[int, int]], fast: bool) -> ChunkResult:
-    """Read the headers of ``paths`` (``stats``: their size and mtime in ns).
+@dataclass(frozen=True)
+class HeaderChunk:
+    """The files of one chunk as a worker gets them: two buffers, not 1000 Python objects.
+
+    ``paths`` packs the paths into one byte buffer; ``stats`` holds (size, mtime in ns) per
+    file. A list of path strings costs a Dask scheduler a task-graph node per string; these
+    cost one buffer each, whatever the executor.
+    """
+
+    paths: PackedStrings
+    stats: np.ndarray  # (n, 2) int64
+    fast: bool = True
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+
+def read_chunk(chunk: HeaderChunk) -> ChunkResult:
+    """Read the headers of the files of ``chunk``.
 
     Whatever goes wrong with one file (it vanished, is not DICOM, is corrupt) becomes that
     file's row; only the death of the worker itself can lose a chunk (it is then retried).
@@ -175,9 +208,9 @@ def read_chunk(paths: Sequence[str], stats: Sequence[tuple[int, int]], fast: boo
     builder = TableBuilder()
     cache: dict[tuple[Any, ...], tuple[str, ...]] = {}
     caught: list[tuple[type[Warning], str]] = []
-    for path, (size, mtime_ns) in zip(paths, stats):
+    for path, (size, mtime_ns) in zip(chunk.paths.tolist(), chunk.stats.tolist()):
         try:
-            kind, ds, reason = read_header(path, fast=fast)
+            kind, ds, reason = read_header(path, fast=chunk.fast)
             if kind == "ok" and ds is not None:
                 add_dataset(
                     builder, path, ds, size=size, mtime_ns=mtime_ns, cache=cache, caught=caught
@@ -195,6 +228,29 @@ def chunk_size(n_files: int) -> int:
     return max(MIN_CHUNK, min(MAX_CHUNK, math.ceil(n_files / _CHUNKS_WANTED)))
 
 
+def _chunks(
+    paths: Sequence[str], stats: Sequence[tuple[int, int]], fast: bool
+) -> list[HeaderChunk]:
+    packed = PackedStrings.from_list(paths)
+    stat_array = np.array(stats, dtype=np.int64).reshape(-1, 2)
+    size = chunk_size(len(paths))
+    return [
+        HeaderChunk(packed.slice(s, s + size), stat_array[s : s + size], fast)
+        for s in range(0, len(paths), size)
+    ]
+
+
+def _failed_chunk(chunk: HeaderChunk, failure: ChunkFailure) -> FileTable:
+    """One error row per file of a chunk that failed twice."""
+    builder = TableBuilder()
+    reason = (
+        f"the worker reading this file failed twice (it crashed or was killed): {failure.reason}"
+    )
+    for path, (size, mtime_ns) in zip(chunk.paths.tolist(), chunk.stats.tolist()):
+        builder.add_file(path, status=ERROR, size=size, mtime_ns=mtime_ns, reason=reason)
+    return builder.build()
+
+
 def read_files(
     paths: Sequence[str],
     stats: Sequence[tuple[int, int]],
@@ -207,30 +263,21 @@ def read_files(
 
     A chunk that failed twice (its worker died) gives one error row per file of it.
     """
-    size = chunk_size(len(paths))
-    starts = range(0, len(paths), size)
-    chunks = [(list(paths[s : s + size]), list(stats[s : s + size]), fast) for s in starts]
+    chunks = _chunks(paths, stats, fast)
     bar = progress_bar(
         progress, len(paths), desc="Reading DICOM headers", min_total=PROGRESS_MIN_FILES
     )
     try:
         results = run_chunks(
-            read_chunk, chunks, executor, sizes=[len(c[0]) for c in chunks], bar=bar
+            read_chunk, [(c,) for c in chunks], executor, sizes=[len(c) for c in chunks], bar=bar
         )
     finally:
         bar.close()
     tables = []
     caught: list[tuple[type[Warning], str]] = []
-    for (chunk_paths, chunk_stats, _), result in zip(chunks, results):
+    for chunk, result in zip(chunks, results):
         if isinstance(result, ChunkFailure):
-            builder = TableBuilder()
-            reason = (
-                "the worker reading this file failed twice (it crashed or was killed): "
-                f"{result.reason}"
-            )
-            for path, (fsize, mtime_ns) in zip(chunk_paths, chunk_stats):
-                builder.add_file(path, status=ERROR, size=fsize, mtime_ns=mtime_ns, reason=reason)
-            tables.append(builder.build())
+            tables.append(_failed_chunk(chunk, result))
         else:
             tables.append(result.table)
             caught.extend(result.warnings)

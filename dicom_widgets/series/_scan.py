@@ -13,6 +13,7 @@ import stat
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -570,6 +571,106 @@ def _read_queue(
     return combined.take(position), caught, len(read_at)
 
 
+class _Gathered:
+    """What a source names, before any header is read: in-memory datasets and errors as
+    rows, and the queue of files to read (with their size and mtime), in the order given.
+
+    Explicitly given DICOMDIRs are read at once, their referenced files queued (missing ones
+    become errors); a DICOMDIR met while walking a folder is only listed, since the walk
+    reads its files anyway.
+    """
+
+    def __init__(self, recursive: bool) -> None:
+        self.recursive = recursive
+        self.given = TableBuilder()
+        self.memory: list[Dataset] = []
+        self.queue: list[tuple[str, int, int]] = []
+        self.errors: list[tuple[str, str]] = []
+        self.referenced: set[str] = set()  # DICOMDIRs given explicitly (absolute paths)
+        self.explicit: set[str] = set()  # other files given explicitly (absolute paths)
+        self.walks = 0
+
+    def add(self, item: Any) -> None:
+        """Add a Dataset, a path or an iterable of those."""
+        if isinstance(item, Dataset):
+            add_dataset(self.given, "", item, memory=len(self.memory))
+            self.memory.append(item)
+        elif isinstance(item, (str, os.PathLike)):
+            self._add_path(Path(item))
+        elif isinstance(item, Iterable) and not isinstance(item, (bytes, bytearray)):
+            for sub in item:
+                self.add(sub)
+        else:
+            raise TypeError(
+                "source must be a folder, a file, a DICOMDIR, a Dataset or a list of those, "
+                f"not {type(item).__name__}"
+            )
+
+    def _add_path(self, p: Path) -> None:
+        if p.is_dir():
+            self.walks += 1
+            _walk(p, self.recursive, self.queue, self.errors)
+        elif _is_regular_file(p):
+            if not ("DICOMDIR" in p.name.upper() and self._add_dicomdir(p)):
+                self.explicit.add(os.path.abspath(p))
+                self.queue.append((str(p), *file_stat(p)))
+        elif p.exists():
+            self.errors.append((str(p), "not a regular file (pipe, socket or device)"))
+        else:
+            self.errors.append((str(p), "no such file or directory"))
+
+    def _add_dicomdir(self, p: Path) -> bool:
+        """Queue the files of DICOMDIR ``p``; False when it is no DICOMDIR after all."""
+        kind, ds, _reason = read_header(p, fast=False)
+        if kind != "dicomdir" or ds is None:
+            return False
+        self.given.add_file(str(p), status=DICOMDIR, size=file_stat(p)[0], mtime_ns=file_stat(p)[1])
+        self.referenced.add(os.path.abspath(p))
+        dicomdir_errors: list[tuple[str, str]] = []
+        for ref in _dicomdir_files(p, ds, dicomdir_errors):
+            if ref.exists():
+                self.queue.append((str(ref), *file_stat(ref)))
+            else:
+                dicomdir_errors.append((str(ref), f"referenced by {p} but missing"))
+        self.errors.extend(dicomdir_errors)
+        return True
+
+    def unique_queue(self) -> tuple[list[tuple[str, int, int]], set[str]]:
+        """The queue without repeated files, and the absolute paths seen (DICOMDIRs too)."""
+        seen: set[str] = set(self.referenced)
+        if self.walks == 1 and not self.explicit and not self.referenced:
+            return self.queue, seen  # one folder walked: its paths are unique already
+        unique = []
+        for item in self.queue:
+            key = os.path.abspath(item[0])
+            if key not in seen:
+                seen.add(key)
+                unique.append(item)
+        return unique, seen
+
+
+def _late_dicomdir_files(
+    files: FileTable, explicit: set[str], seen: set[str]
+) -> tuple[list[tuple[str, int, int]], list[tuple[str, str]]]:
+    """Files referenced by DICOMDIRs given under another name (found only once read), not
+    seen yet, and the references refused or missing."""
+    more: list[tuple[str, int, int]] = []
+    errors: list[tuple[str, str]] = []
+    for row in np.flatnonzero(files.columns["status"] == DICOMDIR).tolist():
+        path = files.path[row]
+        if os.path.abspath(path) not in explicit:
+            continue
+        kind, ds, _reason = read_header(path, fast=False)
+        if kind != "dicomdir" or ds is None:
+            continue
+        for ref in _dicomdir_files(Path(path), ds, errors):
+            ref_key = os.path.abspath(ref)
+            if ref_key not in seen:
+                seen.add(ref_key)
+                more.append((str(ref), *file_stat(ref)))
+    return more, errors
+
+
 def _collect(
     source: Any,
     recursive: bool,
@@ -584,108 +685,26 @@ def _collect(
     order given), then the files found, in walk order; files referenced by a DICOMDIR given
     under another name last.
     """
-    given = TableBuilder()
-    memory: list[Dataset] = []
-    queue: list[tuple[str, int, int]] = []
-    errors: list[tuple[str, str]] = []
-    # Explicitly given files that are DICOMDIRs, with the files they reference (missing ones
-    # become errors); a DICOMDIR met while walking a folder is only listed, since the walk
-    # reads its files anyway.
-    referenced: set[str] = set()
-    explicit: set[str] = set()
-    walks = 0
-
-    def add_file(p: Path) -> None:
-        if "DICOMDIR" in p.name.upper():
-            kind, ds, _reason = read_header(p, fast=False)
-            if kind == "dicomdir" and ds is not None:
-                given.add_file(
-                    str(p), status=DICOMDIR, size=file_stat(p)[0], mtime_ns=file_stat(p)[1]
-                )
-                referenced.add(os.path.abspath(p))
-                dicomdir_errors: list[tuple[str, str]] = []
-                for ref in _dicomdir_files(p, ds, dicomdir_errors):
-                    if ref.exists():
-                        queue.append((str(ref), *file_stat(ref)))
-                    else:
-                        dicomdir_errors.append((str(ref), f"referenced by {p} but missing"))
-                errors.extend(dicomdir_errors)
-                return
-        explicit.add(os.path.abspath(p))
-        queue.append((str(p), *file_stat(p)))
-
-    def add(item: Any) -> None:
-        if isinstance(item, Dataset):
-            add_dataset(given, "", item, memory=len(memory))
-            memory.append(item)
-        elif isinstance(item, (str, os.PathLike)):
-            p = Path(item)
-            if p.is_dir():
-                nonlocal walks
-                walks += 1
-                _walk(p, recursive, queue, errors)
-            elif _is_regular_file(p):
-                add_file(p)
-            elif p.exists():
-                errors.append((str(p), "not a regular file (pipe, socket or device)"))
-            else:
-                errors.append((str(p), "no such file or directory"))
-        elif isinstance(item, Iterable) and not isinstance(item, (bytes, bytearray)):
-            for sub in item:
-                add(sub)
-        else:
-            raise TypeError(
-                "source must be a folder, a file, a DICOMDIR, a Dataset or a list of those, "
-                f"not {type(item).__name__}"
-            )
-
+    gathered = _Gathered(recursive)
     with warnings.catch_warnings(record=True) as caught_given:
         warnings.simplefilter("always")
-        add(source)
-    for path, reason in errors:
-        given.add_file(path, status=ERROR, reason=reason)
-    seen: set[str] = set(referenced)
-    unique: list[tuple[str, int, int]] = []
-    if walks == 1 and not explicit and not referenced:
-        unique = queue  # one folder walked: its paths are unique already
-    else:
-        for item in queue:
-            key = os.path.abspath(item[0])
-            if key not in seen:
-                seen.add(key)
-                unique.append(item)
+        gathered.add(source)
+    for path, reason in gathered.errors:
+        gathered.given.add_file(path, status=ERROR, reason=reason)
+    unique, seen = gathered.unique_queue()
     old, old_rows = _load_index(index)
-    files, caught, n_read = _read_queue(
-        unique, executor=executor, progress=progress, old=old, old_rows=old_rows
-    )
-    parts = [given.build(), files]
-    # A DICOMDIR given under another name: its files are read after the rest.
-    status = files.columns["status"]
-    more: list[tuple[str, int, int]] = []
-    more_errors: list[tuple[str, str]] = []
-    for row in np.flatnonzero(status == DICOMDIR).tolist():
-        path = files.path[row]
-        if os.path.abspath(path) not in explicit:
-            continue
-        kind, ds, _reason = read_header(path, fast=False)
-        if kind != "dicomdir" or ds is None:
-            continue
-        for ref in _dicomdir_files(Path(path), ds, more_errors):
-            ref_key = os.path.abspath(ref)
-            if ref_key not in seen:
-                seen.add(ref_key)
-                more.append((str(ref), *file_stat(ref)))
+    read = partial(_read_queue, executor=executor, progress=progress, old=old, old_rows=old_rows)
+    files, caught, n_read = read(unique)
+    parts = [gathered.given.build(), files]
+    more, more_errors = _late_dicomdir_files(files, gathered.explicit, seen)
     if more or more_errors:
         late = TableBuilder()
         for path, reason in more_errors:
             late.add_file(path, status=ERROR, reason=reason)
-        parts.append(late.build())
-        extra, caught_more, n_more = _read_queue(
-            more, executor=executor, progress=progress, old=old, old_rows=old_rows
-        )
-        n_read += n_more
-        parts.append(extra)
+        extra, caught_more, n_more = read(more)
+        parts += [late.build(), extra]
         caught.extend(caught_more)
+        n_read += n_more
     for record in caught_given:
         warnings.warn(record.message, record.category, stacklevel=4)
     for category, message in caught:
@@ -697,7 +716,7 @@ def _collect(
         or n_read > 0
         or int(np.count_nonzero(table.columns["memory"] < 0)) != old.n_files
     )
-    return table, memory, stale
+    return table, gathered.memory, stale
 
 
 # --------------------------------------------------------------------------- grouping
@@ -816,8 +835,9 @@ def _entry(
     return entry
 
 
-def _group(table: FileTable, memory: list[Dataset]) -> list[SeriesInfo]:
-    """Catalog entries from the table: files by SeriesInstanceUID, frames by stack geometry."""
+def _files_by_series(table: FileTable) -> dict[str, list[np.ndarray]]:
+    """Readable file rows by SeriesInstanceUID (in first-seen order of the sorted codes);
+    files without one get a series per folder (one for all in-memory datasets)."""
     columns = table.columns
     ok = np.flatnonzero(columns["status"] == OK)
     codes = columns["series_uid"][ok]
@@ -830,106 +850,130 @@ def _group(table: FileTable, memory: list[Dataset]) -> list[SeriesInfo]:
         if uid:
             by_uid.setdefault(uid, []).append(group)
             continue
-        # No SeriesInstanceUID: one series per folder (or for all in-memory datasets).
         for row in group.tolist():
             folder = os.path.dirname(table.path[row]) if columns["memory"][row] < 0 else "memory"
             by_uid.setdefault(f"(no SeriesInstanceUID: {folder})", []).append(
                 np.array([row], dtype=np.int64)
             )
+    return by_uid
+
+
+def _stacks(table: FileTable, frame_rows: np.ndarray) -> list[np.ndarray]:
+    """The frame rows of each stack (same size, samples and orientation): biggest first,
+    equal sizes in order of first appearance."""
     frames = table.frames
-    has_pixels = columns["has_pixels"]
+    stack_of = np.stack(
+        [
+            frames["rows"][frame_rows].astype(np.int64),
+            frames["cols"][frame_rows].astype(np.int64),
+            frames["samples"][frame_rows].astype(np.int64),
+            _orientation_keys(frames["orientation"][frame_rows]),
+        ],
+        axis=1,
+    )
+    if (stack_of == stack_of[0]).all():  # one stack: no need to sort the keys
+        return [frame_rows]
+    _, first, inverse = np.unique(stack_of, axis=0, return_index=True, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    order = sorted(range(len(first)), key=lambda s: (-int(np.sum(inverse == s)), first[s]))
+    return [frame_rows[inverse == s] for s in order]
+
+
+def _geometry(table: FileTable, frame_row: int) -> tuple[Any, ...]:
+    """(rows, cols, samples, orientation) of one frame: what tells stacks apart."""
+    frames = table.frames
+    return (
+        int(frames["rows"][frame_row]),
+        int(frames["cols"][frame_row]),
+        int(frames["samples"][frame_row]),
+        frames["orientation"][frame_row],
+    )
+
+
+def _note_split(table: FileTable, main: SeriesInfo, split: SeriesInfo, members: np.ndarray) -> None:
+    """Record on both entries why ``split`` (frame rows ``members``) left ``main``."""
+    assert (
+        split._source is not None and main._source is not None and main._source.frames is not None
+    )
+    why = _describe_split(
+        _geometry(table, int(main._source.frames[0])),
+        _geometry(table, int(members[0])),
+        len(split._source.files),
+    )
+    uid = main.series_uid
+    split.split_from, split.split_reason = uid, why
+    paths = _labels(table, members)
+    main.findings.append(
+        Finding(
+            "warning",
+            "split",
+            f"{len(members)} frame(s) of series {uid} have {why}; "
+            f"they were split into stack {split.key!r}",
+            paths,
+        )
+    )
+    split.findings.append(Finding("warning", "split", f"split out of series {uid}: {why}", paths))
+
+
+def _image_entries(
+    table: FileTable, memory: list[Dataset], uid: str, images: np.ndarray
+) -> list[SeriesInfo]:
+    """The stacks of the image files ``images`` of series ``uid``: the main one first."""
     entries: list[SeriesInfo] = []
-    for uid, groups in by_uid.items():
+    for k, members in enumerate(_stacks(table, _frame_rows(table, images))):
+        files = np.array(list(dict.fromkeys(table.frames["file"][members].tolist())), np.int64)
+        key = uid if k == 0 else f"{uid}#{k + 1}"
+        entries.append(_entry(table, memory, key, uid, int(files[0]), files, members))
+        if k:
+            _note_split(table, entries[0], entries[-1], members)
+    return entries
+
+
+def _non_image_entry(
+    table: FileTable, memory: list[Dataset], uid: str, others: np.ndarray, with_images: bool
+) -> SeriesInfo:
+    """One entry for the files of series ``uid`` without pixel data (SR, RT plan...)."""
+    key = f"{uid}#nonimage" if with_images else uid
+    entry = _entry(table, memory, key, uid, int(others[0]), others, None)
+    entry.has_pixels = False
+    sop = entry.sop_class
+    try:
+        from pydicom.uid import UID
+
+        sop = UID(sop).name if sop else "unknown SOP class"
+    except Exception:  # noqa: BLE001
+        pass
+    entry.findings.append(
+        Finding(
+            "info",
+            "no-pixel-data",
+            f"{len(others)} instance(s) ({sop}) have no image pixel data",
+            tuple(entry.paths),
+        )
+    )
+    return entry
+
+
+def _catalog_order(entry: SeriesInfo) -> tuple[Any, ...]:
+    try:
+        number = int(entry.series_number)
+    except ValueError:
+        number = 1 << 30
+    return (entry.patient_id, entry.study_date, entry.study_uid, number, entry.key)
+
+
+def _group(table: FileTable, memory: list[Dataset]) -> list[SeriesInfo]:
+    """Catalog entries from the table: files by SeriesInstanceUID, frames by stack geometry."""
+    has_pixels = table.columns["has_pixels"]
+    entries: list[SeriesInfo] = []
+    for uid, groups in _files_by_series(table).items():
         rows = np.sort(np.concatenate(groups))
         images, others = rows[has_pixels[rows]], rows[~has_pixels[rows]]
-        main: SeriesInfo | None = None
         if len(images):
-            frame_rows = _frame_rows(table, images)
-            stack_of = np.stack(
-                [
-                    frames["rows"][frame_rows].astype(np.int64),
-                    frames["cols"][frame_rows].astype(np.int64),
-                    frames["samples"][frame_rows].astype(np.int64),
-                    _orientation_keys(frames["orientation"][frame_rows]),
-                ],
-                axis=1,
-            )
-            if (stack_of == stack_of[0]).all():  # one stack: no need to sort the keys
-                first, inverse = np.zeros(1, dtype=np.int64), np.zeros(len(stack_of), np.int64)
-            else:
-                _, first, inverse = np.unique(
-                    stack_of, axis=0, return_index=True, return_inverse=True
-                )
-                inverse = inverse.reshape(-1)
-            # Biggest stack first; equal sizes in order of first appearance.
-            stacks = sorted(range(len(first)), key=lambda s: (-int(np.sum(inverse == s)), first[s]))
-            geometry: list[tuple[Any, ...]] = []
-            for k, s in enumerate(stacks):
-                members = frame_rows[inverse == s]
-                files = np.array(
-                    list(dict.fromkeys(frames["file"][members].tolist())), dtype=np.int64
-                )
-                key = uid if k == 0 else f"{uid}#{k + 1}"
-                entry = _entry(table, memory, key, uid, int(files[0]), files, members)
-                head = int(members[0])
-                geometry.append(
-                    (
-                        int(frames["rows"][head]),
-                        int(frames["cols"][head]),
-                        int(frames["samples"][head]),
-                        frames["orientation"][head],
-                    )
-                )
-                if k == 0:
-                    main = entry
-                else:
-                    assert main is not None
-                    why = _describe_split(geometry[0], geometry[-1], len(files))
-                    entry.split_from = uid
-                    entry.split_reason = why
-                    paths = _labels(table, members)
-                    main.findings.append(
-                        Finding(
-                            "warning",
-                            "split",
-                            f"{len(members)} frame(s) of series {uid} have {why}; "
-                            f"they were split into stack {key!r}",
-                            paths,
-                        )
-                    )
-                    entry.findings.append(
-                        Finding("warning", "split", f"split out of series {uid}: {why}", paths)
-                    )
-                entries.append(entry)
+            entries += _image_entries(table, memory, uid, images)
         if len(others):
-            key = uid if not len(images) else f"{uid}#nonimage"
-            entry = _entry(table, memory, key, uid, int(others[0]), others, None)
-            entry.has_pixels = False
-            sop = entry.sop_class
-            try:
-                from pydicom.uid import UID
-
-                sop = UID(sop).name if sop else "unknown SOP class"
-            except Exception:  # noqa: BLE001
-                pass
-            entry.findings.append(
-                Finding(
-                    "info",
-                    "no-pixel-data",
-                    f"{len(others)} instance(s) ({sop}) have no image pixel data",
-                    tuple(entry.paths),
-                )
-            )
-            entries.append(entry)
-
-    def sort_key(e: SeriesInfo) -> tuple[Any, ...]:
-        try:
-            number = int(e.series_number)
-        except ValueError:
-            number = 1 << 30
-        return (e.patient_id, e.study_date, e.study_uid, number, e.key)
-
-    entries.sort(key=sort_key)
+            entries.append(_non_image_entry(table, memory, uid, others, bool(len(images))))
+    entries.sort(key=_catalog_order)
     return entries
 
 
@@ -1096,6 +1140,14 @@ def load_series(
             raise SeriesSelectionError(f"no series {series_uid!r} in {where}.\n{_listing(catalog)}")
         return _series_from_entry(entry, cache_bytes=cache_bytes, prefetch=prefetch, extra=extra)
 
+    return _series_from_entry(
+        _single_entry(catalog), cache_bytes=cache_bytes, prefetch=prefetch, extra=extra
+    )
+
+
+def _single_entry(catalog: SeriesCatalog) -> SeriesInfo:
+    """The one image series of ``catalog``, or an error saying what was found instead."""
+    where = catalog.source
     if not catalog.entries:
         if len(catalog.errors) == 1 and not catalog.non_dicom:
             path, reason = catalog.errors[0]
@@ -1108,7 +1160,6 @@ def load_series(
             parts.append(f"{len(catalog.non_dicom)} non-DICOM file(s)")
         detail = ", ".join(parts) or "no files"
         raise SeriesSelectionError(f"no DICOM series found in {where}: {detail}")
-
     # Split stacks (localizers) and non-image companions do not make the choice ambiguous:
     # the main image stack of each SeriesInstanceUID is the candidate.
     images = [e for e in catalog.entries if e.has_pixels and e.split_from is None]
@@ -1119,9 +1170,7 @@ def load_series(
             f"load_series(source, series_uid=...) or open it from dicom_widgets.scan(source)[i]:\n"
             f"{_listing(catalog, candidates)}"
         )
-    return _series_from_entry(
-        candidates[0], cache_bytes=cache_bytes, prefetch=prefetch, extra=extra
-    )
+    return candidates[0]
 
 
 def _listing(catalog: SeriesCatalog, entries: Sequence[SeriesInfo] | None = None) -> str:
