@@ -303,7 +303,7 @@ def run_chunks(
     """
     sizes = list(sizes) if sizes is not None else [1] * len(chunks)
     bar = bar if bar is not None else _NoBar()
-    if executor is None:
+    if executor is None or not chunks:  # nothing to do: no pool to start either
         return _run_serial(fn, chunks, sizes, bar)
     run = _PoolRun(fn, chunks, executor)
     results: list[Any] = [None] * len(chunks)

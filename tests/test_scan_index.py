@@ -106,3 +106,23 @@ def test_an_index_from_elsewhere_is_refused(tmp_path, tree):
     pq.write_table(pa.table({"a": [1]}), other)
     with pytest.raises(ValueError, match="not a dicom_widgets scan index"):
         dw.scan(tree, progress=False, index=other)
+
+
+def test_an_index_written_with_relative_paths_is_reused_from_an_absolute_path(
+    tree, tmp_path, monkeypatch
+):
+    index = tmp_path / "index.parquet"
+    monkeypatch.chdir(tree.parent)
+    first = dw.scan(tree.name, progress=False, index=index)
+    assert not os.path.isabs(first.entries[0].paths[0])
+    # Corrupted behind the index's back with size and mtime kept: only a read would notice.
+    kept = sorted((tree / "ct").iterdir())[0]
+    st = kept.stat()
+    data = bytearray(kept.read_bytes())
+    data[128:132] = b"XXXX"
+    kept.write_bytes(bytes(data))
+    os.utime(kept, ns=(st.st_atime_ns, st.st_mtime_ns))
+    resumed = dw.scan(tree, progress=False, index=index)
+    df = _files(resumed).set_index("path")
+    assert df.loc[str(kept), "status"] == "ok"  # taken from the index, under its absolute path
+    assert resumed.keys() == first.keys() and resumed.n_files == first.n_files

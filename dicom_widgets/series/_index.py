@@ -56,9 +56,9 @@ class PackedStrings:
 
     Examples
     --------
-    >>> s = PackedStrings.from_list(["a.dcm", "sub/b.dcm"])
-    >>> len(s), s[1], s.take(np.array([1, 1, 0])).tolist()
-    (2, 'sub/b.dcm', ['sub/b.dcm', 'sub/b.dcm', 'a.dcm'])
+    >>> s = PackedStrings.from_list(["a.dcm", "sub/b.dcm", "é.dcm"])
+    >>> len(s), s[1], s.take(np.array([1, 1, 0])).tolist(), s.slice(1, 3).tolist()
+    (3, 'sub/b.dcm', ['sub/b.dcm', 'sub/b.dcm', 'a.dcm'], ['sub/b.dcm', 'é.dcm'])
     """
 
     __slots__ = ("data", "offsets")
@@ -69,11 +69,19 @@ class PackedStrings:
 
     @classmethod
     def from_list(cls, strings: Iterable[str]) -> PackedStrings:
-        encoded = [s.encode(_ENCODING, _ERRORS) for s in strings]
-        offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
-        np.cumsum([len(b) for b in encoded], out=offsets[1:])
-        data = np.frombuffer(b"".join(encoded), dtype=np.uint8).copy()
-        return cls(data, offsets)
+        strings = list(strings)
+        raw = "".join(strings).encode(_ENCODING, _ERRORS)
+        lengths = np.fromiter(map(len, strings), dtype=np.int64, count=len(strings))
+        if len(raw) != int(lengths.sum()):
+            # Some character takes several bytes: lengths in bytes, string by string. (When
+            # the totals agree, every character took one byte: lengths in characters are
+            # lengths in bytes.)
+            encoded = [s.encode(_ENCODING, _ERRORS) for s in strings]
+            lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+            raw = b"".join(encoded)
+        offsets = np.zeros(len(strings) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        return cls(np.frombuffer(raw, dtype=np.uint8).copy(), offsets)
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
@@ -95,6 +103,8 @@ class PackedStrings:
 
     def take(self, index: np.ndarray) -> PackedStrings:
         index = np.asarray(index, dtype=np.int64)
+        if len(index) == len(self) and np.array_equal(index, np.arange(len(self))):
+            return self  # never modified in place: the same strings are these
         starts = self.offsets[index]
         lengths = self.offsets[index + 1] - starts
         offsets = np.zeros(len(index) + 1, dtype=np.int64)

@@ -215,6 +215,9 @@ def read_chunk(chunk: HeaderChunk) -> ChunkResult:
                 add_dataset(
                     builder, path, ds, size=size, mtime_ns=mtime_ns, cache=cache, caught=caught
                 )
+                # A light header and its frames point at each other: break the cycle so the
+                # header is freed now, not by the garbage collector (~47 objects a file).
+                vars(ds).pop("_dw_frames", None)
                 continue
             status = {"dicomdir": DICOMDIR, "non-dicom": NON_DICOM}.get(kind, ERROR)
         except Exception as exc:  # noqa: BLE001 - one file never sinks its chunk

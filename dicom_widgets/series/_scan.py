@@ -12,8 +12,9 @@ import os
 import stat
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
+from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +28,7 @@ from ._cache import DEFAULT_CACHE_BYTES
 from ._fastheader import read_fast
 from ._findings import Finding
 from ._frames import FrameRef, frames_from_header
-from ._index import DICOMDIR, ERROR, NON_DICOM, OK, FileTable, TableBuilder
+from ._index import DICOMDIR, ERROR, NON_DICOM, OK, FileTable, PackedStrings, TableBuilder
 from ._parallel import add_dataset, file_stat, read_files
 from ._series import Series
 
@@ -474,22 +475,23 @@ def _walk(
     """
     try:
         with os.scandir(folder) as listing:
-            entries = sorted(listing, key=lambda e: e.name)
+            entries = sorted(listing, key=_NAME)
     except OSError as exc:
         errors.append((str(folder), f"cannot list the folder: {exc}"))
         return
+    # The loop that a resumed scan mostly is: one stat per file and nothing else.
     subfolders = []
+    add, is_regular = found.append, stat.S_ISREG
     for entry in entries:
-        if recursive and entry.name.startswith("."):
+        if recursive and entry.name[:1] == ".":
             continue
-        path = entry.path
         try:
             is_dir = entry.is_dir()
         except OSError:
             is_dir = False
         if is_dir:
             if recursive and not entry.is_symlink():
-                subfolders.append(path)
+                subfolders.append(entry.path)
             continue
         try:
             st = entry.stat()
@@ -499,14 +501,17 @@ def _walk(
                 if entry.is_symlink()
                 else f"vanished or unreadable during the scan: {exc}"
             )
-            errors.append((path, reason))
+            errors.append((entry.path, reason))
             continue
-        if stat.S_ISREG(st.st_mode):
-            found.append((path, int(st.st_size), int(st.st_mtime_ns)))
+        if is_regular(st.st_mode):
+            add((entry.path, st.st_size, st.st_mtime_ns))
         else:
-            errors.append((path, "not a regular file (pipe, socket or device)"))
+            errors.append((entry.path, "not a regular file (pipe, socket or device)"))
     for sub in subfolders:
         _walk(Path(sub), recursive, found, errors)
+
+
+_NAME = attrgetter("name")
 
 
 def _is_regular_file(path: Path) -> bool:
@@ -516,14 +521,49 @@ def _is_regular_file(path: Path) -> bool:
         return False
 
 
-def _load_index(index: str | os.PathLike[str] | None) -> tuple[FileTable | None, dict[str, int]]:
-    """A saved index and its reusable rows by path (errors are always read again)."""
+def _load_index(index: str | os.PathLike[str] | None) -> FileTable | None:
+    """The saved index at ``index``, if there is one."""
     if index is None or not os.path.exists(index):
-        return None, {}
-    table = FileTable.from_parquet(index)
-    paths = table.path.tolist()
-    reusable = (table.columns["status"] != ERROR).tolist()
-    return table, {p: r for r, (p, ok) in enumerate(zip(paths, reusable)) if ok}
+        return None
+    return FileTable.from_parquet(index)
+
+
+def _index_rows(old: FileTable, paths: list[str]) -> tuple[np.ndarray, bool]:
+    """The row of ``old`` holding each path (-1: none; errors are always read again), and
+    whether some were found only under another spelling (relative / absolute)."""
+    reusable = np.flatnonzero(old.columns["status"] != ERROR)
+    indexed = old.path.take(reusable)
+    if len(reusable) == len(paths):
+        # An unchanged tree lists the same paths in the same order: compare the bytes at once.
+        packed = PackedStrings.from_list(paths)
+        if np.array_equal(packed.offsets, indexed.offsets) and np.array_equal(
+            packed.data, indexed.data
+        ):
+            return reusable, False
+    by_path = dict(zip(indexed.tolist(), reusable.tolist()))
+    rows = np.array([by_path.get(path, -1) for path in paths], dtype=np.int64)
+    missing = np.flatnonzero(rows < 0)
+    if len(missing) and by_path:
+        by_abs = {os.path.abspath(p): r for p, r in by_path.items()}
+        for k in missing.tolist():
+            rows[k] = by_abs.get(os.path.abspath(paths[k]), -1)
+    return rows, bool(len(missing)) and bool((rows[missing] >= 0).any())
+
+
+def _unchanged(
+    old: FileTable, queue: list[tuple[str, int, int]]
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Each queued file's row in ``old``, whether that row can be reused as it is (same
+    size and mtime), and whether some paths are spelled otherwise in ``old``."""
+    rows, respelled = _index_rows(old, [path for path, _, _ in queue])
+    sizes = np.fromiter((q[1] for q in queue), dtype=np.int64, count=len(queue))
+    mtimes = np.fromiter((q[2] for q in queue), dtype=np.int64, count=len(queue))
+    known = rows >= 0
+    same = np.zeros(len(queue), dtype=bool)
+    same[known] = (old.columns["size"][rows[known]] == sizes[known]) & (
+        old.columns["mtime_ns"][rows[known]] == mtimes[known]
+    )
+    return rows, same, respelled
 
 
 def _read_queue(
@@ -532,27 +572,15 @@ def _read_queue(
     executor: str | cf.Executor | Client | None,
     progress: Progress,
     old: FileTable | None,
-    old_rows: dict[str, int],
 ) -> tuple[FileTable, list[tuple[type[Warning], str]], int]:
     """One row per queued file, in queue order: reused from ``old`` when its size and mtime
     are unchanged, else read. Also returns how many files were read."""
     if old is not None and queue:
-        rows = np.array([old_rows.get(path, -1) for path, _, _ in queue], dtype=np.int64)
-        if (rows < 0).any() and old_rows:
-            # The index may spell the paths differently (relative / absolute).
-            by_abs = {os.path.abspath(p): r for p, r in old_rows.items()}
-            for k in np.flatnonzero(rows < 0).tolist():
-                rows[k] = by_abs.get(os.path.abspath(queue[k][0]), -1)
-        sizes = np.array([q[1] for q in queue], dtype=np.int64)
-        mtimes = np.array([q[2] for q in queue], dtype=np.int64)
-        known = rows >= 0
-        same = np.zeros(len(queue), dtype=bool)
-        same[known] = (old.columns["size"][rows[known]] == sizes[known]) & (
-            old.columns["mtime_ns"][rows[known]] == mtimes[known]
-        )
+        rows, same, respelled = _unchanged(old, queue)
         reuse_at, read_at = np.flatnonzero(same), np.flatnonzero(~same)
     else:
-        reuse_at = np.zeros(0, dtype=np.int64)
+        rows = reuse_at = np.zeros(0, dtype=np.int64)
+        respelled = False
         read_at = np.arange(len(queue))
     fresh, caught = read_files(
         [queue[k][0] for k in read_at.tolist()],
@@ -568,7 +596,10 @@ def _read_queue(
     position = np.empty(len(queue), dtype=np.int64)
     position[reuse_at] = np.arange(len(reuse_at))
     position[read_at] = len(reuse_at) + np.arange(len(read_at))
-    return combined.take(position), caught, len(read_at)
+    table = combined.take(position)
+    if respelled:  # the catalog spells paths as this scan found them, not as the index did
+        table = replace(table, path=PackedStrings.from_list([path for path, _, _ in queue]))
+    return table, caught, len(read_at)
 
 
 class _Gathered:
@@ -692,8 +723,8 @@ def _collect(
     for path, reason in gathered.errors:
         gathered.given.add_file(path, status=ERROR, reason=reason)
     unique, seen = gathered.unique_queue()
-    old, old_rows = _load_index(index)
-    read = partial(_read_queue, executor=executor, progress=progress, old=old, old_rows=old_rows)
+    old = _load_index(index)
+    read = partial(_read_queue, executor=executor, progress=progress, old=old)
     files, caught, n_read = read(unique)
     parts = [gathered.given.build(), files]
     more, more_errors = _late_dicomdir_files(files, gathered.explicit, seen)
