@@ -1,20 +1,24 @@
 """Scanning an archive: a pydicom header loop vs ``scan`` serial, on processes and on Dask.
 
 Generates the tree itself (200 series of 100 small CT files = 20,000 files by default,
-``--files 200000`` for 2,000 series), cached in ``benchmarks/output/scan_tree_<n>`` so a
-second run starts at once. Every file is read once before timing, so all approaches read
-from the page cache. Then, side by side in one run:
+``--files 200000`` for 2,000 series) from one template file whose UIDs, numbers and
+positions are patched per file, kept in ``benchmarks/output/scan_tree_<n>_<per series>``
+(or under ``--data``) so a second run starts at once. Every file is read once before
+timing, so all approaches read from the page cache. Then, side by side in one run:
 
 * naive: ``pydicom.dcmread(path, stop_before_pixels=True)`` for every file of the walk;
-* ``dw.scan(tree)`` serial; ``executor="processes"``; a Dask ``LocalCluster`` (2 worker
-  processes, its start-up not counted);
+* ``dw.scan(tree)`` serial; on a process pool of ``--workers`` (its start-up counted);
+  on a Dask ``LocalCluster`` of ``--workers`` processes (its start-up not counted), with
+  the workers' profiler on (Dask's default) and off;
 * resuming an unchanged index (``scan(tree, index=path)`` the second time) vs a fresh scan;
 * catalog memory per file (tracemalloc: what the catalog keeps), next to a list of the
   headers pydicom read;
-* the equality check: serial, processes and Dask give the same catalog (every file's row).
+* the equality check: serial, processes, Dask and resume give the same catalog (every
+  file's row and every series).
 
 Wall and CPU times (this process + its worker processes) are printed with the load
-average, since other jobs on the machine make CPU-bound ratios noisy.
+average, since other jobs on the machine make CPU-bound ratios noisy; the CPU critical path
+(main process + busiest worker) says what the wall time would be on idle cores.
 
 Run::
 
@@ -252,6 +256,64 @@ def same_catalog(a: Any, b: Any) -> bool:
     return bool(fa.equals(fb) and sa.equals(sb) and a.keys() == b.keys())
 
 
+def dask_rows(
+    folder: Path,
+    args: argparse.Namespace,
+    report: Callable[..., None],
+    serial: Any,
+    serial_wall: float,
+    serial_cpu: float,
+    profile: bool,
+) -> bool:
+    """The Dask rows: a LocalCluster of ``args.workers`` processes (its start not counted).
+
+    ``profile``: the workers' statistical profiler (``distributed.worker.profile.enabled``,
+    on by default) samples the task thread every 10 ms; header reading is many short calls,
+    so this shows what it costs. Returns whether the catalog is the serial one.
+    """
+    import dask
+    from distributed import Client, LocalCluster
+
+    with (
+        tempfile.TemporaryDirectory() as scratch,
+        dask.config.set({"distributed.worker.profile.enabled": profile}),
+    ):
+        t0 = time.perf_counter()
+        with (
+            LocalCluster(
+                n_workers=args.workers,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+                local_directory=scratch,
+            ) as cluster,
+            Client(cluster) as client,
+        ):
+            start = time.perf_counter() - t0
+            wall, cpu, on_dask, before = timed(
+                lambda: dw.scan(folder, progress=False, executor=client), args.repeat
+            )
+            label = "profiler on (default)" if profile else "profiler off"
+            report(
+                f"scan, Dask LocalCluster of {args.workers}, {label}",
+                wall,
+                cpu,
+                before,
+                serial_wall,
+            )
+            _, main_cpu, worker_cpu, _ = critical_path(
+                lambda: dw.scan(folder, progress=False, executor=client)
+            )
+    path = main_cpu + worker_cpu
+    print(
+        f"  cluster start {start:.1f} s (not counted); CPU critical path: {path:.2f} s (main, "
+        f"with the scheduler, {main_cpu:.2f} + busiest worker {worker_cpu:.2f}) -> "
+        f"{serial_cpu / path:.2f}x serial on idle cores"
+    )
+    return same_catalog(serial, on_dask)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=20000)
@@ -317,41 +379,10 @@ def main() -> None:
     )
 
     if not args.no_dask:
-        from distributed import Client, LocalCluster
-
-        with tempfile.TemporaryDirectory() as scratch:
-            t0 = time.perf_counter()
-            with (
-                LocalCluster(
-                    n_workers=args.workers,
-                    threads_per_worker=1,
-                    processes=True,
-                    host="127.0.0.1",
-                    dashboard_address=None,
-                    local_directory=scratch,
-                ) as cluster,
-                Client(cluster) as client,
-            ):
-                start = time.perf_counter() - t0
-                wall, cpu, on_dask, before = timed(
-                    lambda: dw.scan(folder, progress=False, executor=client), args.repeat
-                )
-                report(
-                    f"scan, Dask LocalCluster of {args.workers} (start {start:.1f} s not counted)",
-                    wall,
-                    cpu,
-                    before,
-                    serial_wall,
-                )
-                same["dask"] = same_catalog(serial, on_dask)
-                _, main_cpu, worker_cpu, _ = critical_path(
-                    lambda: dw.scan(folder, progress=False, executor=client)
-                )
-                path = main_cpu + worker_cpu
-                print(
-                    f"  CPU critical path on Dask: {path:.2f} s (main {main_cpu:.2f} + busiest "
-                    f"worker {worker_cpu:.2f}) -> {serial_cpu / path:.2f}x serial on idle cores"
-                )
+        for profile in (True, False):
+            same[f"dask (profiler {'on' if profile else 'off'})"] = dask_rows(
+                folder, args, report, serial, serial_wall, serial_cpu, profile
+            )
 
     with tempfile.TemporaryDirectory() as scratch:
         index = Path(scratch) / "index.parquet"

@@ -1070,6 +1070,9 @@ def scan(
         workers of a Dask cluster (they must see the files at the same paths: shared
         storage). Every executor gives the same catalog. Ctrl-C cancels the pending chunks;
         a chunk whose worker died is retried once, then its files are reported as errors.
+        On Dask, the workers' statistical profiler (``distributed.worker.profile.enabled``,
+        on by default) costs about a tenth of the header reading (``bench_scan.py``):
+        turn it off in the cluster's configuration for big scans.
     index : path, optional
         A Parquet index (see :meth:`SeriesCatalog.to_parquet`): when it exists, files whose
         size and mtime are unchanged are taken from it instead of being read; new and
