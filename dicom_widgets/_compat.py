@@ -246,7 +246,7 @@ def ensure_transfer_syntax(ds: Dataset) -> None:
 
 
 def safe_get(
-    ds: Dataset | None,
+    source: Dataset | object | None,
     keyword: str | int | tuple[int, int],
     default: Any = None,
     *,
@@ -260,22 +260,27 @@ def safe_get(
     only read a value to show or use it treat that as absent; the element itself is
     reported where elements are listed (:func:`dicom_widgets.tags.flatten`).
 
+    Any other object is read by attribute, ``getattr(source, keyword)``: the reprs read
+    duck-typed series and catalogs this way (a DICOMweb series fetches its header over
+    HTTP when a property is first read), and one failing property must not fail a repr.
+
     Parameters
     ----------
-    ds : Dataset or None
-        Where to read (``None`` gives ``default``).
+    source : Dataset, object or None
+        Where to read: a dataset by keyword or tag, any other object by attribute name
+        (``None`` gives ``default``).
     keyword : str, int or (group, element)
-        The element.
+        The element, or the attribute's name.
     default : object
         What an absent, empty (``None`` or ``""``) or unreadable value gives.
     quiet : bool
-        Silence the warnings pydicom raises while converting the value (a repr shows
-        the value, the tag table reports the problem).
+        Silence the warnings raised while reading the value (a repr shows the value,
+        the tag table reports the problem).
 
     Returns
     -------
     object
-        The value as pydicom gives it, or ``default``.
+        The value as pydicom (or the attribute) gives it, or ``default``.
 
     Examples
     --------
@@ -283,19 +288,31 @@ def safe_get(
     >>> ds = Dataset(); ds.PatientName = "A^B"; ds.PatientID = ""
     >>> str(safe_get(ds, "PatientName")), safe_get(ds, "PatientID", "none")
     ('A^B', 'none')
+    >>> class Broken:
+    ...     @property
+    ...     def modality(self):
+    ...         raise OSError("server gone")
+    >>> safe_get(Broken(), "modality", "?"), safe_get(Broken(), "missing", 0)
+    ('?', 0)
     """
-    if ds is None:
+    if source is None:
         return default
     try:
         if quiet:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                value = ds.get(keyword, default)
+                value = _read(source, keyword, default)
         else:
-            value = ds.get(keyword, default)
+            value = _read(source, keyword, default)
     except Exception:  # noqa: BLE001 - any conversion error means "not usable here"
         return default
     return default if value is None or (isinstance(value, str) and value == "") else value
+
+
+def _read(source: object, keyword: str | int | tuple[int, int], default: Any) -> Any:
+    if isinstance(source, Dataset):
+        return source.get(keyword, default)
+    return getattr(source, keyword, default)  # type: ignore[arg-type]  # a non-str: TypeError
 
 
 def is_multi_value(value: object) -> bool:

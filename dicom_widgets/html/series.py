@@ -20,9 +20,10 @@ True
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from .._compat import safe_get
 from ._core import (
     Markup,
     badge,
@@ -48,14 +49,6 @@ __all__ = [
 ]
 
 _SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
-
-
-def _safe(getter: Callable[[], Any], default: Any = None) -> Any:
-    """Evaluate ``getter()``; a repr never fails because one attribute does."""
-    try:
-        return getter()
-    except Exception:  # noqa: BLE001 - duck-typed series (any source) may lack or fail one
-        return default
 
 
 def _not_interrupt(exc: BaseException) -> None:
@@ -139,48 +132,48 @@ def _window_text(window: Window | VOILUT | None) -> str | None:
 
 def _series_facts(series: Series) -> list[tuple[str, str]]:
     facts: list[tuple[str, str]] = []
-    modality = _safe(lambda: series.modality, "") or ""
+    modality = safe_get(series, "modality", "")
     if modality:
         facts.append(("Modality", modality))
-    patient = _safe(lambda: series.patient_name, "") or ""
+    patient = safe_get(series, "patient_name", "")
     if patient:
         facts.append(("Patient", patient))
-    n = _safe(lambda: len(series), 0) or 0
-    n_times = _safe(lambda: series.n_times, 1) or 1
+    n = len(series)
+    n_times = safe_get(series, "n_times", 1) or 1
     count = f"{n} slice{'s' if n != 1 else ''}"
     if n_times > 1:
-        key = _safe(lambda: series.time_key, None)
+        key = safe_get(series, "time_key")
         count += f" × {n_times} time points" + (f" ({key})" if key else "")
-    n_files = _safe(lambda: len(series.files), None)
+    n_files = len(safe_get(series, "files", ()))
     if n_files:
         count += f" from {n_files} file{'s' if n_files != 1 else ''}"
     facts.append(("Count", count))
-    shape = _safe(lambda: tuple(series.shape), None)
+    shape = tuple(safe_get(series, "shape", ()))
     if shape and n:
-        rows, cols = (shape[-3], shape[-2]) if _safe(lambda: series.is_color) else shape[-2:]
+        rows, cols = (shape[-3], shape[-2]) if safe_get(series, "is_color") else shape[-2:]
         size = f"{rows} × {cols}"
-        photometric = _safe(lambda: series.photometric, "")
+        photometric = safe_get(series, "photometric", "")
         if photometric:
             size += f" ({photometric})"
         facts.append(("Size", size))
-    spacing = _safe(lambda: series.spacing, None)
+    spacing = safe_get(series, "spacing")
     if spacing and n:
-        uniform = _safe(lambda: series.is_uniform, True)
+        uniform = safe_get(series, "is_uniform", True)
         text = " × ".join(_fmt(float(v)) for v in spacing) + " mm (row, column, slice)"
         if not uniform:
             text += ", not uniform"
         facts.append(("Spacing", text))
-    orientation = _safe(lambda: series.orientation, None)
+    orientation = safe_get(series, "orientation")
     if orientation is not None:
         cosines = ", ".join(_fmt(float(v)) for v in list(orientation))
         facts.append(("Orientation", f"{orientation_label(orientation)} [{cosines}]"))
-    window = _window_text(_safe(lambda: series.default_window, None))
+    window = _window_text(safe_get(series, "default_window"))
     if window:
         facts.append(("Window", window))
-    sort_method = _safe(lambda: series.sort_method, "")
+    sort_method = safe_get(series, "sort_method", "")
     if sort_method:
         facts.append(("Sorted by", sort_method))
-    uid = _safe(lambda: series.series_uid, "")
+    uid = safe_get(series, "series_uid", "")
     if uid:
         facts.append(("Series UID", uid))
     return facts
@@ -203,7 +196,7 @@ def _slice_figure(series: Series, index: int, size: int) -> Markup:
         img = thumbnail_img(image, max_size=size, alt=f"slice {index}")
     except BaseException as exc:  # a frame that does not decode becomes a note, never an error
         _not_interrupt(exc)
-        reason = _safe(lambda: series.frame_error(index)) or _short_error(exc)
+        reason = (safe_get(series, "failed") or {}).get((index, 0)) or _short_error(exc)
         img = tag(
             "div",
             f"cannot decode: {reason}",
@@ -215,7 +208,7 @@ def _slice_figure(series: Series, index: int, size: int) -> Markup:
 
 
 def _strip(series: Series, n_thumbnails: int, size: int) -> Markup:
-    n = _safe(lambda: len(series), 0) or 0
+    n = len(series)
     figures = [_slice_figure(series, i, size) for i in _thumbnail_indices(n, n_thumbnails)]
     if not figures:
         return note("no image frames")
@@ -304,11 +297,11 @@ def series_body(
     """
     # Thumbnails first: frames that fail to decode add findings.
     strip = _strip(series, n_thumbnails, thumbnail_size)
-    findings = list(_safe(lambda: series.findings, []) or [])
+    findings = list(safe_get(series, "findings", []))
     facts = _series_facts(series)
-    number = _safe(lambda: series.series_number, "") or ""
-    description = _safe(lambda: series.description, "") or ""
-    modality = _safe(lambda: series.modality, "") or ""
+    number = safe_get(series, "series_number", "")
+    description = safe_get(series, "description", "")
+    modality = safe_get(series, "modality", "")
     title = (
         " · ".join(p for p in (modality, f"#{number}" if number else "", description) if p)
         or "Series"
@@ -336,17 +329,19 @@ def series_body(
                 count=len(findings),
             )
         )
-    if header:
-        first = _safe(lambda: series.dataset(0), None)
-        if first is not None:
-            from .dataset import dataset_body
-
-            try:
-                body = dataset_body(first, thumbnail=False, max_rows=2000)
-            except Exception as exc:  # noqa: BLE001 - the rest of the repr still shows
-                body = note(f"cannot render the header: {_short_error(exc)}", kind="error")
-            sections.append(collapsible_section("Header of the first instance", body))
+    if header and len(series):
+        sections.append(_first_header_section(series))
     return tag("div", head, sections, class_="dw-series")
+
+
+def _first_header_section(series: Series) -> Markup:
+    from .dataset import dataset_body
+
+    try:
+        body = dataset_body(series.dataset(0), thumbnail=False, max_rows=2000)
+    except Exception as exc:  # noqa: BLE001 - a file gone or unreadable: the rest still shows
+        body = note(f"cannot render the header: {_short_error(exc)}", kind="error")
+    return collapsible_section("Header of the first instance", body)
 
 
 def series_text(series: Series) -> str:
@@ -359,10 +354,10 @@ def series_text(series: Series) -> str:
     >>> series_text(dw.load_series(ct_phantom(n_slices=3, size=16), progress=False))[:10]
     '<Series CT'
     """
-    text = _safe(lambda: repr(series), None)
-    if text:
-        return text
-    return "\n".join(f"{k}: {v}" for k, v in _series_facts(series))
+    try:
+        return repr(series)
+    except Exception:  # noqa: BLE001 - a duck-typed series' own repr failing; say what we know
+        return "\n".join(f"{k}: {v}" for k, v in _series_facts(series))
 
 
 def series_html(
@@ -419,7 +414,7 @@ def series_html(
 
 
 def _entries(catalog: SeriesCatalog) -> list[Any]:
-    value = _safe(lambda: catalog.entries, None)
+    value = safe_get(catalog, "entries")
     if value is not None and not callable(value):
         return list(value)
     return []
@@ -429,7 +424,7 @@ def _entry_get(entry: Any, *names: str) -> Any:
     for name in names:
         if isinstance(entry, dict) and name in entry:
             return entry[name]
-        value = _safe(lambda name=name: getattr(entry, name), None)
+        value = safe_get(entry, name)
         if value is not None and not callable(value):
             return value
     return None
@@ -458,8 +453,8 @@ def _catalog_thumbnail(
         thumb = tag(
             "div", "cannot decode", class_="dw-note dw-note-warning", title=_short_error(exc)
         )
-    findings = _safe(lambda: list(series.findings), None)
-    return thumb, findings
+    findings = safe_get(series, "findings")
+    return thumb, None if findings is None else list(findings)
 
 
 def catalog_text(catalog: SeriesCatalog) -> str:
@@ -472,8 +467,10 @@ def catalog_text(catalog: SeriesCatalog) -> str:
     >>> catalog_text(dw.scan(tempfile.mkdtemp(), progress=False))[:15]
     '<SeriesCatalog '
     """
-    text = _safe(lambda: repr(catalog), None)
-    return text or f"SeriesCatalog with {len(_entries(catalog))} series"
+    try:
+        return repr(catalog)
+    except Exception:  # noqa: BLE001 - a duck-typed catalog's own repr failing; count instead
+        return f"SeriesCatalog with {len(_entries(catalog))} series"
 
 
 def catalog_html(
@@ -524,84 +521,24 @@ def _catalog_body(
     catalog: SeriesCatalog, size: int, max_thumbnails: int, max_series: int
 ) -> Markup:
     entries = _entries(catalog)
-    links = {link.key: link for link in _safe(lambda: catalog.links, []) or []}
+    links = {link.key: link for link in safe_get(catalog, "links", [])}
     rows = []
     for i, entry in enumerate(entries[:max_series]):
-        has_pixels = _entry_get(entry, "has_pixels")
         thumb: Markup | str = ""
         findings: list[Finding] | None = None
-        if has_pixels is False:
+        if _entry_get(entry, "has_pixels") is False:
             thumb = note("no pixels")
         elif i < max_thumbnails:
             thumb, findings = _catalog_thumbnail(catalog, i, size)
         if findings is None:
             findings = list(_entry_get(entry, "findings") or [])
-        worst = min(
-            (_SEVERITY_ORDER.get(str(getattr(f, "severity", "info")), 3) for f in findings),
-            default=3,
-        )
-        severity = {0: "error", 1: "warning", 2: "info"}.get(worst, "ok")
-        instances = _entry_get(entry, "n_instances")
-        frames = _entry_get(entry, "n_frames")
-        count = f"{instances} inst." if instances is not None else ""
-        if frames is not None and frames != instances:
-            count += f" / {frames} frames"
-        rows_, cols_ = _entry_get(entry, "rows"), _entry_get(entry, "cols", "columns")
-        size_text = f"{rows_} × {cols_}" if rows_ and cols_ else ""
-        study = " · ".join(
-            str(p)
-            for p in (_entry_get(entry, "study_date"), _entry_get(entry, "study_description"))
-            if p
-        )
-        description = _entry_get(entry, "series_description", "description") or ""
-        split = _entry_get(entry, "split_reason")
-        key = _entry_get(entry, "key")
-        rows.append(
-            tag(
-                "tr",
-                tag("td", thumb),
-                tag("td", _entry_get(entry, "modality") or "", class_="dw-vr"),
-                tag("td", _entry_get(entry, "series_number") or "", class_="dw-vm"),
-                tag(
-                    "td",
-                    description,
-                    tag("div", f"split: {split}", class_="dw-muted") if split else None,
-                    tag("div", f"→ {links[key].target}", class_="dw-muted")
-                    if key in links
-                    else None,
-                    class_="dw-value",
-                ),
-                tag("td", _entry_get(entry, "patient_name") or "", class_="dw-value"),
-                tag("td", study, class_="dw-value"),
-                tag("td", count),
-                tag("td", size_text),
-                tag("td", badge(str(len(findings)), severity)),
-                tag("td", _entry_get(entry, "key", "series_uid") or "", class_="dw-tag dw-muted"),
-            )
-        )
-    headers = (
-        "", "Modality", "#", "Description", "Patient", "Study", "Count", "Size", "Findings", "Key",
-    )  # fmt: skip
-    head = tag("thead", tag("tr", [tag("th", h) for h in headers]))
-    source = _safe(lambda: catalog.source, "") or ""
-    errors = _safe(lambda: list(catalog.errors), []) or []
-    non_dicom = _safe(lambda: list(catalog.non_dicom), []) or []
-    summary = [f"{len(entries)} series"]
-    if errors:
-        summary.append(f"{len(errors)} unreadable")
-    if non_dicom:
-        summary.append(f"{len(non_dicom)} non-DICOM")
-    parts: list[Markup] = [
-        tag(
-            "div",
-            tag("div", "dicom_widgets.SeriesCatalog", class_="dw-obj-type"),
-            tag("div", ", ".join(summary), class_="dw-title"),
-            tag("div", source, class_="dw-muted") if source else None,
-            class_="dw-header",
-        ),
-    ]
+        link = links.get(_entry_get(entry, "key"))
+        rows.append(_catalog_row(entry, thumb, findings, link.target if link else None))
+    errors = list(safe_get(catalog, "errors", []))
+    non_dicom = list(safe_get(catalog, "non_dicom", []))
+    parts: list[Markup] = [_catalog_header(catalog, len(entries), errors, non_dicom)]
     if entries:
-        parts.append(tag("table", head, tag("tbody", rows), class_="dw-table dw-catalog"))
+        parts.append(tag("table", _CATALOG_HEAD, tag("tbody", rows), class_="dw-table dw-catalog"))
     else:
         parts.append(note("no DICOM series found"))
     if len(entries) > max_series:
@@ -611,18 +548,85 @@ def _catalog_body(
     if len(entries) > max_thumbnails and max_series > max_thumbnails:
         parts.append(note(f"Thumbnails are shown for the first {max_thumbnails} series only."))
     if errors:
-        items = [tag("li", _error_text(e)) for e in errors[:50]]
-        if len(errors) > 50:
-            items.append(tag("li", f"… {len(errors) - 50} more"))
-        parts.append(
-            collapsible_section("Files that could not be read", tag("ul", items), count=len(errors))
-        )
+        parts.append(_listed("Files that could not be read", [_error_text(e) for e in errors]))
     if non_dicom:
-        items = [tag("li", str(p)) for p in non_dicom[:50]]
-        if len(non_dicom) > 50:
-            items.append(tag("li", f"… {len(non_dicom) - 50} more"))
-        parts.append(collapsible_section("Not DICOM", tag("ul", items), count=len(non_dicom)))
+        parts.append(_listed("Not DICOM", [str(p) for p in non_dicom]))
     return tag("div", parts, class_="dw-catalog-wrap")
+
+
+_CATALOG_COLUMNS = (
+    "", "Modality", "#", "Description", "Patient", "Study", "Count", "Size", "Findings", "Key",
+)  # fmt: skip
+_CATALOG_HEAD = tag("thead", tag("tr", [tag("th", h) for h in _CATALOG_COLUMNS]))
+
+
+def _catalog_header(
+    catalog: SeriesCatalog, n_series: int, errors: list[Any], non_dicom: list[Any]
+) -> Markup:
+    summary = [f"{n_series} series"]
+    if errors:
+        summary.append(f"{len(errors)} unreadable")
+    if non_dicom:
+        summary.append(f"{len(non_dicom)} non-DICOM")
+    source = safe_get(catalog, "source", "")
+    return tag(
+        "div",
+        tag("div", "dicom_widgets.SeriesCatalog", class_="dw-obj-type"),
+        tag("div", ", ".join(summary), class_="dw-title"),
+        tag("div", source, class_="dw-muted") if source else None,
+        class_="dw-header",
+    )
+
+
+def _catalog_row(
+    entry: Any, thumb: Markup | str, findings: list[Finding], link_target: str | None
+) -> Markup:
+    """One catalog row: thumbnail, modality, number, description, patient, study, counts."""
+    worst = min(
+        (_SEVERITY_ORDER.get(str(getattr(f, "severity", "info")), 3) for f in findings),
+        default=3,
+    )
+    severity = {0: "error", 1: "warning", 2: "info"}.get(worst, "ok")
+    instances = _entry_get(entry, "n_instances")
+    frames = _entry_get(entry, "n_frames")
+    count = f"{instances} inst." if instances is not None else ""
+    if frames is not None and frames != instances:
+        count += f" / {frames} frames"
+    rows, cols = _entry_get(entry, "rows"), _entry_get(entry, "cols", "columns")
+    study = " · ".join(
+        str(p)
+        for p in (_entry_get(entry, "study_date"), _entry_get(entry, "study_description"))
+        if p
+    )
+    split = _entry_get(entry, "split_reason")
+    description = tag(
+        "td",
+        _entry_get(entry, "series_description", "description") or "",
+        tag("div", f"split: {split}", class_="dw-muted") if split else None,
+        tag("div", f"→ {link_target}", class_="dw-muted") if link_target else None,
+        class_="dw-value",
+    )
+    return tag(
+        "tr",
+        tag("td", thumb),
+        tag("td", _entry_get(entry, "modality") or "", class_="dw-vr"),
+        tag("td", _entry_get(entry, "series_number") or "", class_="dw-vm"),
+        description,
+        tag("td", _entry_get(entry, "patient_name") or "", class_="dw-value"),
+        tag("td", study, class_="dw-value"),
+        tag("td", count),
+        tag("td", f"{rows} × {cols}" if rows and cols else ""),
+        tag("td", badge(str(len(findings)), severity)),
+        tag("td", _entry_get(entry, "key", "series_uid") or "", class_="dw-tag dw-muted"),
+    )
+
+
+def _listed(title: str, items: list[str], limit: int = 50) -> Markup:
+    """A collapsed list of the first ``limit`` items, a line counting the rest."""
+    shown = [tag("li", item) for item in items[:limit]]
+    if len(items) > limit:
+        shown.append(tag("li", f"… {len(items) - limit} more"))
+    return collapsible_section(title, tag("ul", shown), count=len(items))
 
 
 def _error_text(error: Any) -> str:
