@@ -672,6 +672,21 @@ def test_the_viewer_shows_its_model(vol):
     )
 
 
+def test_the_viewer_mirrors_every_model_trait_with_the_models_declaration(vol):
+    from dicom_widgets.view import MIRRORED_TRAITS, ViewModel
+
+    v = SeriesViewer(vol, spacing=(3.0, 1.0, 1.0), window=(0, 1000))
+    for name in MIRRORED_TRAITS:
+        ours, theirs = SeriesViewer.class_traits()[name], ViewModel.class_traits()[name]
+        assert type(ours) is type(theirs) and ours.help == theirs.help, name
+        assert ours.default_value == theirs.default_value and getattr(v, name) == getattr(
+            v.model, name
+        ), name
+    v.slab_thickness = 4.0
+    v.model.show_overlays = False
+    assert v.model.slab_thickness == 4.0 and v.show_overlays is False
+
+
 class _Ticks(Layer):
     """A layer with vector items: a green line on row ``index`` of the acquired plane."""
 

@@ -31,7 +31,7 @@ from .layers import (
     Polyline,
     TextItem,
 )
-from .model import INDEX_ONLY, VIEWS, Frame, ViewModel
+from .model import INDEX_ONLY, MIRRORED_TRAITS, VIEWS, Frame, ViewModel
 from .planes import PLANE_VIEWS, Plane, patient_to_voxels, plane_for, voxels_to_patient
 from .source import ArraySource, SeriesSource, Source, as_source
 
@@ -40,6 +40,7 @@ __all__ = [
     "Frame",
     "VIEWS",
     "INDEX_ONLY",
+    "MIRRORED_TRAITS",
     "Layer",
     "LayerList",
     "ImageLayer",

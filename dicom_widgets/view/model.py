@@ -28,6 +28,7 @@ Examples
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -53,7 +54,7 @@ from .planes import Plane, plane_for
 from .slab import SLAB_MODES, SlabCache, slab_label
 from .source import SeriesSource, Source, as_source, require_uniform
 
-__all__ = ["ViewModel", "Frame", "VIEWS", "ORTHO_PANES", "INDEX_ONLY"]
+__all__ = ["ViewModel", "Frame", "VIEWS", "ORTHO_PANES", "INDEX_ONLY", "MIRRORED_TRAITS"]
 
 #: Views a model can show; reformats need equally spaced parallel slices.
 VIEWS = ("acquired", "axial", "coronal", "sagittal", "ortho")
@@ -61,6 +62,20 @@ VIEWS = ("acquired", "axial", "coronal", "sagittal", "ortho")
 ORTHO_PANES = ("axial", "coronal", "sagittal")
 #: Names :meth:`ViewModel.on_change` reports for a change of the slice index alone.
 INDEX_ONLY = frozenset({"index"})
+#: The state a front-end shows as traits of its own (:meth:`ViewModel.mirrored_traits`).
+MIRRORED_TRAITS = (
+    "index",
+    "time",
+    "view",
+    "window_center",
+    "window_width",
+    "preset",
+    "cmap",
+    "invert",
+    "show_overlays",
+    "slab",
+    "slab_thickness",
+)
 
 
 @dataclass(frozen=True)
@@ -108,7 +123,7 @@ class ViewModel(traitlets.HasTraits):
     ((32, 32, 4), 400.0, 1800.0)
     """
 
-    index = traitlets.Int(0, help="Slice index of the active pane.")
+    index = traitlets.Int(0, help="Slice index in the current view (the active pane in ortho).")
     time = traitlets.Int(0, help="Time point / stack index of 4-D data.")
     view = traitlets.Unicode("acquired", help="One of VIEWS.")
     active = traitlets.Int(0, help="The pane the index steps (0..2 in the ortho view).")
@@ -119,10 +134,35 @@ class ViewModel(traitlets.HasTraits):
     )
     cmap = traitlets.Unicode("gray", help="Matplotlib colormap for grey data.")
     invert = traitlets.Bool(False, help="Invert the grey scale.")
-    show_overlays = traitlets.Bool(True, help="Draw the layers above the image.")
+    show_overlays = traitlets.Bool(
+        True, help="Draw the layers above the image (labels, DICOM overlay planes)."
+    )
     slab = traitlets.Unicode("none", help="Thick slab: 'none', 'mip', 'minip' or 'mean'.")
     slab_thickness = traitlets.Float(10.0, help="Slab thickness in mm (see view.slab).")
     status = traitlets.Unicode("", help="What the model is busy with (decoding a volume).")
+
+    @classmethod
+    def mirrored_traits(
+        cls, names: Sequence[str] = MIRRORED_TRAITS
+    ) -> tuple[traitlets.TraitType, ...]:
+        """Fresh copies of the traits ``names`` (type, default and help), in that order.
+
+        A front-end that mirrors the model's state declares its traits with these, so the
+        model's declaration is the only one (``SeriesViewer`` does).
+
+        Examples
+        --------
+        >>> class Front(traitlets.HasTraits):
+        ...     index, cmap = ViewModel.mirrored_traits(("index", "cmap"))
+        >>> Front().cmap, Front.index.help == ViewModel.index.help
+        ('gray', True)
+        """
+        copies = []
+        for name in names:
+            trait = copy.copy(cls.class_traits()[name])
+            trait.metadata = dict(trait.metadata)  # the copy's help is its own
+            copies.append(trait)
+        return tuple(copies)
 
     def __init__(
         self,

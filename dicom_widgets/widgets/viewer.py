@@ -45,7 +45,7 @@ import traitlets
 from matplotlib.figure import Figure
 
 from ..measurements import Measurement
-from ..view import INDEX_ONLY, VIEWS, Frame, LabelLayer, ViewModel
+from ..view import INDEX_ONLY, MIRRORED_TRAITS, VIEWS, Frame, LabelLayer, ViewModel
 from ..view.measurement_layer import measurement_layer_of
 from ..view.source import Source
 from ._measure_tools import (
@@ -76,19 +76,7 @@ except ImportError:  # pragma: no cover - exercised without anywidget
 __all__ = ["SeriesViewer", "link", "ViewerLink", "VIEWS", "PREFETCH_AHEAD", "PREFETCH_BEHIND"]
 
 #: Traits the viewer shares with its model (set either; the other follows).
-MODEL_TRAITS = (
-    "index",
-    "time",
-    "view",
-    "window_center",
-    "window_width",
-    "preset",
-    "cmap",
-    "invert",
-    "show_overlays",
-    "slab",
-    "slab_thickness",
-)
+MODEL_TRAITS = MIRRORED_TRAITS
 
 
 class SeriesViewer(widgets.VBox):
@@ -155,27 +143,29 @@ class SeriesViewer(widgets.VBox):
     >>> viewer  # doctest: +SKIP
     """
 
-    index = traitlets.Int(0, help="Slice index in the current view (main pane in ortho).")
-    time = traitlets.Int(0, help="Time point / stack index of 4-D data.")
-    window_center = traitlets.Float(0.0, help="Window centre in modality units.")
-    window_width = traitlets.Float(1.0, help="Window width in modality units.")
-    preset = traitlets.Unicode(
-        "custom", help="'file', 'file:N', 'auto', a preset name or 'custom'."
-    )
-    cmap = traitlets.Unicode("gray", help="Matplotlib colormap for grey data.")
-    invert = traitlets.Bool(False, help="Invert the grey scale.")
-    view = traitlets.Unicode("acquired", help="One of VIEWS.")
+    # The model's state, declared once, there (type, default, help): set either, the other
+    # follows (_mirror_model). In the order of MODEL_TRAITS.
+    (
+        index,
+        time,
+        view,
+        window_center,
+        window_width,
+        preset,
+        cmap,
+        invert,
+        show_overlays,
+        slab,
+        slab_thickness,
+    ) = ViewModel.mirrored_traits(MODEL_TRAITS)
     playing = traitlets.Bool(False, help="Cine playback running.")
     fps = traitlets.Float(10.0, help="Cine frames per second.")
     loop = traitlets.Bool(True, help="Restart at the first frame when cine reaches the end.")
     show_annotations = traitlets.Bool(True, help="Corner annotations on the image.")
     hide_identifiers = traitlets.Bool(False, help="Remove patient name/ID/dates from the display.")
-    show_overlays = traitlets.Bool(True, help="Show label overlays and DICOM overlay planes.")
     crosshair = traitlets.Bool(True, help="Crosshair in the ortho view.")
     readout = traitlets.Unicode("", help="Value under the mouse (text).")
     status = traitlets.Unicode("", help="Messages: why a view is unavailable, decode errors...")
-    slab = traitlets.Unicode("none", help="Thick slab: 'none', 'mip', 'minip' or 'mean'.")
-    slab_thickness = traitlets.Float(10.0, help="Slab thickness in mm.")
     tool = traitlets.Unicode("navigate", help="Mouse tool: one of _measure_tools.TOOLS.")
 
     def __init__(
