@@ -275,8 +275,13 @@ def _first_line(exc: BaseException) -> str:
 
 def _vm_of(value: object) -> int:
     # Same rule as DataElement.VM, without the property's overhead on 10,000s of rows.
+    cls = value.__class__
+    if cls is str or cls is bytes:  # most values: no isinstance against MultiValue's ABC
+        return 1 if value else 0
     if value is None or (isinstance(value, (str, bytes)) and not value):
         return 0
+    if isinstance(value, (int, float)):  # numbers, DSfloat and IS: before the ABC check
+        return 1
     if is_multi_value(value):
-        return len(value)
+        return len(value)  # type: ignore[arg-type]
     return 1

@@ -176,6 +176,8 @@ def parse_tag(text: str) -> int | None:
 
 def _vr_text(vr: object) -> str:
     # pydicom 2.4's VR is a str Enum whose str() is "VR.UN"; pydicom 3 uses plain str.
+    if vr.__class__ is str and vr:
+        return vr  # type: ignore[return-value]
     if not vr:
         return "UN"
     return str(getattr(vr, "value", vr))

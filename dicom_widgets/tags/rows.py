@@ -21,6 +21,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from operator import itemgetter
 from types import ModuleType
 from typing import Any, NamedTuple
 
@@ -254,6 +255,8 @@ def _private_creator_of(ds: Dataset, tag: int) -> tuple[str | None, str | None]:
 
 # VRs whose text is decoded with Specific Character Set (PS3.5 6.1.2.3).
 _CHARSET_VRS = frozenset({"SH", "LO", "ST", "LT", "UC", "UT", "PN"})
+_ITEM_TAG_TEXT = format_tag(ITEM_TAG)
+_first = itemgetter(0)
 
 
 class _Place(NamedTuple):
@@ -317,25 +320,34 @@ class _Walker:
         self.in_meta = False
         yield from self._dataset_rows(root, _Place(None, "", (), var, 0))
 
-    def _next_index(self) -> int:
-        index = self.count
-        self.count += 1
-        return index
-
     def _dataset_rows(self, ds: Dataset, place: _Place) -> Iterator[ElementRow]:
         # The stored (possibly raw, possibly deferred) elements, without conversion or a
         # deferred read (get_item would read deferred values on both pydicom versions).
         stored: dict = getattr(ds, "_dict", None) or {}
-        # Sorted as plain ints: BaseTag's Python-level __lt__ cost a tenth of the walk.
-        tags = sorted(map(int, stored if stored else ds.keys()))
+        # Sorted as plain ints, each with its own key object: BaseTag's Python-level __lt__
+        # cost a tenth of the walk, and its __eq__ (a lookup by int) another tenth; a lookup
+        # by the key itself is an identity check. Looked up when reached, not before:
+        # converting one element can convert another (PixelRepresentation, for US or SS).
+        if stored:
+            keys = sorted(zip(map(int, stored), stored), key=_first)
+        else:
+            keys = [(tag, tag) for tag in sorted(map(int, ds.keys()))]
         creators: dict[int, tuple[str | None, str | None]] = {}
-        for tag in tags:
+        for tag, key in keys:
             if (tag >> 16) & 1 and not self.include_private:
                 continue
-            row, value = self._element_row(ds, tag, stored.get(tag), place, creators)
+            row, value = self._element_row(ds, tag, stored.get(key), place, creators)
             yield row
-            if row.items_shown:
-                yield from self._item_rows(row, value, place)
+            # The items are walked here rather than in a generator of their own: every row
+            # passes up through each generator it is nested in, two per level were a tenth
+            # of the walk of a per-frame functional groups header.
+            for i in range(row.items_shown):
+                item = value[i]  # type: ignore[index]
+                header, item_place = self._item_header(row, i, item, place)
+                if header is not None:
+                    yield header
+                if isinstance(item, Dataset):
+                    yield from self._dataset_rows(item, item_place)
 
     def _convert(
         self, ds: Dataset, tag: int, raw: DataElement | RawDataElement | None, deferred: bool
@@ -373,7 +385,11 @@ class _Walker:
     ) -> tuple[ElementRow, object]:
         """The row of one element, and its value (the items of a sequence)."""
         deferred = tag in PIXEL_DATA_TAGS and isinstance(raw, RawDataElement) and raw.value is None
-        elem, notes = self._convert(ds, tag, raw, deferred)
+        elem: DataElement | None
+        if raw.__class__ is DataElement:  # already converted (built in memory): nothing to record
+            elem, notes = raw, []  # type: ignore[assignment]
+        else:
+            elem, notes = self._convert(ds, tag, raw, deferred)
         raw_bytes = raw.value if isinstance(raw, RawDataElement) else None
         summary: str | None = None
         value: object = None
@@ -398,8 +414,10 @@ class _Walker:
                 # Needs its dataset (Rows, Columns) and the root's transfer syntax: now.
                 summary = value_summary(elem, context=ds, root=self.root)
         if (tag >> 16) & 1:
-            info = self._tag_info(ds, tag, elem, creators, notes)
-            keyword, name, label, tag_text, ident, creator, private_ok = info
+            creator, label, name, problem = _private_info(ds, tag, elem, creators)
+            if problem:
+                notes.append(problem)
+            keyword, tag_text, ident, private_ok = "", format_tag(tag), False, problem is None
         else:
             keyword, name, label, tag_text, ident = _public_info(tag)
             creator, private_ok = None, True
@@ -422,73 +440,57 @@ class _Walker:
         path = f"{place.path}.{component}" if place.path else component
         # Positional arguments: measurably faster than keywords over 25,000 rows; the
         # order is ElementRow's field order.
+        index = self.count
+        self.count += 1
         row = ElementRow(
-            self._next_index(), place.parent, "element", path, tag, tag_text, keyword, label,
+            index, place.parent, "element", path, tag, tag_text, keyword, label,
             name, vr, vm, place.depth, bool(group & 1), creator, is_sequence, item_count,
             shown, summary, tuple(notes), raw_bytes if isinstance(raw_bytes, bytes) else None,
             expression, private_expression, (*place.key, tag), self.in_meta, elem, self.fmt,
         )  # fmt: skip
         return row, value
 
-    def _tag_info(
-        self,
-        ds: Dataset,
-        tag: int,
-        elem: DataElement | None,
-        creators: dict[int, tuple[str | None, str | None]],
-        notes: list[str],
-    ) -> tuple[str, str, str, str, bool, str | None, bool]:
-        """(keyword, name, label, tag text, keyword usable, creator, creator sound) of a private tag."""
-        creator, label, name, problem = _private_info(ds, tag, elem, creators)
-        if problem:
-            notes.append(problem)
-        return "", name, label, format_tag(tag), False, creator, problem is None
-
-    def _item_rows(self, row: ElementRow, items: object, place: _Place) -> Iterator[ElementRow]:
-        """The rows of the first ``row.items_shown`` items of sequence ``row``."""
+    def _item_header(
+        self, row: ElementRow, i: int, item: object, place: _Place
+    ) -> tuple[ElementRow | None, _Place]:
+        """The header row of item ``i`` of sequence ``row`` (when asked for), and its place."""
         depth = place.depth + 1
-        for i in range(row.items_shown):
-            item = items[i]  # type: ignore[index]
-            item_place = _Place(
-                row.index,
-                f"{row.path}[{i}]",
-                (*place.key, row.tag, i),
-                f"{row.expression}[{i}]",
-                depth,
-            )
-            if self.include_items:
-                n = len(item) if isinstance(item, Dataset) else 0
-                header = ElementRow(
-                    index=self._next_index(),
-                    parent=row.index,
-                    kind="item",
-                    path=item_place.path,
-                    tag=ITEM_TAG,
-                    tag_text=format_tag(ITEM_TAG),
-                    keyword="",
-                    label=f"item {i}",
-                    name=f"Item {i} of {row.item_count}",
-                    vr="",
-                    vm=0,
-                    depth=depth,
-                    is_private=row.is_private,
-                    private_creator=row.private_creator,
-                    is_sequence=False,
-                    item_count=0,
-                    items_shown=0,
-                    _summary=f"{n} element" if n == 1 else f"{n} elements",
-                    _notes=() if isinstance(item, Dataset) else ("item is not a dataset",),
-                    _raw=None,
-                    expression=item_place.expression,
-                    private_expression=None,
-                    sort_key=item_place.key,
-                    in_file_meta=self.in_meta,
-                    element=None,
-                )
-                yield header
-                item_place = item_place._replace(parent=header.index)
-            if isinstance(item, Dataset):
-                yield from self._dataset_rows(item, item_place)
+        item_place = _Place(
+            row.index, f"{row.path}[{i}]", (*place.key, row.tag, i), f"{row.expression}[{i}]", depth
+        )
+        if not self.include_items:
+            return None, item_place
+        n = len(item) if isinstance(item, Dataset) else 0
+        index = self.count
+        self.count += 1
+        header = ElementRow(
+            index=index,
+            parent=row.index,
+            kind="item",
+            path=item_place.path,
+            tag=ITEM_TAG,
+            tag_text=_ITEM_TAG_TEXT,
+            keyword="",
+            label=f"item {i}",
+            name=f"Item {i} of {row.item_count}",
+            vr="",
+            vm=0,
+            depth=depth,
+            is_private=row.is_private,
+            private_creator=row.private_creator,
+            is_sequence=False,
+            item_count=0,
+            items_shown=0,
+            _summary=f"{n} element" if n == 1 else f"{n} elements",
+            _notes=() if isinstance(item, Dataset) else ("item is not a dataset",),
+            _raw=None,
+            expression=item_place.expression,
+            private_expression=None,
+            sort_key=item_place.key,
+            in_file_meta=self.in_meta,
+            element=None,
+        )
+        return header, item_place._replace(parent=index)
 
 
 def _private_info(
