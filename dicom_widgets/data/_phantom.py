@@ -60,6 +60,12 @@ class Region:
         Value in Hounsfield units.
     mr_value : float
         Value in the MR phantom (arbitrary units, T1-like contrast).
+
+    Examples
+    --------
+    >>> tumour = next(r for r in _REGIONS if r.name == "tumour")
+    >>> tumour.ct_hu == CT_REGIONS["tumour"], tumour.mr_value
+    (True, 1100.0)
     """
 
     name: str
@@ -310,13 +316,8 @@ def ct_phantom(
     >>> len(series), series[0].Modality, series[0].pixel_array.shape
     (4, 'CT', (64, 64))
     """
-    n_slices = _check_positive_int("n_slices", n_slices)
-    size = _check_positive_int("size", size, minimum=8)
-    slice_thickness = _check_positive_float("slice_thickness", slice_thickness)
-    pixel_mm = (
-        200.0 / size
-        if pixel_spacing is None
-        else _check_positive_float("pixel_spacing", pixel_spacing)
+    n_slices, size, slice_thickness, pixel_mm = _checked_grid(
+        n_slices, size, ("slice_thickness", slice_thickness), pixel_spacing, field_of_view=200.0
     )
     if noise < 0:
         raise ValueError(f"noise must be >= 0, got {noise!r}")
@@ -324,51 +325,88 @@ def ct_phantom(
     row, col, _normal, positions = _plane_geometry(
         size, pixel_mm, n_slices, slice_thickness, "axial"
     )
-    study_uid, series_uid, frame_uid = (_uid("CT", seed, k) for k in ("study", "series", "for"))
+    uids = tuple(_uid("CT", seed, k) for k in ("study", "series", "for"))
     out = []
     for k, pos in enumerate(positions):
         hu = _sample_plane(pos, row, col, size, pixel_mm, "CT")
         if noise:
             hu = hu + rng.normal(0.0, noise, hu.shape)
         stored = np.clip(np.round(hu + 1024.0), -32768, 32767).astype(np.int16)
-        ds = _new_dataset(CT_IMAGE_STORAGE, _uid("CT", seed, "sop", k))
-        _patient_and_study(ds, seed=seed, modality="CT")
-        ds.Modality = "CT"
-        ds.SeriesDescription = "Axial head phantom"
-        ds.ProtocolName = "HEAD ROUTINE"
-        ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = (
-            study_uid,
-            series_uid,
-            frame_uid,
+        ds = _slice_dataset(
+            CT_IMAGE_STORAGE, _uid("CT", seed, "sop", k), "CT", seed, uids, k, (pos, row, col)
         )
-        ds.SeriesNumber = 2
-        ds.InstanceNumber = k + 1
-        ds.AcquisitionNumber = 1
-        ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
-        ds.KVP = 120
-        ds.ConvolutionKernel = "STANDARD"
-        ds.PositionReferenceIndicator = ""
-        ds.PatientPosition = "HFS"
-        ds.ImagePositionPatient = _fmt(pos)
-        ds.ImageOrientationPatient = _fmt([*row, *col])
-        ds.SliceLocation = round(float(pos[2]), 6)
-        ds.SliceThickness = slice_thickness
-        ds.PixelSpacing = [round(pixel_mm, 6), round(pixel_mm, 6)]
-        ds.AcquisitionTime = (
-            _dt.datetime(2024, 1, 2, 10, 20, 0) + _dt.timedelta(seconds=0.5 * k)
-        ).strftime("%H%M%S.%f")
-        ds.ContentTime = ds.AcquisitionTime
+        _ct_acquisition(ds, k, float(pos[2]), slice_thickness, pixel_mm)
         _grey_pixels(ds, size, bits_stored=16, signed=True)
-        ds.RescaleIntercept = -1024
-        ds.RescaleSlope = 1
-        ds.RescaleType = "HU"
-        ds.WindowCenter = [40, 400]
-        ds.WindowWidth = [80, 1800]
-        ds.WindowCenterWidthExplanation = ["BRAIN", "BONE"]
         _private_block(ds, seed)
         ds.PixelData = stored.tobytes()
         out.append(ds)
     return out
+
+
+def _ct_acquisition(
+    ds: Dataset, k: int, z_mm: float, slice_thickness: float, pixel_mm: float
+) -> None:
+    """The CT phantom's series, acquisition and display attributes of slice ``k``."""
+    ds.SeriesDescription = "Axial head phantom"
+    ds.ProtocolName = "HEAD ROUTINE"
+    ds.SeriesNumber = 2
+    ds.AcquisitionNumber = 1
+    ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
+    ds.KVP = 120
+    ds.ConvolutionKernel = "STANDARD"
+    ds.PositionReferenceIndicator = ""
+    ds.SliceLocation = round(z_mm, 6)
+    ds.SliceThickness = slice_thickness
+    ds.PixelSpacing = [round(pixel_mm, 6), round(pixel_mm, 6)]
+    ds.AcquisitionTime = (
+        _dt.datetime(2024, 1, 2, 10, 20, 0) + _dt.timedelta(seconds=0.5 * k)
+    ).strftime("%H%M%S.%f")
+    ds.ContentTime = ds.AcquisitionTime
+    ds.RescaleIntercept, ds.RescaleSlope, ds.RescaleType = -1024, 1, "HU"
+    ds.WindowCenter, ds.WindowWidth = [40, 400], [80, 1800]
+    ds.WindowCenterWidthExplanation = ["BRAIN", "BONE"]
+
+
+def _checked_grid(
+    n_slices: int,
+    size: int,
+    spacing: tuple[str, float],
+    pixel_spacing: float | None,
+    *,
+    field_of_view: float,
+) -> tuple[int, int, float, float]:
+    """Checked (n_slices, size, slice spacing, pixel spacing); the latter spreads the FOV."""
+    n_slices = _check_positive_int("n_slices", n_slices)
+    size = _check_positive_int("size", size, minimum=8)
+    slice_mm = _check_positive_float(*spacing)
+    pixel_mm = (
+        field_of_view / size
+        if pixel_spacing is None
+        else _check_positive_float("pixel_spacing", pixel_spacing)
+    )
+    return n_slices, size, slice_mm, pixel_mm
+
+
+def _slice_dataset(
+    sop_class: str,
+    sop_instance: str,
+    modality: str,
+    seed: int,
+    uids: Sequence[str],
+    k: int,
+    plane: tuple[np.ndarray, np.ndarray, np.ndarray],
+) -> Dataset:
+    """Slice ``k`` of a phantom series: patient, study and series, position and orientation."""
+    position, row, col = plane
+    ds = _new_dataset(sop_class, sop_instance)
+    _patient_and_study(ds, seed=seed, modality=modality)
+    ds.Modality = modality
+    ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = uids
+    ds.InstanceNumber = k + 1
+    ds.PatientPosition = "HFS"
+    ds.ImagePositionPatient = _fmt(position)
+    ds.ImageOrientationPatient = _fmt([*row, *col])
+    return ds
 
 
 def mr_phantom(
@@ -407,42 +445,27 @@ def mr_phantom(
     >>> series[0].Modality, len(series[0].ImageOrientationPatient)
     ('MR', 6)
     """
-    n_slices = _check_positive_int("n_slices", n_slices)
-    size = _check_positive_int("size", size, minimum=8)
-    slice_spacing = _check_positive_float("slice_spacing", slice_spacing)
-    pixel_mm = (
-        220.0 / size
-        if pixel_spacing is None
-        else _check_positive_float("pixel_spacing", pixel_spacing)
+    n_slices, size, slice_spacing, pixel_mm = _checked_grid(
+        n_slices, size, ("slice_spacing", slice_spacing), pixel_spacing, field_of_view=220.0
     )
     row, col, _normal, positions = _plane_geometry(
         size, pixel_mm, n_slices, slice_spacing, orientation
     )
-    study_uid, series_uid, frame_uid = (_uid("MR", seed, k) for k in ("study", "series", "for"))
+    uids = tuple(_uid("MR", seed, k) for k in ("study", "series", "for"))
     out = []
     for k, pos in enumerate(positions):
         values = _sample_plane(pos, row, col, size, pixel_mm, "MR")
-        ds = _new_dataset(MR_IMAGE_STORAGE, _uid("MR", seed, orientation, "sop", k))
-        _patient_and_study(ds, seed=seed, modality="MR")
-        ds.Modality = "MR"
+        sop_uid = _uid("MR", seed, orientation, "sop", k)
+        ds = _slice_dataset(MR_IMAGE_STORAGE, sop_uid, "MR", seed, uids, k, (pos, row, col))
         ds.SeriesDescription = f"T1 {orientation} head phantom"
         ds.ProtocolName = f"T1_{orientation.upper()}"
-        ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = (
-            study_uid,
-            series_uid,
-            frame_uid,
-        )
         ds.SeriesNumber = 3
-        ds.InstanceNumber = k + 1
         ds.ImageType = ["ORIGINAL", "PRIMARY", "M", "ND"]
         ds.ScanningSequence = "SE"
         ds.SequenceVariant = "NONE"
         ds.MagneticFieldStrength = 1.5
         ds.RepetitionTime = 500.0
         ds.EchoTime = 15.0
-        ds.PatientPosition = "HFS"
-        ds.ImagePositionPatient = _fmt(pos)
-        ds.ImageOrientationPatient = _fmt([*row, *col])
         ds.SliceThickness = slice_spacing
         ds.SpacingBetweenSlices = slice_spacing
         ds.PixelSpacing = [round(pixel_mm, 6), round(pixel_mm, 6)]
@@ -495,11 +518,10 @@ def mr_multiframe_phantom(
     >>> int(ds.NumberOfFrames), len(ds.PerFrameFunctionalGroupsSequence)
     (8, 8)
     """
-    n_slices = _check_positive_int("n_slices", n_slices)
-    size = _check_positive_int("size", size, minimum=8)
+    n_slices, size, slice_spacing, pixel_mm = _checked_grid(
+        n_slices, size, ("slice_spacing", slice_spacing), None, field_of_view=220.0
+    )
     n_timepoints = _check_positive_int("n_timepoints", n_timepoints)
-    slice_spacing = _check_positive_float("slice_spacing", slice_spacing)
-    pixel_mm = 220.0 / size
     row, col, _normal, positions = _plane_geometry(
         size, pixel_mm, n_slices, slice_spacing, orientation
     )

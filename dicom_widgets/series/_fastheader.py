@@ -385,6 +385,40 @@ def read_fast(
     return _build(path, found, pixel_offset, syntax, explicit, order)
 
 
+#: The top-level elements that tell time points apart, by tag: _frames._classic_temporal's
+#: but DiffusionBValue, whose files this reader refuses (_REFUSED_TAGS).
+_TEMPORAL = (
+    (0x00200100, "TemporalPositionIdentifier"),
+    (0x00181060, "TriggerTime"),
+    (0x00180086, "EchoNumbers"),
+    (0x00200012, "AcquisitionNumber"),
+)
+
+
+def _light_dataset(
+    path: str | os.PathLike[str],
+    found: dict[int, tuple[bytes | None, bytes, int]],
+    pixel_offset: int | None,
+    syntax: str,
+    explicit: bool,
+) -> Dataset:
+    """A dataset of the raw elements found, marked light (``Series.dataset()`` reads the rest)."""
+    elements: dict[BaseTag, Any] = {}
+    implicit = not explicit
+    for tag, (vr, value, start) in found.items():
+        btag = _TAGS[tag]
+        vr_text = None if vr is None else _VR_TEXT.get(vr) or vr.decode("ascii")
+        elements[btag] = RawDataElement(btag, vr_text, len(value), value, start, implicit, True)
+    ds = Dataset(elements)
+    # Plain attribute sets: pydicom's Dataset.__setattr__ checks keywords, too slow per file.
+    setattr_ = object.__setattr__
+    setattr_(ds, "file_meta", _file_meta(syntax))
+    setattr_(ds, "filename", os.fspath(path))
+    setattr_(ds, "_dw_pixel_offset", pixel_offset)
+    setattr_(ds, "_dw_light", True)  # only the WANTED elements: Series.dataset() reads the rest
+    return ds
+
+
 def _build(
     path: str | os.PathLike[str],
     found: dict[int, tuple[bytes | None, bytes, int]],
@@ -400,19 +434,8 @@ def _build(
     frames = _number(raw(0x00280008), 1.0) or 1.0
     if frames > 1:
         return None  # multi-frame: functional groups and per-frame logic live in the pydicom path
-    elements: dict[BaseTag, Any] = {}
-    implicit = not explicit
-    for tag, (vr, value, start) in found.items():
-        btag = _TAGS[tag]
-        vr_text = None if vr is None else _VR_TEXT.get(vr) or vr.decode("ascii")
-        elements[btag] = RawDataElement(btag, vr_text, len(value), value, start, implicit, True)
-    ds = Dataset(elements)
-    # Plain attribute sets: pydicom's Dataset.__setattr__ checks keywords, too slow per file.
-    setattr_ = object.__setattr__
-    setattr_(ds, "file_meta", _file_meta(syntax))
-    setattr_(ds, "filename", os.fspath(path))
-    setattr_(ds, "_dw_pixel_offset", pixel_offset)
-    setattr_(ds, "_dw_light", True)  # only the WANTED elements: Series.dataset() reads the rest
+    ds = _light_dataset(path, found, pixel_offset, syntax, explicit)
+    setattr_ = object.__setattr__  # see _light_dataset
     rows = _us(raw(0x00280010), found.get(0x00280010, (None,))[0])
     cols = _us(raw(0x00280011), found.get(0x00280011, (None,))[0])
     sop_class = _text(raw(0x00080016) or b"")
@@ -437,16 +460,7 @@ def _build(
     instance = _number(raw(0x00200013))
     acq_raw = raw(0x00080032) or raw(0x00080033)
     acq = _seconds(_text(acq_raw)) if acq_raw else None
-    temporal: dict[str, Any] = {}
-    for tag, key in (
-        (0x00200100, "TemporalPositionIdentifier"),
-        (0x00181060, "TriggerTime"),
-        (0x00180086, "EchoNumbers"),
-        (0x00200012, "AcquisitionNumber"),
-    ):
-        value = _number(raw(tag))
-        if value is not None:
-            temporal[key] = value
+    temporal = {key: v for tag, key in _TEMPORAL if (v := _number(raw(tag))) is not None}
     if acq is not None:
         temporal["AcquisitionTime"] = acq
     ref = FrameRef(

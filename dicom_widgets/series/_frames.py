@@ -56,6 +56,13 @@ class FrameRef:
         (row spacing, column spacing) in mm.
     slope, intercept : float
         Rescale Slope / Intercept of this frame (1 and 0 when absent).
+
+    Examples
+    --------
+    >>> from dicom_widgets.data import mr_multiframe_phantom
+    >>> refs = list(frames_from_header(mr_multiframe_phantom(n_slices=3, size=16), None))
+    >>> len(refs), refs[2].frame, refs[2].n_frames, refs[2].pixel_spacing
+    (3, 2, 3, (13.75, 13.75))
     """
 
     path: str | None
@@ -323,6 +330,13 @@ def frames_from_header(
         Its file, or ``None`` when ``ds`` is in memory.
     order : int
         Discovery order of the instance (the last-resort sort key).
+
+    Examples
+    --------
+    >>> from dicom_widgets.data import ct_phantom
+    >>> [ref] = frames_from_header(ct_phantom(n_slices=1, size=16)[0], None)
+    >>> ref.rows, ref.intercept, ref.position.tolist()
+    (16, -1024.0, [-93.75, -93.75, 0.0])
     """
     n_frames = _int(safe_get(ds, "NumberOfFrames", 1)) or 1
     rows, cols = _int(safe_get(ds, "Rows")) or 0, _int(safe_get(ds, "Columns")) or 0
@@ -344,22 +358,10 @@ def frames_from_header(
     )
     classic_temporal = _classic_temporal(ds)
     str_path = None if path is None else os.fspath(path)
-    declared = n_frames
-    n_frames = min(n_frames, _max_frames(ds, str_path, rows, cols, samples, bits))
-    if n_frames < declared:
-        warnings.warn(
-            f"{str_path or 'dataset'}: NumberOfFrames is {declared} but the pixel data can hold "
-            f"at most {n_frames} frames; only those are listed",
-            DicomWidgetsWarning,
-            stacklevel=2,
-        )
+    n_frames = _listed_frames(ds, str_path, n_frames, rows, cols, samples, bits)
     grid = nm_times = None
     if not enhanced and n_frames > 1:
-        grid = _grid_positions(ds, n_frames, base_pos, base_ori)
-        nm = _nm_slice_positions(ds, n_frames, base_pos, base_ori)
-        if nm is not None:
-            grid, base_ori = nm
-        nm_times = _nm_time_points(ds, n_frames)
+        grid, base_ori, nm_times = _stack_positions(ds, n_frames, base_pos, base_ori)
     for k in range(n_frames):
         pos, ori, sp = base_pos, base_ori, spacing
         if grid is not None:
@@ -401,6 +403,32 @@ def frames_from_header(
             temporal=temporal,
             order=order * 100000 + k,
         )
+
+
+def _listed_frames(
+    ds: Dataset, path: str | None, declared: int, rows: int, cols: int, samples: int, bits: int
+) -> int:
+    """How many frames to list: NumberOfFrames, or fewer (with a warning) if the data is short."""
+    n_frames = min(declared, _max_frames(ds, path, rows, cols, samples, bits))
+    if n_frames < declared:
+        warnings.warn(
+            f"{path or 'dataset'}: NumberOfFrames is {declared} but the pixel data can hold "
+            f"at most {n_frames} frames; only those are listed",
+            DicomWidgetsWarning,
+            stacklevel=3,
+        )
+    return n_frames
+
+
+def _stack_positions(
+    ds: Dataset, n_frames: int, position: np.ndarray | None, orientation: np.ndarray | None
+) -> tuple[np.ndarray | None, np.ndarray | None, list[tuple[int, ...]] | None]:
+    """Frame positions, orientation and NM time points of a classic multi-frame file."""
+    grid = _grid_positions(ds, n_frames, position, orientation)
+    nm = _nm_slice_positions(ds, n_frames, position, orientation)
+    if nm is not None:
+        grid, orientation = nm
+    return grid, orientation, _nm_time_points(ds, n_frames)
 
 
 def _classic_temporal(ds: Dataset) -> dict[str, Any]:

@@ -206,6 +206,15 @@ def varies(
             )
             for ds in dss
         ]
+    by_path = _rows_by_path(rows, include_private)
+    found = (_variation(path, slot) for path, slot in by_path.items())
+    return [variation for variation in found if variation is not None]
+
+
+def _rows_by_path(
+    rows: Sequence[Sequence[ElementRow]], include_private: bool
+) -> dict[str, list[ElementRow | None]]:
+    """Each element path's row in each dataset (``None`` where missing), in row order."""
     n = len(rows)
     by_path: dict[str, list[ElementRow | None]] = {}
     order: dict[str, tuple[int, ...]] = {}
@@ -220,32 +229,28 @@ def varies(
                 slot = by_path[row.path] = [None] * n
                 order[row.path] = row.sort_key
             slot[i] = row
-    out: list[Variation] = []
-    for path in sorted(by_path, key=order.__getitem__):
-        slot = by_path[path]
-        keys = [None if r is None else _comparable(r) for r in slot]
-        distinct = len(set(keys))
-        if distinct <= 1:
-            continue
-        first = next(r for r in slot if r is not None)
-        nums = [None if r is None else _numeric(r) for r in slot]
-        numeric = _numeric_array(nums)
-        out.append(
-            Variation(
-                path=path,
-                tag=first.tag,
-                keyword=first.keyword,
-                name=first.name,
-                vr=first.vr,
-                is_private=first.is_private,
-                distinct=distinct,
-                missing=sum(r is None for r in slot),
-                summaries=[None if r is None else r.summary for r in slot],
-                numeric=numeric,
-                expression=first.expression,
-            )
-        )
-    return out
+    return {path: by_path[path] for path in sorted(by_path, key=order.__getitem__)}
+
+
+def _variation(path: str, slot: list[ElementRow | None]) -> Variation | None:
+    """How the element at ``path`` varies over the datasets, or ``None`` if it does not."""
+    distinct = len({None if r is None else _comparable(r) for r in slot})
+    if distinct <= 1:
+        return None
+    first = next(r for r in slot if r is not None)
+    return Variation(
+        path=path,
+        tag=first.tag,
+        keyword=first.keyword,
+        name=first.name,
+        vr=first.vr,
+        is_private=first.is_private,
+        distinct=distinct,
+        missing=sum(r is None for r in slot),
+        summaries=[None if r is None else r.summary for r in slot],
+        numeric=_numeric_array([None if r is None else _numeric(r) for r in slot]),
+        expression=first.expression,
+    )
 
 
 PER_FRAME = "PerFrameFunctionalGroupsSequence"
