@@ -110,6 +110,16 @@ def write_dataset(ds: Dataset, target: str | os.PathLike[str] | BinaryIO) -> Non
         The dataset with its ``file_meta``.
     target : path or binary file
         Where to write.
+
+    Examples
+    --------
+    >>> import io
+    >>> from dicom_widgets.data import ct_phantom
+    >>> buffer = io.BytesIO()
+    >>> write_dataset(ct_phantom(n_slices=1, size=8)[0], buffer)
+    >>> buffer.seek(0); read_dataset(buffer).Rows
+    0
+    8
     """
     transfer_syntax = ds.file_meta.TransferSyntaxUID
     if IS_PYDICOM3:
@@ -121,22 +131,55 @@ def write_dataset(ds: Dataset, target: str | os.PathLike[str] | BinaryIO) -> Non
 
 
 def apply_modality_lut(arr: np.ndarray, ds: Dataset) -> np.ndarray:
-    """Apply the Modality LUT or Rescale Slope/Intercept of ``ds`` to ``arr``."""
+    """Apply the Modality LUT or Rescale Slope/Intercept of ``ds`` to ``arr``.
+
+    Examples
+    --------
+    >>> from pydicom.dataset import Dataset
+    >>> ds = Dataset(); ds.RescaleSlope, ds.RescaleIntercept = 1, -1024
+    >>> apply_modality_lut(np.array([0, 1024]), ds).tolist()
+    [-1024.0, 0.0]
+    """
     return _apply_modality_lut(arr, ds)
 
 
 def apply_voi_lut(arr: np.ndarray, ds: Dataset, index: int = 0) -> np.ndarray:
-    """Apply the VOI LUT Sequence or windowing of ``ds`` (pydicom's implementation)."""
+    """Apply the VOI LUT Sequence or windowing of ``ds`` (pydicom's implementation).
+
+    Examples
+    --------
+    >>> from pydicom.dataset import Dataset
+    >>> ds = Dataset(); ds.WindowCenter, ds.WindowWidth = 40, 80
+    >>> ds.BitsStored, ds.PixelRepresentation, ds.PhotometricInterpretation = 16, 1, "MONOCHROME2"
+    >>> apply_voi_lut(np.array([-100, 500], dtype=np.int16), ds).tolist()
+    [-32768.0, 32767.0]
+    """
     return _apply_voi_lut(arr, ds, index=index)
 
 
 def apply_color_lut(arr: np.ndarray, ds: Dataset) -> np.ndarray:
-    """Apply the Palette Color Lookup Table of ``ds`` to ``arr``."""
+    """Apply the Palette Color Lookup Table of ``ds`` to ``arr``.
+
+    Examples
+    --------
+    >>> from dicom_widgets.data import pydicom_file
+    >>> ds = read_dataset(pydicom_file("palette"), force=True)  # an old file: no file meta
+    >>> ensure_transfer_syntax(ds)
+    >>> apply_color_lut(ds.pixel_array, ds).shape
+    (480, 640, 3)
+    """
     return _apply_color_lut(arr, ds)
 
 
 def convert_color_space(arr: np.ndarray, current: str, desired: str) -> np.ndarray:
-    """Convert pixel data between RGB and YBR_FULL / YBR_FULL_422 colour spaces."""
+    """Convert pixel data between RGB and YBR_FULL / YBR_FULL_422 colour spaces.
+
+    Examples
+    --------
+    >>> grey = np.full((1, 1, 3), 128, dtype=np.uint8)  # a grey is Y=128, Cb=Cr=128
+    >>> convert_color_space(grey, "RGB", "YBR_FULL").tolist()
+    [[[128, 128, 128]]]
+    """
     return _convert_color_space(arr, current, desired)
 
 
@@ -150,6 +193,12 @@ def decode_pixels(ds: Dataset) -> np.ndarray:
     ------
     Exception
         Whatever the pixel handlers raise; callers turn that into a finding.
+
+    Examples
+    --------
+    >>> from dicom_widgets.data import pydicom_file
+    >>> decode_pixels(read_dataset(pydicom_file("multiframe"))).shape
+    (10, 64, 64)
     """
     return ds.pixel_array
 
@@ -159,6 +208,12 @@ def decode_frame(ds: Dataset, index: int) -> np.ndarray:
 
     pydicom 3 can decode a single frame without decoding the others; pydicom 2.4
     cannot, so there the whole array is decoded and the frame sliced out.
+
+    Examples
+    --------
+    >>> from dicom_widgets.data import pydicom_file
+    >>> decode_frame(read_dataset(pydicom_file("multiframe")), 9).shape
+    (64, 64)
     """
     frames = int(ds.get("NumberOfFrames", 1) or 1)
     if IS_PYDICOM3 and frames > 1:
@@ -173,8 +228,15 @@ def decode_frame(ds: Dataset, index: int) -> np.ndarray:
     return arr
 
 
-def raw_element_value(ds: Dataset, tag: int) -> Any:
-    """Return an element's value, converting a raw element on access (same on 2.4 and 3.x)."""
+def raw_element_value(ds: Dataset, tag: int) -> object:
+    """Return an element's value, converting a raw element on access (same on 2.4 and 3.x).
+
+    Examples
+    --------
+    >>> from dicom_widgets.data import pydicom_file
+    >>> raw_element_value(read_dataset(pydicom_file("ct_small")), 0x00080060)
+    'CT'
+    """
     return ds[tag].value
 
 

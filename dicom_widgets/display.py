@@ -105,6 +105,11 @@ class Window:
         VOI LUT Function (0028,1056): ``"LINEAR"``, ``"LINEAR_EXACT"`` or ``"SIGMOID"``.
     explanation : str
         Window Center & Width Explanation, or the preset name, or ``"auto"``.
+
+    Examples
+    --------
+    >>> Window(40.0, 400.0, explanation="soft tissue").as_tuple()
+    (40.0, 400.0)
     """
 
     center: float
@@ -287,6 +292,15 @@ def voi_lut_from_dataset(ds: Dataset | None) -> VOILUT | None:
 
     Malformed items (missing descriptor or data, empty data) give ``None`` so the
     caller falls back to a window.
+
+    Examples
+    --------
+    >>> from pydicom.dataset import Dataset
+    >>> item = Dataset(); item.LUTDescriptor = [4, 0, 8]; item.LUTData = [0, 60, 180, 255]
+    >>> ds = Dataset(); ds.VOILUTSequence = [item]
+    >>> lut = voi_lut_from_dataset(ds)
+    >>> lut.first_mapped, lut.data.tolist(), voi_lut_from_dataset(Dataset())
+    (0, [0.0, 60.0, 180.0, 255.0], None)
     """
     if ds is None or not ds.get("VOILUTSequence"):
         return None
@@ -406,6 +420,13 @@ def resolve_window(
     ------
     ValueError
         An unknown preset name or a malformed window.
+
+    Examples
+    --------
+    >>> resolve_window("lung")
+    Window(center=-600.0, width=1500.0, function='LINEAR', explanation='lung')
+    >>> resolve_window((40, 80)).as_tuple(), resolve_window("full", np.array([0, 100])).center
+    ((40.0, 80.0), 50.0)
     """
     if isinstance(window, (Window, VOILUT)):
         return window
@@ -611,6 +632,12 @@ class WindowLUT:
     for callers who prefer ``table_by_value[arr - offset]``.
 
     Build it with :func:`make_lut`; call it on a stored-value frame.
+
+    Examples
+    --------
+    >>> lut = make_lut(np.int16, (40, 80))  # the brain window, stored values = HU
+    >>> lut(np.array([-100, 40, 500], dtype=np.int16)).tolist(), lut.table.size
+    ([0, 129, 255], 65536)
     """
 
     dtype: np.dtype

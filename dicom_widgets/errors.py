@@ -134,19 +134,43 @@ class DicomWebError(DicomWidgetsError):
 
 
 class DicomWebConnectionError(DicomWebError, ConnectionError):
-    """The server could not be reached, or did not answer in time (after the retries)."""
+    """The server could not be reached, or did not answer in time (after the retries).
+
+    Examples
+    --------
+    >>> issubclass(DicomWebConnectionError, ConnectionError)
+    True
+    """
 
 
 class DicomWebAuthError(DicomWebError, PermissionError):
-    """The server refused the request (401/403): authentication failed or access is denied."""
+    """The server refused the request (401/403): authentication failed or access is denied.
+
+    Examples
+    --------
+    >>> issubclass(DicomWebAuthError, PermissionError)
+    True
+    """
 
 
 class DicomWebNotFoundError(DicomWebError, LookupError):
-    """The server has no such study, series, instance or frame (404)."""
+    """The server has no such study, series, instance or frame (404).
+
+    Examples
+    --------
+    >>> issubclass(DicomWebNotFoundError, LookupError)
+    True
+    """
 
 
 class DicomWebResponseError(DicomWebError, ValueError):
-    """The server answered with something that is not what DICOMweb promises (bad JSON, 4xx/5xx)."""
+    """The server answered with something that is not what DICOMweb promises (bad JSON, 4xx/5xx).
+
+    Examples
+    --------
+    >>> issubclass(DicomWebResponseError, DicomWebError)
+    True
+    """
 
 
 class DicomWidgetsWarning(UserWarning):

@@ -14,6 +14,7 @@ MODULES = [
     "dicom_widgets.series._scan",
     "dicom_widgets.series._cache",
     "dicom_widgets.series._findings",
+    "dicom_widgets.series._frames",
 ]
 
 

@@ -18,6 +18,8 @@ MODULES = [
     "dicom_widgets.html._core",
     "dicom_widgets.html.tags",
     "dicom_widgets.data",
+    "dicom_widgets.data._phantom",
+    "dicom_widgets.html.series",
     "dicom_widgets.errors",
 ]
 

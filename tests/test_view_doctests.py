@@ -16,6 +16,7 @@ import pytest
         "dicom_widgets.view.layers",
         "dicom_widgets.view.planes",
         "dicom_widgets.view.slab",
+        "dicom_widgets.view.source",
         "dicom_widgets.display",
     ],
 )

@@ -687,6 +687,15 @@ def test_the_viewer_mirrors_every_model_trait_with_the_models_declaration(vol):
     assert v.model.slab_thickness == 4.0 and v.show_overlays is False
 
 
+def test_the_examples_of_the_viewer_link_run():
+    import doctest
+
+    from dicom_widgets.widgets import _viewer_link
+
+    result = doctest.testmod(_viewer_link, optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0 and result.attempted > 0
+
+
 class _Ticks(Layer):
     """A layer with vector items: a green line on row ``index`` of the acquired plane."""
 

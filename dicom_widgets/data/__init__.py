@@ -284,6 +284,13 @@ def sample_series_folder(
     -------
     pathlib.Path
         The folder holding ``ct/``, ``mr/`` and ``mr_multiframe/``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = sample_series_folder(tempfile.mkdtemp(), n_slices=2, size=16)
+    >>> sorted(p.name for p in folder.iterdir())
+    ['ct', 'mr', 'mr_multiframe']
     """
     if folder is None:
         folder = (

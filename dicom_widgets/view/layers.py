@@ -113,6 +113,13 @@ class PaneView:
         Voxel (col, row, slice, 1) -> patient LPS mm; None without geometry.
     cursor : (int, int, int)
         The model's cursor voxel (slice, row, col), with ``index`` on the pane's axis.
+
+    Examples
+    --------
+    >>> from dicom_widgets.view import ViewModel
+    >>> pane = ViewModel(np.zeros((4, 6, 8), np.int16), view="coronal").pane()
+    >>> pane.screen_shape, pane.acquired, pane.cut(np.zeros((4, 6, 8))).shape
+    ((4, 8), False, (4, 8))
     """
 
     plane: Plane
@@ -157,7 +164,13 @@ class PaneView:
 
 @dataclass(frozen=True)
 class Polyline:
-    """A line through screen points (row, col), shape (N, 2), drawn over the picture."""
+    """A line through screen points (row, col), shape (N, 2), drawn over the picture.
+
+    Examples
+    --------
+    >>> Polyline(np.array([[0.0, 0.0], [10.0, 10.0]]), (1.0, 0.0, 0.0), width=2).closed
+    False
+    """
 
     points: np.ndarray
     color: Color
@@ -168,7 +181,13 @@ class Polyline:
 
 @dataclass(frozen=True)
 class TextItem:
-    """A text at screen position (row, col), drawn over the picture."""
+    """A text at screen position (row, col), drawn over the picture.
+
+    Examples
+    --------
+    >>> TextItem(5.0, 10.0, "12.3 mm").color
+    (1.0, 1.0, 1.0)
+    """
 
     row: float
     col: float
@@ -179,7 +198,13 @@ class TextItem:
 
 @dataclass(frozen=True)
 class LegendEntry:
-    """One legend line: a colour swatch and its label; ``key`` identifies it in its layer."""
+    """One legend line: a colour swatch and its label; ``key`` identifies it in its layer.
+
+    Examples
+    --------
+    >>> LegendEntry("liver", (0.8, 0.2, 0.2), layer="labels", key=1).label
+    'liver'
+    """
 
     label: str
     color: Color
@@ -201,6 +226,12 @@ class Layer(traitlets.HasTraits):
     visible : bool
     opacity : float
         0..1; how a layer uses it is its own (label layers blend with it).
+
+    Examples
+    --------
+    >>> layer = Layer("notes", opacity=0.5)
+    >>> layer.items(None), layer.legend(), layer
+    ([], [], <Layer 'notes'>)
     """
 
     name = traitlets.Unicode("")
@@ -251,7 +282,15 @@ class Layer(traitlets.HasTraits):
 
 
 class LayerList(Sequence[Layer]):
-    """The ordered layers of a model, bottom first; look up by position or name."""
+    """The ordered layers of a model, bottom first; look up by position or name.
+
+    Examples
+    --------
+    >>> from dicom_widgets.view import ViewModel
+    >>> layers = ViewModel(np.zeros((2, 8, 8), np.int16)).layers
+    >>> layers.names, layers["image"] is layers[0], "labels" in layers
+    (['image'], True, False)
+    """
 
     def __init__(self) -> None:
         self._layers: list[Layer] = []
@@ -303,6 +342,13 @@ class ImageLayer(Layer):
     value -> packed RGBA, so a slice costs one ``numpy.take``. Float, colour and
     modality-LUT data go through :func:`dicom_widgets.display.to_display`. The window,
     colormap and inversion are the model's.
+
+    Examples
+    --------
+    >>> from dicom_widgets.view import ViewModel
+    >>> model = ViewModel(np.full((2, 8, 8), 100, np.int16), window=(100, 200))
+    >>> model.image.draw(None, model.pane())[0, 0].tolist()  # mid-grey, opaque
+    [128, 128, 128, 255]
     """
 
     is_overlay = False
@@ -494,7 +540,16 @@ def placeholder(shape: tuple[int, int]) -> np.ndarray:
 
 # ---------------------------------------------------------------------- labels
 def blend_labels(rgba: np.ndarray, labels: np.ndarray, table: np.ndarray, alpha: float) -> None:
-    """Blend colours ``table[label]`` (0..255 float RGB) over ``rgba`` where labels > 0, in place."""
+    """Blend colours ``table[label]`` (0..255 float RGB) over ``rgba`` where labels > 0, in place.
+
+    Examples
+    --------
+    >>> rgba = np.zeros((1, 2, 4), np.uint8)
+    >>> table = np.array([[0, 0, 0], [255, 0, 0]], np.float32)
+    >>> blend_labels(rgba, np.array([[0, 1]]), table, 0.5)
+    >>> rgba[0, :, 0].tolist()
+    [0, 128]
+    """
     if labels.shape != rgba.shape[:2]:
         return
     hit = labels > 0
@@ -504,7 +559,15 @@ def blend_labels(rgba: np.ndarray, labels: np.ndarray, table: np.ndarray, alpha:
 
 
 def label_colors(present: Sequence[int], colors: object = None) -> dict[int, Color]:
-    """One RGB colour (0..1) per label: defaults, one colour, a sequence or {label: colour}."""
+    """One RGB colour (0..1) per label: defaults, one colour, a sequence or {label: colour}.
+
+    Examples
+    --------
+    >>> label_colors([1, 2], "red")
+    {1: (1.0, 0.0, 0.0), 2: (1.0, 0.0, 0.0)}
+    >>> label_colors([2], {2: "blue"})
+    {2: (0.0, 0.0, 1.0)}
+    """
     from matplotlib.colors import to_rgba
 
     if colors is None:
@@ -654,6 +717,15 @@ class DicomOverlayLayer(Layer):
     """The file's own overlay planes (60xx), in opaque yellow, on the acquired plane.
 
     Read with :func:`dicom_widgets.display.overlay_mask` per slice and time point, cached.
+
+    Examples
+    --------
+    >>> from dicom_widgets.data import pydicom_file
+    >>> from dicom_widgets.view import ViewModel
+    >>> model = ViewModel(pydicom_file("overlay"))
+    >>> layer = model.layers["DICOM overlays"]
+    >>> int(layer.mask(0, 0).sum()) > 0
+    True
     """
 
     def __init__(self, name: str = "DICOM overlays") -> None:

@@ -80,7 +80,14 @@ MIRRORED_TRAITS = (
 
 @dataclass(frozen=True)
 class Frame:
-    """A rendered pane: its RGBA pixels, its cut and why it is a placeholder (or None)."""
+    """A rendered pane: its RGBA pixels, its cut and why it is a placeholder (or None).
+
+    Examples
+    --------
+    >>> frame = ViewModel(np.zeros((2, 8, 8), np.int16)).frame()
+    >>> frame.rgba.shape, frame.pane.index, frame.problem
+    ((8, 8, 4), 1, None)
+    """
 
     rgba: np.ndarray
     pane: PaneView
@@ -168,7 +175,7 @@ class ViewModel(traitlets.HasTraits):
         self,
         source: object,
         *,
-        window: object = None,
+        window: _display.WindowSpec = None,
         cmap: str = "gray",
         view: str = "acquired",
         spacing: Sequence[float] | None = None,
@@ -629,7 +636,7 @@ class ViewModel(traitlets.HasTraits):
         options.append(("custom", "custom"))
         return options
 
-    def _init_window(self, window: object) -> None:
+    def _init_window(self, window: _display.WindowSpec) -> None:
         src = self.source
         if src.is_color:
             return

@@ -66,6 +66,12 @@ class Plane:
     oblique
         True when the acquisition is tilted against the standard plane by more than about
         8 degrees, so the pane shows the nearest standard plane.
+
+    Examples
+    --------
+    >>> plane = plane_for("sagittal", np.eye(4))
+    >>> plane.normal_axis, plane.screen_shape((10, 20, 30)), plane.cut(np.zeros((10, 20, 30)), 3).shape
+    (2, (10, 20), (10, 20))
     """
 
     view: str
@@ -198,14 +204,28 @@ class Plane:
 
 
 def voxels_to_patient(voxels: np.ndarray, affine: np.ndarray) -> np.ndarray:
-    """Patient coordinates (mm) of fractional (slice, row, col) voxels, shape (N, 3)."""
+    """Patient coordinates (mm) of fractional (slice, row, col) voxels, shape (N, 3).
+
+    Examples
+    --------
+    >>> affine = np.diag([0.5, 0.5, 2.0, 1.0]); affine[:3, 3] = (-10, -10, 40)
+    >>> voxels_to_patient([[1, 2, 4]], affine).tolist()  # slice 1, row 2, column 4
+    [[-8.0, -9.0, 42.0]]
+    """
     voxels = np.atleast_2d(np.asarray(voxels, dtype=float))
     col_row_slice = voxels[:, ::-1]
     return col_row_slice @ affine[:3, :3].T + affine[:3, 3]
 
 
 def patient_to_voxels(points: np.ndarray, affine: np.ndarray) -> np.ndarray:
-    """Fractional (slice, row, col) voxels of patient points (mm), shape (N, 3)."""
+    """Fractional (slice, row, col) voxels of patient points (mm), shape (N, 3).
+
+    Examples
+    --------
+    >>> affine = np.diag([0.5, 0.5, 2.0, 1.0]); affine[:3, 3] = (-10, -10, 40)
+    >>> patient_to_voxels([[-8.0, -9.0, 42.0]], affine).tolist()
+    [[1.0, 2.0, 4.0]]
+    """
     points = np.atleast_2d(np.asarray(points, dtype=float))
     col_row_slice = np.linalg.solve(affine[:3, :3], (points - affine[:3, 3]).T).T
     return col_row_slice[:, ::-1]
@@ -226,6 +246,13 @@ def plane_for(view: str, affine: np.ndarray | None) -> Plane:
     ------
     ValueError
         For an unknown view.
+
+    Examples
+    --------
+    >>> plane_for("coronal", np.eye(4)).normal_axis  # steps through the array's rows
+    1
+    >>> plane_for("coronal", None).view  # no geometry: the acquired plane
+    'acquired'
     """
     if view not in PLANE_VIEWS:
         raise ValueError(f"view must be one of {PLANE_VIEWS}, not {view!r}")

@@ -10,13 +10,18 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .._compat import safe_get
-from ..display import Window, windows_from_dataset
+from ..display import VOILUT, Window, windows_from_dataset
 from ..errors import DecodeError, DicomWidgetsError, GeometryError
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
+
+    from ..series import Series
 
 __all__ = ["Source", "ArraySource", "SeriesSource", "as_source", "NoPixelDataError"]
 
@@ -25,7 +30,17 @@ CACHE_FRAMES = 8
 
 
 class NoPixelDataError(DicomWidgetsError, ValueError):
-    """The object has no image to show (SR, RT plan, ...); the message points to TagExplorer."""
+    """The object has no image to show (SR, RT plan, ...); the message points to TagExplorer.
+
+    Examples
+    --------
+    >>> from dicom_widgets.data import pydicom_file
+    >>> try:
+    ...     as_source(pydicom_file("rtplan"))
+    ... except NoPixelDataError as exc:
+    ...     print("TagExplorer" in str(exc))
+    True
+    """
 
 
 class _LRU:
@@ -60,6 +75,12 @@ class Source:
     uniform_reason : str
         Why reformats are unavailable when ``uniform`` is False.
     photometric, modality, description : str
+
+    Examples
+    --------
+    >>> source = as_source(np.zeros((2, 4, 5, 6), np.int16), spacing=(3.0, 1.0, 1.0))
+    >>> (source.n_times, source.n_slices, source.rows, source.cols), source.spacing
+    ((2, 4, 5, 6), (1.0, 1.0, 3.0))
     """
 
     n_slices: int = 0
@@ -112,14 +133,16 @@ class Source:
         """Why the frame cannot be decoded, or None."""
         return None
 
-    def dataset(self, index: int, time: int = 0) -> Any:
+    def dataset(self, index: int, time: int = 0) -> Dataset | None:
+        """The header of the instance holding the frame, or None (numpy volumes)."""
         return None
 
     def file_windows(self) -> list[Window]:
         """The windows the file offers (Window Center/Width values), first = default."""
         return []
 
-    def default_window(self) -> Any:
+    def default_window(self) -> Window | VOILUT | None:
+        """The window the source itself suggests (a series' file window), or None."""
         return None
 
     def identifiers(self) -> dict[str, str]:
@@ -182,6 +205,12 @@ class ArraySource(Source):
         and reformats use 1 mm everywhere.
     rgb : bool, optional
         Whether the last axis holds RGB(A) channels; guessed from a last axis of 3 or 4.
+
+    Examples
+    --------
+    >>> source = ArraySource(np.arange(24, dtype=np.uint8).reshape(2, 3, 4))
+    >>> source.n_slices, source.stored(1).tolist()[0], source.is_color
+    (2, [12, 13, 14, 15], False)
     """
 
     def __init__(
@@ -265,9 +294,18 @@ class ArraySource(Source):
 
 
 class SeriesSource(Source):
-    """A :class:`dicom_widgets.series.Series` (decoded lazily through its own cache)."""
+    """A :class:`dicom_widgets.series.Series` (decoded lazily through its own cache).
 
-    def __init__(self, series: Any) -> None:
+    Examples
+    --------
+    >>> import dicom_widgets as dw
+    >>> from dicom_widgets.data import ct_phantom
+    >>> source = SeriesSource(dw.load_series(ct_phantom(n_slices=3, size=16), progress=False))
+    >>> source.modality, source.uniform, float(source.values(0)[0, 0])  # air, in HU
+    ('CT', True, -1000.0)
+    """
+
+    def __init__(self, series: Series) -> None:
         self.series = series
         n = len(series)
         if n == 0:
@@ -376,7 +414,7 @@ class SeriesSource(Source):
         except Exception:  # noqa: BLE001 - asking why must not fail; decoding will say
             return None
 
-    def dataset(self, index: int, time: int = 0) -> Any:
+    def dataset(self, index: int, time: int = 0) -> Dataset | None:
         getter = getattr(self.series, "dataset", None)
         if getter is None:
             return None
@@ -415,7 +453,7 @@ class SeriesSource(Source):
     def file_windows(self) -> list[Window]:
         return windows_from_dataset(self.dataset(0))
 
-    def default_window(self) -> Any:
+    def default_window(self) -> Window | VOILUT | None:
         return getattr(self.series, "default_window", None)
 
     def cine_fps(self) -> float | None:
@@ -433,7 +471,7 @@ class SeriesSource(Source):
         return out
 
 
-def _cine_fps(ds: Any) -> float | None:
+def _cine_fps(ds: Dataset | None) -> float | None:
     """Recommended Display Frame Rate, Cine Rate, or 1000 / Frame Time (ms), in that order."""
     if ds is None:
         return None
@@ -454,19 +492,19 @@ def _cine_fps(ds: Any) -> float | None:
     return None
 
 
-def _uniform_reason(series: Any) -> str:
+def _uniform_reason(series: Series) -> str:
     for finding in getattr(series, "findings", []) or []:
         if getattr(finding, "severity", "") in ("warning", "error"):
             return str(getattr(finding, "message", finding))
     return "the slices are not equally spaced and parallel (or have no geometry)"
 
 
-def _has_pixels(ds: Any) -> bool:
+def _has_pixels(ds: Dataset) -> bool:
     return any(k in ds for k in ("PixelData", "FloatPixelData", "DoubleFloatPixelData"))
 
 
 def as_source(
-    source: Any, spacing: tuple[float, ...] | None = None, rgb: bool | None = None
+    source: object, spacing: tuple[float, ...] | None = None, rgb: bool | None = None
 ) -> Source:
     """Turn what the user passed to ``SeriesViewer`` into a :class:`Source`.
 
@@ -476,6 +514,14 @@ def as_source(
         A dataset or file without pixel data (SR, RT plan, ...).
     ValueError
         An empty volume or series.
+
+    Examples
+    --------
+    >>> type(as_source(np.zeros((3, 8, 8)))).__name__
+    'ArraySource'
+    >>> from dicom_widgets.data import pydicom_file
+    >>> type(as_source(pydicom_file("ct_small"))).__name__
+    'SeriesSource'
     """
     if isinstance(source, Source):
         return source
@@ -509,7 +555,7 @@ def as_source(
     return SeriesSource(series)
 
 
-def _reject_no_pixels(source: Any) -> None:
+def _reject_no_pixels(source: object) -> None:
     """Give SR / RT plan / other non-image inputs a clear message before loading."""
     from pydicom.dataset import Dataset
 

@@ -17,7 +17,19 @@ _WINDOW_TRAITS = ("window_center", "window_width", "invert")
 
 
 class ViewerLink:
-    """Keeps viewers on the same position (and optionally window). Returned by :func:`link`."""
+    """Keeps viewers on the same position (and optionally window). Returned by :func:`link`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dicom_widgets import SeriesViewer
+    >>> a, b = (SeriesViewer(np.zeros((5, 16, 16)), canvas="image") for _ in range(2))
+    >>> sync = ViewerLink([a, b])
+    >>> a.index = 4; b.index
+    4
+    >>> sync.unlink(); a.index = 0; b.index
+    4
+    """
 
     def __init__(self, viewers: Sequence[SeriesViewer], window: bool = False) -> None:
         if len(viewers) < 2:

@@ -37,7 +37,8 @@ import contextlib
 import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 import numpy as np
@@ -66,6 +67,14 @@ from ._viewer_link import ViewerLink, link
 from ._viewer_mouse import CanvasEvents
 from ._viewer_render import choose_canvas, frame_to_png, make_canvas
 from ._viewer_segmentation import SegmentationLayer, add_segmentation_layer
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.axes import Axes
+    from matplotlib.backend_bases import DrawEvent
+    from matplotlib.image import AxesImage
+
+    from ..display import WindowSpec
 
 try:  # the browser-side frame cache needs anywidget (a dependency; optional in practice)
     from ._viewer_frames import PREFETCH_AHEAD, PREFETCH_BEHIND, FrameCacheBinding
@@ -170,9 +179,9 @@ class SeriesViewer(widgets.VBox):
 
     def __init__(
         self,
-        source: Any,
+        source: object,
         *,
-        window: Any = None,
+        window: WindowSpec = None,
         cmap: str = "gray",
         view: str = "acquired",
         spacing: Sequence[float] | None = None,
@@ -369,17 +378,17 @@ class SeriesViewer(widgets.VBox):
         return list(self._artists.panes)
 
     @property
-    def ax(self) -> Any:
+    def ax(self) -> Axes:
         """The active pane's axes (the only one outside the ortho view)."""
         return self._artists.panes[self.model.active].ax
 
     @property
-    def axes(self) -> list[Any]:
+    def axes(self) -> list[Axes]:
         """The axes of every pane (three in the ortho view)."""
         return [p.ax for p in self._artists.panes]
 
     @property
-    def image(self) -> Any:
+    def image(self) -> AxesImage:
         """The active pane's image artist (``get_array()`` is the RGBA frame on screen)."""
         return self._artists.panes[self.model.active].image
 
@@ -619,7 +628,7 @@ class SeriesViewer(widgets.VBox):
         """The viewer's measurements, oldest first."""
         return measurement_layer_of(self.model).measurements
 
-    def measurements_dataframe(self) -> Any:
+    def measurements_dataframe(self) -> pd.DataFrame:
         """The measurements as a pandas DataFrame (one row each)."""
         return viewer_dataframe(self)
 
@@ -627,7 +636,7 @@ class SeriesViewer(widgets.VBox):
         """Show measurements: a list, or the path of a TID 1500 SR (:func:`dw.load_measurements`)."""
         return viewer_add(self, measurements)
 
-    def save_measurements(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> Any:
+    def save_measurements(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
         """Write the measurements as a DICOM SR Measurement Report (needs highdicom)."""
         return viewer_save(self, path, overwrite)
 
@@ -832,7 +841,7 @@ class SeriesViewer(widgets.VBox):
         if send and self.image_widget is not None:
             self.image_widget.value = frame_to_png(np.asarray(renderer.buffer_rgba()))[0]
 
-    def _on_draw(self, event: Any) -> None:
+    def _on_draw(self, event: DrawEvent | None) -> None:
         """After a full draw (first display, resize, zoom): cache the background, draw our artists."""
         renderer = self.canvas.get_renderer()
         if event is not None and getattr(event, "renderer", renderer) is not renderer:
