@@ -238,6 +238,10 @@ def main() -> None:
                 dice(np.transpose(o, (2, 0, 1)), truth == n)
                 for n, o in enumerate(their_masks, start=1)
             ]
+            # Where ours and the contoured masks differ: voxels left out (and how many of them
+            # on the mask's outline, where rt-utils' contours run through pixel centres) or added.
+            lost = sum(int((truth == n)[~m].sum()) for n, m in enumerate(masks, start=1))
+            added = sum(int(m[truth != n].sum()) for n, m in enumerate(masks, start=1))
             lines += [
                 "",
                 f"RTSTRUCT {args.rois} ROIs on {args.slices} slices, rasterised (median of {args.repeats})",
@@ -248,6 +252,8 @@ def main() -> None:
                 f"  Dice vs rt-utils' own masks: min {min(dices):.3f}, mean {np.mean(dices):.3f}",
                 f"  Dice vs the masks rt-utils contoured: ours mean {np.mean(ours_truth):.3f}, "
                 f"rt-utils mean {np.mean(theirs_truth):.3f}",
+                f"  ours vs the contoured masks: {lost} voxel(s) left out, {added} added "
+                f"(of {int((truth > 0).sum())})",
             ]
         print("\n".join(lines))
 

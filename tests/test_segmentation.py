@@ -113,11 +113,22 @@ def test_binary_frames_crossing_bytes_shuffled_sparse_overlapping(tmp_path, ct, 
     for n in (1, 2, 3):
         np.testing.assert_array_equal(seg.mask(n), truth_odd[n])
         assert seg.slices(n) == sorted(np.flatnonzero(truth_odd[n].any(axis=(1, 2))).tolist())
-    # overlaps: the later segment wins in the label volume
+    # overlaps: the later segment wins in the label volume, and the overlap is reported
+    shared = int((truth_odd[1] & truth_odd[2]).sum())  # 1 and 2 share slice 2 only
+    assert shared > 0
     labels = seg.label_volume()
     assert labels.dtype == np.uint8
     assert np.all(labels[truth_odd[3]] == 3)
+    assert np.all(labels[truth_odd[1] & truth_odd[2]] == 2)
     assert seg.mask("b").shape == series_odd.shape
+    assert seg.overlaps() == [(1, 2, shared)]
+    (overlap,) = seg.findings
+    assert overlap.code == "overlap" and overlap.severity == "warning"
+    assert f"1 'a' and 2 'b': {shared} voxel(s)" in overlap.message
+    # Asked alone, without the label volume: the same answer, reported once.
+    fresh = dw.load_segmentation(path, series_odd)
+    assert fresh.overlaps() == [(1, 2, shared)] and fresh.overlaps() == [(1, 2, shared)]
+    assert [f.code for f in fresh.findings] == ["overlap"]
 
 
 def test_series_given_as_folder_and_shuffled_files(tmp_path, ct):
@@ -537,3 +548,23 @@ def test_scan_links_derived_objects_to_their_series(tmp_path, ct):
     assert "SEG 'Liver <i>' -> CT series 3" in repr(catalog)
     html = catalog._repr_html_()
     assert "→ CT series 3" in html and "Liver <i>" not in html
+
+
+def test_contours_through_pixel_centres_keep_their_outline_despite_rounding():
+    """rt-utils' contours on a CT whose origin is rounded to 6 decimals sit 1.3e-6 px off centres."""
+    through_centres = np.array([[2.0, 2.0], [2.0, 9.0], [9.0, 9.0], [9.0, 2.0]])
+    exact = rasterize_polygons([through_centres], (12, 12))
+    assert int(exact.sum()) == 64
+    for offset in (1.28e-6, -1.28e-6, 4e-4):
+        np.testing.assert_array_equal(
+            rasterize_polygons([through_centres + offset], (12, 12)), exact
+        )
+    # A real half-pixel inset is not "on the edge": the outline pixels are left out.
+    assert (
+        int(
+            rasterize_polygons(
+                [through_centres + [[0.5, 0.5], [0.5, -0.5], [-0.5, -0.5], [-0.5, 0.5]]], (12, 12)
+            ).sum()
+        )
+        == 36
+    )

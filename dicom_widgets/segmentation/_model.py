@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -162,6 +162,8 @@ class Segmentation:
         self._cache: OrderedDict[tuple[int, int], np.ndarray | None] = OrderedDict()
         self._cache_slices = max(1, int(cache_slices))
         self._lock = threading.Lock()
+        #: Overlapping pairs, once a full decode has counted them (see :meth:`overlaps`).
+        self._overlaps: list[tuple[int, int, int]] | None = None
 
     # ------------------------------------------------------------------ segments
     @property
@@ -236,9 +238,7 @@ class Segmentation:
         values = self._values(number, index)
         if values is None:
             return np.zeros((rows, cols), bool)
-        if values.dtype == bool:
-            return values
-        return values >= 0.5
+        return _as_mask(values)
 
     def slice_probabilities(self, segment: int | str | Segment, index: int) -> np.ndarray:
         """Float32 (rows, cols) values in [0, 1] of ``segment`` on slice ``index``."""
@@ -293,29 +293,25 @@ class Segmentation:
         >>> seg.mask(1).shape
         (2, 8, 8)
         """
-        number = self.segment(segment).number
         out = np.zeros(self.shape, bool)
-        for k in self._source.slices.get(number, ()):
-            values = self._source.values(number, k)
-            if values is not None:
-                out[k] = values if values.dtype == bool else values >= 0.5
+        for k, values in self._decoded(self.segment(segment).number):
+            out[k] = _as_mask(values)
         return out
 
     def probabilities(self, segment: int | str | Segment) -> np.ndarray:
         """Float32 (slices, rows, cols) values in [0, 1] (1.0 inside a binary mask)."""
-        number = self.segment(segment).number
         out = np.zeros(self.shape, np.float32)
-        for k in self._source.slices.get(number, ()):
-            values = self._source.values(number, k)
-            if values is not None:
-                out[k] = values
+        for k, values in self._decoded(self.segment(segment).number):
+            out[k] = values
         return out
 
     def label_volume(self) -> np.ndarray:
         """Segment numbers on the series grid, (slices, rows, cols), 0 where none.
 
-        uint8 when every number fits, else uint16. Where segments overlap, the one
-        listed last wins (see :attr:`findings` for overlaps the headers reveal).
+        uint8 when every number fits, else uint16. Where segments overlap (BINARY or
+        FRACTIONAL SEGs may), the one listed last in :attr:`segments` wins, as in
+        :meth:`slice_labels` and the viewer; the overlaps are counted on the way and a
+        SEG's are reported in :attr:`findings` (see :meth:`overlaps`).
         """
         top = max((s.number for s in self._segments), default=0)
         dtype = np.uint8 if top < 256 else np.uint16
@@ -327,14 +323,94 @@ class Segmentation:
                 if labels is not None:
                     out[k] = labels
             return out
+        counts: dict[tuple[int, int], int] = {}
+        for k, numbers in sorted(self._segments_by_slice().items()):
+            masks = self._slice_masks(numbers, k)
+            for number, inside in masks:  # in segment order: the last one wins
+                out[k][inside] = number
+            _count_overlaps(masks, counts)
+        self._found_overlaps(counts)
+        return out
+
+    def overlaps(self) -> list[tuple[int, int, int]]:
+        """Pairs of segments that share voxels: ``(number, other number, voxels)``, most first.
+
+        Only slices where two or more segments have frames are decoded. A FRACTIONAL
+        segment covers the voxels where its mask (:meth:`mask`) is true. Label maps
+        cannot overlap. For a SEG, overlaps found are also reported in :attr:`findings`
+        (``"overlap"``); RT structures nest by design (a body contains its organs) and
+        are not reported.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import dicom_widgets as dw
+        >>> from dicom_widgets.data import ct_phantom
+        >>> series = dw.load_series(ct_phantom(n_slices=2, size=8), progress=False)
+        >>> seg = dw.load_segmentation(np.ones(series.shape, np.uint8), series)
+        >>> seg.overlaps()
+        []
+        """
+        if self._overlaps is None:
+            counts: dict[tuple[int, int], int] = {}
+            if self._source.label_slice is None:
+                for k, numbers in sorted(self._segments_by_slice().items()):
+                    if len(numbers) > 1:
+                        _count_overlaps(self._slice_masks(numbers, k), counts)
+            self._found_overlaps(counts)
+        assert self._overlaps is not None
+        return list(self._overlaps)
+
+    def _segments_by_slice(self) -> dict[int, list[int]]:
+        """Slice -> the segment numbers with data there, in segment order (from the headers)."""
+        by_slice: dict[int, list[int]] = {}
         for seg in self._segments:
             for k in self._source.slices.get(seg.number, ()):
-                values = self._source.values(seg.number, k)
-                if values is None:
-                    continue
-                inside = values if values.dtype == bool else values >= 0.5
-                out[k][inside] = seg.number
-        return out
+                by_slice.setdefault(k, []).append(seg.number)
+        return by_slice
+
+    def _slice_masks(self, numbers: list[int], k: int) -> list[tuple[int, np.ndarray]]:
+        """(number, mask) on slice ``k`` of the segments that decode, decoded past the cache."""
+        masks = []
+        for number in numbers:
+            values = self._source.values(number, k)
+            if values is not None:
+                masks.append((number, _as_mask(values)))
+        return masks
+
+    def _found_overlaps(self, counts: dict[tuple[int, int], int]) -> None:
+        """Keep the overlaps counted, and report them once (SEG only, see :meth:`overlaps`)."""
+        first = self._overlaps is None
+        self._overlaps = sorted(
+            ((a, b, n) for (a, b), n in counts.items() if n), key=lambda t: (-t[2], t[0], t[1])
+        )
+        if not (first and self._overlaps and self.modality == "SEG"):
+            return
+        label = {s.number: s.label for s in self._segments}
+        shown = "; ".join(
+            f"{a} {label.get(a, '')!r} and {b} {label.get(b, '')!r}: {n} voxel(s)"
+            for a, b, n in self._overlaps[:5]
+        )
+        more = f"; and {len(self._overlaps) - 5} more pair(s)" if len(self._overlaps) > 5 else ""
+        self._findings.append(
+            Finding(
+                "warning",
+                "overlap",
+                f"{len(self._overlaps)} pair(s) of segments overlap: {shown}{more}; the label "
+                "volume and the viewer show the segment listed later there",
+                (self.path,) if self.path else (),
+            )
+        )
+
+    def _decoded(self, number: int) -> Iterator[tuple[int, np.ndarray]]:
+        """(slice, values) of segment ``number`` on every slice that has data, decoded in turn.
+
+        Whole-volume reads go past the per-slice cache (they would only flush it).
+        """
+        for k in self._source.slices.get(number, ()):
+            values = self._source.values(number, k)
+            if values is not None:
+                yield k, values
 
     # ------------------------------------------------------------------ tables
     @property
@@ -480,3 +556,28 @@ class Segmentation:
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         return {"text/plain": repr(self), "text/html": self._repr_html_()}
+
+
+def _as_mask(values: np.ndarray) -> np.ndarray:
+    """A slice's values as a mask: binary as is, FRACTIONAL where at least half the maximum."""
+    return values if values.dtype == bool else values >= 0.5
+
+
+def _count_overlaps(
+    masks: list[tuple[int, np.ndarray]], counts: dict[tuple[int, int], int]
+) -> None:
+    """Add the voxels each pair of ``masks`` (one slice) shares to ``counts[(a, b)]``, a before b."""
+    if len(masks) < 2:
+        return
+    coverage = np.zeros(masks[0][1].shape, np.uint8 if len(masks) < 256 else np.uint16)
+    for _, mask in masks:
+        coverage += mask
+    shared = coverage >= 2
+    if not shared.any():
+        return
+    # Only the voxels under two or more segments: a few, even with 100 segments per slice.
+    covered = np.stack([mask[shared] for _, mask in masks]).astype(np.int64)
+    pairs = covered @ covered.T
+    for i, j in zip(*np.nonzero(np.triu(pairs, 1))):
+        key = (masks[i][0], masks[j][0])
+        counts[key] = counts.get(key, 0) + int(pairs[i, j])

@@ -33,6 +33,15 @@ RTSTRUCT_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.481.3"
 _CONTOUR_DATA = 0x30060050
 
 
+#: How close (in pixels) a pixel centre must be to a contour edge to count as on it.
+#: Contour Data and Image Position are decimal strings of at most 16 characters, and
+#: writers round them differently: a contour traced through pixel centres by one program
+#: lands a few 1e-6 px off them on another's image (rt-utils' contours on a CT whose
+#: origin is stored to 6 decimals are 1.3e-6 px off at 0.39 mm pixels), and a tolerance
+#: tighter than that drops the outline pixels on one side of every edge.
+ON_EDGE_PX = 1e-3
+
+
 def rasterize_polygons(polygons: list[np.ndarray], shape: tuple[int, int]) -> np.ndarray:
     """Fill closed polygons by the even-odd rule at pixel centres.
 
@@ -116,8 +125,8 @@ def rasterize_polygons(polygons: list[np.ndarray], shape: tuple[int, int]) -> np
 def _centres_on_edges(
     y0: np.ndarray, x0: np.ndarray, y1: np.ndarray, x1: np.ndarray, on_r: list, on_c: list
 ) -> None:
-    """Append the pixel centres lying exactly on the edges (y0, x0) -> (y1, x1)."""
-    eps = 1e-6
+    """Append the pixel centres lying on the edges (y0, x0) -> (y1, x1), within :data:`ON_EDGE_PX`."""
+    eps = ON_EDGE_PX
     # Walk each edge by whole rows (or whole columns for flat edges) and keep the points
     # that land on integer coordinates.
     steep = np.abs(y1 - y0) >= np.abs(x1 - x0)
@@ -235,17 +244,7 @@ def _int(value: Any) -> int | None:
         return None
 
 
-def read_rtstruct(
-    source: Any,
-    grid: Grid,
-    *,
-    series: object = None,
-    strict: bool = True,
-    tolerance_mm: float | None = None,
-) -> Segmentation:
-    """Read an RTSTRUCT and place its contours on ``grid`` (see :func:`load_segmentation`)."""
-    ds, path = _read(source)
-    where = path or "<dataset>"
+def _check_rtstruct(ds: Dataset, where: str, grid: Grid) -> None:
     if (
         str(safe_get(ds, "Modality", "")) != "RTSTRUCT"
         and str(safe_get(ds, "SOPClassUID", "")) != RTSTRUCT_SOP_CLASS
@@ -257,13 +256,10 @@ def read_rtstruct(
         raise GeometryError(
             f"{where}: the series has no geometry, so contours (in mm) cannot be placed"
         )
-    findings: list[Finding] = []
-    paths = (path,) if path else ()
 
-    def note(severity: str, code: str, message: str) -> None:
-        findings.append(Finding(severity, code, message, paths))
 
-    # --- ROIs ---------------------------------------------------------------------------
+def _roi_table(ds: Dataset, note: Any) -> tuple[dict[int, dict[str, Any]], dict[int, str]]:
+    """The Structure Set ROIs by number, and each ROI's RT ROI Interpreted Type."""
     rois: dict[int, dict[str, Any]] = {}
     for item in safe_get(ds, "StructureSetROISequence", None) or []:
         number = _int(safe_get(item, "ROINumber"))
@@ -281,6 +277,11 @@ def read_rtstruct(
         number = _int(safe_get(item, "ReferencedROINumber"))
         if number is not None:
             interpreted[number] = str(safe_get(item, "RTROIInterpretedType", "") or "")
+    return rois, interpreted
+
+
+def _rt_references(ds: Dataset) -> tuple[str, str]:
+    """The structure set's Frame of Reference and referenced series UIDs ('' when absent)."""
     frame_of_reference = ""
     ref_for = safe_get(ds, "ReferencedFrameOfReferenceSequence", None) or []
     if ref_for:
@@ -291,25 +292,61 @@ def read_rtstruct(
         referenced_series = str(study.RTReferencedSeriesSequence[0].SeriesInstanceUID)
     except (AttributeError, IndexError, TypeError):
         pass
+    return frame_of_reference, referenced_series
 
-    tol = tolerance_mm if tolerance_mm is not None else min(0.5, 0.25 * grid.slice_spacing)
-    polylines: dict[int, list[Polyline]] = {}
-    closed: dict[tuple[int, int], list[np.ndarray]] = {}
-    points: dict[tuple[int, int], list[tuple[int, int]]] = {}
-    kinds: dict[int, set[str]] = {}
-    colors: dict[int, tuple[int, int, int]] = {}
-    off_plane: list[str] = []
-    not_planar: list[str] = []
-    outside: list[str] = []
-    degenerate: list[str] = []
-    crossing: list[str] = []
-    absent: list[str] = []
-    disagree: list[str] = []
-    wrong_for: dict[int, str] = {}
-    for roi_item in safe_get(ds, "ROIContourSequence", None) or []:
+
+#: The findings of contour placement: (list attribute, code, text), in report order.
+_CONTOUR_REPORTS = (
+    ("off_plane", "off-plane", "contour(s) lie off every slice plane and are not drawn"),
+    ("not_planar", "not-planar", "contour(s) are not parallel to the slices and are not drawn"),
+    ("outside", "outside", "contour(s) lie outside the series and are not drawn"),
+    (
+        "degenerate",
+        "degenerate",
+        "degenerate contour(s) (too few points or no area) are not filled",
+    ),
+    ("crossing", "self-intersecting", "self-intersecting contour(s), filled by the even-odd rule"),
+    ("absent", "absent-reference", "contour(s) reference images that are not in the series"),
+    (
+        "disagree",
+        "reference-mismatch",
+        "contour(s) whose plane and referenced image disagree; placed by their plane",
+    ),
+)
+
+
+class _ContourPlacer:
+    """Places the contours of every ROI on the slices by their plane, noting what does not fit."""
+
+    def __init__(
+        self, grid: Grid, rois: dict[int, dict[str, Any]], frame_of_reference: str, tol: float
+    ) -> None:
+        self.grid, self.rois, self.frame_of_reference, self.tol = (
+            grid,
+            rois,
+            frame_of_reference,
+            tol,
+        )
+        self.polylines: dict[int, list[Polyline]] = {}
+        self.closed: dict[tuple[int, int], list[np.ndarray]] = {}
+        self.points: dict[tuple[int, int], list[tuple[int, int]]] = {}
+        self.kinds: dict[int, set[str]] = {}
+        self.colors: dict[int, tuple[int, int, int]] = {}
+        self.wrong_for: dict[int, str] = {}
+        # What does not fit, one list per finding of _CONTOUR_REPORTS.
+        self.off_plane: list[str] = []
+        self.not_planar: list[str] = []
+        self.outside: list[str] = []
+        self.degenerate: list[str] = []
+        self.crossing: list[str] = []
+        self.absent: list[str] = []
+        self.disagree: list[str] = []
+
+    def add_roi(self, roi_item: Dataset, note: Any) -> None:
         number = _int(safe_get(roi_item, "ReferencedROINumber"))
         if number is None:
-            continue
+            return
+        rois = self.rois
         if number not in rois:
             rois[number] = {"name": f"ROI {number}", "description": "", "algorithm": "", "for": ""}
             note(
@@ -317,82 +354,101 @@ def read_rtstruct(
                 "roi-undescribed",
                 f"ROI {number} has contours but no Structure Set ROI entry",
             )
-        roi_for = rois[number]["for"] or frame_of_reference
-        if grid.frame_of_reference and roi_for and roi_for != grid.frame_of_reference:
-            wrong_for[number] = roi_for
-            continue
+        roi_for = rois[number]["for"] or self.frame_of_reference
+        if self.grid.frame_of_reference and roi_for and roi_for != self.grid.frame_of_reference:
+            self.wrong_for[number] = roi_for
+            return
         color = safe_get(roi_item, "ROIDisplayColor")
         try:
             rgb = tuple(int(v) for v in color)
-            colors[number] = (rgb[0], rgb[1], rgb[2]) if len(rgb) == 3 else default_color(number)
+            self.colors[number] = (
+                (rgb[0], rgb[1], rgb[2]) if len(rgb) == 3 else default_color(number)
+            )
         except (TypeError, ValueError):
-            colors[number] = default_color(number)
+            self.colors[number] = default_color(number)
         name = rois[number]["name"]
         for c_index, contour in enumerate(safe_get(roi_item, "ContourSequence", None) or []):
-            label = f"ROI {number} {name!r} contour {c_index + 1}"
-            kind = str(safe_get(contour, "ContourGeometricType", "") or "CLOSED_PLANAR").upper()
-            kinds.setdefault(number, set()).add(kind)
-            data = _contour_data(contour)
-            if data.size < 3 or data.size % 3 or not np.all(np.isfinite(data)):
-                degenerate.append(f"{label}: {data.size} coordinate values")
-                continue
-            voxels = grid.to_voxels(data.reshape(-1, 3))
-            k_values = voxels[:, 0]
-            k_near = int(round(float(np.median(k_values))))
-            distance = np.abs(k_values - k_near) * grid.slice_spacing
-            if float(distance.max()) > tol:
-                spread = (float(k_values.max()) - float(k_values.min())) * grid.slice_spacing
-                if spread > tol:
-                    not_planar.append(f"{label} spans {spread:.2f} mm across slices")
-                else:
-                    off_plane.append(
-                        f"{label} at z={data[2]:.2f} lies {float(distance.max()):.2f} mm from slice {k_near}"
-                    )
-                continue
-            if not 0 <= k_near < grid.shape[0]:
-                outside.append(f"{label} (slice {k_near})")
-                continue
-            for image in safe_get(contour, "ContourImageSequence", None) or []:
-                uid = str(safe_get(image, "ReferencedSOPInstanceUID", "") or "")
-                frame = _int(safe_get(image, "ReferencedFrameNumber")) or 1
-                k_ref = grid.slice_of_reference(uid, frame - 1)
-                if k_ref is None:
-                    absent.append(f"{label} -> {uid}")
-                elif k_ref != k_near:
-                    disagree.append(f"{label}: plane at slice {k_near}, image at slice {k_ref}")
-            rc = voxels[:, 1:]
-            polylines.setdefault(number, []).append(
-                Polyline(k_near, rc, kind == "CLOSED_PLANAR", kind)
-            )
-            if kind == "POINT":
-                for r, c in np.rint(rc).astype(int):
-                    if 0 <= r < grid.shape[1] and 0 <= c < grid.shape[2]:
-                        points.setdefault((number, k_near), []).append((int(r), int(c)))
-            elif kind == "CLOSED_PLANAR":
-                unique = np.unique(np.round(rc, 6), axis=0)
-                area = 0.5 * abs(
-                    float(
-                        np.dot(rc[:, 0], np.roll(rc[:, 1], -1))
-                        - np.dot(rc[:, 1], np.roll(rc[:, 0], -1))
-                    )
+            self._add_contour(number, f"ROI {number} {name!r} contour {c_index + 1}", contour)
+
+    def _plane_of(self, label: str, data: np.ndarray) -> tuple[int, np.ndarray] | None:
+        """The slice a contour lies on and its (row, col) points, or None (noted why)."""
+        grid = self.grid
+        voxels = grid.to_voxels(data.reshape(-1, 3))
+        k_values = voxels[:, 0]
+        k_near = int(round(float(np.median(k_values))))
+        distance = np.abs(k_values - k_near) * grid.slice_spacing
+        if float(distance.max()) > self.tol:
+            spread = (float(k_values.max()) - float(k_values.min())) * grid.slice_spacing
+            if spread > self.tol:
+                self.not_planar.append(f"{label} spans {spread:.2f} mm across slices")
+            else:
+                self.off_plane.append(
+                    f"{label} at z={data[2]:.2f} lies {float(distance.max()):.2f} mm "
+                    f"from slice {k_near}"
                 )
-                # A self-intersecting polygon's signed lobes can cancel to zero area.
-                crosses = len(unique) >= 4 and _self_intersects(rc)
-                if len(unique) < 3 or (area < 1e-9 and not crosses):
-                    degenerate.append(
-                        f"{label}: {len(unique)} distinct point(s), area {area:.3g} px"
-                    )
-                    continue
-                if crosses:
-                    crossing.append(f"{label} on slice {k_near}")
-                closed.setdefault((number, k_near), []).append(rc)
-    if wrong_for:
+            return None
+        if not 0 <= k_near < grid.shape[0]:
+            self.outside.append(f"{label} (slice {k_near})")
+            return None
+        return k_near, voxels[:, 1:]
+
+    def _check_images(self, label: str, contour: Dataset, k_near: int) -> None:
+        for image in safe_get(contour, "ContourImageSequence", None) or []:
+            uid = str(safe_get(image, "ReferencedSOPInstanceUID", "") or "")
+            frame = _int(safe_get(image, "ReferencedFrameNumber")) or 1
+            k_ref = self.grid.slice_of_reference(uid, frame - 1)
+            if k_ref is None:
+                self.absent.append(f"{label} -> {uid}")
+            elif k_ref != k_near:
+                self.disagree.append(f"{label}: plane at slice {k_near}, image at slice {k_ref}")
+
+    def _add_contour(self, number: int, label: str, contour: Dataset) -> None:
+        kind = str(safe_get(contour, "ContourGeometricType", "") or "CLOSED_PLANAR").upper()
+        self.kinds.setdefault(number, set()).add(kind)
+        data = _contour_data(contour)
+        if data.size < 3 or data.size % 3 or not np.all(np.isfinite(data)):
+            self.degenerate.append(f"{label}: {data.size} coordinate values")
+            return
+        placed = self._plane_of(label, data)
+        if placed is None:
+            return
+        k_near, rc = placed
+        self._check_images(label, contour, k_near)
+        self.polylines.setdefault(number, []).append(
+            Polyline(k_near, rc, kind == "CLOSED_PLANAR", kind)
+        )
+        if kind == "POINT":
+            for r, c in np.rint(rc).astype(int):
+                if 0 <= r < self.grid.shape[1] and 0 <= c < self.grid.shape[2]:
+                    self.points.setdefault((number, k_near), []).append((int(r), int(c)))
+        elif kind == "CLOSED_PLANAR":
+            self._add_polygon(number, label, k_near, rc)
+
+    def _add_polygon(self, number: int, label: str, k_near: int, rc: np.ndarray) -> None:
+        unique = np.unique(np.round(rc, 6), axis=0)
+        area = 0.5 * abs(
+            float(np.dot(rc[:, 0], np.roll(rc[:, 1], -1)) - np.dot(rc[:, 1], np.roll(rc[:, 0], -1)))
+        )
+        # A self-intersecting polygon's signed lobes can cancel to zero area.
+        crosses = len(unique) >= 4 and _self_intersects(rc)
+        if len(unique) < 3 or (area < 1e-9 and not crosses):
+            self.degenerate.append(f"{label}: {len(unique)} distinct point(s), area {area:.3g} px")
+            return
+        if crosses:
+            self.crossing.append(f"{label} on slice {k_near}")
+        self.closed.setdefault((number, k_near), []).append(rc)
+
+    def refuse_other_frames(self, where: str, strict: bool, note: Any) -> None:
+        """ROIs in another Frame of Reference: ``GeometryError`` (strict) or an error finding."""
+        if not self.wrong_for:
+            return
         detail = "; ".join(
-            f"ROI {n} {rois[n]['name']!r}: {u}" for n, u in list(wrong_for.items())[:3]
+            f"ROI {n} {self.rois[n]['name']!r}: {u}" for n, u in list(self.wrong_for.items())[:3]
         )
         message = (
-            f"{where}: {len(wrong_for)} ROI(s) lie in another Frame of Reference than the "
-            f"series' {grid.frame_of_reference} ({detail}); they would be drawn in the wrong place"
+            f"{where}: {len(self.wrong_for)} ROI(s) lie in another Frame of Reference than the "
+            f"series' {self.grid.frame_of_reference} ({detail}); they would be drawn in the "
+            "wrong place"
         )
         if strict:
             raise GeometryError(
@@ -400,90 +456,96 @@ def read_rtstruct(
             )
         note("error", "frame-of-reference", message + "; they are not drawn")
 
-    def _report(severity: str, code: str, text: str, items: list[str]) -> None:
-        report_items(note, severity, code, text, items)
-
-    _report(
-        "warning", "off-plane", "contour(s) lie off every slice plane and are not drawn", off_plane
-    )
-    _report(
-        "warning",
-        "not-planar",
-        "contour(s) are not parallel to the slices and are not drawn",
-        not_planar,
-    )
-    _report("warning", "outside", "contour(s) lie outside the series and are not drawn", outside)
-    _report(
-        "warning",
-        "degenerate",
-        "degenerate contour(s) (too few points or no area) are not filled",
-        degenerate,
-    )
-    _report(
-        "warning",
-        "self-intersecting",
-        "self-intersecting contour(s), filled by the even-odd rule",
-        crossing,
-    )
-    _report(
-        "warning",
-        "absent-reference",
-        "contour(s) reference images that are not in the series",
-        absent,
-    )
-    _report(
-        "warning",
-        "reference-mismatch",
-        "contour(s) whose plane and referenced image disagree; placed by their plane",
-        disagree,
-    )
-    open_rois = [n for n, ks in kinds.items() if "OPEN_PLANAR" in ks]
-    if open_rois:
-        note(
-            "info",
-            "open-contours",
-            f"OPEN_PLANAR contours of ROI(s) {open_rois} are drawn as lines, not filled",
-        )
-
-    segments = []
-    for number, roi in rois.items():
-        kind = "+".join(sorted(kinds.get(number, set()))) or "CLOSED_PLANAR"
-        segments.append(
-            Segment(
-                number=number,
-                label=roi["name"],
-                color=colors.get(number, default_color(number)),
-                kind=kind,
-                description=roi["description"],
-                property_type=interpreted.get(number, ""),
-                algorithm=roi["algorithm"],
+    def report(self, note: Any) -> None:
+        for name, code, text in _CONTOUR_REPORTS:
+            report_items(note, "warning", code, text, getattr(self, name))
+        open_rois = [n for n, ks in self.kinds.items() if "OPEN_PLANAR" in ks]
+        if open_rois:
+            note(
+                "info",
+                "open-contours",
+                f"OPEN_PLANAR contours of ROI(s) {open_rois} are drawn as lines, not filled",
             )
-        )
-    empty = [
-        s
-        for s in segments
-        if s.number not in wrong_for and not any(k[0] == s.number for k in (*closed, *points))
-    ]
-    if empty:
-        names = ", ".join(f"{s.number} {s.label!r}" for s in empty[:8])
-        note("info", "empty-segment", f"{len(empty)} ROI(s) have no filled voxels: {names}")
-    slices: dict[int, list[int]] = {}
-    for number, k in {*closed, *points}:
-        slices.setdefault(number, []).append(k)
-    slices = {n: sorted(ks) for n, ks in slices.items()}
-    shape2 = grid.shape[1:]
 
-    def values(number: int, k: int) -> np.ndarray | None:
-        polys = closed.get((number, k))
-        out = rasterize_polygons(polys, shape2) if polys else np.zeros(shape2, bool)
-        for r, c in points.get((number, k), ()):
-            out[r, c] = True
-        return out
+    def segments(self, interpreted: dict[int, str], note: Any) -> list[Segment]:
+        """One segment per ROI (empty ones noted)."""
+        segments = []
+        for number, roi in self.rois.items():
+            kind = "+".join(sorted(self.kinds.get(number, set()))) or "CLOSED_PLANAR"
+            segments.append(
+                Segment(
+                    number=number,
+                    label=roi["name"],
+                    color=self.colors.get(number, default_color(number)),
+                    kind=kind,
+                    description=roi["description"],
+                    property_type=interpreted.get(number, ""),
+                    algorithm=roi["algorithm"],
+                )
+            )
+        filled = {k[0] for k in (*self.closed, *self.points)}
+        empty = [s for s in segments if s.number not in self.wrong_for and s.number not in filled]
+        if empty:
+            names = ", ".join(f"{s.number} {s.label!r}" for s in empty[:8])
+            note("info", "empty-segment", f"{len(empty)} ROI(s) have no filled voxels: {names}")
+        return segments
 
+    def source(self) -> SliceSource:
+        """Masks rasterised on demand, one (ROI, slice) at a time, and the polylines."""
+        slices: dict[int, list[int]] = {}
+        for number, k in {*self.closed, *self.points}:
+            slices.setdefault(number, []).append(k)
+        slices = {n: sorted(ks) for n, ks in slices.items()}
+        shape2 = self.grid.shape[1:]
+        closed, points = self.closed, self.points
+
+        def values(number: int, k: int) -> np.ndarray | None:
+            polys = closed.get((number, k))
+            out = rasterize_polygons(polys, shape2) if polys else np.zeros(shape2, bool)
+            for r, c in points.get((number, k), ()):
+                out[r, c] = True
+            return out
+
+        return SliceSource(slices, values, polylines=self.polylines)
+
+
+def read_rtstruct(
+    source: Any,
+    grid: Grid,
+    *,
+    series: object = None,
+    strict: bool = True,
+    tolerance_mm: float | None = None,
+) -> Segmentation:
+    """Read an RTSTRUCT and place its contours on ``grid`` (see :func:`load_segmentation`).
+
+    The steps: check the object (:func:`_check_rtstruct`); read the ROI table
+    (:func:`_roi_table`) and references; place every contour by its plane
+    (:class:`_ContourPlacer`), refusing another Frame of Reference; report; build the
+    segments and a slice source that rasterises on demand.
+    """
+    ds, path = _read(source)
+    where = path or "<dataset>"
+    _check_rtstruct(ds, where, grid)
+    findings: list[Finding] = []
+    paths = (path,) if path else ()
+
+    def note(severity: str, code: str, message: str) -> None:
+        findings.append(Finding(severity, code, message, paths))
+
+    rois, interpreted = _roi_table(ds, note)
+    frame_of_reference, referenced_series = _rt_references(ds)
+    tol = tolerance_mm if tolerance_mm is not None else min(0.5, 0.25 * grid.slice_spacing)
+    placer = _ContourPlacer(grid, rois, frame_of_reference, tol)
+    for roi_item in safe_get(ds, "ROIContourSequence", None) or []:
+        placer.add_roi(roi_item, note)
+    placer.refuse_other_frames(where, strict, note)
+    placer.report(note)
+    segments = placer.segments(interpreted, note)
     return Segmentation(
         segments,
         grid,
-        SliceSource(slices, values, polylines=polylines),
+        placer.source(),
         findings=findings,
         modality="RTSTRUCT",
         path=path or "",

@@ -334,16 +334,52 @@ def _read_dataset(source: Any) -> tuple[Dataset, str | None]:
     return ds, path
 
 
-def read_seg(
-    source: Any,
-    grid: Grid | None,
-    *,
-    series: object = None,
-    strict: bool = True,
-    tolerance_mm: float | None = None,
-) -> Segmentation:
-    """Read a DICOM SEG and place its frames on ``grid`` (see :func:`load_segmentation`)."""
-    ds, path = _read_dataset(source)
+class _Notes:
+    """The findings of one read: ``note(severity, code, message)`` adds one naming the file."""
+
+    def __init__(self, path: str | None) -> None:
+        self.findings: list[Finding] = []
+        self.paths: tuple[str, ...] = (path,) if path else ()
+
+    def __call__(self, severity: str, code: str, message: str) -> None:
+        self.findings.append(Finding(severity, code, message, self.paths))
+
+    def decode_failed(self, frame: int, exc: BaseException) -> None:
+        _decode_failed(self.findings, self.paths, frame, exc)
+
+
+@dataclass
+class _SegHeader:
+    """What a SEG's header says before anything is placed."""
+
+    ds: Dataset
+    path: str | None
+    where: str
+    labelmap: bool
+    n_frames: int
+    rows: int
+    cols: int
+    segments: list[Segment]
+    frames: list[_Frame]
+    frame_of_reference: str
+    referenced_series: str
+
+    def result(self, grid: Grid, source: SliceSource, note: _Notes, series: object) -> Segmentation:
+        return Segmentation(
+            self.segments,
+            grid,
+            source,
+            findings=note.findings,
+            modality="SEG",
+            path=self.path or "",
+            series=series,
+            frame_of_reference=self.frame_of_reference,
+            referenced_series_uid=self.referenced_series,
+        )
+
+
+def _seg_header(ds: Dataset, path: str | None) -> _SegHeader:
+    """Check that ``ds`` is a SEG and read its dimensions, segments and frames."""
     where = path or "<dataset>"
     sop_class = str(safe_get(ds, "SOPClassUID", "") or "")
     labelmap = (
@@ -356,12 +392,6 @@ def read_seg(
         raise DicomReadError(
             where, f"is not a DICOM SEG (Modality {safe_get(ds, 'Modality', '')!r})"
         )
-    findings: list[Finding] = []
-    paths = (path,) if path else ()
-
-    def note(severity: str, code: str, message: str) -> None:
-        findings.append(Finding(severity, code, message, paths))
-
     try:
         n_frames = int(safe_get(ds, "NumberOfFrames", 1) or 1)
         rows, cols = int(ds.Rows), int(ds.Columns)
@@ -371,54 +401,61 @@ def read_seg(
         ) from exc
     # Segment 0 of a label map is its background: not a segment to list, draw or count.
     segments = [s for s in _segments(ds, labelmap) if not (labelmap and s.number == 0)]
-    frames = _frames(ds, n_frames, labelmap, path)
-    frame_of_reference = str(safe_get(ds, "FrameOfReferenceUID", "") or "")
-    referenced_series = ""
     item = _first(ds, "ReferencedSeriesSequence")
-    if item is not None:
-        referenced_series = str(safe_get(item, "SeriesInstanceUID", "") or "")
+    referenced = str(safe_get(item, "SeriesInstanceUID", "") or "") if item is not None else ""
+    return _SegHeader(
+        ds,
+        path,
+        where,
+        labelmap,
+        n_frames,
+        rows,
+        cols,
+        segments,
+        _frames(ds, n_frames, labelmap, path),
+        str(safe_get(ds, "FrameOfReferenceUID", "") or ""),
+        referenced,
+    )
 
-    own_grid = grid is None
+
+def _target_grid(
+    head: _SegHeader, grid: Grid | None, strict: bool, note: _Notes
+) -> tuple[Grid, bool]:
+    """The grid to place on (the SEG's own without a series) and whether it may be drawn on.
+
+    Another Frame of Reference raises ``GeometryError`` (``strict``) or is noted as an
+    error, and then nothing is drawn.
+    """
     if grid is None:
-        grid = seg_grid(ds, [f.position for f in frames if f.position is not None])
+        grid = seg_grid(head.ds, [f.position for f in head.frames if f.position is not None])
         if grid is None:
             raise GeometryError(
-                f"{where}: the SEG has no plane positions/orientation and no series was given "
-                "to place it on; pass series=..."
+                f"{head.where}: the SEG has no plane positions/orientation and no series was "
+                "given to place it on; pass series=..."
             )
         note("info", "own-grid", "no series given: segments are placed on the SEG's own frame grid")
-    elif (
-        grid.frame_of_reference
-        and frame_of_reference
-        and grid.frame_of_reference != frame_of_reference
-    ):
+        return grid, True
+    theirs = head.frame_of_reference
+    if grid.frame_of_reference and theirs and grid.frame_of_reference != theirs:
         message = (
-            f"{where}: the SEG's Frame of Reference {frame_of_reference} is not the series' "
+            f"{head.where}: the SEG's Frame of Reference {theirs} is not the series' "
             f"{grid.frame_of_reference}; its segments would be drawn in the wrong place"
         )
         if strict:
             raise GeometryError(message + " (pass strict=False to load it undrawn with a finding)")
         note("error", "frame-of-reference", message + "; nothing is drawn")
-        return Segmentation(
-            segments,
-            grid,
-            SliceSource({}, lambda n, k: None),
-            findings=findings,
-            modality="SEG",
-            path=path or "",
-            series=series,
-            frame_of_reference=frame_of_reference,
-            referenced_series_uid=referenced_series,
-        )
-    if referenced_series and grid.series_uid and referenced_series != grid.series_uid:
+        return grid, False
+    if head.referenced_series and grid.series_uid and head.referenced_series != grid.series_uid:
         note(
             "info",
             "other-series",
-            f"the SEG references series {referenced_series}; placed on series "
+            f"the SEG references series {head.referenced_series}; placed on series "
             f"{grid.series_uid} by geometry (same Frame of Reference)",
         )
+    return grid, True
 
-    # --- segment numbers -------------------------------------------------------------
+
+def _check_segment_numbers(segments: list[Segment], note: _Notes) -> None:
     numbers = [s.number for s in segments]
     if numbers != list(range(1, len(numbers) + 1)):
         note(
@@ -427,114 +464,134 @@ def read_seg(
             f"segment numbers are not 1..{len(numbers)} in order: {numbers[:12]}"
             + (" ..." if len(numbers) > 12 else ""),
         )
-    known = set(numbers)
 
-    # --- placement --------------------------------------------------------------------
-    reader = _PixelReader(ds, path, n_frames)
+
+def _truncated_frames(head: _SegHeader, reader: _PixelReader, note: _Notes) -> set[int]:
+    """Frames whose pixel data is missing or cut short (noted as errors)."""
     if reader.available == 0:
         note("error", "no-pixel-data", "the SEG has no Pixel Data: nothing can be drawn")
-    truncated = [f.index for f in frames if reader.available and not reader.complete(f.index)]
+    truncated = [f.index for f in head.frames if reader.available and not reader.complete(f.index)]
     if truncated:
         note(
             "error",
             "truncated",
             f"Pixel Data holds {reader.available} bytes; frames {truncated[0] + 1}.."
-            f"{truncated[-1] + 1} of {n_frames} are missing or cut short and are not drawn",
+            f"{truncated[-1] + 1} of {head.n_frames} are missing or cut short and are not drawn",
         )
-    tol = tolerance_mm if tolerance_mm is not None else min(0.5, 0.25 * grid.slice_spacing)
-    orientation, spacing = _geometry(ds)
-    in_plane = _in_plane_map(grid, orientation, spacing, rows, cols)
-    if isinstance(in_plane, str):
-        note("error", "orientation", in_plane)
-    placements: dict[int, _Placement] = {}
-    off_plane: list[str] = []
-    outside: list[str] = []
-    absent: list[str] = []
-    disagree: list[str] = []
-    unknown_segment: set[int] = set()
-    truncated_set = set(truncated)
-    # All frame positions in series voxels at once (one solve, not one per frame).
-    voxel_of: dict[int, tuple[float, float, float]] = {}
-    if grid.affine is not None:
-        placed_frames = [f for f in frames if f.position is not None]
-        if placed_frames:
-            voxels = grid.to_voxels(np.array([f.position for f in placed_frames]))
-            voxel_of = {f.index: tuple(map(float, v)) for f, v in zip(placed_frames, voxels)}
-    for frame in frames:
-        if frame.index in truncated_set or reader.available == 0:
-            continue
-        if not labelmap and (frame.segment is None or frame.segment not in known):
-            unknown_segment.add(-1 if frame.segment is None else frame.segment)
-            continue
-        by_ref = None
-        if frame.references and not own_grid:
-            for uid, number in frame.references:
-                by_ref = grid.slice_of_reference(uid, number)
-                if by_ref is not None:
-                    break
-            if by_ref is None:
-                absent.append(f"frame {frame.index + 1} -> {frame.references[0][0]}")
+    return set(truncated)
+
+
+class _FramePlacer:
+    """Places SEG frames on a grid by position (and references), collecting what does not fit."""
+
+    def __init__(
+        self, head: _SegHeader, grid: Grid, tol: float, own_grid: bool, note: _Notes
+    ) -> None:
+        self.head, self.grid, self.tol, self.own_grid = head, grid, tol, own_grid
+        orientation, spacing = _geometry(head.ds)
+        self.in_plane = _in_plane_map(grid, orientation, spacing, head.rows, head.cols)
+        if isinstance(self.in_plane, str):
+            note("error", "orientation", self.in_plane)
+        self.placements: dict[int, _Placement] = {}
+        self.off_plane: list[str] = []
+        self.outside: list[str] = []
+        self.absent: list[str] = []
+        self.disagree: list[str] = []
+        self.unknown_segment: set[int] = set()
+        # All frame positions in series voxels at once (one solve, not one per frame).
+        self.voxel_of: dict[int, tuple[float, float, float]] = {}
+        placed = [f for f in head.frames if f.position is not None]
+        if grid.affine is not None and placed:
+            voxels = grid.to_voxels(np.array([f.position for f in placed]))
+            self.voxel_of = {f.index: tuple(map(float, v)) for f, v in zip(placed, voxels)}
+
+    def place_all(self, skip: set[int], known: set[int]) -> dict[int, _Placement]:
+        for frame in self.head.frames:
+            if frame.index in skip:
+                continue
+            if not self.head.labelmap and (frame.segment is None or frame.segment not in known):
+                self.unknown_segment.add(-1 if frame.segment is None else frame.segment)
+                continue
+            self._place(frame)
+        return self.placements
+
+    def _slice_by_reference(self, frame: _Frame) -> int | None:
+        if not frame.references or self.own_grid:
+            return None
+        for uid, number in frame.references:
+            found = self.grid.slice_of_reference(uid, number)
+            if found is not None:
+                return found
+        self.absent.append(f"frame {frame.index + 1} -> {frame.references[0][0]}")
+        return None
+
+    def _place(self, frame: _Frame) -> None:
+        grid, head = self.grid, self.head
+        by_ref = self._slice_by_reference(frame)
         label = f"frame {frame.index + 1}" + (
             f" (segment {frame.segment})" if frame.segment else ""
         )
-        if frame.position is not None and grid.affine is not None and not isinstance(in_plane, str):
-            k, r0, c0 = voxel_of[frame.index]
+        if (
+            frame.position is not None
+            and grid.affine is not None
+            and not isinstance(self.in_plane, str)
+        ):
+            k, r0, c0 = self.voxel_of[frame.index]
             k_near = int(round(k))
-            if abs(k - k_near) * grid.slice_spacing > tol:
-                off_plane.append(
+            if abs(k - k_near) * grid.slice_spacing > self.tol:
+                self.off_plane.append(
                     f"{label} at {np.round(frame.position, 2).tolist()} lies "
                     f"{abs(k - k_near) * grid.slice_spacing:.2f} mm from slice {k_near}"
                 )
-                continue
+                return
             if not 0 <= k_near < grid.shape[0]:
-                outside.append(f"{label} (slice {k_near})")
-                continue
+                self.outside.append(f"{label} (slice {k_near})")
+                return
             if by_ref is not None and by_ref != k_near:
-                disagree.append(
+                self.disagree.append(
                     f"{label}: position slice {k_near}, referenced image slice {by_ref}"
                 )
-            placements[frame.index] = _place(k_near, r0, c0, in_plane, grid.shape, rows, cols)
-        elif by_ref is not None and (rows, cols) == grid.shape[1:]:
-            placements[frame.index] = _Placement(by_ref)
+            self.placements[frame.index] = _place(
+                k_near, r0, c0, self.in_plane, grid.shape, head.rows, head.cols
+            )
+        elif by_ref is not None and (head.rows, head.cols) == grid.shape[1:]:
+            self.placements[frame.index] = _Placement(by_ref)
         else:
-            off_plane.append(f"{label} has neither a usable position nor a referenced image")
-    report_items(
-        note,
-        "warning",
-        "off-plane",
-        "frame(s) do not lie on a slice plane and are not drawn",
-        off_plane,
-    )
-    report_items(
-        note, "warning", "outside", "frame(s) lie outside the series and are not drawn", outside
-    )
-    report_items(
-        note,
-        "warning",
-        "absent-reference",
-        "frame(s) reference instances that are not in the series",
-        absent,
-    )
-    report_items(
-        note,
-        "warning",
-        "reference-mismatch",
-        "frame(s) whose position and referenced image disagree; placed by position",
-        disagree,
-    )
-    if unknown_segment:
-        note(
-            "warning",
-            "unknown-segment",
-            f"frames reference segment numbers {sorted(unknown_segment)} that the Segment "
-            "Sequence does not describe (-1: none); they are not drawn",
-        )
+            self.off_plane.append(f"{label} has neither a usable position nor a referenced image")
 
-    # --- index: which frames make which (segment, slice) -----------------------------
+    def report(self, note: _Notes) -> None:
+        for code, text, items in (
+            ("off-plane", "frame(s) do not lie on a slice plane and are not drawn", self.off_plane),
+            ("outside", "frame(s) lie outside the series and are not drawn", self.outside),
+            (
+                "absent-reference",
+                "frame(s) reference instances that are not in the series",
+                self.absent,
+            ),
+            (
+                "reference-mismatch",
+                "frame(s) whose position and referenced image disagree; placed by position",
+                self.disagree,
+            ),
+        ):
+            report_items(note, "warning", code, text, items)
+        if self.unknown_segment:
+            note(
+                "warning",
+                "unknown-segment",
+                f"frames reference segment numbers {sorted(self.unknown_segment)} that the "
+                "Segment Sequence does not describe (-1: none); they are not drawn",
+            )
+
+
+def _frame_index(
+    head: _SegHeader, placements: dict[int, _Placement], note: _Notes
+) -> tuple[dict[tuple[int, int], list[int]], dict[int, list[int]], dict[int, list[int]]]:
+    """Which frames make which (segment, slice) and which slice; the slices of each segment."""
     by_key: dict[tuple[int, int], list[int]] = {}
     by_slice: dict[int, list[int]] = {}
     for f, place in placements.items():
-        number = frames[f].segment
+        number = head.frames[f].segment
         by_slice.setdefault(place.k, []).append(f)
         if number is not None:
             by_key.setdefault((number, place.k), []).append(f)
@@ -547,69 +604,122 @@ def read_seg(
             f"e.g. segment {duplicates[0][0]} slice {duplicates[0][1]}",
         )
     slices: dict[int, list[int]] = {}
-    if labelmap:
+    if head.labelmap:
         every = sorted(by_slice)
-        slices = {s.number: every for s in segments}
+        slices = {s.number: every for s in head.segments}
     else:
         for number, k in by_key:
             slices.setdefault(number, []).append(k)
         slices = {n: sorted(ks) for n, ks in slices.items()}
-    empty = [s for s in segments if not slices.get(s.number)]
+    empty = [s for s in head.segments if not slices.get(s.number)]
     if empty:
         names = ", ".join(f"{s.number} {s.label!r}" for s in empty[:8])
         note("info", "empty-segment", f"{len(empty)} segment(s) have no frames: {names}")
+    return by_key, by_slice, slices
 
-    fractional = str(safe_get(ds, "SegmentationType", "")) == "FRACTIONAL"
-    max_value = float(safe_get(ds, "MaximumFractionalValue", 255) or 255) if fractional else 1.0
-    shape2 = grid.shape[1:]
 
-    def placed(f: int) -> np.ndarray:
-        return _apply(reader.read(f), placements[f], shape2)
+class _SegSlices:
+    """Decodes the frames of one (segment, slice), or one slice of a label map, on demand."""
 
-    def values(number: int, k: int) -> np.ndarray | None:
-        if labelmap:
-            labels = label_slice(k)
+    def __init__(
+        self,
+        head: _SegHeader,
+        reader: _PixelReader,
+        placements: dict[int, _Placement],
+        index: tuple[dict[tuple[int, int], list[int]], dict[int, list[int]], dict[int, list[int]]],
+        shape2: tuple[int, int],
+        note: _Notes,
+    ) -> None:
+        self.head, self.reader, self.placements, self.shape2, self.note = (
+            head,
+            reader,
+            placements,
+            shape2,
+            note,
+        )
+        self.by_key, self.by_slice, self.slices = index
+        self.fractional = str(safe_get(head.ds, "SegmentationType", "")) == "FRACTIONAL"
+        self.max_value = (
+            float(safe_get(head.ds, "MaximumFractionalValue", 255) or 255)
+            if self.fractional
+            else 1.0
+        )
+
+    def source(self) -> SliceSource:
+        return SliceSource(
+            self.slices,
+            self.values,
+            fractional=self.fractional,
+            label_slice=self.label_slice if self.head.labelmap else None,
+        )
+
+    def _placed(self, f: int) -> np.ndarray:
+        return _apply(self.reader.read(f), self.placements[f], self.shape2)
+
+    def values(self, number: int, k: int) -> np.ndarray | None:
+        if self.head.labelmap:
+            labels = self.label_slice(k)
             return None if labels is None else labels == number
         out = None
-        for f in by_key.get((number, k), ()):
+        for f in self.by_key.get((number, k), ()):
             try:
-                arr = placed(f)
+                arr = self._placed(f)
             except Exception as exc:  # noqa: BLE001 - a frame that fails stays undrawn
-                _decode_failed(findings, paths, f, exc)
+                self.note.decode_failed(f, exc)
                 continue
-            if fractional:
-                arr = np.minimum(arr.astype(np.float32) / np.float32(max_value), 1.0)
+            if self.fractional:
+                arr = np.minimum(arr.astype(np.float32) / np.float32(self.max_value), 1.0)
                 out = arr if out is None else np.maximum(out, arr)
             else:
                 arr = arr.astype(bool, copy=False)
                 out = arr if out is None else out | arr
         return out
 
-    def label_slice(k: int) -> np.ndarray | None:
+    def label_slice(self, k: int) -> np.ndarray | None:
         out = None
-        for f in by_slice.get(k, ()):
+        for f in self.by_slice.get(k, ()):
             try:
-                arr = placed(f)
+                arr = self._placed(f)
             except Exception as exc:  # noqa: BLE001
-                _decode_failed(findings, paths, f, exc)
+                self.note.decode_failed(f, exc)
                 continue
             out = arr if out is None else np.where(arr != 0, arr, out)
         return out
 
-    source_slices = SliceSource(
-        slices, values, fractional=fractional, label_slice=label_slice if labelmap else None
-    )
-    return Segmentation(
-        segments,
-        grid,
-        source_slices,
-        findings=findings,
-        modality="SEG",
-        path=path or "",
-        series=series,
-        frame_of_reference=frame_of_reference,
-        referenced_series_uid=referenced_series,
-    )
+
+def read_seg(
+    source: Any,
+    grid: Grid | None,
+    *,
+    series: object = None,
+    strict: bool = True,
+    tolerance_mm: float | None = None,
+) -> Segmentation:
+    """Read a DICOM SEG and place its frames on ``grid`` (see :func:`load_segmentation`).
+
+    The steps: read the header (:func:`_seg_header`); choose the grid and refuse another
+    Frame of Reference (:func:`_target_grid`); check segment numbers and pixel data; place
+    every frame by position and references (:class:`_FramePlacer`); index the frames by
+    (segment, slice) (:func:`_frame_index`); decode them on demand (:class:`_SegSlices`).
+    """
+    ds, path = _read_dataset(source)
+    head = _seg_header(ds, path)
+    note = _Notes(path)
+    own_grid = grid is None
+    grid, drawable = _target_grid(head, grid, strict, note)
+    if not drawable:
+        return head.result(grid, SliceSource({}, lambda n, k: None), note, series)
+    _check_segment_numbers(head.segments, note)
+    reader = _PixelReader(ds, path, head.n_frames)
+    truncated = _truncated_frames(head, reader, note)
+    tol = tolerance_mm if tolerance_mm is not None else min(0.5, 0.25 * grid.slice_spacing)
+    placer = _FramePlacer(head, grid, tol, own_grid, note)
+    skip = {f.index for f in head.frames} if reader.available == 0 else truncated
+    placements = placer.place_all(skip, {s.number for s in head.segments})
+    placer.report(note)
+    index = _frame_index(head, placements, note)
+    slices = _SegSlices(head, reader, placements, index, grid.shape[1:], note)
+    return head.result(grid, slices.source(), note, series)
 
 
 def _decode_failed(

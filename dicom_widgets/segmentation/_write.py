@@ -60,6 +60,108 @@ def _source_images(series: Any) -> tuple[list[Any], np.ndarray]:
     return datasets, np.arange(n)
 
 
+def _segment_pixels(
+    array: np.ndarray, series: Any, kind: str, labels: Mapping[int, str] | None
+) -> tuple[list[int], np.ndarray]:
+    """The label values written (segments 1..N in their order) and the pixels for highdicom.
+
+    Label values become segment numbers 1..N in increasing order, as the standard requires.
+    """
+    shape = (len(series), *series.shape[-2:]) if not series.is_color else None
+    if shape is None or array.shape != shape:
+        raise GeometryError(
+            f"the array has shape {array.shape}; the series is {shape} (slices, rows, cols)"
+        )
+    if kind == "FRACTIONAL":
+        if array.dtype.kind != "f" or array.min() < 0 or array.max() > 1:
+            raise ValueError("a FRACTIONAL SEG takes floats in [0, 1]")
+        return [1], array.astype(np.float32)
+    if array.dtype.kind == "f":
+        raise ValueError("use segmentation_type='FRACTIONAL' for float arrays")
+    values = sorted(int(v) for v in np.unique(array) if v != 0)
+    if not values:
+        values = sorted(int(k) for k in (labels or {1: ""}))
+    if array.dtype == bool:
+        return [1], array.astype(np.uint8)
+    if array.min() < 0:
+        raise ValueError("label values must not be negative")
+    lut = np.zeros(int(max(values)) + 1, np.uint16)
+    for number, value in enumerate(values, start=1):
+        lut[value] = number
+    pixel = lut[array.astype(np.int64)]
+    return values, pixel.astype(np.uint8 if len(values) < 256 else np.uint16)
+
+
+def _segment_descriptions(
+    hd: Any,
+    values: list[int],
+    labels: Mapping[int, str] | None,
+    colors: Mapping[int, tuple[int, int, int]] | None,
+    algorithm: str | None,
+) -> list[Any]:
+    """highdicom SegmentDescriptions: label, colour, and MANUAL or AUTOMATIC (``algorithm``)."""
+    from pydicom.sr.codedict import codes
+
+    names = dict(labels or {})
+    colors = dict(colors or {})
+    if algorithm:
+        algorithm_type = hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC
+        identification = hd.AlgorithmIdentificationSequence(
+            name=algorithm, family=codes.cid7162.ArtificialIntelligence, version="1"
+        )
+    else:
+        algorithm_type = hd.seg.SegmentAlgorithmTypeValues.MANUAL
+        identification = None
+    descriptions = []
+    for number, value in enumerate(values, start=1):
+        rgb = colors.get(value, default_color(value))
+        descriptions.append(
+            hd.seg.SegmentDescription(
+                segment_number=number,
+                segment_label=str(names.get(value, f"Segment {value}"))[:64],
+                segmented_property_category=codes.SCT.Tissue,
+                segmented_property_type=codes.SCT.Tissue,
+                algorithm_type=algorithm_type,
+                algorithm_identification=identification,
+                display_color=hd.color.CIELabColor.from_rgb(*rgb),
+            )
+        )
+    return descriptions
+
+
+def _highdicom_seg(
+    hd: Any,
+    series: Any,
+    pixel: np.ndarray,
+    kind: str,
+    values: list[int],
+    descriptions: list[Any],
+    series_description: str,
+) -> Any:
+    """The highdicom ``Segmentation`` over the series' instances, in their order."""
+    sources, order = _source_images(series)
+    pixel = pixel[order] if len(sources) == 1 and len(series) > 1 else pixel
+    if kind == "BINARY" and len(values) > 1:
+        # One frame per segment and slice: highdicom takes a stack of per-segment masks.
+        pixel = np.stack([pixel == n for n in range(1, len(values) + 1)], axis=-1)
+    header = series.dataset(0)
+    return hd.seg.Segmentation(
+        source_images=sources,
+        pixel_array=pixel,
+        segmentation_type=kind,
+        segment_descriptions=descriptions,
+        series_instance_uid=hd.UID(),
+        series_number=int(getattr(header, "SeriesNumber", 0) or 0) + 1000,
+        sop_instance_uid=hd.UID(),
+        instance_number=1,
+        manufacturer="dicom-widgets",
+        manufacturer_model_name="dicom-widgets",
+        software_versions=_version(),
+        device_serial_number="0",
+        series_description=series_description[:64],
+    )
+
+
 def write_seg(
     labels_or_mask: np.ndarray,
     series: Any,
@@ -123,86 +225,14 @@ def write_seg(
     16
     """
     hd = _highdicom()
-    from pydicom.sr.codedict import codes
-
     kind = segmentation_type.upper()
     if kind not in ("BINARY", "FRACTIONAL", "LABELMAP"):
         raise ValueError(
             f"segmentation_type must be BINARY, FRACTIONAL or LABELMAP, not {segmentation_type!r}"
         )
-    array = np.asarray(labels_or_mask)
-    shape = (len(series), *series.shape[-2:]) if not series.is_color else None
-    if shape is None or array.shape != shape:
-        raise GeometryError(
-            f"the array has shape {array.shape}; the series is {shape} (slices, rows, cols)"
-        )
-    if kind == "FRACTIONAL":
-        if array.dtype.kind != "f" or array.min() < 0 or array.max() > 1:
-            raise ValueError("a FRACTIONAL SEG takes floats in [0, 1]")
-        values = [1]
-        pixel = array.astype(np.float32)
-    else:
-        if array.dtype.kind == "f":
-            raise ValueError("use segmentation_type='FRACTIONAL' for float arrays")
-        values = sorted(int(v) for v in np.unique(array) if v != 0)
-        if not values:
-            values = sorted(int(k) for k in (labels or {1: ""}))
-        if array.dtype == bool:
-            values = [1]
-            pixel = array.astype(np.uint8)
-        else:
-            if array.min() < 0:
-                raise ValueError("label values must not be negative")
-            lut = np.zeros(int(max(values)) + 1, np.uint16)
-            for number, value in enumerate(values, start=1):
-                lut[value] = number
-            pixel = lut[array.astype(np.int64)]
-            pixel = pixel.astype(np.uint8 if len(values) < 256 else np.uint16)
-    names = dict(labels or {})
-    colors = dict(colors or {})
-    if algorithm:
-        algorithm_type = hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC
-        identification = hd.AlgorithmIdentificationSequence(
-            name=algorithm, family=codes.cid7162.ArtificialIntelligence, version="1"
-        )
-    else:
-        algorithm_type = hd.seg.SegmentAlgorithmTypeValues.MANUAL
-        identification = None
-    descriptions = []
-    for number, value in enumerate(values, start=1):
-        rgb = colors.get(value, default_color(value))
-        descriptions.append(
-            hd.seg.SegmentDescription(
-                segment_number=number,
-                segment_label=str(names.get(value, f"Segment {value}"))[:64],
-                segmented_property_category=codes.SCT.Tissue,
-                segmented_property_type=codes.SCT.Tissue,
-                algorithm_type=algorithm_type,
-                algorithm_identification=identification,
-                display_color=hd.color.CIELabColor.from_rgb(*rgb),
-            )
-        )
-    sources, order = _source_images(series)
-    pixel = pixel[order] if len(sources) == 1 and len(series) > 1 else pixel
-    if kind == "BINARY" and len(values) > 1:
-        # One frame per segment and slice: highdicom takes a stack of per-segment masks.
-        pixel = np.stack([pixel == n for n in range(1, len(values) + 1)], axis=-1)
-    header = series.dataset(0)
-    segmentation = hd.seg.Segmentation(
-        source_images=sources,
-        pixel_array=pixel,
-        segmentation_type=kind,
-        segment_descriptions=descriptions,
-        series_instance_uid=hd.UID(),
-        series_number=int(getattr(header, "SeriesNumber", 0) or 0) + 1000,
-        sop_instance_uid=hd.UID(),
-        instance_number=1,
-        manufacturer="dicom-widgets",
-        manufacturer_model_name="dicom-widgets",
-        software_versions=_version(),
-        device_serial_number="0",
-        series_description=series_description[:64],
-    )
+    values, pixel = _segment_pixels(np.asarray(labels_or_mask), series, kind, labels)
+    descriptions = _segment_descriptions(hd, values, labels, colors, algorithm)
+    segmentation = _highdicom_seg(hd, series, pixel, kind, values, descriptions, series_description)
     return write_dataset_atomic(segmentation, path, overwrite=overwrite)
 
 
