@@ -53,6 +53,18 @@ def _as_series(series: Any) -> Any:
     return load_series(series, progress=False)
 
 
+def _read_header(path: Path) -> Dataset:
+    """The header of a DICOM file (no pixel data), or ``DicomReadError`` naming it."""
+    if not path.is_file():
+        raise DicomReadError(path, "no such file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return _compat.read_dataset(path, stop_before_pixels=True, force=True)
+    except Exception as exc:  # noqa: BLE001 - any parse failure is a read error of this file
+        raise DicomReadError(path, f"cannot be read as DICOM: {type(exc).__name__}: {exc}") from exc
+
+
 def load_segmentation(
     source: Any,
     series: Any = None,
@@ -112,29 +124,15 @@ def load_segmentation(
                 "a numpy label array needs the series it belongs to: series=..."
             )
         return labels_from_array(source, grid, series=series, labels=labels)
-    if isinstance(source, Dataset):
-        kind = _kind_of(source)
-        header = source
-        path = None
-    else:
-        path = Path(os.fspath(source))
-        if path.name.lower().endswith(_NIFTI_SUFFIXES):
-            if grid is None:
-                raise SeriesSelectionError(
-                    f"{path}: a NIfTI label map needs the series to place it on: series=..."
-                )
-            return labels_from_nifti(path, grid, series=series, labels=labels)
-        if not path.is_file():
-            raise DicomReadError(path, "no such file")
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                header = _compat.read_dataset(path, stop_before_pixels=True, force=True)
-        except Exception as exc:  # noqa: BLE001
-            raise DicomReadError(
-                path, f"cannot be read as DICOM: {type(exc).__name__}: {exc}"
-            ) from exc
-        kind = _kind_of(header)
+    path = None if isinstance(source, Dataset) else Path(os.fspath(source))
+    if path is not None and path.name.lower().endswith(_NIFTI_SUFFIXES):
+        if grid is None:
+            raise SeriesSelectionError(
+                f"{path}: a NIfTI label map needs the series to place it on: series=..."
+            )
+        return labels_from_nifti(path, grid, series=series, labels=labels)
+    header = source if path is None else _read_header(path)
+    kind = _kind_of(header)
     if kind not in ("SEG", "RTSTRUCT"):
         raise DicomReadError(path or "<dataset>", f"is {kind}, not a SEG or an RTSTRUCT")
     if series is None and path is not None:

@@ -3,12 +3,14 @@
 A DICOM SEG written by ``write_seg`` over the bundled CT phantom is read back and shown
 with ``viewer.add_segmentation``; the legend's checkbox of one segment is clicked in
 JupyterLab and the canvas pixels must change, then come back when it is ticked again.
+After a toggle, a slider step painted from the browser's frame cache never shows a frame
+cached before it (the segment still drawn), and equals the kernel's own frame.
 """
 
 from __future__ import annotations
 
 import pytest
-from harness import write_notebook
+from harness import PIXEL_SIGNATURE_JS, write_notebook
 
 pytestmark = pytest.mark.browser
 
@@ -54,4 +56,65 @@ def test_unticking_a_segment_in_the_legend_changes_the_canvas(notebook, jupyter_
     assert hidden != shown
     toggle.click()
     notebook.wait_pixels_equal(canvas, shown)
+    notebook.assert_no_widget_errors()
+
+
+#: Press ArrowRight and read both canvases in the same JavaScript task: no kernel message
+#: can arrive in between, so a changed overlay was painted from the browser's cache.
+KEY_IN_ONE_TASK_JS = (
+    """
+(handle, [overlay, canvas]) => {
+  const sig = (el) => ("""
+    + PIXEL_SIGNATURE_JS
+    + """)([el, 1]);
+  handle.focus();
+  handle.dispatchEvent(new KeyboardEvent('keydown', {
+    key: 'ArrowRight', code: 'ArrowRight', keyCode: 39, which: 39,
+    bubbles: true, cancelable: true}));
+  return [sig(overlay), sig(canvas)];
+}
+"""
+)
+
+
+def test_after_a_toggle_cached_frames_are_never_stale(notebook, jupyter_server):
+    write_notebook(jupyter_server.root_dir / "segmentation_cache.ipynb", CELLS)
+    notebook.open("segmentation_cache.ipynb")
+    notebook.run_all()
+    page = notebook.page
+    viewer = page.locator(".dw-series-viewer").first
+    canvas = viewer.locator(".jupyter-matplotlib-canvas-div canvas").first
+    overlay = viewer.locator("canvas.dw-frame-overlay")
+    cache = viewer.locator(".dw-frame-cache")
+    handle = viewer.locator(".widget-slider .noUi-handle").first
+    page.wait_for_function(
+        "(el) => Number(el.dataset.frames || 0) >= 3", arg=cache.element_handle()
+    )
+    overlay.wait_for(state="visible")
+    at_6 = notebook.pixel_signature(overlay)
+    # Slice 7 with both segments, from the cache; then back to 6.
+    with_liver_7, _ = handle.evaluate(
+        KEY_IN_ONE_TASK_JS, [overlay.element_handle(), canvas.element_handle()]
+    )
+    assert with_liver_7 != at_6
+    notebook.wait_pixels_equal(canvas, with_liver_7)
+    notebook.step_slider(handle, "ArrowLeft")
+    notebook.wait_pixels_equal(canvas, at_6)
+    generation = cache.get_attribute("data-generation")
+
+    toggle = viewer.locator(".dw-segment-toggle", has_text="Liver").locator("input").first
+    toggle.click()
+    hidden_6 = notebook.wait_pixels_changed(canvas, at_6)
+    notebook.wait_pixels_equal(overlay, hidden_6)
+    page.wait_for_function(
+        "([el, old]) => el.dataset.generation !== old && Number(el.dataset.frames || 0) >= 3",
+        arg=[cache.element_handle(), generation],
+    )
+    moved, under = handle.evaluate(
+        KEY_IN_ONE_TASK_JS, [overlay.element_handle(), canvas.element_handle()]
+    )
+    assert moved not in (hidden_6, with_liver_7), "a stale frame (liver drawn) was painted"
+    assert under == hidden_6  # painted before the kernel's frame could arrive
+    # The kernel's own frame of slice 7 without the liver is the very same picture.
+    notebook.wait_pixels_equal(canvas, moved)
     notebook.assert_no_widget_errors()
