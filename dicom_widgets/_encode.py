@@ -114,10 +114,13 @@ def _encode_fast(ds: Dataset, out: io.BytesIO) -> bool:
         return False  # pydicom raises for this: let it
     out.write(preamble)
     out.write(b"DICM")
-    # pydicom writes into our buffer through its file wrapper; raw elements go in directly.
     fp = DicomIO(out)
     fp.is_little_endian, fp.is_implicit_VR = True, False
-    write_file_meta_info(fp, meta, enforce_standard=True)
+    meta_bytes = _meta_bytes(meta)
+    if meta_bytes is not None:
+        out.write(meta_bytes)
+    else:  # an element pydicom must encode: it writes the whole group
+        write_file_meta_info(fp, meta, enforce_standard=True)
 
     fp.is_implicit_VR = implicit
     write = out.write
@@ -139,6 +142,27 @@ def _encode_fast(ds: Dataset, out: io.BytesIO) -> bool:
             write(_EXPLICIT_SHORT.pack(tag >> 16, tag & 0xFFFF, vr.encode(), len(value)))
         write(value)
     return True
+
+
+def _meta_bytes(meta: Dataset) -> bytes | None:
+    """The file meta group as ``write_file_meta_info(enforce_standard=True)`` writes a
+    validated one: explicit VR little endian, (0002,0000) first and holding the length of
+    the rest; ``None`` when an element needs pydicom's encoding."""
+    parts = []
+    for tag in sorted(meta._dict):
+        if tag == 0x00020000:
+            continue  # recomputed, as pydicom does
+        found = _plain_parts(meta._dict[tag], False)
+        if found is None:
+            return None
+        vr, value = found
+        if vr in EXPLICIT_VR_LENGTH_32:
+            parts.append(_EXPLICIT_LONG.pack(2, tag & 0xFFFF, vr.encode(), 0, len(value)))
+        else:
+            parts.append(_EXPLICIT_SHORT.pack(2, tag & 0xFFFF, vr.encode(), len(value)))
+        parts.append(value)
+    body = b"".join(parts)
+    return _EXPLICIT_SHORT.pack(2, 0, b"UL", 4) + struct.pack("<I", len(body)) + body
 
 
 _STRING_VRS = frozenset(

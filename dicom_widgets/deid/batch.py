@@ -89,6 +89,7 @@ class FileOutcome:
     needles_checked: int = 0
     text_regions: TextCleaning | None = None
     _pending: Any = field(default=None, repr=False, compare=False)
+    _pending_bytes: int = field(default=0, repr=False, compare=False)
 
     @property
     def unresolved(self) -> list[DeidWarning]:
@@ -540,11 +541,11 @@ def _check_complete(ds: Dataset, pixel_value: tuple[int, int] | None = None) -> 
     else:
         return
     try:
-        rows, cols = int(ds.Rows), int(ds.Columns)
-        bits = int(ds.BitsAllocated)
-        samples = int(ds.get("SamplesPerPixel", 1) or 1)
+        rows, cols = _header_int(ds, 0x00280010), _header_int(ds, 0x00280011)
+        bits = _header_int(ds, 0x00280100)
+        samples = _header_int(ds, 0x00280002, 1) or 1
         frames = int(ds.get("NumberOfFrames", 1) or 1)
-    except (AttributeError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError):
         return
     transfer = str(getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", "") or "")
     if transfer and transfer not in _NATIVE_SYNTAXES:
@@ -557,6 +558,32 @@ def _check_complete(ds: Dataset, pixel_value: tuple[int, int] | None = None) -> 
             f"truncated Pixel Data: {length} bytes, {expected} expected "
             f"for {frames} frame(s) of {rows}x{cols}"
         )
+
+
+def _header_int(ds: Dataset, tag: int, default: int | None = None) -> int:
+    """An US value of the header (Rows, Columns...), from its raw bytes when it is still raw
+    (converting it would take it off the encoder's raw path); ``KeyError`` when absent and
+    no default is given."""
+    raw = ds._dict.get(tag)
+    if raw is None:
+        if default is None:
+            raise KeyError(tag)
+        return default
+    value = raw.value
+    if (
+        not isinstance(raw, DataElement)
+        and raw.VR in ("US", None)  # None: implicit VR, and these are US in the dictionary
+        and isinstance(value, bytes)
+        and len(value) == 2
+        and raw.is_little_endian
+    ):
+        return int.from_bytes(value, "little")
+    value = ds[tag].value
+    if value in (None, ""):
+        if default is None:
+            raise KeyError(tag)
+        return default
+    return int(value)
 
 
 def _is_image(ds: Dataset, sop_class: str) -> bool:
@@ -756,6 +783,7 @@ def _process(
         # The write (and its fsync) runs on an I/O thread while this worker goes on with
         # the next file; the chunk waits for it before reporting the outcome.
         outcome._pending = io_pool.submit(_write_output, outcome, target, chunks, job, pseudonym)
+        outcome._pending_bytes = sum(len(chunk) for chunk in chunks)
         return outcome
     return _write_output(outcome, target, chunks, job, pseudonym)
 
@@ -828,8 +856,13 @@ def _settle(outcome: FileOutcome) -> FileOutcome:
 
 
 # -- the two ways of running a batch ----------------------------------------------------------
-#: Writes in flight at most (each holds one file's bytes).
-_MAX_PENDING = 8
+#: Writes in flight at most, and the bytes they may hold together (each holds one file's).
+_MAX_PENDING = 16
+_MAX_PENDING_BYTES = 256 << 20
+#: I/O threads of a worker: an fsync waits for the disk, and concurrent ones share the
+#: journal's commits (ext4, xfs), so with ``fsync`` several are in flight at once.
+_IO_THREADS = 2
+_IO_THREADS_FSYNC = 8
 
 
 def _run_in_order(
@@ -844,14 +877,19 @@ def _run_in_order(
 
     outcomes: list[FileOutcome] = []
     pending: deque[FileOutcome] = deque()
-    with cf.ThreadPoolExecutor(max_workers=2, thread_name_prefix="deid-io") as io_pool:
+    in_flight = 0  # bytes held by the pending writes
+    threads = _IO_THREADS_FSYNC if job.fsync else _IO_THREADS
+    with cf.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="deid-io") as io_pool:
         for index, source in items:
             pending.append(process_file(job, index, source, context, io_pool))
+            in_flight += pending[-1]._pending_bytes
             while pending and (
                 len(pending) > _MAX_PENDING
+                or (in_flight > _MAX_PENDING_BYTES and len(pending) > 1)
                 or pending[0]._pending is None
                 or pending[0]._pending.done()
             ):
+                in_flight -= pending[0]._pending_bytes
                 outcomes.append(_settle(pending.popleft()))
                 if done is not None:
                     done(outcomes[-1])

@@ -554,10 +554,9 @@ class _Element:
         if before_summary is None:
             before_summary = None if self.before is _ABSENT else _summary(self.before, vr)
         self.engine.changes.append(
-            Change(
+            _change(
                 self.path,
                 self.tag,
-                _keyword(self.tag),
                 vr,
                 action or self.action,
                 self.code,
@@ -570,6 +569,43 @@ class _Element:
                 removed_values,
             )
         )
+
+
+def _change(
+    path: str,
+    tag: int,
+    vr: str,
+    action: str,
+    table_code: str,
+    rule: str,
+    before: str | None,
+    after: str | None,
+    note: str = "",
+    removed_values: tuple[str, ...] = (),
+) -> Change:
+    """A :class:`Change`, built without the frozen dataclass's per-field ``__setattr__``
+    (a file records one per element; this halves what recording costs)."""
+    change = object.__new__(Change)
+    change.__dict__.update(
+        path=path,
+        tag=tag,
+        keyword=_keyword(tag),
+        vr=vr,
+        action=action,
+        table_code=table_code,
+        rule=rule,
+        before=before,
+        after=after,
+        note=note,
+        removed_values=removed_values,
+    )
+    return change
+
+
+#: (enabled options, id of a table row) -> (code, rule that fired): the rows live as long as
+#: the process (``_tables`` loads them once), so each is decided once per profile.
+_CODES: dict[tuple[tuple[str, ...], int], tuple[str, str]] = {}
+_CODE_RANK = {"X": 0, "Z": 1, "D": 2, "C": 3, "U": 4, "K": 5}
 
 
 class _Engine:
@@ -657,13 +693,18 @@ class _Engine:
         code. Options disagree only on calibration dates (Retain Device Identity K against
         Retain Longitudinal Modified Dates C): the more protective C wins.
         """
-        codes = [(rule.code_for(opt), opt) for opt in self.enabled]
-        codes = [(c, o) for c, o in codes if c]
-        if not codes:
-            return rule.basic, "basic"
-        rank = {"X": 0, "Z": 1, "D": 2, "C": 3, "U": 4, "K": 5}
-        codes.sort(key=lambda pair: rank.get(pair[0][0], 9))
-        return codes[0]
+        key = (self.enabled, id(rule))
+        found = _CODES.get(key)
+        if found is None:
+            codes = [(rule.code_for(opt), opt) for opt in self.enabled]
+            codes = [(c, o) for c, o in codes if c]
+            if not codes:
+                found = rule.basic, "basic"
+            else:
+                codes.sort(key=lambda pair: _CODE_RANK.get(pair[0][0], 9))
+                found = codes[0]
+            _CODES[key] = found
+        return found
 
     # -- walking ---------------------------------------------------------------------------
     def walk(self, ds: Dataset, prefix: str, parent: str, local: dict[int, str]) -> None:
@@ -1413,7 +1454,7 @@ class _Engine:
 
     def _marker(self, ds: Dataset, tag: int, keyword: str, vr: str, value: Any) -> _Element:
         before = ds[tag].value if tag in ds else _ABSENT
-        setattr(ds, keyword, value)
+        ds[tag] = _new_element(tag, vr, value)  # the engine's own values: no validation
         return self.element(ds, tag, keyword, vr, before, action="A", rule="PS3.15 E.1.1")
 
     def markers(self, ds: Dataset) -> None:
@@ -1436,15 +1477,15 @@ class _Engine:
         items = []
         for code_value, meaning in names:
             item = Dataset()
-            item.CodeValue = code_value
-            item.CodingSchemeDesignator = "DCM"
-            item.CodeMeaning = meaning[:64]
+            item[0x00080100] = _new_element(0x00080100, "SH", code_value)  # Code Value
+            item[0x00080102] = _new_element(0x00080102, "SH", "DCM")  # Coding Scheme Designator
+            item[0x00080104] = _new_element(0x00080104, "LO", meaning[:64])  # Code Meaning
             items.append(item)
         codes = self._marker(
             ds, 0x00120064, "DeidentificationMethodCodeSequence", "SQ", Sequence(items)
         )
         codes.before = _ABSENT
-        codes.record(ds.DeidentificationMethodCodeSequence)
+        codes.record(ds[0x00120064].value)
         if "retain_longitudinal_full_dates" in self.options:
             temporal = "UNMODIFIED"
         elif "retain_longitudinal_modified_dates" in self.options:

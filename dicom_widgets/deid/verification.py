@@ -129,14 +129,39 @@ def collect_needles(
         if original is None:
             raise ValueError("collect_needles needs the original dataset or its identifiers")
         identifiers = {**identifying_values(original), **_staff_and_site(original)}
-    # (value, kind, source, whole word) first; Needle objects only for those kept.
+    key = tuple(
+        (kind, tuple(tuple(v) if isinstance(v, list) else v for v in items))
+        for kind, items in identifiers.items()
+    )
+    first, seen_first = _identifier_needles(key)
+    seen = set(seen_first)
+    out = list(first)
+    out.extend(_kept(_change_candidates(changes or ()), seen))
+    return out
+
+
+@lru_cache(maxsize=256)
+def _identifier_needles(
+    identifiers: tuple[tuple[str, tuple[Any, ...]], ...],
+) -> tuple[tuple[Needle, ...], frozenset[tuple[str, bool]]]:
+    """The needles of the patient's, staff's and site's values, and their keys (cached:
+    every file of a patient has the same)."""
     candidates: list[tuple[str, str, str, bool]] = []
-    for kind, items in identifiers.items():
+    for kind, items in identifiers:
         if kind in ("staff", "site"):
             candidates.extend((value, kind, keyword, kind == "staff") for value, keyword in items)
         else:
             candidates.extend((value, kind, kind, kind == "name") for value in items)
-    for change in changes or ():
+    seen: set[tuple[str, bool]] = set()
+    needles = tuple(_kept(candidates, seen))
+    return needles, frozenset(seen)
+
+
+def _change_candidates(changes: Iterable[Change]) -> list[tuple[str, str, str, bool]]:
+    """(value, kind, source, whole word) of every text, date or UID value the run removed,
+    emptied or replaced, and of the items of removed or replaced sequences."""
+    candidates: list[tuple[str, str, str, bool]] = []
+    for change in changes:
         for value in change.removed_values:
             # The text of a removed or replaced sequence's items (names, IDs, free text).
             candidates.append((value, "removed", change.path, True))
@@ -158,7 +183,13 @@ def collect_needles(
                 )
             elif part:
                 candidates.append((part, "removed", change.path, vr != "UI"))
-    seen: set[tuple[str, bool]] = set()
+    return candidates
+
+
+def _kept(
+    candidates: Iterable[tuple[str, str, str, bool]], seen: set[tuple[str, bool]]
+) -> list[Needle]:
+    """The candidates worth searching for, once each (``seen`` is updated)."""
     out = []
     for value, kind, source, word in candidates:
         key = (value, word)
