@@ -126,11 +126,23 @@ class MeasurementError(DicomWidgetsError, ValueError):
 class DicomWebError(DicomWidgetsError):
     """A DICOMweb request failed; the message names the URL (never a credential) and the cause.
 
+    Attributes
+    ----------
+    status : int or None
+        The HTTP status of the answer, when the server gave one (fallbacks decide on it,
+        never on the message's text).
+
     Examples
     --------
     >>> issubclass(DicomWebError, DicomWidgetsError)
     True
+    >>> DicomWebError("frames: HTTP 406", status=406).status
+    406
     """
+
+    def __init__(self, message: str = "", *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class DicomWebConnectionError(DicomWebError, ConnectionError):

@@ -508,6 +508,7 @@ def test_a_failed_frame_is_a_finding_and_the_viewer_goes_on():
     [
         "dicom_widgets.dicomweb",
         "dicom_widgets.dicomweb._session",
+        "dicom_widgets.dicomweb._json",
         "dicom_widgets.dicomweb._multipart",
         "dicom_widgets.dicomweb._frames",
         "dicom_widgets.dicomweb._source",
@@ -680,3 +681,84 @@ def test_full_header_of_a_light_dicomweb_header_has_every_element(source, ct_fil
                 )
             else:
                 assert _comparable(got[element.tag].value) == _comparable(element.value), element
+
+
+# ------------------------------------------------------------- bounded answers, fallbacks
+def test_json_answers_over_the_limit_are_refused_with_the_setting_to_raise():
+    import gzip
+
+    items, _ = _phantom_json(n=4)
+    body = json.dumps(items).encode()
+    bomb = gzip.compress(b"[" + b" " * 50_000_000 + b"]")  # 50 MB of JSON in ~50 kB
+    with FakeServer() as fake:
+        fake.routes["/dicom-web/studies"] = lambda r: json_answer(body)
+        fake.routes["/dicom-web/series"] = lambda r: (
+            200,
+            {"Content-Type": "application/dicom+json", "Content-Encoding": "gzip"},
+            bomb,
+        )
+        src = connect(f"{fake.url}/dicom-web", max_json_bytes=len(body) - 1)
+        with pytest.raises(DicomWebResponseError) as caught:
+            src.studies()
+        message = str(caught.value)
+        assert f"{fake.url}/dicom-web/studies" in message
+        assert f"{len(body) - 1:,} bytes" in message and "max_json_bytes=" in message
+        assert len(connect(f"{fake.url}/dicom-web", max_json_bytes=len(body)).studies()) == 4
+        # Counted decompressed: the small gzip answer is refused without inflating it all.
+        big = connect(f"{fake.url}/dicom-web", max_json_bytes=10_000_000)
+        with pytest.raises(DicomWebResponseError, match="larger than the limit of 10,000,000"):
+            big.series()
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        (406, {"Content-Type": "text/plain"}, b"Not Acceptable"),
+        (501, {}, b""),
+        (200, {"Content-Type": "text/html"}, b"<html>use the viewer</html>"),
+    ],
+    ids=["406", "501", "200-html"],
+)
+def test_frame_fallback_is_decided_by_status_and_content_type(tmp_path, refusal):
+    datasets = ct_phantom(n_slices=3, size=16)
+    write_series(datasets, tmp_path / "src")
+    local = dw.load_series(tmp_path / "src", progress=False)
+    import io
+
+    import pydicom
+
+    files = [p.read_bytes() for p in (tmp_path / "src").iterdir()]
+    by_sop = {
+        pydicom.dcmread(io.BytesIO(b), stop_before_pixels=True).SOPInstanceUID: b for b in files
+    }
+    items, frames = _phantom_json(n=3)
+    routes = _fake_dicomweb(items, frames)
+    root = routes.pop("root")
+
+    def refuse_frames(request):
+        if "/frames/" in request.path:
+            return refusal
+        return multipart_answer(by_sop[request.path.split("/instances/")[1]], "application/dicom")
+
+    routes[f"{root}/instances/"] = refuse_frames
+    with FakeServer() as fake:
+        fake.routes.update(routes)
+        _, study, series_uid = split_series_url(f"{fake.url}{root}")
+        remote = connect(f"{fake.url}/dicom-web").load_series(study, series_uid, prefetch=False)
+        _assert_same_series(remote, local)
+    assert any("whole instances" in f.message for f in remote.findings)
+
+
+def test_a_frame_answer_larger_than_the_frame_can_be_is_a_finding():
+    items, frames = _phantom_json(n=3, size=16)
+    routes = _fake_dicomweb(items, frames)
+    root = routes.pop("root")
+    huge = multipart_answer(b"\0" * 3_000_000, "application/octet-stream")  # frames: 512 bytes
+    routes[f"{root}/instances/"] = lambda r: huge
+    with FakeServer() as fake:
+        fake.routes.update(routes)
+        _, study, series_uid = split_series_url(f"{fake.url}{root}")
+        remote = connect(f"{fake.url}/dicom-web").load_series(study, series_uid, prefetch=False)
+        with pytest.raises(DecodeError, match="larger than the limit"):
+            remote.frame(0)
+    assert [f.code for f in remote.findings] == ["decode-failed"]

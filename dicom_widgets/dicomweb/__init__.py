@@ -34,7 +34,14 @@ Examples
 from __future__ import annotations
 
 from ._frames import RemoteFrameReader, decode_frame_bytes
-from ._session import DEFAULT_TIMEOUT, BearerAuth, DicomWebSession, origin_of, query_string
+from ._session import (
+    DEFAULT_TIMEOUT,
+    BearerAuth,
+    DicomWebSession,
+    SessionOptions,
+    origin_of,
+    query_string,
+)
 from ._source import (
     SERIES_COLUMNS,
     STUDY_COLUMNS,
@@ -52,6 +59,7 @@ __all__ = [
     "DicomWebCatalog",
     "DicomWebSeries",
     "DicomWebSession",
+    "SessionOptions",
     "BearerAuth",
     "RemoteFrameReader",
     "load_series_url",

@@ -26,7 +26,12 @@ import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
 
 from .. import _compat
-from ..errors import DicomWebAuthError, DicomWebConnectionError, DicomWebError
+from ..errors import (
+    DicomWebAuthError,
+    DicomWebConnectionError,
+    DicomWebError,
+    DicomWebResponseError,
+)
 from ..series import FrameRef
 from ._multipart import split_multipart
 from ._session import DicomWebSession
@@ -66,8 +71,15 @@ _PIXEL_MODULE = (
     "PhotometricInterpretation",
     "PlanarConfiguration",
 )
-# Answers that mean "no frames here" rather than "no such thing" or "not allowed".
-_NO_FRAMES_STATUSES = ("HTTP 400", "HTTP 406", "HTTP 415", "HTTP 501", "not found")
+# HTTP statuses of a frame request that mean "no frames here" (bad request, no such
+# resource, method or media type not served, not implemented) rather than "not allowed".
+_NO_FRAMES_STATUSES = frozenset({400, 404, 405, 406, 415, 501})
+# Media types of an answer that can hold a frame.
+_FRAME_MEDIA = frozenset({"application/octet-stream", *_MEDIA_SYNTAX})
+
+
+class _NotFrames(DicomWebResponseError):
+    """The server answered a frame request with something else (an HTML page, JSON...)."""
 
 
 class RemoteFrameReader:
@@ -152,7 +164,7 @@ class RemoteFrameReader:
         except (DicomWebAuthError, DicomWebConnectionError):
             raise
         except DicomWebError as exc:
-            if not any(marker in str(exc) for marker in _NO_FRAMES_STATUSES):
+            if not isinstance(exc, _NotFrames) and exc.status not in _NO_FRAMES_STATUSES:
                 raise
             self._note(
                 "the server does not serve single frames (WADO-RS frames answered: "
@@ -165,14 +177,22 @@ class RemoteFrameReader:
         path = f"{self.instance_path(ref.sop_uid)}/frames/{ref.frame + 1}"
         what = f"frame {ref.frame + 1} of instance {ref.sop_uid}"
         response = self.session.request(
-            "GET", path, accept=accept or FRAME_ACCEPT, what=what, pixels=True
+            "GET",
+            path,
+            accept=accept or FRAME_ACCEPT,
+            what=what,
+            pixels=True,
+            max_bytes=2 * _frame_bytes(ref) + (1 << 20),  # compressed frames are smaller
         )
+        where = self.session.shown(self.session.url(path))
         parts = split_multipart(
-            response.content,
-            response.headers.get("Content-Type", ""),
-            where=self.session.shown(self.session.url(path)),
+            response.content, response.headers.get("Content-Type", ""), where=where
         )
         part = parts[0]
+        if part.media_type == "application/dicom":  # the whole instance instead of a frame
+            return _compat.decode_frame(_parse_instance(part.content, where), ref.frame)
+        if part.media_type not in _FRAME_MEDIA:
+            raise _NotFrames(f"{where}: the answer for {what} is {part.media_type}, not a frame")
         syntax = part.transfer_syntax or _MEDIA_SYNTAX.get(part.media_type, EXPLICIT_LITTLE)
         try:
             return decode_frame_bytes(ref.header, part.content, syntax)
@@ -218,20 +238,29 @@ def fetch_instance(session: DicomWebSession, path: str, sop_uid: str) -> Dataset
     DicomWebResponseError
         When the answer is not a DICOM file.
     """
-    from ..errors import DicomWebResponseError
-
     response = session.request(
         "GET", path, accept=INSTANCE_ACCEPT, what=f"instance {sop_uid}", pixels=True
     )
     where = session.shown(session.url(path))
     parts = split_multipart(response.content, response.headers.get("Content-Type", ""), where=where)
+    return _parse_instance(parts[0].content, where)
+
+
+def _parse_instance(content: bytes, where: str) -> Dataset:
+    """A DICOM instance from the bytes of an answer's part."""
     try:
-        ds = pydicom.dcmread(io.BytesIO(parts[0].content), force=True)
+        ds = pydicom.dcmread(io.BytesIO(content), force=True)
     except Exception as exc:  # noqa: BLE001 - a broken answer is the server's fault: say so
         raise DicomWebResponseError(f"{where}: the answer is not a DICOM instance: {exc}") from None
     _compat.ensure_transfer_syntax(ds)
     ds.filename = None  # read from memory: no file behind it (copies would warn about it)
     return ds
+
+
+def _frame_bytes(ref: FrameRef) -> int:
+    """Bytes of one uncompressed frame as ``ref``'s header describes it."""
+    bits = max(int(ref.bits_allocated or 16), 1)
+    return (int(ref.rows) * int(ref.cols) * max(int(ref.samples), 1) * bits + 7) // 8
 
 
 def decode_frame_bytes(header: Dataset, content: bytes, syntax: str) -> np.ndarray:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import io
+import os
 from dataclasses import dataclass
 from email.message import Message
+from pathlib import Path
 
+from pydicom.dataset import Dataset
+
+from .._compat import write_dataset
 from ..errors import DicomWebResponseError
 
-__all__ = ["Part", "parse_content_type", "split_multipart"]
+__all__ = ["Part", "parse_content_type", "split_multipart", "instance_bytes"]
 
 
 @dataclass(frozen=True)
@@ -97,3 +103,19 @@ def split_multipart(body: bytes, content_type: str, *, where: str = "answer") ->
     if not parts:
         raise DicomWebResponseError(f"{where}: multipart answer with no parts")
     return parts
+
+
+def instance_bytes(item: Dataset | str | os.PathLike[str]) -> bytes:
+    """The bytes of a DICOM instance to send: a dataset encoded as a file, or a file's bytes.
+
+    Examples
+    --------
+    >>> from dicom_widgets.data import ct_phantom
+    >>> instance_bytes(ct_phantom(n_slices=1, size=8)[0])[128:132]
+    b'DICM'
+    """
+    if isinstance(item, Dataset):
+        buffer = io.BytesIO()
+        write_dataset(item, buffer)
+        return buffer.getvalue()
+    return Path(item).read_bytes()

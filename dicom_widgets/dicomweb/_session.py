@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypedDict
 from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
 import requests
@@ -41,6 +42,9 @@ __all__ = [
     "BearerAuth",
     "Auth",
     "DEFAULT_TIMEOUT",
+    "MAX_JSON_BYTES",
+    "MAX_ANSWER_BYTES",
+    "SessionOptions",
     "Origin",
     "origin_of",
     "query_string",
@@ -55,8 +59,27 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 #: Longest wait between two tries (also caps a server's Retry-After).
 MAX_BACKOFF_SECONDS = 4.0
 _MAX_REDIRECTS = 5
+#: Default bounds of an answer's size (after decompression), see :class:`DicomWebSession`.
+MAX_JSON_BYTES = 128 * 1024**2
+MAX_ANSWER_BYTES = 1024**3
 
 Auth = tuple[str, str] | str | AuthBase | None
+
+
+class SessionOptions(TypedDict, total=False):
+    """The keywords of :class:`DicomWebSession`, which :func:`~dicom_widgets.dicomweb.connect`
+    and :func:`~dicom_widgets.dicomweb.load_series_url` pass on unchanged (documented there).
+    """
+
+    auth: Auth
+    headers: Mapping[str, str] | None
+    session: requests.Session | None
+    timeout: float | tuple[float, float]
+    retries: int
+    backoff: float
+    compress_pixels: bool
+    max_json_bytes: int
+    max_answer_bytes: int
 
 
 class BearerAuth(AuthBase):
@@ -178,6 +201,12 @@ class DicomWebSession:
         Let the server gzip frames and instances. Off by default: on a local network the
         compression costs both ends more time than the bytes it saves (measured against
         Orthanc: 2x the frames per second without it); JSON answers are always compressed.
+    max_json_bytes : int
+        The largest JSON answer (metadata, searches) read, decompressed: a hostile server
+        cannot exhaust memory with one (default 128 MiB: the metadata of a 300-slice CT
+        is about 2 MB).
+    max_answer_bytes : int
+        The largest other answer (an instance, a frame, bulk data; default 1 GiB).
 
     Examples
     --------
@@ -199,6 +228,8 @@ class DicomWebSession:
         retries: int = 3,
         backoff: float = 0.25,
         compress_pixels: bool = False,
+        max_json_bytes: int = MAX_JSON_BYTES,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
     ) -> None:
         parts = urlsplit(str(url).strip())
         if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
@@ -235,6 +266,8 @@ class DicomWebSession:
         self.retries = max(0, int(retries))
         self.backoff = max(0.0, float(backoff))
         self.compress_pixels = bool(compress_pixels)
+        self.max_json_bytes = int(max_json_bytes)
+        self.max_answer_bytes = int(max_answer_bytes)
         self._count_lock = threading.Lock()
         self.request_count = 0
 
@@ -297,6 +330,7 @@ class DicomWebSession:
         content_type: str | None = None,
         what: str = "resource",
         pixels: bool = False,
+        max_bytes: int | None = None,
     ) -> requests.Response:
         """Send one request to the origin (with retries) and return the successful answer.
 
@@ -314,11 +348,15 @@ class DicomWebSession:
             What is asked for, for messages ("study", "series metadata", "frame 3").
         pixels : bool
             The answer is pixel data: uncompressed transfer unless ``compress_pixels``.
+        max_bytes : int, optional
+            The largest answer accepted (decompressed); default :attr:`max_answer_bytes`.
 
         Raises
         ------
         DicomWebError
-            Refused (another origin), or one of its subclasses for the failure.
+            Refused (another origin), or one of its subclasses for the failure; a
+            :class:`~dicom_widgets.errors.DicomWebResponseError` for an answer over
+            ``max_bytes`` (read no further than that).
         """
         url = self.url(path, params)
         if not self.same_origin(url):
@@ -333,48 +371,42 @@ class DicomWebSession:
             headers["Content-Type"] = content_type
         if pixels and not self.compress_pixels:
             headers["Accept-Encoding"] = "identity"
-        redirects = 0
-        attempt = 0
+        response, url, tries = self._send_with_retries(method, url, headers, data, what)
+        if response.status_code >= 400:
+            self._raise_for(response, url, what, tries)
+        limit = self.max_answer_bytes if max_bytes is None else max_bytes
+        self._read_body(response, url, what, limit)
+        return response
+
+    def _send_with_retries(
+        self, method: str, url: str, headers: dict[str, str], data: bytes | None, what: str
+    ) -> tuple[requests.Response, str, int]:
+        """The final answer (body not read yet), its URL and the number of tries.
+
+        5xx/429 answers, timeouts and dropped connections are tried again with backoff;
+        redirects are followed only within the origin.
+        """
+        redirects = attempt = 0
         while True:
             try:
                 response = self._send(method, url, headers, data)
-            except requests.Timeout as exc:
+            except (requests.Timeout, requests.ConnectionError) as exc:
                 if attempt < self.retries:
                     self._wait(attempt, None)
                     attempt += 1
                     continue
-                raise DicomWebConnectionError(
-                    f"{self.shown(url)}: no answer for {what} within {self.timeout[1]:g} s "
-                    f"after {attempt + 1} tries ({type(exc).__name__})"
-                ) from None
-            except requests.ConnectionError as exc:
-                if attempt < self.retries:
-                    self._wait(attempt, None)
-                    attempt += 1
-                    continue
-                raise DicomWebConnectionError(
-                    f"cannot reach the DICOMweb server at {self.origin} for {what} "
-                    f"({self.shown(url)}) after {attempt + 1} tries: {self._reason(exc)}"
-                ) from None
+                raise self._unreachable(exc, url, what, attempt + 1) from None
             except requests.RequestException as exc:
                 raise DicomWebError(
                     f"{self.shown(url)}: request for {what} failed: {self._reason(exc)}"
                 ) from None
             if response.is_redirect:
-                target = urljoin(url, response.headers.get("Location", ""))
-                response.close()
-                if not self.same_origin(target):
-                    raise DicomWebError(
-                        f"{self.shown(url)}: the server redirected {what} to another origin "
-                        f"({origin_of(target)}); not followed, so that the credentials stay "
-                        f"with {self.origin}"
-                    )
+                url = self._redirect_target(response, url, what)
                 redirects += 1
                 if redirects > _MAX_REDIRECTS:
                     raise DicomWebResponseError(f"{self.shown(url)}: too many redirects")
                 if response.status_code == 303:
                     method, data = "GET", None
-                url = target
                 continue
             if response.status_code in RETRY_STATUSES and attempt < self.retries:
                 retry_after = response.headers.get("Retry-After")
@@ -382,10 +414,71 @@ class DicomWebSession:
                 self._wait(attempt, retry_after)
                 attempt += 1
                 continue
-            break
-        if response.status_code >= 400:
-            self._raise_for(response, url, what, attempt + 1)
-        return response
+            return response, url, attempt + 1
+
+    def _unreachable(self, exc: Exception, url: str, what: str, tries: int) -> DicomWebError:
+        if isinstance(exc, requests.Timeout):
+            return DicomWebConnectionError(
+                f"{self.shown(url)}: no answer for {what} within {self.timeout[1]:g} s "
+                f"after {tries} tries ({type(exc).__name__})"
+            )
+        return DicomWebConnectionError(
+            f"cannot reach the DICOMweb server at {self.origin} for {what} "
+            f"({self.shown(url)}) after {tries} tries: {self._reason(exc)}"
+        )
+
+    def _redirect_target(self, response: requests.Response, url: str, what: str) -> str:
+        """Where a redirect points; refused when that is another origin."""
+        target = urljoin(url, response.headers.get("Location", ""))
+        response.close()
+        if not self.same_origin(target):
+            raise DicomWebError(
+                f"{self.shown(url)}: the server redirected {what} to another origin "
+                f"({origin_of(target)}); not followed, so that the credentials stay "
+                f"with {self.origin}",
+                status=response.status_code,
+            )
+        return target
+
+    def _read_body(self, response: requests.Response, url: str, what: str, limit: int) -> None:
+        """Read the answer into ``response.content``, refusing one over ``limit`` bytes.
+
+        Counted after decompression, so a small gzip bomb is refused as well as a large
+        answer; nothing past the limit is read.
+        """
+        declared = response.headers.get("Content-Length", "")
+        too_big = declared.isdigit() and int(declared) > limit
+        chunks: list[bytes] = []
+        size = 0
+        if not too_big:
+            try:
+                for chunk in response.iter_content(1 << 20):
+                    size += len(chunk)
+                    if size > limit:
+                        too_big = True
+                        break
+                    chunks.append(chunk)
+            except requests.RequestException as exc:
+                response.close()
+                raise DicomWebConnectionError(
+                    f"{self.shown(url)}: the answer for {what} broke off: {self._reason(exc)}"
+                ) from None
+        if too_big:
+            response.close()
+            setting = (
+                "max_json_bytes"
+                if "json" in response.headers.get("Content-Type", "")
+                else "max_answer_bytes"
+            )
+            raise DicomWebResponseError(
+                f"{self.shown(url)}: the answer for {what} is larger than the limit of "
+                f"{limit:,} bytes; if the server is trusted, raise it with "
+                f"connect(..., {setting}=...)",
+                status=response.status_code,
+            )
+        # requests keeps a read body here; .content, .text and .json() then use it.
+        response._content = b"".join(chunks)
+        response._content_consumed = True
 
     def get_json(
         self,
@@ -399,17 +492,22 @@ class DicomWebSession:
         Raises
         ------
         DicomWebResponseError
-            When the body is not a JSON list of objects.
+            When the body is not a JSON list of objects, or is over :attr:`max_json_bytes`.
         """
         response = self.request(
-            "GET", path, params=params, accept="application/dicom+json", what=what
+            "GET",
+            path,
+            params=params,
+            accept="application/dicom+json",
+            what=what,
+            max_bytes=self.max_json_bytes,
         )
         if response.status_code == 204 or not response.content.strip():
             return []
         try:
             body = response.json()
         except ValueError:
-            excerpt = self.redact(response.text[:80])
+            excerpt = self.redact(response.content[:80].decode("utf-8", "replace"))
             raise DicomWebResponseError(
                 f"{self.shown(response.url or self.url(path, params))}: the answer for {what} is "
                 f"not valid JSON (starts with {excerpt!r})"
@@ -435,7 +533,9 @@ class DicomWebSession:
         with self._count_lock:
             self.request_count += 1
         log.debug("%s %s", method, self.shown(url))
-        return self._session.send(prepared, timeout=self.timeout, allow_redirects=False)
+        return self._session.send(
+            prepared, timeout=self.timeout, allow_redirects=False, stream=True
+        )
 
     def _wait(self, attempt: int, retry_after: str | None) -> None:
         delay = self.backoff * (2**attempt)
@@ -457,6 +557,8 @@ class DicomWebSession:
     def _raise_for(self, response: requests.Response, url: str, what: str, tries: int) -> None:
         status = response.status_code
         shown = self.shown(url)
+        if status in (401, 403, 404):
+            response.close()
         if status in (401, 403):
             verdict = "authentication failed" if status == 401 else "access denied"
             hint = (
@@ -464,14 +566,25 @@ class DicomWebSession:
                 if self.auth_kind != "none"
                 else "the server needs credentials: pass auth=(user, password) or a token"
             )
-            raise DicomWebAuthError(f"{shown}: {verdict} (HTTP {status}) for {what}; {hint}")
+            raise DicomWebAuthError(
+                f"{shown}: {verdict} (HTTP {status}) for {what}; {hint}", status=status
+            )
         if status == 404:
-            raise DicomWebNotFoundError(f"{what} not found on the server: {shown} (HTTP 404)")
-        detail = " ".join(response.text[:200].split()) if response.content else ""
+            raise DicomWebNotFoundError(
+                f"{what} not found on the server: {shown} (HTTP 404)", status=status
+            )
+        try:  # an error page is read only as far as the excerpt quoted
+            excerpt = next(response.iter_content(512), b"")
+        except requests.RequestException:
+            excerpt = b""
+        finally:
+            response.close()
+        detail = " ".join(excerpt.decode("utf-8", "replace")[:200].split())
         retried = f" after {tries} tries" if status in RETRY_STATUSES else ""
         raise DicomWebResponseError(
             f"{shown}: HTTP {status} {response.reason or ''} for {what}{retried}"
-            + (f": {self.redact(detail)}" if detail else "")
+            + (f": {self.redact(detail)}" if detail else ""),
+            status=status,
         )
 
 

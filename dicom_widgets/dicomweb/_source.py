@@ -12,19 +12,20 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Unpack
 from urllib.parse import urlsplit
 
 import requests
 from pydicom.datadict import dictionary_VR, keyword_for_tag, tag_for_keyword
 from pydicom.dataset import Dataset
 
-from .._compat import as_text, write_dataset
+from .._compat import as_text
 from ..errors import DicomWebError, DicomWebResponseError
 from ..series import DEFAULT_CACHE_BYTES, Finding, FrameRef, Series, scan
 from ._frames import RemoteFrameReader, fetch_instance
 from ._json import dataset_from_json, light_header_from_json
-from ._session import DEFAULT_TIMEOUT, Auth, DicomWebSession, origin_of
+from ._multipart import instance_bytes
+from ._session import DicomWebSession, SessionOptions, origin_of
 
 __all__ = [
     "connect",
@@ -633,15 +634,8 @@ class DicomWebSource:
         body = io.BytesIO()
         count = 0
         for item in items:
-            if isinstance(item, Dataset):
-                buffer = io.BytesIO()
-                write_dataset(item, buffer)
-                content = buffer.getvalue()
-            else:
-                with open(os.fspath(item), "rb") as handle:
-                    content = handle.read()
             body.write(f"--{boundary}\r\nContent-Type: application/dicom\r\n\r\n".encode())
-            body.write(content)
+            body.write(instance_bytes(item))
             body.write(b"\r\n")
             count += 1
         if not count:
@@ -823,15 +817,7 @@ def _query_value(value: Any) -> str:
 
 
 def connect(
-    url: str,
-    *,
-    auth: Auth = None,
-    headers: Mapping[str, str] | None = None,
-    session: requests.Session | None = None,
-    timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
-    retries: int = 3,
-    workers: int = 4,
-    compress_pixels: bool = False,
+    url: str, *, workers: int = 4, **session_options: Unpack[SessionOptions]
 ) -> DicomWebSource:
     """Connect to a DICOMweb server (no request is sent until you search or load).
 
@@ -839,22 +825,21 @@ def connect(
     ----------
     url : str
         The DICOMweb root, e.g. ``"https://pacs.example.org/dicom-web"``.
-    auth : (user, password), str or requests.auth.AuthBase, optional
-        Basic auth, a bearer token, or any ``requests`` auth object. Sent only to the
-        origin (scheme, host, port) of ``url``.
-    headers : mapping, optional
-        Extra headers for the server (API keys); also sent only there, never shown.
-    session : requests.Session, optional
-        A session to reuse (proxies, client certificates).
-    timeout : float or (connect, read)
-        Seconds; default 5 s to connect, 30 s to read.
-    retries : int
-        Further tries after 5xx/429 answers and dropped connections (exponential backoff).
     workers : int
         Connections used to prefetch frames.
-    compress_pixels : bool
-        Let the server gzip pixel data (for slow links; off by default, see
-        :class:`~dicom_widgets.dicomweb.DicomWebSession`).
+    **session_options
+        The keywords of :class:`~dicom_widgets.dicomweb.DicomWebSession`:
+
+        - ``auth``: (user, password), a bearer token string or a ``requests`` auth object;
+          sent only to the origin (scheme, host, port) of ``url``;
+        - ``headers``: extra headers for the server (API keys); also sent only there,
+          never shown;
+        - ``session``: a ``requests.Session`` to reuse (proxies, client certificates);
+        - ``timeout``: seconds, or (connect, read); default 5 s to connect, 30 s to read;
+        - ``retries``, ``backoff``: further tries after 5xx/429 answers and dropped
+          connections, with exponential backoff;
+        - ``compress_pixels``: let the server gzip pixel data (for slow links);
+        - ``max_json_bytes``, ``max_answer_bytes``: the largest answers read.
 
     Returns
     -------
@@ -867,16 +852,7 @@ def connect(
     >>> source
     <DicomWebSource http://127.0.0.1:8042/dicom-web auth=bearer token>
     """
-    web = DicomWebSession(
-        url,
-        auth=auth,
-        headers=headers,
-        session=session,
-        timeout=timeout,
-        retries=retries,
-        compress_pixels=compress_pixels,
-    )
-    return DicomWebSource(web, workers=workers)
+    return DicomWebSource(DicomWebSession(url, **session_options), workers=workers)
 
 
 def split_series_url(url: str) -> tuple[str, str, str]:
@@ -909,11 +885,10 @@ def split_series_url(url: str) -> tuple[str, str, str]:
 def load_series_url(
     url: str,
     *,
-    auth: Auth = None,
-    headers: Mapping[str, str] | None = None,
     cache_bytes: int = DEFAULT_CACHE_BYTES,
     prefetch: bool = True,
-    **connect_options: Any,
+    workers: int = 4,
+    **session_options: Unpack[SessionOptions],
 ) -> DicomWebSeries:
     """Open the series at a DICOMweb URL (``…/studies/{study}/series/{series}``) lazily.
 
@@ -926,5 +901,5 @@ def load_series_url(
     ...     "http://127.0.0.1:8042/dicom-web/studies/1.2/series/1.2.3", auth=("user", "pw"))
     """
     root, study, series = split_series_url(url)
-    source = connect(root, auth=auth, headers=headers, **connect_options)
+    source = connect(root, workers=workers, **session_options)
     return source.load_series(study, series, cache_bytes=cache_bytes, prefetch=prefetch)

@@ -32,8 +32,8 @@ from pathlib import Path
 
 from pydicom.dataset import Dataset
 
-from .._compat import write_dataset
 from ..errors import DicomWebError
+from ._multipart import instance_bytes
 
 __all__ = ["LocalOrthanc", "orthanc_available", "ORTHANC_BINARY", "DICOMWEB_PLUGIN"]
 
@@ -227,16 +227,9 @@ class LocalOrthanc:
 
     def store(self, items: Iterable[Dataset | str | os.PathLike[str]]) -> int:
         """Store datasets or files with ``POST /instances``; returns how many were stored."""
-        import io
-
         count = 0
         for item in items:
-            if isinstance(item, Dataset):
-                buffer = io.BytesIO()
-                write_dataset(item, buffer)
-                body = buffer.getvalue()
-            else:
-                body = Path(item).read_bytes()
+            body = instance_bytes(item)
             self.request("POST", "/instances", body, content_type="application/dicom")
             count += 1
         return count
