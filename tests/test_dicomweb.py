@@ -150,11 +150,25 @@ def test_compressed_frames_are_decoded_or_transcoded(source, name):
 def test_prefetch_fills_the_cache_around_the_cursor(source, ct_files):
     url = _series_url(source, "DW-PHANTOM-0001")
     _, study, series_uid = split_series_url(url)
-    remote = source.load_series(study, series_uid, prefetch_neighbours=3)
+    remote = source.load_series(study, series_uid, prefetch_neighbours=3, prefetch_series=False)
     remote.frame(5)
     remote.wait_prefetch()
     assert [remote.is_cached(i) for i in range(len(remote))] == [2 <= i <= 8 for i in range(12)]
     assert remote.cache_info()["items"] == 7
+
+
+def test_the_whole_series_streams_into_the_cache_in_one_request(source, ct_files):
+    local = dw.load_series(ct_files, progress=False)
+    remote = source.load_series(local.dataset(0).StudyInstanceUID, local.series_uid)
+    before = remote.requests_made
+    remote.frame(5)
+    remote.wait_prefetch()
+    assert all(remote.is_cached(i) for i in range(len(remote)))
+    assert remote.requests_made - before == 2  # the frame shown, then every instance at once
+    _assert_same_series(remote, local)
+    assert remote.requests_made - before == 2  # and every frame came from the cache
+    assert remote.findings == []
+    remote.close()
 
 
 def test_studies_lists_it_with_wildcards_sent_literally(source):
@@ -509,6 +523,7 @@ def test_a_failed_frame_is_a_finding_and_the_viewer_goes_on():
         "dicom_widgets.dicomweb",
         "dicom_widgets.dicomweb._session",
         "dicom_widgets.dicomweb._json",
+        "dicom_widgets.dicomweb._stream",
         "dicom_widgets.dicomweb._multipart",
         "dicom_widgets.dicomweb._frames",
         "dicom_widgets.dicomweb._source",

@@ -126,15 +126,25 @@ class RemoteFrameReader:
         self._lock = threading.Lock()
         self._inflight: dict[tuple[str, int], Future[np.ndarray]] = {}
         self._instances: OrderedDict[str, Dataset] = OrderedDict()
+        self._offered: dict[tuple[str, int], np.ndarray] = {}
 
     def instance_path(self, sop_uid: str) -> str:
         """The WADO-RS path of an instance of this series."""
         return f"studies/{self.study_uid}/series/{self.series_uid}/instances/{sop_uid}"
 
+    def offer(self, ref: FrameRef, values: np.ndarray) -> None:
+        """Stored values of ``ref``'s frame that arrived otherwise (a series stream): the
+        next call for it returns them without a request."""
+        with self._lock:
+            self._offered[(ref.sop_uid, ref.frame)] = values
+
     def __call__(self, ref: FrameRef) -> np.ndarray:
         """Stored values of ``ref``'s frame (one request, shared with concurrent callers)."""
         key = (ref.sop_uid, ref.frame)
         with self._lock:
+            offered = self._offered.pop(key, None)
+            if offered is not None:
+                return offered
             future = self._inflight.get(key)
             owner = future is None
             if owner:
@@ -263,7 +273,7 @@ def _frame_bytes(ref: FrameRef) -> int:
     return (int(ref.rows) * int(ref.cols) * max(int(ref.samples), 1) * bits + 7) // 8
 
 
-def decode_frame_bytes(header: Dataset, content: bytes, syntax: str) -> np.ndarray:
+def decode_frame_bytes(header: Dataset, content: bytes | memoryview, syntax: str) -> np.ndarray:
     """Stored values of one frame's bytes in ``syntax``, read as ``header`` describes.
 
     Native 8/16/32-bit single-sample frames are viewed directly; everything else
@@ -305,11 +315,11 @@ def decode_frame_bytes(header: Dataset, content: bytes, syntax: str) -> np.ndarr
     ds.file_meta = FileMetaDataset()
     ds.file_meta.TransferSyntaxUID = syntax
     if syntax in (EXPLICIT_LITTLE, IMPLICIT_LITTLE):
-        ds.PixelData = content
+        ds.PixelData = bytes(content)
     else:
         from pydicom.encaps import encapsulate
 
-        ds.PixelData = encapsulate([content])
+        ds.PixelData = encapsulate([bytes(content)])
         ds["PixelData"].is_undefined_length = True
     ds["PixelData"].VR = "OW" if bits > 8 and syntax in (EXPLICIT_LITTLE, IMPLICIT_LITTLE) else "OB"
     if not _compat.IS_PYDICOM3:  # 2.4 reads the byte order from the dataset, 3.x from the syntax

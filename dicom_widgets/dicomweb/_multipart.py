@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from email.message import Message
 from pathlib import Path
@@ -13,7 +14,7 @@ from pydicom.dataset import Dataset
 from .._compat import write_dataset
 from ..errors import DicomWebResponseError
 
-__all__ = ["Part", "parse_content_type", "split_multipart", "instance_bytes"]
+__all__ = ["Part", "parse_content_type", "split_multipart", "iter_parts", "instance_bytes"]
 
 
 @dataclass(frozen=True)
@@ -69,40 +70,112 @@ def split_multipart(body: bytes, content_type: str, *, where: str = "answer") ->
     >>> split_multipart(body, "multipart/related; boundary=b")[0].content
     b'abc'
     """
-    media_type, params = parse_content_type(content_type)
-    outer_type = params.get("type", "")
-    outer_syntax = params.get("transfer-syntax", "") or _syntax_of(outer_type)
-    if not media_type.startswith("multipart/"):
-        return [Part(media_type, outer_syntax, body)]
-    boundary = params.get("boundary")
-    if not boundary:
-        raise DicomWebResponseError(f"{where}: multipart answer without a boundary")
-    # A delimiter is CRLF + "--" + boundary (RFC 2046); the first may open the body.
-    delimiter = b"\r\n--" + boundary.encode("latin-1")
-    chunks = (body if body.startswith(b"\r\n") else b"\r\n" + body).split(delimiter)
+    layout = _Layout(content_type, where)
+    if layout.delimiter is None:
+        return [Part(layout.media_type, layout.syntax, body)]
+    chunks = (body if body.startswith(b"\r\n") else b"\r\n" + body).split(layout.delimiter)
     if len(chunks) < 3:
         raise DicomWebResponseError(f"{where}: multipart answer without any complete part")
     parts: list[Part] = []
     for chunk in chunks[1:]:
-        if chunk.startswith(b"--"):
+        part = layout.part(chunk)
+        if part is None:
             break  # the closing delimiter
-        chunk = chunk[chunk.find(b"\r\n") + 2 :] if b"\r\n" in chunk else chunk
-        if chunk.startswith(b"\r\n"):  # a part without headers
-            head, sep, content = b"", b"\r\n", chunk[2:]
+        parts.append(part)
+    if not parts:
+        raise DicomWebResponseError(f"{where}: multipart answer with no parts")
+    return parts
+
+
+def iter_parts(
+    chunks: Iterable[bytes], content_type: str, *, where: str, max_part_bytes: int
+) -> Iterator[Part]:
+    """The parts of a ``multipart/related`` answer, each as soon as it has arrived.
+
+    For a long answer (a whole series' instances): only the part being received is held.
+
+    Raises
+    ------
+    DicomWebResponseError
+        When the answer is not multipart, or a part is over ``max_part_bytes``.
+
+    Examples
+    --------
+    >>> body = b"--b\\r\\n\\r\\none\\r\\n--b\\r\\n\\r\\ntwo\\r\\n--b--"
+    >>> [p.content for p in iter_parts([body[:9], body[9:]], "multipart/related; boundary=b",
+    ...                                where="x", max_part_bytes=100)]
+    [b'one', b'two']
+    """
+    layout = _Layout(content_type, where)
+    delimiter = layout.delimiter
+    if delimiter is None:
+        raise DicomWebResponseError(f"{where}: the answer is {layout.media_type}, not multipart")
+    buffer = bytearray(b"\r\n")  # the first delimiter may open the body
+    opened = False
+    searched = 0
+    for chunk in chunks:
+        buffer += chunk
+        while (at := buffer.find(delimiter, searched)) >= 0:
+            part = layout.part(buffer, at) if opened else None
+            if opened and part is None:
+                return
+            del buffer[: at + len(delimiter)]
+            searched = 0
+            if part is not None:
+                yield part
+            opened = True
+        if buffer.startswith(b"--") and opened:
+            return  # the closing delimiter
+        if len(buffer) > max_part_bytes:
+            raise DicomWebResponseError(
+                f"{where}: a part of the answer is larger than the limit of "
+                f"{max_part_bytes:,} bytes"
+            )
+        searched = max(0, len(buffer) - len(delimiter))
+
+
+class _Layout:
+    """The boundary and default types of a multipart answer, and how to cut its parts."""
+
+    def __init__(self, content_type: str, where: str) -> None:
+        self.media_type, params = parse_content_type(content_type)
+        self.outer_type = params.get("type", "")
+        self.syntax = params.get("transfer-syntax", "") or _syntax_of(self.outer_type)
+        self.where = where
+        self.delimiter: bytes | None = None
+        if self.media_type.startswith("multipart/"):
+            boundary = params.get("boundary")
+            if not boundary:
+                raise DicomWebResponseError(f"{where}: multipart answer without a boundary")
+            # A delimiter is CRLF + "--" + boundary (RFC 2046).
+            self.delimiter = b"\r\n--" + boundary.encode("latin-1")
+
+    def part(self, data: bytes | bytearray, end: int | None = None) -> Part | None:
+        """The part in ``data[:end]``, just after a delimiter (``None`` after the closing one).
+
+        The content is copied once, whatever ``data`` is (a part of a long stream).
+        """
+        end = len(data) if end is None else end
+        if data.startswith(b"--", 0, end):
+            return None
+        first = data.find(b"\r\n", 0, end)  # the rest of the delimiter's line
+        begin = first + 2 if first >= 0 else 0
+        if data.startswith(b"\r\n", begin, end):  # a part without headers
+            head, content_start = b"", begin + 2
         else:
-            head, sep, content = chunk.partition(b"\r\n\r\n")
-        if not sep:
-            raise DicomWebResponseError(f"{where}: a multipart part has no header block")
+            head_end = data.find(b"\r\n\r\n", begin, end)
+            if head_end < 0:
+                raise DicomWebResponseError(f"{self.where}: a multipart part has no header block")
+            head, content_start = bytes(data[begin:head_end]), head_end + 4
         headers = {}
         for line in head.decode("latin-1").split("\r\n"):
             name, _, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
-        part_type = headers.get("content-type", outer_type or "application/octet-stream")
+        part_type = headers.get("content-type", self.outer_type or "application/octet-stream")
         part_media, _ = parse_content_type(part_type)
-        parts.append(Part(part_media, _syntax_of(part_type) or outer_syntax, content))
-    if not parts:
-        raise DicomWebResponseError(f"{where}: multipart answer with no parts")
-    return parts
+        with memoryview(data) as view:
+            content = bytes(view[content_start:end])
+        return Part(part_media, _syntax_of(part_type) or self.syntax, content)
 
 
 def instance_bytes(item: Dataset | str | os.PathLike[str]) -> bytes:

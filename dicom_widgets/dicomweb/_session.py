@@ -331,6 +331,7 @@ class DicomWebSession:
         what: str = "resource",
         pixels: bool = False,
         max_bytes: int | None = None,
+        stream: bool = False,
     ) -> requests.Response:
         """Send one request to the origin (with retries) and return the successful answer.
 
@@ -350,6 +351,9 @@ class DicomWebSession:
             The answer is pixel data: uncompressed transfer unless ``compress_pixels``.
         max_bytes : int, optional
             The largest answer accepted (decompressed); default :attr:`max_answer_bytes`.
+        stream : bool
+            Return before reading the body: the caller reads it (``iter_content``), bounds
+            it, and closes the answer.
 
         Raises
         ------
@@ -374,8 +378,9 @@ class DicomWebSession:
         response, url, tries = self._send_with_retries(method, url, headers, data, what)
         if response.status_code >= 400:
             self._raise_for(response, url, what, tries)
-        limit = self.max_answer_bytes if max_bytes is None else max_bytes
-        self._read_body(response, url, what, limit)
+        if not stream:
+            limit = self.max_answer_bytes if max_bytes is None else max_bytes
+            self._read_body(response, url, what, limit)
         return response
 
     def _send_with_retries(

@@ -19,13 +19,14 @@ import requests
 from pydicom.datadict import dictionary_VR, keyword_for_tag, tag_for_keyword
 from pydicom.dataset import Dataset
 
-from .._compat import as_text
-from ..errors import DicomWebError, DicomWebResponseError
+from .._compat import as_text, safe_get
+from ..errors import DecodeError, DicomWebError, DicomWebResponseError
 from ..series import DEFAULT_CACHE_BYTES, Finding, FrameRef, Series, scan
-from ._frames import RemoteFrameReader, fetch_instance
+from ._frames import RemoteFrameReader, _frame_bytes, decode_frame_bytes, fetch_instance
 from ._json import dataset_from_json, light_header_from_json
 from ._multipart import instance_bytes
 from ._session import DicomWebSession, SessionOptions, origin_of
+from ._stream import SeriesStream, disagreement, instance_frame
 
 __all__ = [
     "connect",
@@ -202,10 +203,13 @@ class DicomWebSeries(Series):
         source: DicomWebSource,
         reader: RemoteFrameReader,
         notes: Sequence[Finding] = (),
+        prefetch_series: bool | None = None,
         **kwargs: Any,
     ) -> None:
         self._json_lock = threading.Lock()
         self._json_headers: OrderedDict[int, Dataset] = OrderedDict()
+        self._stream: SeriesStream | None = None
+        self._stream_wanted = prefetch_series
         super().__init__(frames, frame_reader=reader, **kwargs)
         self.source = source
         self.study_uid = reader.study_uid
@@ -216,10 +220,82 @@ class DicomWebSeries(Series):
     @property
     def findings(self) -> list[Finding]:
         """QA findings, with what the network source left out or worked around."""
-        network = [
-            Finding("info", "dicomweb", note, (self.url,)) for note in list(self._reader.notes)
-        ]
+        notes = list(self._reader.notes)
+        stream = self._stream
+        if stream is not None and stream.error:
+            notes.append(
+                f"prefetching the whole series in one request stopped ({stream.error}); "
+                "the other frames are fetched one by one"
+            )
+        network = [Finding("info", "dicomweb", note, (self.url,)) for note in notes]
         return [*super().findings, *self._notes, *network]
+
+    # ------------------------------------------------- prefetch of the whole series
+    def _schedule_neighbours(self, k: int) -> None:
+        # After the first frame shown, the whole series comes in one request when all its
+        # frames fit in the series' cache: one answer instead of a request per frame.
+        with self._json_lock:
+            if self._stream is None and self._prefetch_enabled and self._stream_fits():
+                path = f"studies/{self.study_uid}/series/{self._reader.series_uid}"
+                session = self.source.session
+                self._stream = SeriesStream(
+                    session, path, self._take_streamed, max_part_bytes=session.max_answer_bytes
+                ).start()
+            stream = self._stream
+        if stream is None or not stream.running:
+            super()._schedule_neighbours(k)
+
+    def _stream_fits(self) -> bool:
+        if self._stream_wanted is False or len(self) < 2:
+            return False
+        self._stream_targets = {
+            ref.sop_uid: k for k, ref in enumerate(self._flat) if ref.n_frames == 1
+        }
+        if len(self._stream_targets) < len(self._flat) / 2:
+            return False  # multi-frame instances: frames are fetched one by one
+        decoded = sum(_frame_bytes(ref) for ref in self._flat)
+        return bool(self._stream_wanted) or decoded <= self._cache.max_bytes
+
+    def _take_streamed(self, content: bytes) -> None:
+        """One instance of the series stream: its frame into the cache, if it agrees."""
+        quick = instance_frame(content)
+        if quick is None:
+            return  # compressed, multi-frame or unusual: that frame is fetched alone
+        theirs, pixels = quick
+        k = self._stream_targets.get(theirs.sop_uid)
+        if k is None or k in self._cache:
+            return
+        ref = self._flat[k]
+        differs = disagreement(ref, theirs)
+        if differs:  # the metadata's view stays (as for a frame fetched alone); say so
+            self._notes.append(
+                Finding(
+                    "warning",
+                    "dicomweb-instance-differs",
+                    f"instance {ref.sop_uid} differs from the series metadata: {differs}; "
+                    "its frame is read as the metadata describes it",
+                    (self.url,),
+                )
+            )
+            return
+        syntax = as_text(safe_get(theirs.header.file_meta, "TransferSyntaxUID"))
+        self._reader.offer(ref, decode_frame_bytes(ref.header, pixels, syntax))
+        try:
+            self._decode_into_cache(k)
+        except DecodeError:
+            pass  # recorded as a finding of that frame, as for a frame fetched alone
+
+    def wait_prefetch(self, timeout: float = 10.0) -> None:
+        """Block until the background prefetch (and the series stream) has nothing pending."""
+        if self._stream is not None:
+            self._stream.wait(timeout)
+        super().wait_prefetch(timeout)
+
+    def close(self) -> None:
+        """Stop the series stream and the prefetch, and drop the caches."""
+        if self._stream is not None:
+            self._stream.close()
+        super().close()
 
     def _full_header(self, ds: Dataset) -> Dataset:
         """Every element of a light header's instance, built from its DICOM JSON once asked.
@@ -489,6 +565,7 @@ class DicomWebSource:
         cache_bytes: int = DEFAULT_CACHE_BYTES,
         prefetch: bool = True,
         prefetch_neighbours: int = 8,
+        prefetch_series: bool | None = None,
     ) -> DicomWebSeries:
         """Open a series lazily: one metadata request now, frames when they are looked at.
 
@@ -524,6 +601,7 @@ class DicomWebSource:
             "prefetch": prefetch,
             "prefetch_neighbours": prefetch_neighbours,
             "prefetch_workers": self.workers,
+            "prefetch_series": prefetch_series,
         }
         if main is None:  # no image instances (SR, RT plan): a series with a header only
             entry = catalog.entries[0] if catalog.entries else None
