@@ -13,11 +13,15 @@ from __future__ import annotations
 import datetime as _dt
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from pydicom.dataset import Dataset
 
 from ._phantom import _new_dataset, _uid
+
+if TYPE_CHECKING:  # pragma: no cover - Pillow is imported where the text is drawn
+    from PIL.Image import Image as PILImage
 
 __all__ = ["BurnedInText", "BurnedInImage", "FAKE_PATIENTS", "burned_in_phantom"]
 
@@ -216,8 +220,6 @@ def burned_in_phantom(
     >>> image.texts[0].text, image.texts[0].phi_words
     ('Chidi Okonkwo', ('Chidi', 'Okonkwo'))
     """
-    from PIL import Image, ImageDraw, ImageFont
-
     kind = kind.upper()
     if kind not in ("US", "SC"):
         raise ValueError(f"kind must be 'US' or 'SC', not {kind!r}")
@@ -230,32 +232,38 @@ def burned_in_phantom(
         raise ValueError("bits must be 8, or 16 for a grey image")
     rng = np.random.default_rng(1000 + variant)
     patient = FAKE_PATIENTS[variant % len(FAKE_PATIENTS)]
-    colour = photometric == "RGB"
-    if kind == "US":
-        palette = [
-            (255, 255, 255),
-            (255, 230, 90),
-            (120, 220, 255),
-            (150, 255, 150),
-            (190, 190, 190),
-        ]
-    else:
-        palette = [(0, 0, 0), (20, 30, 120), (110, 20, 20), (40, 40, 40)]
-    # Text layout is drawn once onto a transparent layer, then composited on every frame.
+    layer, texts = _draw_text(kind, patient, variant, rows, cols, photometric == "RGB", rng)
+    pixels = _compose_frames(kind, layer, n_frames, photometric, bits, rng)
+    ds = _phantom_dataset(kind, patient, variant, pixels, n_frames, photometric, bits)
+    return BurnedInImage(ds, tuple(texts))
+
+
+# Text colours: light on the ultrasound's black, dark on the secondary capture's gradient.
+_US_PALETTE = [(255, 255, 255), (255, 230, 90), (120, 220, 255), (150, 255, 150), (190, 190, 190)]
+_SC_PALETTE = [(0, 0, 0), (20, 30, 120), (110, 20, 20), (40, 40, 40)]
+# (top, left) as fractions: the four corners, one over the picture itself (speckle or the
+# inset), and the left edge for device text.
+_ANCHORS = [(0.02, 0.015), (0.02, 0.58), (0.80, 0.02), (0.90, 0.55), (0.58, 0.36), (0.35, 0.01)]
+
+
+def _draw_text(
+    kind: str,
+    patient: tuple[str, ...],
+    variant: int,
+    rows: int,
+    cols: int,
+    colour: bool,
+    rng: np.random.Generator,
+) -> tuple[PILImage, list[BurnedInText]]:
+    """The text layout, drawn once onto a transparent RGBA layer (composited on every frame),
+    and where each line went."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    palette = _US_PALETTE if kind == "US" else _SC_PALETTE
     layer = Image.new("RGBA", (cols, rows), (0, 0, 0, 0))
     draw = ImageDraw.Draw(layer)
     texts: list[BurnedInText] = []
-    # (top, left) as fractions: the four corners, one over the picture itself (speckle or
-    # the inset), and the left edge for device text.
-    anchors = [
-        (0.02, 0.015),
-        (0.02, 0.58),
-        (0.80, 0.02),
-        (0.90, 0.55),
-        (0.58, 0.36),
-        (0.35, 0.01),
-    ]
-    y_cursor = {i: anchors[i][0] * rows for i in range(len(anchors))}
+    y_cursor = {i: _ANCHORS[i][0] * rows for i in range(len(_ANCHORS))}
     for index, (line, phi) in enumerate(_lines(kind, patient, variant)):
         font_name = FONTS[(variant + index) % len(FONTS)]
         size = int(rng.integers(11, 23))
@@ -266,9 +274,9 @@ def burned_in_phantom(
             grey = max(grey, 150) if kind == "US" else min(grey, 70)
             rgb = (grey, grey, grey)
         # PHI lines go to the corners (where devices put them); device text down the left.
-        slot = (index + variant) % len(anchors) if phi else len(anchors) - 1 if index % 2 else 0
+        slot = (index + variant) % len(_ANCHORS) if phi else len(_ANCHORS) - 1 if index % 2 else 0
         top = int(y_cursor[slot])
-        left = int(anchors[slot][1] * cols + rng.integers(0, 12))
+        left = int(_ANCHORS[slot][1] * cols + rng.integers(0, 12))
         left0, top0, right0, bottom0 = draw.textbbox((left, top), line, font=font)
         if right0 >= cols - 2:  # keep the line inside the image
             left -= right0 - cols + 4
@@ -282,6 +290,16 @@ def burned_in_phantom(
             )
         )
         y_cursor[slot] = bottom0 + size * 0.5
+    return layer, texts
+
+
+def _compose_frames(
+    kind: str, layer: PILImage, n_frames: int, photometric: str, bits: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Every frame: its background (the speckle moves), the text layer over it, stored as
+    the photometric interpretation and bit depth ask."""
+    colour = photometric == "RGB"
+    rows, cols = layer.size[1], layer.size[0]
     alpha = np.asarray(layer, dtype=np.float64)[..., 3:] / 255.0
     ink = np.asarray(layer, dtype=np.float64)[..., :3]
     frames = []
@@ -298,9 +316,22 @@ def burned_in_phantom(
                 value = 1.0 - value
             top = 255 if bits == 8 else 4095
             frames.append(np.rint(value * top).astype(np.uint8 if bits == 8 else np.uint16))
-    pixels = np.stack(frames) if n_frames > 1 else frames[0]
+    return np.stack(frames) if n_frames > 1 else frames[0]
 
+
+def _phantom_dataset(
+    kind: str,
+    patient: tuple[str, ...],
+    variant: int,
+    pixels: np.ndarray,
+    n_frames: int,
+    photometric: str,
+    bits: int,
+) -> Dataset:
+    """The image's dataset: the identity in the header, the image attributes, the pixels."""
     multi = n_frames > 1
+    colour = photometric == "RGB"
+    rows, cols = pixels.shape[-3:-1] if colour else pixels.shape[-2:]
     sop_class = (
         SECONDARY_CAPTURE_IMAGE_STORAGE
         if kind == "SC"
@@ -335,7 +366,7 @@ def burned_in_phantom(
         ds.FrameIncrementPointer = 0x00181063
     ds.PixelData = np.ascontiguousarray(pixels).astype(pixels.dtype.newbyteorder("<")).tobytes()
     ds["PixelData"].VR = "OB" if bits == 8 else "OW"
-    return BurnedInImage(ds, tuple(texts))
+    return ds
 
 
 def _identity(ds: Dataset, patient: tuple[str, ...], variant: int) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pydicom.dataset import Dataset
 
-from .._compat import DICOMDIR_SOP_CLASS, is_dicomdir
+from .._compat import DICOMDIR_SOP_CLASS, is_dicomdir, safe_get
 from ..errors import UnsafeOutputError
 
 __all__ = [
@@ -34,19 +34,10 @@ DICOMDIR_NOT_COPIED = (
 )
 
 
-def _get(ds: Dataset | None, keyword: str) -> str:
-    if ds is None:
-        return ""
-    try:
-        return str(ds.get(keyword, "") or "")
-    except Exception:  # noqa: BLE001 - an unreadable value names nothing
-        return ""
-
-
 def sop_class_of(ds: Dataset) -> str:
     """SOP Class UID of ``ds``, from the dataset or else from its file meta (``""``: none)."""
-    return _get(ds, "SOPClassUID") or _get(
-        getattr(ds, "file_meta", None), "MediaStorageSOPClassUID"
+    return str(safe_get(ds, "SOPClassUID", "")) or str(
+        safe_get(getattr(ds, "file_meta", None), "MediaStorageSOPClassUID", "")
     )
 
 

@@ -15,14 +15,13 @@ from pydicom.dataset import Dataset
 
 from .._compat import decoded_photometric, normalize_unknown_vrs, read_dataset
 from .._encode import encode_part10
-from .._executors import CallbackBar as _CallbackBar
-from .._executors import default_workers
+from .._executors import default_workers, progress_bar
 from .._io import atomic_write
 from ..errors import UnsafeOutputError
 from ._checks import DICOMDIR_NOT_COPIED, check_output_folder, sop_class_of, why_not_anonymized
 from ._tables import EDITION
 from .context import DeidContext
-from .engine import DeidWarning, _html_or_pre, anonymize
+from .engine import AnonymizationResult, DeidWarning, _html_or_pre, anonymize
 from .profile import Profile
 from .text_regions import TextCleaning, TextRegionPlan, clean_burned_in_text, tesseract_version
 from .verification import Hit, VerificationReport, collect_needles, display_path, verify_bytes
@@ -690,6 +689,7 @@ def _process(
     context: DeidContext,
     io_pool: cf.Executor | None,
 ) -> FileOutcome:
+    """One file's steps: read, the pixel steps, de-identify, encode, verify, write."""
     try:
         loaded = _load(source, index, job)
     except Exception as exc:  # noqa: BLE001 - reported per file
@@ -713,6 +713,47 @@ def _process(
         else ""
     )
     _ensure_file_meta(ds, sop_class)
+    result, pixel_cleaned, text = _deidentify(ds, job, label, context, has_pixels)
+    out = result.dataset
+    if "SOPInstanceUID" in out and str(out.SOPInstanceUID).strip():
+        name = f"{out.SOPInstanceUID}.dcm"
+    else:
+        name = f"noid-{context.pseudonym('file', os.path.abspath(label), 24)}.dcm"
+    target = Path(job.out_dir) / name
+    header, chunks = _encode(out, loaded)
+    outcome = FileOutcome(
+        index,
+        label,
+        None,
+        "written",
+        note,
+        n_changes=sum(1 for c in result.changes if c.changed),
+        actions=result.changes_by_action(),
+        warnings=result.warnings,
+        identity_removed=result.identity_removed,
+        pixel_cleaned=pixel_cleaned,
+        transfer_syntax=str(out.file_meta.TransferSyntaxUID),
+        text_regions=text,
+    )
+    if job.verify:
+        _verify_output(outcome, result, header, str(target))
+        if outcome.hits:
+            return outcome
+    pseudonym = context.pseudonym("file", label, 10)
+    if io_pool is not None:
+        # The write (and its fsync) runs on an I/O thread while this worker goes on with
+        # the next file; the chunk waits for it before reporting the outcome.
+        outcome._pending = io_pool.submit(_write_output, outcome, target, chunks, job, pseudonym)
+        outcome._pending_bytes = sum(len(chunk) for chunk in chunks)
+        return outcome
+    return _write_output(outcome, target, chunks, job, pseudonym)
+
+
+def _deidentify(
+    ds: Dataset, job: BatchJob, label: str, context: DeidContext, has_pixels: bool
+) -> tuple[AnonymizationResult, bool, TextCleaning | None]:
+    """The pixel steps (regions, burned-in text: PS3.15 E.3.1), then the header (Annex E);
+    returns the result, whether the pixels changed, and what the text step did."""
     pixel_cleaned = _pixel_step(ds, job)
     text = _text_step(ds, job, label)
     pixel_warnings = []
@@ -737,55 +778,29 @@ def _process(
         pixel_warnings=pixel_warnings,
         _inplace=True,
     )
-    out = result.dataset
-    if "SOPInstanceUID" in out and str(out.SOPInstanceUID).strip():
-        name = f"{out.SOPInstanceUID}.dcm"
-    else:
-        name = f"noid-{context.pseudonym('file', os.path.abspath(label), 24)}.dcm"
-    target = Path(job.out_dir) / name
-    header, chunks = _encode(out, loaded)
-    hits: list[Hit] = []
-    n_needles = 0
-    if job.verify:
-        # The bytes about to be written, searched in memory (pixel data values excepted).
-        needles = collect_needles(None, result.changes, identifiers=result.identifiers)
-        n_needles = len(needles)
-        hits = verify_bytes(
-            header,
-            needles,
-            out.get("SpecificCharacterSet", ""),
-            file=str(target),
-            touched={c.path for c in result.changes if c.changed},
-            sanctioned={c.path for c in result.changes if c.action == "K" and c.rule != "basic"},
-        )
-    outcome = FileOutcome(
-        index,
-        label,
-        None,
-        "written",
-        note,
-        n_changes=sum(1 for c in result.changes if c.changed),
-        actions=result.changes_by_action(),
-        warnings=result.warnings,
-        identity_removed=result.identity_removed,
-        pixel_cleaned=pixel_cleaned,
-        transfer_syntax=str(out.file_meta.TransferSyntaxUID),
-        hits=hits,
-        needles_checked=n_needles,
-        text_regions=text,
+    return result, pixel_cleaned, text
+
+
+def _verify_output(
+    outcome: FileOutcome, result: AnonymizationResult, header: bytes | memoryview, file: str
+) -> None:
+    """Search the encoded header about to be written for the original's identifying values
+    (pixel data values excepted); with hits the outcome says it is not written."""
+    needles = collect_needles(None, result.changes, identifiers=result.identifiers)
+    outcome.needles_checked = len(needles)
+    outcome.hits = verify_bytes(
+        header,
+        needles,
+        result.dataset.get("SpecificCharacterSet", ""),
+        file=file,
+        touched={c.path for c in result.changes if c.changed},
+        sanctioned={c.path for c in result.changes if c.action == "K" and c.rule != "basic"},
     )
-    if hits:
+    if outcome.hits:
         outcome.status = "verification_failed"
-        outcome.message = f"{len(hits)} identifying value(s) found in the output; not written"
-        return outcome
-    pseudonym = context.pseudonym("file", label, 10)
-    if io_pool is not None:
-        # The write (and its fsync) runs on an I/O thread while this worker goes on with
-        # the next file; the chunk waits for it before reporting the outcome.
-        outcome._pending = io_pool.submit(_write_output, outcome, target, chunks, job, pseudonym)
-        outcome._pending_bytes = sum(len(chunk) for chunk in chunks)
-        return outcome
-    return _write_output(outcome, target, chunks, job, pseudonym)
+        outcome.message = (
+            f"{len(outcome.hits)} identifying value(s) found in the output; not written"
+        )
 
 
 def _same_content(path: Path, chunks: Sequence[bytes | memoryview]) -> bool:
@@ -967,19 +982,6 @@ def _run_pool(
     return outcomes
 
 
-def _progress_bar(progress: Any, total: int) -> Any:
-    if callable(progress):
-        return _CallbackBar(progress, total)
-    if progress:
-        try:
-            from tqdm.auto import tqdm
-
-            return tqdm(total=total, desc="anonymize", unit="file")
-        except ImportError:  # pragma: no cover - tqdm is a dependency
-            return None
-    return None
-
-
 # -- sources ----------------------------------------------------------------------------------
 def _expand(sources: Iterable[Any]) -> tuple[list[Path | Dataset], list[Path]]:
     """The files (and datasets) of ``sources`` and the folders they come from; a source
@@ -1044,16 +1046,16 @@ def anonymize_files(
     Parameters
     ----------
     sources : path or iterable of paths and Datasets
-        Files and folders (searched recursively), or in-memory datasets (anonymized from a
-        copy; reported as ``<dataset i>``). A path listed twice is refused.
+        Files and folders (recursively), or in-memory datasets (anonymized from a copy,
+        reported as ``<dataset i>``). A path listed twice is refused.
     out_dir : path
         Created if needed; refused when it is, is inside or contains a source folder. Files
         are named ``<new SOP Instance UID>.dcm`` (no identifiers), written atomically.
     profile : Profile, optional
         Default: the Basic Profile.
     key : bytes, str or DeidContext, optional
-        The HMAC key (or a whole context) for UIDs and date shifts; reuse it to continue a batch.
-        Random when omitted (read it back from ``report.context.key_hex``).
+        The HMAC key (or a context) for UIDs and date shifts; reuse it to continue a batch.
+        Random when omitted (``report.context.key_hex``).
     executor : concurrent.futures.Executor, optional
         Any executor (thread pool, process pool, ``dask.distributed.Client.get_executor()``).
         Default: serial for fewer than 64 files, else a process pool.
@@ -1062,26 +1064,23 @@ def anonymize_files(
     overwrite : bool
         Replace existing output files (otherwise the outcome is ``"exists"``).
     pixel_regions : list of (row0, col0, row1, col1), or mapping (rows, cols) -> list
-        Rectangles (end exclusive) blanked in every frame; with a mapping only instances of
-        that geometry. Cleaned files are written as Explicit VR Little Endian and carry code
-        113101 (Clean Pixel Data). Without it pixel data and transfer syntax are byte-exact.
+        Rectangles (end exclusive) blanked in every frame (with a mapping, of that geometry);
+        such files are written Explicit VR Little Endian with code 113101 (Clean Pixel Data).
     verify : bool
         Search every output for the original's identifying values before writing it; a file
-        with hits is not written (status ``"verification_failed"``).
+        with hits is not written (``"verification_failed"``).
     date_shift_days : (int, int)
         Range of the per-patient date offset (when ``key`` is not a context).
     fsync : bool
         Flush each output to disk before its rename (crash-durable). ``False`` keeps the
-        temporary-file-and-rename atomicity (no reader ever sees a partial file) but leaves
-        flushing to the operating system (much faster for big batches).
+        atomic rename (no reader sees a partial file); flushing is left to the system.
     text_regions : {"detect", "all-text"}, TextRegionPlan or None
-        Burned-in text: each worker OCRs every image (:func:`~dicom_widgets.deid.text_regions.find_text_regions`)
-        and blanks the regions that show header values (``"detect"``) or all the text
-        (``"all-text"``); a :class:`~dicom_widgets.deid.TextRegionPlan` also carries regions
-        a reviewer accepted or rejected per file. Each outcome's ``text_regions`` says what
-        was found, blanked and kept. A complete check sets Burned In Annotation to NO and
-        records code 113101; an OCR failure or timeout leaves an unresolved warning
-        (Patient Identity Removed stays NO) and a :class:`~dicom_widgets.errors.DicomWidgetsWarning`.
+        Burned-in text: each worker OCRs every image (:func:`~.text_regions.find_text_regions`)
+        and blanks the regions showing header values (``"detect"``) or all text
+        (``"all-text"``); a :class:`~dicom_widgets.deid.TextRegionPlan` also carries a
+        reviewer's decisions per file. Each outcome's ``text_regions`` says what was done. A
+        complete check sets Burned In Annotation NO (code 113101); a failed one warns and
+        keeps Patient Identity Removed NO.
 
     Returns
     -------
@@ -1094,9 +1093,8 @@ def anonymize_files(
 
     Notes
     -----
-    Interrupted (Ctrl-C, or an exception from ``progress``), the batch stops: files already
-    written are complete and verified, writes in flight finish or leave nothing, and no
-    temporary file remains.
+    Interrupted (Ctrl-C, or an exception from ``progress``), the batch stops: written files
+    are complete and verified, writes in flight finish or leave nothing.
 
     Examples
     --------
@@ -1111,6 +1109,26 @@ def anonymize_files(
     context = (
         key if isinstance(key, DeidContext) else DeidContext(key, date_shift_days=date_shift_days)
     )
+    options = dict(overwrite=overwrite, pixel_regions=pixel_regions, verify=verify, fsync=fsync)
+    job, items = _batch_job(sources, out_dir, profile, context, text_regions, options)
+    outcomes = _run(job, items, context, executor, progress)
+    verification = _verification(outcomes) if verify else None
+    plan = job.text_regions
+    return Report(
+        outcomes, context, profile, job.out_dir, verification, pixel_regions, text_regions=plan
+    )
+
+
+def _batch_job(
+    sources: Iterable[Any] | str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    profile: Profile,
+    context: DeidContext,
+    text_regions: str | TextRegionPlan | None,
+    options: dict[str, Any],
+) -> tuple[BatchJob, list[tuple[int, Any]]]:
+    """The job and its numbered sources: sources expanded, the output folder checked and
+    created, and Tesseract looked for when the plan needs OCR (before any file is read)."""
     files, folders = _expand(sources)
     plan = TextRegionPlan.of(text_regions)
     if plan is not None and plan.mode is not None and len(plan.reviewed) < len(files):
@@ -1118,43 +1136,43 @@ def anonymize_files(
     out = check_output_folder(out_dir, folders)
     out.mkdir(parents=True, exist_ok=True)
     job = BatchJob(
-        str(out),
-        profile,
-        context.key_hex,
-        context.date_shift_days,
-        overwrite=overwrite,
-        pixel_regions=pixel_regions,
-        verify=verify,
-        fsync=fsync,
-        text_regions=plan,
+        str(out), profile, context.key_hex, context.date_shift_days, text_regions=plan, **options
     )
-    items = [(i, f if isinstance(f, Dataset) else str(f)) for i, f in enumerate(files)]
+    return job, [(i, f if isinstance(f, Dataset) else str(f)) for i, f in enumerate(files)]
+
+
+def _run(
+    job: BatchJob,
+    items: list[tuple[int, Any]],
+    context: DeidContext,
+    executor: cf.Executor | None,
+    progress: bool | Callable[[int, int], None],
+) -> list[FileOutcome]:
+    """Run the batch serially or on ``executor`` (our own process pool from
+    :data:`PROCESS_POOL_THRESHOLD` files when none is given); outcomes in input order."""
     own_pool = None
     if executor is None and len(items) >= PROCESS_POOL_THRESHOLD and (os.cpu_count() or 1) > 1:
         own_pool = executor = cf.ProcessPoolExecutor(max_workers=default_workers())
-    bar = _progress_bar(progress, len(items))
+    bar = progress_bar(progress, len(items), desc="anonymize")
     try:
         if executor is None:
             outcomes = _run_serial(job, items, context, bar)
         else:
             outcomes = _run_pool(job, items, context, executor, bar)
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
         if own_pool is not None:
             # Also when interrupted: queued chunks are cancelled, running ones finish their
             # files, so the folder is final once the interruption goes on.
             own_pool.shutdown(wait=True, cancel_futures=True)
     outcomes.sort(key=lambda o: o.index)
-    verification = None
-    if verify:
-        verification = VerificationReport(
-            hits=[h for o in outcomes for h in o.hits],
-            files_checked=sum(
-                1 for o in outcomes if o.status in ("written", "verification_failed")
-            ),
-            needles_checked=sum(o.needles_checked for o in outcomes),
-        )
-    return Report(
-        outcomes, context, profile, str(out), verification, pixel_regions, text_regions=plan
+    return outcomes
+
+
+def _verification(outcomes: list[FileOutcome]) -> VerificationReport:
+    """The batch's verification: every file's hits, the files and values checked."""
+    return VerificationReport(
+        hits=[h for o in outcomes for h in o.hits],
+        files_checked=sum(1 for o in outcomes if o.status in ("written", "verification_failed")),
+        needles_checked=sum(o.needles_checked for o in outcomes),
     )

@@ -17,7 +17,7 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.tag import BaseTag, Tag
 
-from .._compat import normalize_unknown_vrs
+from .._compat import is_multi_value, normalize_unknown_vrs, safe_get
 from ._iod import dummy_item, resolve_compound
 from ._private import is_safe_private
 from ._tables import (
@@ -295,10 +295,7 @@ def _peek(ds: Dataset, keyword: str) -> Any:
                 return text
             values = [v.strip(" \x00") for v in text.split("\\")]
             return values if len(values) > 1 else values[0]
-    try:
-        return ds.get(keyword)
-    except Exception:  # noqa: BLE001 - an unreadable value: nothing to read from it
-        return None
+    return safe_get(ds, keyword)  # an unreadable value: nothing to read from it
 
 
 @lru_cache(maxsize=1024)
@@ -1167,7 +1164,7 @@ class _Engine:
             return
         if vr in TEXT_VRS:
             value = elem.value
-            text = "\\".join(map(str, value)) if _is_multi(value) else str(value or "")
+            text = "\\".join(map(str, value)) if is_multi_value(value) else str(value or "")
             new, changed = redact_text(text, self.patterns)
             if changed:
                 elem.value = new
@@ -1190,14 +1187,14 @@ class _Engine:
     def _shift(self, value: Any, vr: str) -> Any:
         assert self.date_offset is not None
         fn = {"DA": shift_da, "DT": shift_dt, "TM": shift_tm}[vr]
-        if _is_multi(value):
+        if is_multi_value(value):
             return [fn(str(v), self.date_offset) for v in value]
         if value is None or str(value) == "":
             return value
         return fn(str(value), self.date_offset)
 
     def _remap(self, value: Any) -> Any:
-        if _is_multi(value):
+        if is_multi_value(value):
             return [self._remap_one(str(v)) for v in value]
         if value is None or str(value).strip() == "":
             return value
@@ -1242,7 +1239,7 @@ class _Engine:
         if vr == "UI":
             keyword = elem.keyword or ""
             value = elem.value
-            values = list(value) if _is_multi(value) else [value]
+            values = list(value) if is_multi_value(value) else [value]
             if (
                 "retain_uids" not in self.options
                 and keyword not in _UID_KEEP
@@ -1277,7 +1274,7 @@ class _Engine:
         value = elem.value
         if value is None or value == "":
             return
-        multi = _is_multi(value)
+        multi = is_multi_value(value)
         texts = [str(v) for v in value] if multi else [str(value)]
         new_texts = []
         hit = False
@@ -1610,10 +1607,6 @@ def _join_notes(*notes: str) -> str:
     return "; ".join(n for n in notes if n)
 
 
-def _is_multi(value: Any) -> bool:
-    return isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue"
-
-
 @lru_cache(maxsize=256)
 def _free_text_patterns(
     identifiers: tuple[tuple[str, tuple[str, ...]], ...],
@@ -1651,7 +1644,7 @@ def _sequence_text(items: Any) -> tuple[str, ...]:
                 for sub in elem.value or []:
                     walk(sub)
             elif elem.VR in _SEQUENCE_TEXT_VRS and elem.value not in (None, ""):
-                values = elem.value if _is_multi(elem.value) else [elem.value]
+                values = elem.value if is_multi_value(elem.value) else [elem.value]
                 found.extend(str(v) for v in values if str(v).strip())
 
     for item in items or []:

@@ -51,6 +51,7 @@ from functools import lru_cache
 import numpy as np
 from pydicom.dataset import Dataset
 
+from .._compat import is_multi_value, safe_get
 from ..errors import DecodeError, DicomWidgetsWarning, MissingDependencyError
 from .engine import _person_name_parts
 
@@ -606,13 +607,10 @@ def header_values(ds: Dataset) -> tuple[HeaderValue, ...]:
             found[(keyword, canonical)] = HeaderValue(keyword, value, canonical)
 
     def get(keyword: str) -> list[str]:
-        try:
-            value = ds.get(keyword)
-        except Exception:  # noqa: BLE001 - an unreadable value shows nothing
+        value = safe_get(ds, keyword)  # an unreadable value shows nothing
+        if value is None:
             return []
-        if value is None or value == "":
-            return []
-        if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
+        if is_multi_value(value):
             return [str(v) for v in value if str(v).strip()]
         return [str(value)] if str(value).strip() else []
 
@@ -838,55 +836,18 @@ def find_text_regions(
         header = source
     values = header_values(header) if header is not None else ()
     what = label or ("the image" if not isinstance(source, Dataset) else "the dataset")
-    deadline = started + max(0.0, float(time_budget))
-    problems: list[str] = []
-    words: list[_Word] = []
-    readings: dict[int, int] = {}  # reading -> frame
     order = _sample_frames(n_frames, max(1, int(max_frames)))
-    read: list[int] = []
-    shown: list[np.ndarray] = []
-
-    def display(index: int) -> np.ndarray:
-        if isinstance(frames, Dataset):
-            return _to_grey(_display_frame(frames, index))
-        return _to_grey(np.asarray(frames)[index])
-
     # -1: the temporal median of the frames shown (speckle averages out, annotation stays).
     plan = order + [-1] if n_frames > 1 else order
-    complete = True
-    for index in plan:
-        if time.perf_counter() >= deadline:
-            complete = False
-            problems.append(
-                f"time budget of {time_budget:g} s spent after {len(read)} frame(s); "
-                f"{len(plan) - len(read)} planned read(s) skipped"
-            )
-            break
-        try:
-            if index >= 0:
-                grey = display(index)
-                shown.append(grey)
-            elif len(shown) >= 2:
-                grey = np.median(np.stack(shown), axis=0).astype(np.uint8)
-            else:
-                continue
-        except Exception as exc:  # noqa: BLE001 - a frame that cannot be decoded
-            complete = False
-            problems.append(f"frame {index} cannot be shown: {type(exc).__name__}: {exc}")
-            continue
-        base = len(readings)
-        readings.update({base + k: index for k in range(_READINGS_PER_FRAME)})
-        try:
-            found = _read_frame(grey, base, deadline, values)
-        except Exception as exc:  # noqa: BLE001 - TesseractError, timeout (RuntimeError)
-            complete = False
-            problems.append(f"OCR of frame {index} failed: {type(exc).__name__}: {exc}"[:300])
-            continue
-        words.extend(found)
-        read.append(index)
-    regions = _regions(words, readings, values, min_confidence, shown[0].shape if shown else None)
-    seconds = time.perf_counter() - started
-    for problem in problems:
+    reads = _read_frames(frames, plan, started + max(0.0, float(time_budget)), values)
+    if not reads.complete and reads.out_of_time:
+        reads.problems.append(
+            f"time budget of {time_budget:g} s spent after {len(reads.read)} frame(s); "
+            f"{len(plan) - len(reads.read)} planned read(s) skipped"
+        )
+    shape = reads.shown[0].shape if reads.shown else None
+    regions = _regions(reads.words, reads.readings, values, min_confidence, shape)
+    for problem in reads.problems:
         warnings.warn(
             f"burned-in text detection of {what} is incomplete, the pixels are not verified: "
             f"{problem}",
@@ -896,12 +857,73 @@ def find_text_regions(
     return TextDetection(
         tuple(regions),
         n_frames,
-        tuple(read),
-        complete,
-        tuple(problems),
-        seconds,
+        tuple(reads.read),
+        reads.complete,
+        tuple(reads.problems),
+        time.perf_counter() - started,
         f"tesseract {version}",
     )
+
+
+@dataclass
+class _FrameReads:
+    """What reading an image's frames gave: the words, the frame of each reading, the frames
+    read and shown, and why the reading is incomplete (if it is)."""
+
+    words: list[_Word] = field(default_factory=list)
+    readings: dict[int, int] = field(default_factory=dict)  # reading -> frame
+    read: list[int] = field(default_factory=list)
+    shown: list[np.ndarray] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    complete: bool = True
+    out_of_time: bool = False
+
+
+def _read_frames(
+    frames: Dataset | np.ndarray, plan: list[int], deadline: float, values: Sequence[HeaderValue]
+) -> _FrameReads:
+    """OCR the planned frames (-1: the median of those shown) until the deadline."""
+    reads = _FrameReads()
+    for index in plan:
+        if time.perf_counter() >= deadline:
+            reads.complete, reads.out_of_time = False, True
+            break
+        grey = _frame_to_read(frames, index, reads)
+        if grey is None:
+            continue
+        base = len(reads.readings)
+        reads.readings.update({base + k: index for k in range(_READINGS_PER_FRAME)})
+        try:
+            found = _read_frame(grey, base, deadline, values)
+        except Exception as exc:  # noqa: BLE001 - TesseractError, timeout (RuntimeError)
+            reads.complete = False
+            reads.problems.append(f"OCR of frame {index} failed: {type(exc).__name__}: {exc}"[:300])
+            continue
+        reads.words.extend(found)
+        reads.read.append(index)
+    return reads
+
+
+def _frame_to_read(
+    frames: Dataset | np.ndarray, index: int, reads: _FrameReads
+) -> np.ndarray | None:
+    """Frame ``index`` in grey (-1: the temporal median of the frames shown, once two are);
+    ``None`` when there is nothing to read (a frame that cannot be decoded is a problem)."""
+    try:
+        if index >= 0:
+            if isinstance(frames, Dataset):
+                grey = _to_grey(_display_frame(frames, index))
+            else:
+                grey = _to_grey(np.asarray(frames)[index])
+            reads.shown.append(grey)
+            return grey
+        if len(reads.shown) >= 2:
+            return np.median(np.stack(reads.shown), axis=0).astype(np.uint8)
+        return None
+    except Exception as exc:  # noqa: BLE001 - a frame that cannot be decoded
+        reads.complete = False
+        reads.problems.append(f"frame {index} cannot be shown: {type(exc).__name__}: {exc}")
+        return None
 
 
 #: Passes per frame: (name, page segmentation); the crops pass comes after them.

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydicom.dataset import Dataset
 
-from .._compat import read_dataset
+from .._compat import is_multi_value, read_dataset
 from ._values import TEXT_VRS
 from .engine import (
     Change,
@@ -214,11 +214,7 @@ _SHORT_NUMBER = re.compile(r"[\d.\-+ ]{1,6}")
 def _codecs(charset: Any) -> list[str]:
     from pydicom.charset import python_encoding
 
-    terms = (
-        charset
-        if isinstance(charset, (list, tuple)) or type(charset).__name__ == "MultiValue"
-        else [charset]
-    )
+    terms = charset if is_multi_value(charset) else [charset]
     out = ["ascii", "utf-8", "latin-1"]
     for term in terms:
         term = str(term or "").strip()
