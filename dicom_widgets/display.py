@@ -461,15 +461,21 @@ def resolve_window(
         raise ValueError(
             f"unknown window {window!r}: use (center, width), 'auto', 'file', None or a preset ({known})"
         )
+    center, width = _center_width(window)
+    if not (math.isfinite(center) and math.isfinite(width)) or width <= 0:
+        raise ValueError(f"window width must be a positive finite number, got {window!r}")
+    return Window(center, width, function)
+
+
+def _center_width(window: object) -> tuple[float, float]:
+    """``(center, width)`` of a window given as a pair, or the ValueError every caller gives."""
     try:
-        center, width = (float(v) for v in window)  # type: ignore[union-attr]
+        center, width = (float(v) for v in window)  # type: ignore[attr-defined]
     except (TypeError, ValueError):
         raise ValueError(
             f"window must be (center, width), a preset name, 'auto' or None, not {window!r}"
         ) from None
-    if not (math.isfinite(center) and math.isfinite(width)) or width <= 0:
-        raise ValueError(f"window width must be a positive finite number, got {window!r}")
-    return Window(center, width, function)
+    return center, width
 
 
 def apply_window(

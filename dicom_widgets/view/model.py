@@ -647,13 +647,7 @@ class ViewModel(traitlets.HasTraits):
         elif isinstance(window, _display.Window):
             self.set_window(window.center, window.width)
         else:
-            try:
-                center, width = (float(v) for v in window)  # type: ignore[attr-defined]
-            except (TypeError, ValueError):
-                raise ValueError(
-                    f"window must be (center, width), a preset name, 'auto' or None, not {window!r}"
-                ) from None
-            self.set_window(center, width)
+            self.set_window(*_display._center_width(window))
 
     def _init_file_window(self) -> None:
         src = self.source
