@@ -155,7 +155,7 @@ class RemoteFrameReader:
             return future.result()
         try:
             arr = self._read(ref)
-        except BaseException as exc:
+        except BaseException as exc:  # whatever stops this read, the waiters on it hear it too
             future.set_exception(exc)
             raise
         else:
@@ -206,7 +206,7 @@ class RemoteFrameReader:
         syntax = part.transfer_syntax or _MEDIA_SYNTAX.get(part.media_type, EXPLICIT_LITTLE)
         try:
             return decode_frame_bytes(ref.header, part.content, syntax)
-        except Exception:
+        except Exception:  # any decoder failure (each has its own types): the server may transcode
             if accept is not None or syntax in (EXPLICIT_LITTLE, IMPLICIT_LITTLE):
                 raise
             # No local decoder for the stored encoding: let the server transcode from now on.
