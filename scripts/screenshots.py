@@ -31,6 +31,16 @@ import dicom_widgets as dw
 from dicom_widgets.data import ct_phantom"""
 
 
+def _shown_viewer(nb: NotebookPage, name: str, cells: list[str]) -> tuple[object, object]:
+    """Run ``cells`` and wait until their viewer's canvas shows a picture: (viewer, canvas)."""
+    _run(nb, name, cells)
+    viewer = nb.page.locator(".dw-series-viewer").first
+    canvas = viewer.locator(".jupyter-matplotlib-canvas-div canvas").first
+    canvas.wait_for(state="visible")
+    nb.wait_pixels(canvas, min_colours=3)
+    return viewer, canvas
+
+
 def _viewer(nb: NotebookPage, view: str) -> object:
     cells = [
         SETUP,
@@ -38,11 +48,7 @@ def _viewer(nb: NotebookPage, view: str) -> object:
         f"viewer = dw.SeriesViewer(series, window='brain', size=448, view={view!r})\n"
         "viewer",
     ]
-    _run(nb, f"shot_viewer_{view}", cells)
-    viewer = nb.page.locator(".dw-series-viewer").first
-    canvas = viewer.locator(".jupyter-matplotlib-canvas-div canvas").first
-    canvas.wait_for(state="visible")
-    nb.wait_pixels(canvas, min_colours=3)
+    viewer, canvas = _shown_viewer(nb, f"shot_viewer_{view}", cells)
     # Hover the image so the readout line shows what it offers.
     box = canvas.bounding_box()
     nb.page.mouse.move(box["x"] + box["width"] * 0.45, box["y"] + box["height"] * 0.55)
@@ -69,11 +75,7 @@ def shot_measurements(nb: NotebookPage) -> object:
         "viewer.measure('angle', [(60, 100), (90, 128), (60, 156)], label='angle')\n"
         "viewer",
     ]
-    _run(nb, "shot_measurements", cells)
-    viewer = nb.page.locator(".dw-series-viewer").first
-    canvas = viewer.locator(".jupyter-matplotlib-canvas-div canvas").first
-    canvas.wait_for(state="visible")
-    nb.wait_pixels(canvas, min_colours=3)
+    viewer, _ = _shown_viewer(nb, "shot_measurements", cells)
     viewer.locator("table.dw-measurements tbody tr").nth(3).wait_for(state="visible")
     return viewer
 
@@ -139,11 +141,7 @@ def shot_segmentation(nb: NotebookPage) -> object:
         "viewer.add_segmentation(seg, alpha=0.45)\n"
         "viewer",
     ]
-    _run(nb, "shot_segmentation", cells)
-    viewer = nb.page.locator(".dw-series-viewer").first
-    canvas = viewer.locator(".jupyter-matplotlib-canvas-div canvas").first
-    canvas.wait_for(state="visible")
-    nb.wait_pixels(canvas, min_colours=3)
+    viewer, _ = _shown_viewer(nb, "shot_segmentation", cells)
     viewer.locator(".dw-segment-legend").wait_for(state="visible")
     return viewer
 
