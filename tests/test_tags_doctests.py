@@ -21,6 +21,7 @@ MODULES = [
     "dicom_widgets.data._phantom",
     "dicom_widgets.html.series",
     "dicom_widgets.errors",
+    "dicom_widgets._process",
 ]
 
 

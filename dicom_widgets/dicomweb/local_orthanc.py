@@ -20,7 +20,6 @@ import base64
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -32,6 +31,7 @@ from pathlib import Path
 
 from pydicom.dataset import Dataset
 
+from .._process import stop_process_group
 from ..errors import DicomWebError
 from ._multipart import instance_bytes
 
@@ -238,22 +238,7 @@ class LocalOrthanc:
         """Stop the server by its process group id (SIGTERM, then SIGKILL) and remove its folder."""
         process, self._process = self._process, None
         if process is not None:
-            try:
-                group = os.getpgid(process.pid)
-            except ProcessLookupError:
-                group = None
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=10)  # Orthanc takes 2-4 s to close its database
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(timeout=10)
-            if group is not None:
-                try:
-                    os.killpg(group, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
+            stop_process_group(process, timeout=10)  # Orthanc takes 2-4 s to close its database
         if self._own_folder and self.folder is not None:
             shutil.rmtree(self.folder, ignore_errors=True)
             self.folder = None

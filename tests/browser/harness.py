@@ -33,7 +33,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -44,6 +43,8 @@ import urllib.request
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
+
+from dicom_widgets._process import stop_process_group
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -311,41 +312,6 @@ def wait_for_status(
         # Polling interval while the server boots; the condition is the answer above.
         time.sleep(0.2)
     raise ServerError(f"no answer from {base_url}/api/status within {timeout:.0f} s ({last})")
-
-
-def stop_process_group(proc: subprocess.Popen, timeout: float = 15.0) -> None:
-    """SIGTERM a process started with ``start_new_session=True``, then its whole group."""
-    try:
-        pgid = os.getpgid(proc.pid)
-    except ProcessLookupError:
-        pgid = None
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=timeout)
-    # Kernels and helpers started by the server share its group: end what is left.
-    if pgid is not None:
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            try:
-                os.killpg(pgid, sig)
-            except (ProcessLookupError, PermissionError):
-                break
-            deadline = time.monotonic() + 5
-            while time.monotonic() < deadline and _group_alive(pgid):
-                time.sleep(0.05)
-            if not _group_alive(pgid):
-                break
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
 
 
 def launch_browser(playwright: Any, executable: str | None = None) -> Any:
