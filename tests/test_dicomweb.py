@@ -777,3 +777,63 @@ def test_a_frame_answer_larger_than_the_frame_can_be_is_a_finding():
         with pytest.raises(DecodeError, match="larger than the limit"):
             remote.frame(0)
     assert [f.code for f in remote.findings] == ["decode-failed"]
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_light_headers_of_one_series_share_values_and_read_the_same(pydicom_files):
+    """Headers read with the series' shared values equal the ones read alone, element for
+    element, and a series of them groups and sorts the same (real files and a phantom)."""
+    import pydicom
+
+    from dicom_widgets.dicomweb._json import SeriesValues, light_header_from_json
+    from dicom_widgets.series import scan
+
+    items = _phantom_json(n=6)[0]
+    for path in pydicom_files[:80]:
+        try:
+            ds = pydicom.dcmread(path, stop_before_pixels=True, force=True)
+            items.append(ds.to_json_dict(bulk_data_threshold=10**9))
+        except Exception:  # noqa: BLE001 - files pydicom itself cannot turn into JSON
+            continue
+    shared = SeriesValues()
+    alone = [light_header_from_json(item, order=k) for k, item in enumerate(items)]
+    together = [
+        light_header_from_json(item, order=k, shared=shared) for k, item in enumerate(items)
+    ]
+    compared = 0
+    for one, other in zip(alone, together):
+        assert (one is None) == (other is None)
+        if one is None:
+            continue
+        assert sorted(one[0].keys()) == sorted(other[0].keys())
+        for element in one[0]:
+            assert _comparable(other[0][element.tag].value) == _comparable(element.value)
+        compared += 1
+    assert compared > 30
+    # The phantom's six headers share their patient, study and series elements.
+    assert together[0][0]["PatientName"] is together[5][0]["PatientName"]
+    by_alone = scan([h[0] for h in alone if h], progress=False, prefetch=False)
+    by_together = scan([h[0] for h in together if h], progress=False, prefetch=False)
+    assert [e.key for e in by_alone.entries] == [e.key for e in by_together.entries]
+    assert [[f.sop_uid for f in e.frames] for e in by_alone.entries] == [
+        [f.sop_uid for f in e.frames] for e in by_together.entries
+    ]
+
+
+def test_json_the_fast_decoder_refuses_is_still_read():
+    """A UTF-16 answer (valid JSON that orjson refuses) reads as before; garbage still fails."""
+    import gc
+
+    with FakeServer() as fake:
+        text = '[{"00100010": {"vr": "PN", "Value": [{"Alphabetic": "DOE^J"}]}}]'
+        fake.routes.update(
+            {
+                "/dicom-web/studies": lambda r: json_answer(text.encode("utf-16")),
+                "/dicom-web/series": lambda r: json_answer(b"[{]"),
+            }
+        )
+        src = connect(f"{fake.url}/dicom-web")
+        assert src.studies()[0]["PatientName"] == "DOE^J"
+        with pytest.raises(DicomWebResponseError, match="not valid JSON"):
+            src.series()
+    assert gc.isenabled()  # the collector paused while decoding is back on after a failure

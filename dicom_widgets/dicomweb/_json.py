@@ -12,8 +12,10 @@ whatever character set the original file declared.
 from __future__ import annotations
 
 import base64
+import contextlib
+import gc
 import struct
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from pydicom.dataelem import DataElement, RawDataElement
@@ -23,8 +25,9 @@ from pydicom.tag import BaseTag
 
 from ..series import FrameRef
 from ..series._fastheader import _REFUSED_TAGS, WANTED, _build
+from ..series._parallel import _TEXT_TAGS
 
-__all__ = ["dataset_from_json", "light_header_from_json"]
+__all__ = ["dataset_from_json", "light_header_from_json", "SeriesValues", "cyclic_gc_paused"]
 
 _STRUCT = {"US": "H", "SS": "h", "UL": "L", "SL": "l", "FL": "f", "FD": "d", "UV": "Q", "SV": "q"}
 _BINARY = {"OB", "OD", "OF", "OL", "OV", "OW", "UN"}
@@ -33,9 +36,42 @@ _CHARSET_TAG = 0x00080005
 _MAX_DEPTH = 32
 
 
+@contextlib.contextmanager
+def cyclic_gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a series' metadata is decoded and read.
+
+    Decoding megabytes of DICOM JSON and building a header per instance allocates hundreds
+    of thousands of dicts, lists and strings, none of them cyclic garbage; the collector
+    would walk them over and over (a third of the client's time before the first image).
+    Reference counting still frees everything meanwhile. The collector is switched back on
+    afterwards, unless it was off already.
+
+    Examples
+    --------
+    >>> import gc
+    >>> with cyclic_gc_paused():
+    ...     gc.isenabled()
+    False
+    >>> gc.isenabled()
+    True
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def _text_value(value: Any) -> str:
+    # Exact types first: isinstance against the Mapping ABC costs microseconds a value.
+    if value.__class__ is str:
+        return value
     if value is None:
         return ""
+    if value.__class__ in (int, float):
+        return str(value)
     if isinstance(value, Mapping):  # a person name: its three component groups
         groups = [str(value.get(k, "") or "") for k in ("Alphabetic", "Ideographic", "Phonetic")]
         while groups and not groups[-1]:
@@ -136,10 +172,69 @@ def dataset_from_json(item: Mapping[str, Any], *, depth: int = 0) -> Dataset:
 _WANTED_KEYS = {f"{tag:08X}": tag for tag in WANTED if tag != _CHARSET_TAG}
 _REFUSED_KEYS = frozenset(f"{tag:08X}" for tag in _REFUSED_TAGS)
 _UTF8 = b"ISO_IR 192"
+_PLAIN_KEYS = frozenset({"vr", "Value"})
+# What grouping a series reads from every header (series/_parallel.py): the same values
+# in every instance of a series, so converted once per series (SeriesValues.share).
+_SERIES_LEVEL_TAGS = _TEXT_TAGS
+
+
+class SeriesValues:
+    """What the light headers of one series share, encoded and converted once.
+
+    The instances of a series repeat most header values byte for byte (patient, study,
+    series, pixel module); only a few (SOP instance UID, position, instance number) differ.
+    Reading a 300-slice series' metadata, each distinct value is encoded to bytes once,
+    and each distinct series-level element (the ones grouping reads: patient, study,
+    series, modality) is converted by pydicom once and the same read-only element is
+    placed in every light header that has those bytes.
+
+    Examples
+    --------
+    >>> shared = SeriesValues()
+    >>> item = {"00080018": {"vr": "UI", "Value": ["1.2.3"]},
+    ...         "00280010": {"vr": "US", "Value": [4]}, "00280011": {"vr": "US", "Value": [4]},
+    ...         "00080060": {"vr": "CS", "Value": ["CT"]}}
+    >>> a, _ = light_header_from_json(item, shared=shared)
+    >>> b, _ = light_header_from_json(item, order=1, shared=shared)
+    >>> a["Modality"] is b["Modality"], b.Modality
+    (True, 'CT')
+    """
+
+    def __init__(self) -> None:
+        self.encoded: dict[tuple[Any, ...], bytes] = {}
+        self.elements: dict[tuple[BaseTag, bytes], DataElement] = {}
+
+    def encode(self, vr: str, values: list[Any]) -> bytes:
+        """``_encode(vr, values)``, once per distinct value list."""
+        try:
+            key = (vr, *values)
+            found = self.encoded.get(key)
+        except TypeError:  # a person name (a dict): not hashable, encoded each time
+            return _encode(vr, values)
+        if found is None:
+            found = self.encoded[key] = _encode(vr, values)
+        return found
+
+    def share(self, ds: Dataset) -> None:
+        """Put the series-level elements of ``ds`` converted, one object per distinct value."""
+        elements = self.elements
+        for tag in _SERIES_LEVEL_TAGS:
+            raw = ds.get_item(tag)
+            if not isinstance(raw, RawDataElement):
+                continue  # absent
+            key = (tag, raw.value)
+            element = elements.get(key)
+            if element is not None:
+                ds[tag] = element
+                continue
+            try:
+                elements[key] = ds[tag]  # pydicom converts it here, in ds's character set
+            except Exception:  # noqa: BLE001 - unparsable: left raw, read as "" by grouping
+                continue
 
 
 def light_header_from_json(
-    item: Mapping[str, Any], *, order: int = 0
+    item: Mapping[str, Any], *, order: int = 0, shared: SeriesValues | None = None
 ) -> tuple[Dataset, list[FrameRef]] | None:
     """The light header and frame reference of a plain single-frame image, or ``None``.
 
@@ -158,25 +253,9 @@ def light_header_from_json(
     >>> refs[0].sop_uid, refs[0].rows, refs[0].position.tolist(), refs[0].path
     ('1.2.3', 4, [0.0, 0.0, 2.5], None)
     """
-    if not _REFUSED_KEYS.isdisjoint(item):
+    found = _wanted_elements(item, shared)
+    if found is None:
         return None
-    found: dict[int, tuple[bytes | None, bytes, int]] = {}
-    for key, tag in _WANTED_KEYS.items():
-        element = item.get(key)
-        if element is None:
-            continue
-        if not isinstance(element, Mapping):
-            return None  # malformed: the full path says what is wrong
-        vr = str(element.get("vr", "UN"))
-        values = element.get("Value", [])
-        if set(element) - {"vr", "Value"} or not isinstance(values, list) or vr in _BINARY:
-            return None  # binary, bulk data or malformed
-        if vr == "SQ":
-            return None
-        try:
-            found[tag] = (vr.encode("ascii"), _encode(vr, values) if values else b"", 0)
-        except (TypeError, ValueError, struct.error, UnicodeEncodeError):
-            return None
     found[_CHARSET_TAG] = (b"CS", _UTF8, 0)  # JSON values are Unicode, stored here as UTF-8
     syntax = _first_text(item.get("00020010"))
     built = _build("", found, None, syntax, True, order)
@@ -191,7 +270,36 @@ def light_header_from_json(
         ds.set_original_encoding(False, True, "utf-8")
     else:  # pydicom 2.4
         ds.is_little_endian, ds.is_implicit_VR = True, False
+    if shared is not None:
+        shared.share(ds)
     return ds, refs
+
+
+def _wanted_elements(
+    item: Mapping[str, Any], shared: SeriesValues | None
+) -> dict[int, tuple[bytes | None, bytes, int]] | None:
+    """The fast reader's elements of ``item`` as (VR, value bytes, 0), or ``None`` to refuse."""
+    if not _REFUSED_KEYS.isdisjoint(item):
+        return None
+    encode = shared.encode if shared is not None else _encode
+    found: dict[int, tuple[bytes | None, bytes, int]] = {}
+    for key, tag in _WANTED_KEYS.items():
+        element = item.get(key)
+        if element is None:
+            continue
+        if element.__class__ is not dict and not isinstance(element, Mapping):
+            return None  # malformed: the full path says what is wrong
+        vr = str(element.get("vr", "UN"))
+        values = element.get("Value", [])
+        if not element.keys() <= _PLAIN_KEYS or values.__class__ is not list or vr in _BINARY:
+            return None  # binary, bulk data or malformed
+        if vr == "SQ":
+            return None
+        try:
+            found[tag] = (vr.encode("ascii"), encode(vr, values) if values else b"", 0)
+        except (TypeError, ValueError, struct.error, UnicodeEncodeError):
+            return None
+    return found
 
 
 def _first_text(element: Any) -> str:

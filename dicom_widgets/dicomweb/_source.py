@@ -23,7 +23,7 @@ from .._compat import as_text, safe_get
 from ..errors import DecodeError, DicomWebError, DicomWebResponseError
 from ..series import DEFAULT_CACHE_BYTES, Finding, FrameRef, Series, scan
 from ._frames import RemoteFrameReader, _frame_bytes, decode_frame_bytes, fetch_instance
-from ._json import dataset_from_json, light_header_from_json
+from ._json import SeriesValues, cyclic_gc_paused, dataset_from_json, light_header_from_json
 from ._multipart import instance_bytes
 from ._session import DicomWebSession, SessionOptions, origin_of
 from ._stream import SeriesStream, disagreement, instance_frame
@@ -540,11 +540,20 @@ class DicomWebSource:
         if not items:
             raise DicomWebError(f"{where}: the series has no instances")
         bulk = _BulkData(self.session)
+        with cyclic_gc_paused():
+            datasets = self._read_headers(items, bulk, where, light=light)
+        return datasets, bulk.findings(where)
+
+    def _read_headers(
+        self, items: list[dict[str, Any]], bulk: _BulkData, where: str, *, light: bool
+    ) -> list[Dataset]:
+        """One Dataset per DICOM JSON object of a series' metadata (see :meth:`_headers`)."""
+        shared = SeriesValues()
         datasets = []
         for k, item in enumerate(items):
             try:
                 _resolve_bulk_data(item, bulk.fetch)
-                quick = light_header_from_json(item, order=k) if light else None
+                quick = light_header_from_json(item, order=k, shared=shared) if light else None
                 if quick is not None:
                     object.__setattr__(quick[0], "_dw_json", item)
                 datasets.append(quick[0] if quick is not None else dataset_from_json(item))
@@ -555,7 +564,7 @@ class DicomWebSource:
                     f"{where}: instance {k + 1} of the metadata is not valid DICOM JSON: "
                     f"{type(exc).__name__}: {self.session.redact(exc)}"
                 ) from None
-        return datasets, bulk.findings(where)
+        return datasets
 
     def load_series(
         self,
@@ -590,7 +599,8 @@ class DicomWebSource:
         (512, 512)
         """
         datasets, notes = self._headers(study_uid, series_uid, light=True)
-        catalog = scan(datasets, progress=False, prefetch=False)
+        with cyclic_gc_paused():
+            catalog = scan(datasets, progress=False, prefetch=False)
         entries = [e for e in catalog.entries if e.has_pixels]
         main = next((e for e in entries if e.key == series_uid), entries[0] if entries else None)
         reader = RemoteFrameReader(self.session, study_uid, series_uid)
@@ -798,16 +808,17 @@ def _resolve_bulk_data(item: dict[str, Any], fetch: Any, depth: int = 0) -> None
     """
     if depth > 32:
         raise ValueError("sequences nested more than 32 deep")
-    for tag in list(item):
-        element = item[tag]
+    for tag, element in list(item.items()):
         # Keys are 8 hex digits in DICOM JSON; anything else is normalised the slow way.
-        hex_tag = tag.upper() if len(tag) == 8 else _hex_tag(tag)
-        if hex_tag in _PIXEL_TAGS:
-            del item[tag]
-            continue
-        if not isinstance(element, dict):
+        # Only group 7FE0 is pixel data: other keys skip the normalisation (100 a header).
+        if tag[:1] == "7" or len(tag) != 8:
+            if _bulk_tag(tag) in _PIXEL_TAGS:
+                del item[tag]
+                continue
+        if element.__class__ is not dict:
             continue
         if "BulkDataURI" in element:
+            hex_tag = _bulk_tag(tag)
             content = fetch(hex_tag, str(element["BulkDataURI"]))
             vr = element.get("vr", "UN")
             if content is None:
@@ -818,6 +829,11 @@ def _resolve_bulk_data(item: dict[str, Any], fetch: Any, depth: int = 0) -> None
             for sub in element["Value"]:
                 if isinstance(sub, dict):
                     _resolve_bulk_data(sub, fetch, depth + 1)
+
+
+def _bulk_tag(key: str) -> str:
+    """A DICOM JSON key as 8 upper-case hex digits (other spellings the slow way)."""
+    return key.upper() if len(key) == 8 else _hex_tag(key)
 
 
 def _failed_sops(response: requests.Response) -> int:
