@@ -173,6 +173,13 @@ _WANTED_KEYS = {f"{tag:08X}": tag for tag in WANTED if tag != _CHARSET_TAG}
 _REFUSED_KEYS = frozenset(f"{tag:08X}" for tag in _REFUSED_TAGS)
 _UTF8 = b"ISO_IR 192"
 _PLAIN_KEYS = frozenset({"vr", "Value"})
+_WANTED_ITEMS = tuple(_WANTED_KEYS.items())
+# The VRs a light header takes from JSON values, as (text, bytes); binary VRs, sequences
+# and unknown VRs go to the full path.
+_PLAIN_VRS = {
+    vr: (vr, vr.encode("ascii"))
+    for vr in (*"AE AS CS DA DS DT IS LO LT PN SH ST TM UC UI UR UT AT".split(), *_STRUCT)
+}
 # What grouping a series reads from every header (series/_parallel.py): the same values
 # in every instance of a series, so converted once per series (SeriesValues.share).
 _SERIES_LEVEL_TAGS = _TEXT_TAGS
@@ -278,25 +285,28 @@ def light_header_from_json(
 def _wanted_elements(
     item: Mapping[str, Any], shared: SeriesValues | None
 ) -> dict[int, tuple[bytes | None, bytes, int]] | None:
-    """The fast reader's elements of ``item`` as (VR, value bytes, 0), or ``None`` to refuse."""
+    """The fast reader's elements of ``item`` as (VR, value bytes, 0), or ``None`` to refuse.
+
+    Refused (the full path reads it and says what is wrong): a wanted element that is not
+    an object, has bulk data or inline binary, a VR outside :data:`_PLAIN_VRS`, or values
+    that cannot be encoded.
+    """
     if not _REFUSED_KEYS.isdisjoint(item):
         return None
     encode = shared.encode if shared is not None else _encode
     found: dict[int, tuple[bytes | None, bytes, int]] = {}
-    for key, tag in _WANTED_KEYS.items():
+    for key, tag in _WANTED_ITEMS:
         element = item.get(key)
         if element is None:
             continue
         if element.__class__ is not dict and not isinstance(element, Mapping):
-            return None  # malformed: the full path says what is wrong
-        vr = str(element.get("vr", "UN"))
+            return None
+        vr = _PLAIN_VRS.get(element.get("vr", "UN"))
         values = element.get("Value", [])
-        if not element.keys() <= _PLAIN_KEYS or values.__class__ is not list or vr in _BINARY:
-            return None  # binary, bulk data or malformed
-        if vr == "SQ":
+        if vr is None or values.__class__ is not list or not element.keys() <= _PLAIN_KEYS:
             return None
         try:
-            found[tag] = (vr.encode("ascii"), encode(vr, values) if values else b"", 0)
+            found[tag] = (vr[1], encode(vr[0], values) if values else b"", 0)
         except (TypeError, ValueError, struct.error, UnicodeEncodeError):
             return None
     return found
