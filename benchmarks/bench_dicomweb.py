@@ -10,6 +10,11 @@ and measures in one run:
   - lazy: ``dicom_widgets.dicomweb.connect(...).load_series(...)`` then ``display(middle)``
     (one metadata request, read into light headers like the local fast reader's, and one
     frame request); the HTTP requests sent before the image are counted;
+  - the lazy path's stages: Orthanc's answer to the same metadata request alone (timed
+    back to back with each lazy run), the client's share (load_series minus that answer:
+    JSON decoding, headers, grouping, sort) and the first frame; and the ratio of the naive
+    path to the metadata answer alone, the ceiling of any client that reads its headers
+    from that one request (Orthanc 1.10's DICOMweb plugin reads every file to answer it);
 * scrolling the whole series (``display(i)`` for every slice, in order):
   - sequential per-frame requests: dicomweb-client ``retrieve_instance_frames`` (its
     defaults: gzip-encoded answers) + the same decode and lookup table, and our series with
@@ -27,6 +32,7 @@ Run::
     PYTHONPATH=. .venv/bin/python benchmarks/bench_dicomweb.py              # 300 x 512 x 512
     PYTHONPATH=. .venv/bin/python benchmarks/bench_dicomweb.py --slices 40  # quick
     PYTHONPATH=. .venv/bin/python benchmarks/bench_dicomweb.py --keep /tmp/dw-bench  # store once
+    PYTHONPATH=. .venv/bin/python benchmarks/bench_dicomweb.py --first-image-only
 
 dicomweb-client is the peer (it needs pydicom 3); dicom-widgets does its own HTTP (see the
 docstring of :mod:`dicom_widgets.dicomweb` for why).
