@@ -215,7 +215,7 @@ def first_image(url: str, study: str, series: str, repeat: int) -> None:
     total, server = _median([run.total for run in lazy]), _median(floor)
     client = _median([run.load - alone for run, alone in zip(lazy, floor)])
     decoder = "orjson" if importlib.util.find_spec("orjson") else "json (orjson not installed)"
-    print(f"time to first image (median of {repeat})")
+    print(f"time to first image (medians of {repeat} runs, each part on its own)")
     print(f"  naive  dicomweb-client retrieve_series + stack    : {_ms(_median(naive))}")
     print(
         f"  lazy   dicom-widgets load_series + display        : {_ms(total)}"
