@@ -209,7 +209,7 @@ class SeriesValues:
 
     def __init__(self) -> None:
         self.encoded: dict[tuple[Any, ...], bytes] = {}
-        self.elements: dict[tuple[BaseTag, bytes], DataElement] = {}
+        self.elements: dict[tuple[BaseTag, str | None, bytes], DataElement] = {}
 
     def encode(self, vr: str, values: list[Any]) -> bytes:
         """``_encode(vr, values)``, once per distinct value list."""
@@ -229,7 +229,7 @@ class SeriesValues:
             raw = ds.get_item(tag)
             if not isinstance(raw, RawDataElement):
                 continue  # absent
-            key = (tag, raw.value)
+            key = (tag, raw.VR, raw.value)
             element = elements.get(key)
             if element is not None:
                 ds[tag] = element
