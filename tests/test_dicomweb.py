@@ -837,3 +837,13 @@ def test_json_the_fast_decoder_refuses_is_still_read():
         with pytest.raises(DicomWebResponseError, match="not valid JSON"):
             src.series()
     assert gc.isenabled()  # the collector paused while decoding is back on after a failure
+
+
+def test_shared_values_keep_numbers_of_another_type_apart():
+    """An int and a float that compare equal are encoded as each instance gives them."""
+    from dicom_widgets.dicomweb._json import SeriesValues, _encode
+
+    shared = SeriesValues()
+    assert shared.encode("DS", [1]) == _encode("DS", [1]) == b"1 "
+    assert shared.encode("DS", [1.0]) == _encode("DS", [1.0]) == b"1.0 "
+    assert shared.encode("US", [7]) == _encode("US", [7])

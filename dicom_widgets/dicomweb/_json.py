@@ -214,7 +214,8 @@ class SeriesValues:
     def encode(self, vr: str, values: list[Any]) -> bytes:
         """``_encode(vr, values)``, once per distinct value list."""
         try:
-            key = (vr, *values)
+            # The types are part of the key: 1 == 1.0 == True, but "1" != "1.0".
+            key = (vr, tuple(map(type, values)), *values)
             found = self.encoded.get(key)
         except TypeError:  # a person name (a dict): not hashable, encoded each time
             return _encode(vr, values)
