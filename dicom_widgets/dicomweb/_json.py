@@ -42,9 +42,10 @@ def cyclic_gc_paused() -> Iterator[None]:
 
     Decoding megabytes of DICOM JSON and building a header per instance allocates hundreds
     of thousands of dicts, lists and strings, none of them cyclic garbage; the collector
-    would walk them over and over (a third of the client's time before the first image).
-    Reference counting still frees everything meanwhile. The collector is switched back on
-    afterwards, unless it was off already.
+    would walk them over and over (half the client's CPU time before the first image of a
+    300-slice series: 264 ms against 130 ms paused). Reference counting still frees
+    everything meanwhile. The collector is switched back on afterwards, unless it was off
+    already (or another thread switched it off meanwhile: it is switched back on then too).
 
     Examples
     --------
