@@ -48,13 +48,13 @@ def viewer(series):
     viewer.close()
 
 
-def test_the_cache_is_a_child_linked_to_the_slider(viewer):
+def test_the_cache_is_a_child_that_follows_the_slider(viewer):
     cache = viewer.frame_cache.widget
     assert isinstance(cache, FrameCache)
     assert cache in viewer.children
-    link = viewer.frame_cache.link
-    assert link.source == (viewer.controls.slider, "value")
-    assert link.target == (cache, "index")
+    # The browser side listens to this slider's model (no link, no trait of its own).
+    assert cache.slider is viewer.controls.slider
+    assert cache.get_state()["slider"] == f"IPY_MODEL_{viewer.controls.slider.model_id}"
     # The first frame on screen is in the cache already.
     assert cache.sent == [(viewer.frame_cache.generation, 6)]
 
@@ -177,9 +177,9 @@ def test_no_cache_without_ipympl_or_when_switched_off(series):
 def test_closing_the_viewer_closes_the_cache(series):
     viewer = SeriesViewer(series)
     binding = viewer.frame_cache
-    cache, link = binding.widget, binding.link
+    cache = binding.widget
     viewer.close()
-    assert cache.comm is None and link.comm is None
+    assert cache.comm is None
     binding.step()  # a prefetch scheduled before the close does nothing
     assert viewer.prefetch() == 0
 

@@ -3,9 +3,10 @@
 // The kernel sends the viewer's rendered frames (PNG, exactly the bytes ipympl receives)
 // for the current slice and its neighbours, tagged with a generation that changes whenever
 // anything but the slice index changes. This module decodes them ahead of time and, when
-// the slider moves (``index`` is linked to the slider in the browser, no kernel involved),
-// paints the cached frame on a canvas laid over ipympl's, in the same animation frame.
-// The kernel still renders every step for ipympl underneath, with identical pixels.
+// the slider moves (it listens to the slider's own model in the browser: no kernel involved,
+// and no message of its own for the kernel), paints the cached frame on a canvas laid over
+// ipympl's, in the same animation frame. The kernel still renders every step for ipympl
+// underneath, with identical pixels.
 
 function frameOverlay(el) {
   const root = el.closest(".dw-series-viewer");
@@ -28,16 +29,40 @@ function frameOverlay(el) {
 // One store of decoded frames per model, shared by its views (a widget shown twice).
 const stores = new WeakMap();
 
+// The slice shown is the value of the viewer's slider, whose model is referenced by the
+// ``slider`` trait ("IPY_MODEL_<id>"). Listening to it directly, rather than through a
+// jsdlink to a trait of our own, spares every step a second message to the kernel (the
+// link would save the copied value) sent inside the key press's task.
+function bindSlider(model, store) {
+  if (store.unbind) store.unbind();
+  store.unbind = null;
+  const ref = model.get("slider");
+  if (!ref) return;
+  const id = String(ref).replace(/^IPY_MODEL_/, "");
+  Promise.resolve(model.widget_manager.get_model(id)).then((slider) => {
+    if (!slider || model.get("slider") !== ref) return;
+    const onValue = () => {
+      store.index = slider.get("value");
+      for (const painter of store.painters) painter.moved();
+    };
+    slider.on("change:value", onValue);
+    store.unbind = () => slider.off("change:value", onValue);
+    onValue();
+  });
+}
+
 function storeFor(model) {
   let store = stores.get(model);
   if (store) return store;
-  store = { frames: new Map(), generation: -1, painters: new Set() };
+  store = { frames: new Map(), generation: -1, painters: new Set(), index: 0, unbind: null };
   stores.set(model, store);
+  bindSlider(model, store);
+  model.on("change:slider", () => bindSlider(model, store));
   const evict = () => {
     const capacity = model.get("capacity");
     const { frames } = store;
     if (frames.size <= capacity) return;
-    const index = model.get("index");
+    const index = store.index;
     const far = [...frames.keys()].sort((a, b) => Math.abs(b - index) - Math.abs(a - index));
     for (const key of far.slice(0, frames.size - capacity)) {
       frames.get(key).close();
@@ -63,7 +88,7 @@ function storeFor(model) {
     if (previous) previous.close();
     store.frames.set(msg.index, bitmap);
     evict();
-    for (const painter of store.painters) painter(msg.index);
+    for (const painter of store.painters) painter.arrived(msg.index);
   });
   // Frames sent before this model existed in the browser went nowhere: ask for them.
   model.send({ type: "ready" });
@@ -80,7 +105,7 @@ function render({ model, el }) {
   function paint() {
     if (!parts || !parts.overlay.isConnected) parts = frameOverlay(el);
     if (!parts) return false;
-    const index = model.get("index");
+    const index = store.index;
     el.dataset.index = String(index);
     el.dataset.generation = String(store.generation);
     el.dataset.frames = String(store.frames.size);
@@ -113,17 +138,20 @@ function render({ model, el }) {
   };
   attach();
 
-  const painter = (index) => {
-    el.dataset.frames = String(store.frames.size);
-    if (index === model.get("index")) paint();
+  const painter = {
+    // A decoded frame arrived: paint it if it is the slice shown.
+    arrived(index) {
+      el.dataset.frames = String(store.frames.size);
+      if (index === store.index) paint();
+    },
+    // The slider moved.
+    moved: paint,
   };
   const onChange = () => paint();
   store.painters.add(painter);
-  model.on("change:index", onChange);
   model.on("change:enabled", onChange);
   return () => {
     store.painters.delete(painter);
-    model.off("change:index", onChange);
     model.off("change:enabled", onChange);
     if (parts && parts.overlay.isConnected) parts.overlay.remove();
   };
@@ -131,7 +159,10 @@ function render({ model, el }) {
 
 export default {
   initialize({ model }) {
-    storeFor(model);
+    const store = storeFor(model);
+    return () => {
+      if (store.unbind) store.unbind();
+    };
   },
   render,
 };

@@ -3,10 +3,11 @@
 Every slice change of the :class:`~dicom_widgets.widgets.viewer.SeriesViewer` otherwise
 travels browser -> server -> kernel (render, encode) -> server -> browser (decode, draw):
 about 50 ms on a 2-core machine, of which the kernel's work is a tenth. The
-:class:`FrameCache` is a small `anywidget <https://anywidget.dev>`_ whose ``index`` is
-linked to the slice slider *in the browser* (``jsdlink``). The viewer sends it the frames
-it renders -- the same PNG bytes ipympl gets -- and, in idle time, the frames of the
-neighbouring slices; the front-end decodes them ahead of time and paints the frame of the
+:class:`FrameCache` is a small `anywidget <https://anywidget.dev>`_ that holds a reference
+to the slice slider and follows its value *in the browser*: it listens to the slider's model
+there, so a step sends the kernel nothing but the slider's own update. The viewer sends
+it the frames it renders -- the same PNG bytes ipympl gets -- and, in idle time, the frames
+of the neighbouring slices; the front-end decodes them ahead of time and paints the frame of the
 new index on a canvas laid over ipympl's in the same animation frame as the key press.
 
 Frames carry a *generation*: the viewer starts a new one whenever anything other than the
@@ -21,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import anywidget
+import ipywidgets as widgets
 import traitlets
 
 __all__ = ["FrameCache"]
@@ -31,16 +33,18 @@ class FrameCache(anywidget.AnyWidget):
 
     Traits
     ------
-    index : int
-        The slice shown; linked to the viewer's slider in the browser.
+    slider : ipywidgets.Widget or None
+        The viewer's slice slider; its value is the slice shown.
     enabled : bool
         Whether cached frames are painted at all.
     capacity : int
-        Decoded frames the browser keeps (the farthest from ``index`` go first).
+        Decoded frames the browser keeps (the farthest from the slice shown go first).
     """
 
     _esm = Path(__file__).with_name("_frame_cache.js")
-    index = traitlets.Int(0).tag(sync=True)
+    slider = traitlets.Instance(widgets.Widget, allow_none=True).tag(
+        sync=True, **widgets.widget_serialization
+    )
     enabled = traitlets.Bool(True).tag(sync=True)
     # 24 decoded 512x512 frames are 24 MB of browser memory (4x that on a HiDPI screen).
     capacity = traitlets.Int(24).tag(sync=True)

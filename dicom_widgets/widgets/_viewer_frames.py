@@ -39,8 +39,6 @@ class FrameCacheBinding:
     ----------
     widget : FrameCache
         The browser-side cache (a child of the viewer).
-    link : ipywidgets.widgets.Link
-        The browser-side link from the slice slider to ``widget.index``.
     generation : int
         The generation of the frames sent now.
     """
@@ -49,7 +47,6 @@ class FrameCacheBinding:
         self.viewer = viewer
         self.widget = FrameCache()
         self.widget.on_ready = self._on_ready
-        self.link: widgets.Link | None = None
         self.generation = 0
         self.sent: set[int] = set()
         self.direction = 1
@@ -61,20 +58,13 @@ class FrameCacheBinding:
         viewer.model.observe(self._on_index, "index")
 
     def start(self, slider: widgets.IntSlider) -> None:
-        """Link the slider to the cache in the browser, once the initial slice is set.
-
-        The link copies the slider's value when the browser creates it, and that value
-        must already be the initial slice.
-        """
-        self.widget.index = slider.value
-        self.link = widgets.jsdlink((slider, "value"), (self.widget, "index"))
+        """Let the cache follow the slider in the browser (its value is the slice shown)."""
+        self.widget.slider = slider
 
     def close(self) -> None:
         """Close the link and the cache; a prefetch still scheduled then does nothing."""
         self._closed = True
         self.viewer.model.unobserve(self._on_index, "index")
-        if self.link is not None:
-            self.link.close()
         self.widget.close()
 
     def _on_index(self, change: dict) -> None:
