@@ -181,6 +181,7 @@ def test_closing_the_viewer_closes_the_cache(series):
     viewer.close()
     assert cache.comm is None
     binding.step()  # a prefetch scheduled before the close does nothing
+    binding._settle_canvas()  # so does a deferred canvas send
     assert viewer.prefetch() == 0
 
 
@@ -205,6 +206,53 @@ def test_in_an_event_loop_neighbours_are_prefetched_when_idle(series):
     # 3, 2, 1 behind (PREFETCH_BEHIND = 4 slices back from 5, 4 being cached already).
     assert (PREFETCH_AHEAD, PREFETCH_BEHIND) == (10, 4)
     assert indices == set(range(1, 16))
+
+
+def test_in_an_event_loop_a_cached_step_reaches_ipympl_once_the_steps_settle():
+    """The browser paints a cached step itself; ipympl gets it after SETTLE_S, unchanged.
+
+    A step to a slice the browser has not got is sent at once; a step the browser painted
+    from its cache reaches ipympl's canvas once no step came for ``SETTLE_S`` -- the last
+    step's picture only, byte for byte the cached frame, in the same generation.
+    """
+    import asyncio
+
+    from dicom_widgets.widgets._viewer_frames import SETTLE_S
+
+    series = load_series(ct_phantom(n_slices=40, size=64, noise=10.0, seed=5), progress=False)
+
+    async def scenario() -> dict:
+        viewer = SeriesViewer(series, window="brain", size=120, index=4)
+        frames = _Frames(viewer)
+        sent = SendRecorder(viewer.canvas)
+        try:
+            generation = viewer.frame_cache.generation
+            assert viewer.prefetch() > 0  # 5.. are in the browser now
+            n0 = len(sent.frames)
+            for index in (5, 6, 7):  # cached: painted by the browser, nothing sent yet
+                viewer.index = index
+                await asyncio.sleep(0)
+            held = len(sent.frames) - n0
+            await asyncio.sleep(SETTLE_S * 3)
+            settled = sent.frames[n0:]
+            assert 30 not in viewer.frame_cache.sent  # prefetch reached 7 + 10 = 17
+            viewer.index = 30  # not cached: sent at once
+            at_once = len(sent.frames) - n0 - len(settled)
+            return {
+                "held": held,
+                "settled": settled,
+                "cached_7": frames.by_key[(generation, 7)],
+                "at_once": at_once,
+                "generation_kept": viewer.frame_cache.generation == generation,
+            }
+        finally:
+            viewer.close()
+
+    result = asyncio.run(scenario())
+    assert result["held"] == 0
+    assert result["settled"] == [result["cached_7"]]  # the last step only, the cached bytes
+    assert result["at_once"] == 1
+    assert result["generation_kept"]
 
 
 @pytest.mark.parametrize(

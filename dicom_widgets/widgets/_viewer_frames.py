@@ -25,11 +25,14 @@ from ._frame_cache import FrameCache
 if TYPE_CHECKING:
     from .viewer import SeriesViewer
 
-__all__ = ["FrameCacheBinding", "PREFETCH_AHEAD", "PREFETCH_BEHIND"]
+__all__ = ["FrameCacheBinding", "PREFETCH_AHEAD", "PREFETCH_BEHIND", "SETTLE_S"]
 
 #: Slices prefetched into the browser's frame cache: ahead in the direction of travel, behind.
 PREFETCH_AHEAD = 10
 PREFETCH_BEHIND = 4
+#: Seconds after the last slice step the browser painted from its cache before ipympl's own
+#: canvas (hidden under the cached frame) gets the new picture too.
+SETTLE_S = 0.15
 
 
 class FrameCacheBinding:
@@ -55,6 +58,7 @@ class FrameCacheBinding:
         self._shown_png: bytes | None = None
         self._scheduled = False
         self._closed = False
+        self._canvas_due: float | None = None
         viewer.model.observe(self._on_index, "index")
 
     def start(self, slider: widgets.IntSlider) -> None:
@@ -81,6 +85,7 @@ class FrameCacheBinding:
         resize, toolbar zoom and pan) start one only when the picture or the layout changed.
         """
         viewer = self.viewer
+        self._canvas_due = None  # ipympl's canvas is current again
         if self._closed or not viewer.panes:
             return
         look, layout = viewer._frame_look(), viewer._frame_layout()
@@ -114,6 +119,47 @@ class FrameCacheBinding:
                 self.widget.send_frame(self.generation, index, self._shown_png)
                 self.sent.add(index)
         self.schedule()
+
+    # ------------------------------------------------------------------ deferred canvas
+    def defer_canvas(self) -> bool:
+        """Hold back ipympl's copy of a slice step the browser has painted from its cache.
+
+        The browser shows the cached frame of the new slice over ipympl's canvas, so
+        sending ipympl the same picture at once only costs: a PNG encode in the kernel and,
+        in the browser, a decode on the page's main thread that can delay the next step's
+        frame. It is sent once the steps have settled (:data:`SETTLE_S` after the last),
+        so ipympl's canvas (toolbar zoom and pan, a cache reset) is still the picture shown.
+
+        Returns
+        -------
+        bool
+            True when the send was deferred; False when the caller must send now (the
+            slice is not cached in the browser, cine is playing, or there is no running
+            event loop to send it later, as in scripts and unit tests).
+        """
+        if self._closed or self.viewer.playing or self.viewer.model.index not in self.sent:
+            return False
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return False
+        pending = self._canvas_due is not None
+        self._canvas_due = loop.time() + SETTLE_S
+        if not pending:
+            loop.call_later(SETTLE_S, self._settle_canvas)
+        return True
+
+    def _settle_canvas(self) -> None:
+        """Send ipympl the held-back picture once no step came for :data:`SETTLE_S`."""
+        due = self._canvas_due
+        if due is None or self._closed:
+            return  # sent meanwhile (any frame ipympl gets is the current picture)
+        loop = asyncio.get_running_loop()
+        if loop.time() < due:
+            loop.call_later(due - loop.time(), self._settle_canvas)
+            return
+        self._canvas_due = None
+        self.viewer._send_canvas()
 
     # ------------------------------------------------------------------ prefetch
     def order(self) -> list[int]:

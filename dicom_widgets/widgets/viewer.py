@@ -834,12 +834,31 @@ class SeriesViewer(widgets.VBox):
             else:
                 canvas.restore_region(self._bg)
                 self._artists.draw_animated(renderer, self.show_overlays)
-                if send and self.canvas_mode == "ipympl":
+                if send and self.canvas_mode == "ipympl" and not self._browser_shows_step():
                     canvas.blit(self.figure.bbox)
         finally:
             self._in_render = False
         if send and self.image_widget is not None:
             self.image_widget.value = frame_to_png(np.asarray(renderer.buffer_rgba()))[0]
+
+    def _browser_shows_step(self) -> bool:
+        """A slice step the browser painted from its frame cache: ipympl's copy can wait."""
+        return self._index_only and self.frame_cache is not None and self.frame_cache.defer_canvas()
+
+    def _send_canvas(self) -> None:
+        """Send ipympl the picture the canvas holds (a slice step whose send was deferred)."""
+        with self._draw_lock:
+            if self._hold or not self._artists.panes:
+                return
+            # The frame cache sees a slice step's frame: same generation, already cached.
+            self._in_render, self._index_only = True, True
+            try:
+                if self._bg is None:
+                    self.canvas.draw()
+                else:
+                    self.canvas.blit(self.figure.bbox)
+            finally:
+                self._in_render, self._index_only = False, False
 
     def _on_draw(self, event: DrawEvent | None) -> None:
         """After a full draw (first display, resize, zoom): cache the background, draw our artists."""
