@@ -5,8 +5,8 @@
 // anything but the slice index changes. This module decodes them ahead of time and, when
 // the slider moves (it listens to the slider's own model in the browser: no kernel involved,
 // and no message of its own for the kernel), paints the cached frame on a canvas laid over
-// ipympl's, in the same animation frame. The kernel still renders every step for ipympl
-// underneath, with identical pixels.
+// ipympl's, in the same animation frame. ipympl's canvas underneath gets the same picture
+// from the kernel once the steps settle (SETTLE_S in _viewer_frames.py).
 
 function frameOverlay(el) {
   const root = el.closest(".dw-series-viewer");
