@@ -38,10 +38,12 @@ The pixels are compared after these times are taken, so the comparison's own
 Each key press comes at a random moment within a display frame (0-16.7 ms after one, the
 same pseudo-random sequence for every case), as a user's does.
 Between steps it waits until every notebook's kernel is idle again and no message has come
-from the server to any of the pages for ``--quiet`` ms (100 by default), so each step is
-measured alone: the viewer prefetches neighbouring slices after its step (the kernel
-reports idle meanwhile), and a step taken during that traffic -- its own notebook's or
-another's, on the same 2 cores -- measures the traffic too (``--quiet 0`` shows that case);
+from the server to any of the pages for ``--quiet`` ms (250 by default), so each step is
+measured alone: after its step the viewer prefetches neighbouring slices and, 0.1 s after
+the last step (``SETTLE_S``), sends ipympl's canvas the picture the browser already shows
+(the kernel reports idle meanwhile); a step taken during that traffic -- its own
+notebook's or another's, on the same 2 cores -- measures the traffic too (``--quiet 0``
+shows that case);
 steps alternate between the notebooks (all open in the same browser), so changes in
 machine load during the run affect every case alike.
 Targets (issue 10): SeriesViewer median < 50 ms and at least 4x faster than naive.
@@ -476,7 +478,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--quiet",
         type=float,
-        default=100.0,
+        default=250.0,
         help="ms without server messages before each step (0: step as soon as the kernel is idle)",
     )
     parser.add_argument("--json", type=Path, help="also write the figures here")

@@ -32,7 +32,7 @@ PREFETCH_AHEAD = 10
 PREFETCH_BEHIND = 4
 #: Seconds after the last slice step the browser painted from its cache before ipympl's own
 #: canvas (hidden under the cached frame) gets the new picture too.
-SETTLE_S = 0.15
+SETTLE_S = 0.1
 
 
 class FrameCacheBinding:
