@@ -129,7 +129,15 @@ def _encode_fast(ds: Dataset, out: io.BytesIO) -> bool:
     for tag in sorted(elements):
         if not tag & 0xFFFF and tag >> 16 > 6:
             continue  # retired group lengths are not written (PS3.5 7.2), as pydicom does
-        parts = _plain_parts(elements[tag], implicit)
+        elem = elements[tag]
+        if type(elem) is DataElement and elem.VR == "SQ":
+            encoded = _sequence_bytes(tag, elem, implicit)
+            if encoded is None:
+                write_data_element(fp, ds.get_item(tag), encodings)
+            else:
+                write(encoded)
+            continue
+        parts = _plain_parts(elem, implicit)
         if parts is None:
             write_data_element(fp, ds.get_item(tag), encodings)
             continue
@@ -142,6 +150,81 @@ def _encode_fast(ds: Dataset, out: io.BytesIO) -> bool:
             write(_EXPLICIT_SHORT.pack(tag >> 16, tag & 0xFFFF, vr.encode(), len(value)))
         write(value)
     return True
+
+
+_ITEM_TAG, _ITEM_END, _SEQUENCE_END = b"\xfe\xff\x00\xe0", b"\xfe\xff\x0d\xe0", b"\xfe\xff\xdd\xe0"
+_UNDEFINED = b"\xff\xff\xff\xff"
+
+
+def _sequence_bytes(tag: int, elem: DataElement, implicit: bool) -> bytes | None:
+    """A converted sequence element (header, items, delimiters) as pydicom's
+    ``write_sequence`` writes it, when every element of every item is one
+    :func:`_plain_parts` writes (the de-identification markers' code sequence, dummy
+    items); ``None`` to let pydicom write it."""
+    if elem.is_buffered:
+        return None
+    parts: list[bytes] = []
+    for item in elem.value or ():
+        body = _item_bytes(item, implicit)
+        if body is None:
+            return None
+        if getattr(item, "is_undefined_length_sequence_item", False):
+            parts += (_ITEM_TAG, _UNDEFINED, body, _ITEM_END, b"\x00\x00\x00\x00")
+        else:
+            parts += (_ITEM_TAG, struct.pack("<I", len(body)), body)
+    value = b"".join(parts)
+    group, element = tag >> 16, tag & 0xFFFF
+    if elem.is_undefined_length:
+        header = (
+            _IMPLICIT_HEADER.pack(group, element, 0xFFFFFFFF)
+            if implicit
+            else _EXPLICIT_LONG.pack(group, element, b"SQ", 0, 0xFFFFFFFF)
+        )
+        return header + value + _SEQUENCE_END + b"\x00\x00\x00\x00"
+    if implicit:
+        return _IMPLICIT_HEADER.pack(group, element, len(value)) + value
+    return _EXPLICIT_LONG.pack(group, element, b"SQ", 0, len(value)) + value
+
+
+def _item_bytes(item: Any, implicit: bool) -> bytes | None:
+    """The elements of a sequence item as pydicom's ``write_dataset`` writes them, or None.
+
+    pydicom converts the raw elements of an item read in another encoding or character set
+    (and decodes text in the item's own Specific Character Set): such items are its to write.
+    """
+    if not isinstance(item, Dataset) or 0x00080005 in item._dict:
+        return None
+    elements = item._dict
+    same_encoding = (
+        item.original_encoding == (implicit, True)
+        and item.original_character_set == item._character_set
+    )
+    parts: list[bytes] = []
+    for tag in sorted(elements):
+        if not tag & 0xFFFF and tag >> 16 > 6:
+            continue  # retired group lengths are not written (PS3.5 7.2)
+        elem = elements[tag]
+        if type(elem) is DataElement and elem.VR == "SQ":
+            nested = _sequence_bytes(tag, elem, implicit)
+            if nested is None:
+                return None
+            parts.append(nested)
+            continue
+        if not same_encoding and not isinstance(elem, DataElement):
+            return None  # pydicom converts it (and may correct its VR)
+        found = _plain_parts(elem, implicit)
+        if found is None:
+            return None
+        vr, value = found
+        group, element = tag >> 16, tag & 0xFFFF
+        if implicit:
+            parts.append(_IMPLICIT_HEADER.pack(group, element, len(value)))
+        elif vr in EXPLICIT_VR_LENGTH_32:
+            parts.append(_EXPLICIT_LONG.pack(group, element, vr.encode(), 0, len(value)))
+        else:
+            parts.append(_EXPLICIT_SHORT.pack(group, element, vr.encode(), len(value)))
+        parts.append(value)
+    return b"".join(parts)
 
 
 def _meta_bytes(meta: Dataset) -> bytes | None:

@@ -149,3 +149,48 @@ def test_both_little_endian_syntaxes_take_the_fast_path(tmp_path, syntax):
     if IS_PYDICOM3:
         assert _fast_encoding(reread) is (syntax == "1.2.840.10008.1.2")
     assert bytes(encode_part10(reread)) == _pydicom_bytes(_read(io.BytesIO(buffer.getvalue())))
+
+
+def _code_item(value: str, *, undefined: bool = False):
+    from pydicom.dataset import Dataset
+
+    item = Dataset()
+    item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = value, "DCM", f"{value} meaning"
+    item.is_undefined_length_sequence_item = undefined
+    return item
+
+
+@pytest.mark.parametrize("syntax", ["1.2.840.10008.1.2", "1.2.840.10008.1.2.1"])
+@pytest.mark.parametrize("undefined", [False, True])
+def test_new_sequences_encode_as_pydicom_writes_them(tmp_path, syntax, undefined):
+    from pydicom.sequence import Sequence
+
+    [path] = write_series(ct_phantom(n_slices=1, size=16), tmp_path)
+    source = _read(str(path))
+    source.file_meta.TransferSyntaxUID = syntax
+    buffer = io.BytesIO()
+    write_dataset(source, buffer)
+    for mutate in range(3):
+        ds = _read(io.BytesIO(buffer.getvalue()))
+        outer = _code_item("113100", undefined=undefined)
+        # Nested: an item holding a sequence of its own, empty sequences, both lengths.
+        outer.ConceptNameCodeSequence = Sequence([_code_item("121", undefined=not undefined)])
+        outer.PurposeOfReferenceCodeSequence = Sequence([])
+        ds.DeidentificationMethodCodeSequence = Sequence([outer, _code_item("113101")])
+        ds["DeidentificationMethodCodeSequence"].is_undefined_length = undefined
+        if mutate == 1:
+            ds.DeidentificationMethodCodeSequence[1].CodeMeaning = "Größe"  # pydicom's rules
+        if mutate == 2:
+            ds.DeidentificationMethodCodeSequence[0].SpecificCharacterSet = "ISO_IR 100"
+        assert bytes(encode_part10(ds)) == _pydicom_bytes(ds)
+
+
+@pytest.mark.skipif(not IS_PYDICOM3, reason="the fast path serves pydicom 3 only")
+def test_the_markers_sequence_is_packed_without_pydicom(tmp_path):
+    from dicom_widgets._encode import _sequence_bytes
+
+    [path] = write_series(ct_phantom(n_slices=1, size=16), tmp_path)
+    result = anonymize(_read(str(path)), Profile(), context=DeidContext("00" * 16))
+    codes = result.dataset["DeidentificationMethodCodeSequence"]
+    assert _sequence_bytes(codes.tag, codes, implicit=False) is not None
+    assert bytes(encode_part10(result.dataset)) == _pydicom_bytes(result.dataset)
