@@ -19,6 +19,7 @@ from .._executors import default_workers, progress_bar
 from .._io import atomic_write
 from ..errors import UnsafeOutputError
 from ._checks import DICOMDIR_NOT_COPIED, check_output_folder, sop_class_of, why_not_anonymized
+from ._header import read_header
 from ._tables import EDITION
 from .context import DeidContext
 from .engine import AnonymizationResult, DeidWarning, _html_or_pre, anonymize
@@ -394,6 +395,11 @@ def _parse(data: bytes, *, header_only: bool) -> tuple[Dataset, int]:
     import io
     import warnings as _warnings
 
+    found = read_header(data) if header_only else None
+    if found is not None:
+        # Read as pydicom reads it; the body has no unknown VR (it would have gone to pydicom).
+        normalize_unknown_vrs(found[0].file_meta)
+        return found
     with _warnings.catch_warnings(record=True) as caught:
         _warnings.simplefilter("always")
         fp = io.BytesIO(data)

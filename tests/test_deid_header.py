@@ -1,0 +1,99 @@
+"""The batch's header reader builds exactly the dataset pydicom's dcmread builds."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+
+import pytest
+from pydicom.dataelem import DataElement, RawDataElement
+
+from dicom_widgets._compat import IS_PYDICOM3, read_dataset
+from dicom_widgets.data import ct_phantom, write_series
+from dicom_widgets.deid._header import FALLBACKS, read_header
+
+
+def _pydicom_header(data: bytes):
+    """(dataset, stop) as dcmread(stop_before_pixels=True) reads ``data``, or None."""
+    fp = io.BytesIO(data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            ds = read_dataset(fp, stop_before_pixels=True)
+        except Exception:  # noqa: BLE001 - unreadable: ours must not read it either
+            return None
+    return ds, fp.tell()
+
+
+def _same_elements(ours: dict, theirs: dict) -> None:
+    assert list(ours) == list(theirs)
+    assert [type(tag) for tag in ours] == [type(tag) for tag in theirs]
+    for tag, elem in theirs.items():
+        mine = ours[tag]
+        assert type(mine) is type(elem), tag
+        if isinstance(elem, RawDataElement):
+            assert tuple(mine) == tuple(elem), tag
+        else:
+            assert isinstance(elem, DataElement)
+            assert (mine.VR, mine.value) == (elem.VR, elem.value), tag
+
+
+def _assert_same(data: bytes, name: str) -> bool:
+    """Compare both readers on ``data``; True when ours read it (did not fall back)."""
+    found = read_header(data)
+    expected = _pydicom_header(data)
+    if found is None:
+        return False
+    assert expected is not None, f"{name}: pydicom cannot read what we read"
+    (ours, stop), (theirs, their_stop) = found, expected
+    assert stop == their_stop, name
+    assert type(ours) is type(theirs)
+    for attribute in ("preamble", "original_encoding", "original_character_set", "filename"):
+        assert getattr(ours, attribute) == getattr(theirs, attribute), (name, attribute)
+    assert ours._character_set == theirs._character_set, name
+    assert ours.fileobj_type is theirs.fileobj_type
+    assert ours.file_meta.original_encoding == theirs.file_meta.original_encoding
+    _same_elements(ours.file_meta._dict, theirs.file_meta._dict)
+    _same_elements(ours._dict, theirs._dict)
+    return True
+
+
+@pytest.mark.skipif(not IS_PYDICOM3, reason="the fast reader serves pydicom 3 only")
+def test_every_pydicom_file_reads_as_dcmread_reads_it(pydicom_files):
+    read = 0
+    for path in pydicom_files:
+        read += _assert_same(Path(path).read_bytes(), Path(path).name)
+    assert read > 100, FALLBACKS
+
+
+@pytest.mark.skipif(not IS_PYDICOM3, reason="the fast reader serves pydicom 3 only")
+@pytest.mark.parametrize("syntax", ["1.2.840.10008.1.2", "1.2.840.10008.1.2.1"])
+def test_a_ct_series_reads_as_dcmread_reads_it(tmp_path, syntax):
+    from dicom_widgets._compat import write_dataset
+
+    for path in write_series(ct_phantom(n_slices=3, size=16), tmp_path):
+        ds = read_dataset(path)
+        ds.file_meta.TransferSyntaxUID = syntax
+        buffer = io.BytesIO()
+        write_dataset(ds, buffer)
+        assert _assert_same(buffer.getvalue(), path.name)
+
+
+@pytest.mark.skipif(not IS_PYDICOM3, reason="the fast reader serves pydicom 3 only")
+def test_files_it_cannot_read_exactly_go_to_pydicom_with_a_reason(tmp_path):
+    [path] = write_series(ct_phantom(n_slices=1, size=16), tmp_path)
+    data = path.read_bytes()
+    before = dict(FALLBACKS)
+    assert read_header(data[128:]) is None  # no preamble
+    # Cut inside the pixel data: the header is whole (the batch checks the pixel length)...
+    assert read_header(data[: len(data) - 7]) is not None
+    assert read_header(data[:400]) is None  # ...cut inside the header: pydicom's to read
+    grown = {k: FALLBACKS.get(k, 0) - before.get(k, 0) for k in FALLBACKS}
+    assert grown.get("no Part 10 preamble") == 1
+    assert grown.get("cut short", 0) >= 1
+
+
+def test_pydicom_24_always_reads_with_pydicom(tmp_path):
+    [path] = write_series(ct_phantom(n_slices=1, size=16), tmp_path)
+    assert (read_header(path.read_bytes()) is None) is not IS_PYDICOM3
