@@ -8,10 +8,11 @@ prepared the way a determined reader would:
 1. the frame goes through the package's display pipeline (:func:`dicom_widgets.display.to_display`:
    modality LUT, window, MONOCHROME1 inversion, YBR, palette, >8-bit), then to grey;
 2. **contrast stretch** (percentiles) read with sparse-text page segmentation (``--psm 11``);
-3. **top-hat thresholding**: light-on-dark and dark-on-light strokes separated from the
-   background (speckle, gradients) by a morphological top-hat, thresholded, and **inverted**
-   to black text on white, read with ``--psm 11`` and again (as a uniform block) with
-   ``--psm 6``;
+3. **local-contrast thresholding** (Niblack-like): each pixel compared with the mean and
+   the spread of its neighbourhood, light-on-dark and dark-on-light alike, so that text
+   over speckle, gradients or a textured picture stands out where one global threshold
+   (set by the strong text elsewhere) would drop it; black text on white (**inverted**
+   where needed), read with ``--psm 11``;
 4. **upscaling**: every line found by any pass is cropped, **upscaled** until its letters
    are about 40 pixels high, thresholded within the crop and read again (all crops in one
    mosaic, one Tesseract call, ``--psm 6``).
@@ -276,8 +277,14 @@ def _ocr_words(
     offset: tuple[int, int],
     reading: int,
     timeout: float,
+    binary: bool = False,
 ) -> list[_Word]:
-    """Words Tesseract reads in ``image`` (uint8 grey), boxes mapped back to the frame."""
+    """Words Tesseract reads in ``image`` (uint8 grey), boxes mapped back to the frame.
+
+    In a ``binary`` image (black ink on white) each box is cut down to the rows that hold
+    ink: specks of texture left beside the letters make Tesseract's boxes several lines
+    tall, and blanking them would wipe the picture around the text.
+    """
     from PIL import Image
 
     pytesseract, _ = _tesseract()
@@ -303,6 +310,8 @@ def _ocr_words(
             data["width"][i],
             data["height"][i],
         )
+        if binary:
+            top, height = _ink_rows(image, top, left, height, width)
         box = (
             int(dy + top / scale),
             int(dx + left / scale),
@@ -312,6 +321,23 @@ def _ocr_words(
         key = (data["block_num"][i], data["par_num"][i], data["line_num"][i])
         words.append(_Word(box, text, conf, reading, key))
     return words
+
+
+def _ink_rows(image: np.ndarray, top: int, left: int, height: int, width: int) -> tuple[int, int]:
+    """``(top, height)`` of a word box cut down to its band of ink rows.
+
+    The band holds the fullest row and the rows next to it (gaps of two rows bridged) with
+    at least a seventh of its black pixels (and two); the box as given when it holds no ink.
+    """
+    counts = (image[top : top + height, left : left + width] < 128).sum(axis=1)
+    if counts.size == 0 or counts.max() == 0:
+        return top, height
+    fullest = int(counts.argmax())
+    inked = np.flatnonzero(counts >= max(min(2, counts[fullest]), counts[fullest] / 7.0))
+    # Runs of inked rows split where more than two rows without ink lie between them.
+    runs = np.split(inked, np.flatnonzero(np.diff(inked) > 3) + 1)
+    band = next(run for run in runs if run[0] <= fullest <= run[-1])
+    return top + int(band[0]), int(band[-1] - band[0] + 1)
 
 
 # -- pixels --------------------------------------------------------------------------------
@@ -382,19 +408,26 @@ def _otsu(values: np.ndarray) -> float:
     return float(np.argmax(between))
 
 
-def _text_ink(grey: np.ndarray, size: int = 41) -> np.ndarray:
-    """Black-on-white image of what stands out from its neighbourhood, background gone.
+def _local_ink(grey: np.ndarray, size: int = 21) -> np.ndarray:
+    """Black-on-white image of what stands out from its own neighbourhood, background gone.
 
     Letters are drawn at full contrast against whatever is behind them (black, speckle, a
-    gradient, a picture), light or dark: the distance from the local mean (a window a few
-    letters wide) separates them from the background, in both polarities at once, and the
-    threshold (Otsu on the stronger responses, at least 40 grey levels) drops speckle.
+    gradient, a textured picture), light or dark. The smoothed image (noise averages out,
+    strokes do not) is compared with its local mean over a window of about a word's height;
+    in each neighbourhood the sign whose responses reach further is the ink (dark letters
+    pull the mean down less than they fall below it). A pixel is ink when it stands out by
+    1.5 times the local spread of the responses (so faint text over a textured picture
+    passes where a global threshold, set by the strong text elsewhere, drops it) and by at
+    least 12 grey levels (so flat noise does not).
     """
-    response = np.abs(grey.astype(np.float64) - _box_mean(grey, size))
-    response = np.clip(response, 0, 255).astype(np.uint8)
-    strong = response[response > 16]
-    threshold = max(40.0, _otsu(strong)) if strong.size else 255.0
-    return np.where(response >= threshold, 0, 255).astype(np.uint8)
+    smooth = _box_mean(grey, 3)
+    diff = smooth - _box_mean(smooth, size)
+    spread = np.sqrt(np.maximum(_box_mean(diff * diff, 2 * size - 1), 0.0))
+    dark, light = np.maximum(-diff, 0.0), np.maximum(diff, 0.0)
+    darker = _box_mean(dark**4, 31) >= _box_mean(light**4, 31)
+    ink = np.where(darker, dark, light)
+    stands_out = (ink >= 1.5 * np.maximum(spread, 12.0)) & (ink >= 12.0)
+    return np.where(stands_out, 0, 255).astype(np.uint8)
 
 
 def _crop_ink(crop: np.ndarray, letter_height: float) -> np.ndarray:
@@ -964,13 +997,18 @@ def _read_frame(
 
     words: list[_Word] = []
     stretched = _stretch(grey)
-    ink = _text_ink(stretched)
-    images = {"stretch": _dark_on_light(stretched), "ink": ink}
+    images = {"stretch": _dark_on_light(stretched), "ink": _local_ink(stretched)}
     reading = first_reading
     for name, config in _PASSES:
         words.extend(
             _ocr_words(
-                images[name], config, scale=1.0, offset=(0, 0), reading=reading, timeout=remaining()
+                images[name],
+                config,
+                scale=1.0,
+                offset=(0, 0),
+                reading=reading,
+                timeout=remaining(),
+                binary=name != "stretch",
             )
         )
         reading += 1
@@ -1019,7 +1057,7 @@ def _read_mosaic(
         spans.append((top, top + h, factor, origin))
         top += h + gap
     words = _ocr_words(
-        mosaic, "--psm 6", scale=1.0, offset=(0, 0), reading=reading, timeout=timeout
+        mosaic, "--psm 6", scale=1.0, offset=(0, 0), reading=reading, timeout=timeout, binary=True
     )
     out = []
     for word in words:
@@ -1071,7 +1109,7 @@ def _regions(
         support = len({w.reading for w in group if sum(c.isalnum() for c in w.text) >= 2})
         if not matches and (best_conf < min_confidence or alnum < 2 or support < 2):
             continue
-        r0, c0, r1, c1 = _union(w.box for w in group)
+        r0, c0, r1, c1 = _union(w.box for w in _letters_of_the_line(group))
         pad = max(2, (r1 - r0) // 4)
         box = (max(0, r0 - pad), max(0, c0 - pad), min(rows, r1 + pad), min(cols, c1 + pad))
         frames = tuple(sorted({readings.get(w.reading, 0) for w in group}))
@@ -1082,6 +1120,18 @@ def _regions(
         )
     regions.sort(key=lambda r: (r.box[0], r.box[1]))
     return regions
+
+
+def _letters_of_the_line(group: list[_Word]) -> list[_Word]:
+    """The words whose boxes make a line's box: a lone character much taller than the words
+    of its line is an edge of the picture read as a letter ("I", "D"), not part of the line."""
+    heights = [w.box[2] - w.box[0] for w in group if sum(c.isalnum() for c in w.text) >= 2]
+    if not heights:
+        return group
+    tallest = 1.5 * float(np.median(heights))
+    return [
+        w for w in group if w.box[2] - w.box[0] <= tallest or sum(c.isalnum() for c in w.text) >= 2
+    ]
 
 
 # -- blanking ------------------------------------------------------------------------------
