@@ -81,6 +81,32 @@ def test_a_ct_series_reads_as_dcmread_reads_it(tmp_path, syntax):
 
 
 @pytest.mark.skipif(not IS_PYDICOM3, reason="the fast reader serves pydicom 3 only")
+def test_every_vr_with_a_4_byte_length_reads_as_dcmread_reads_it(tmp_path):
+    from dicom_widgets._compat import write_dataset
+
+    [path] = write_series(ct_phantom(n_slices=1, size=16), tmp_path)
+    ds = read_dataset(path)
+    block = ds.private_block(0x0011, "DEIDSPEED TEST", create=True)
+    # 64-bit integers (SV, UV) and the long text and byte VRs: 4-byte lengths in explicit VR.
+    for offset, (vr, value) in enumerate(
+        [
+            ("SV", [-(2**40), 7]),
+            ("UV", [2**50]),
+            ("UC", "long text"),
+            ("UR", "http://x/y"),
+            ("UT", "text " * 10),
+            ("OL", b"\x01\x00\x00\x00"),
+            ("OV", b"\x02" * 8),
+        ]
+    ):
+        block.add_new(offset + 1, vr, value)
+    buffer = io.BytesIO()
+    write_dataset(ds, buffer)
+    assert _assert_same(buffer.getvalue(), "long VRs")
+    assert read_header(buffer.getvalue())[0][0x00111001].value == [-(2**40), 7]
+
+
+@pytest.mark.skipif(not IS_PYDICOM3, reason="the fast reader serves pydicom 3 only")
 def test_files_it_cannot_read_exactly_go_to_pydicom_with_a_reason(tmp_path):
     [path] = write_series(ct_phantom(n_slices=1, size=16), tmp_path)
     data = path.read_bytes()

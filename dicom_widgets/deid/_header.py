@@ -34,7 +34,6 @@ _PIXEL_TAGS = frozenset({0x7FE00010, 0x7FE00008, 0x7FE00009})  # dcmread's stop_
 _IMPLICIT = struct.Struct("<HHL")
 _EXPLICIT = struct.Struct("<HH2sH")
 _LONG = struct.Struct("<L")
-_LONG_VRS = frozenset({"OB", "OD", "OF", "OL", "OW", "OV", "SQ", "UC", "UN", "UR", "UT"})
 
 #: Why files went to pydicom's reader, counted per reason (this process).
 FALLBACKS: dict[str, int] = {}
@@ -44,13 +43,16 @@ class _Fallback(Exception):
     """The header is not one :func:`read_header` reads exactly as pydicom does."""
 
 
-def _vrs() -> dict[bytes, str]:
-    from pydicom.valuerep import VR
+def _vrs() -> tuple[dict[bytes, str], frozenset[str]]:
+    """Every VR by its two bytes, and those with a 4-byte length (pydicom's own lists)."""
+    from pydicom.valuerep import EXPLICIT_VR_LENGTH_32, VR
 
-    return {vr.value.encode(): vr.value for vr in VR}
+    return {vr.value.encode(): vr.value for vr in VR}, frozenset(
+        str(vr.value) for vr in EXPLICIT_VR_LENGTH_32
+    )
 
 
-_VR_NAMES = _vrs()
+_VR_NAMES, _LONG_VRS = _vrs()
 
 
 def read_header(data: bytes) -> tuple[Dataset, int] | None:
