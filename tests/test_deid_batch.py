@@ -4,6 +4,7 @@ sources never written, the job object."""
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import pickle
 import signal
@@ -18,7 +19,7 @@ import numpy as np
 import pytest
 from pydicom.dataset import Dataset
 
-from dicom_widgets._compat import read_dataset
+from dicom_widgets._compat import read_dataset, write_dataset
 from dicom_widgets.data import ct_phantom, write_series
 from dicom_widgets.deid import DeidContext, Profile, anonymize_files
 from dicom_widgets.deid.batch import BatchJob, _load, process_file
@@ -122,7 +123,11 @@ def test_the_job_is_frozen_and_picklable(tmp_path):
     assert pickle.loads(pickle.dumps(job)) == job
     with pytest.raises(AttributeError):
         job.overwrite = True  # type: ignore[misc]
-    assert job.context() is job.context()  # one context per process and key
+    # A fresh context per chunk, with the job's key: the same mappings, none carried over.
+    first, second = job.context(), job.context()
+    assert first is not second and first.key_hex == second.key_hex == job.key_hex
+    assert first.remap_uid("1.2.3") == second.remap_uid("1.2.3")
+    assert first.date_offset("patient") == second.date_offset("patient")
 
 
 def _digests(folder: Path) -> dict[str, tuple[str, int]]:
@@ -236,8 +241,39 @@ def test_unsupported_photometric_interpretation_is_reported(tmp_path):
     assert copied.status == "written"
 
 
+def _encoded(ds: Dataset) -> bytes:
+    """The dataset's bytes as written: a snapshot that shares no element with ``ds``."""
+    buffer = io.BytesIO()
+    write_dataset(ds, buffer)
+    return buffer.getvalue()
+
+
 def test_a_dataset_source_is_never_modified(tmp_path):
+    """Header and pixels of a dataset given in memory are as they were, blanking included.
+
+    The snapshot is the encoded bytes (a ``Dataset(ds)`` copy would share the element
+    objects, and so any change made to them).
+    """
     ds = ct_phantom(n_slices=1, size=16)[0]
-    before = Dataset(ds)
+    before = _encoded(ds)
     report = anonymize_files([ds], tmp_path / "out", progress=False)
-    assert report.ok and ds == before
+    assert report.ok and _encoded(ds) == before
+    blanked = anonymize_files(
+        [ds], tmp_path / "blanked", pixel_regions=[(0, 0, 8, 8)], progress=False
+    )
+    assert blanked.ok and _encoded(ds) == before
+    out = read_dataset(blanked.written[0])
+    assert (out.pixel_array[:8, :8] != ds.pixel_array[:8, :8]).any()  # blanked, in the copy only
+
+
+def test_a_reused_executor_reports_every_uid_of_the_second_batch_too(tmp_path):
+    """A batch's UID map is complete whatever ran before on the executor (threads here)."""
+    import concurrent.futures as cf
+
+    paths = write_series(ct_phantom(n_slices=6, size=16), tmp_path / "src")
+    with cf.ThreadPoolExecutor(2) as executor:
+        first = anonymize_files(paths, tmp_path / "a", key=KEY, executor=executor, progress=False)
+        second = anonymize_files(paths, tmp_path / "b", key=KEY, executor=executor, progress=False)
+    assert first.ok and second.ok
+    assert len(first.uid_map) >= 6 + 2  # each SOP Instance UID, the study and the series
+    assert second.uid_map == first.uid_map

@@ -15,7 +15,7 @@ from pydicom.dataset import Dataset
 
 from .._compat import decoded_photometric, normalize_unknown_vrs, read_dataset
 from .._encode import encode_part10
-from .._executors import default_workers, progress_bar
+from .._executors import process_pool, progress_bar
 from .._io import atomic_write
 from ..errors import UnsafeOutputError
 from ._checks import DICOMDIR_NOT_COPIED, check_output_folder, sop_class_of, why_not_anonymized
@@ -297,8 +297,6 @@ def clean_pixels(ds: Dataset, regions: Sequence[Region]) -> bool:
 # -- the job --------------------------------------------------------------------------------
 PixelRegions = Sequence[Region] | Mapping[Any, Sequence[Region]] | None
 
-_CONTEXTS: dict[tuple[str, tuple[int, int]], DeidContext] = {}
-
 
 @dataclass(frozen=True)
 class BatchJob:
@@ -349,12 +347,15 @@ class BatchJob:
         )
 
     def context(self) -> DeidContext:
-        """This process's context for the job's key (one per process, so maps grow across chunks)."""
-        found = _CONTEXTS.get((self.key_hex, self.date_shift_days))
-        if found is None:
-            found = DeidContext(self.key_hex, date_shift_days=self.date_shift_days)
-            _CONTEXTS[(self.key_hex, self.date_shift_days)] = found
-        return found
+        """A fresh context for one chunk, under the job's key.
+
+        Its maps are deterministic under the key, so a chunk's own context holds exactly
+        the UIDs and dates of its files, and all of them go back to the caller. (A context
+        kept per process would hold a previous batch's mappings too -- an executor reused
+        for a second batch with the same key, or threads -- and the caller's report would
+        lack the ones it already held.)
+        """
+        return DeidContext(self.key_hex, date_shift_days=self.date_shift_days)
 
 
 # -- reading ----------------------------------------------------------------------------------
@@ -924,14 +925,11 @@ def _run_in_order(
 def _run_chunk(
     job: BatchJob, items: list[tuple[int, Any]]
 ) -> tuple[list[FileOutcome], dict[str, str], dict[str, int]]:
-    """A pool worker's task: one chunk, with the worker's context; returns the outcomes and
-    the UIDs and date offsets it added (merged into the caller's context)."""
+    """A pool worker's task: one chunk, with a context of its own; returns the outcomes and
+    the UIDs and date offsets of the chunk's files (merged into the caller's context)."""
     context = job.context()
-    before_uids, before_dates = set(context.uid_map), set(context.date_offsets)
     outcomes = _run_in_order(job, items, context)
-    uids = {k: v for k, v in context.uid_map.items() if k not in before_uids}
-    dates = {k: v for k, v in context.date_offsets.items() if k not in before_dates}
-    return outcomes, uids, dates
+    return outcomes, context.uid_map, context.date_offsets
 
 
 def _run_serial(
@@ -1158,7 +1156,7 @@ def _run(
     :data:`PROCESS_POOL_THRESHOLD` files when none is given); outcomes in input order."""
     own_pool = None
     if executor is None and len(items) >= PROCESS_POOL_THRESHOLD and (os.cpu_count() or 1) > 1:
-        own_pool = executor = cf.ProcessPoolExecutor(max_workers=default_workers())
+        own_pool = executor = process_pool()  # workers leave Ctrl-C to this process
     bar = progress_bar(progress, len(items), desc="anonymize")
     try:
         if executor is None:
