@@ -12,7 +12,8 @@ shows a different image:
   frame"): until that frame began (its ``requestAnimationFrame`` timestamp; 0 when it had
   begun before the key press and was rendered after the key's task, so the change is still
   in it). A step shown in the next display frame takes at most 16.7 ms at 60 Hz; one that
-  misses it (the page busy with something else) a frame more.
+  misses it (the page busy with something else) a frame more. And the frame's own work
+  (its animation callbacks to rendered), which must fit in a frame for it to be on time.
 
 The pixels are compared after these times are taken, so the comparison's own
 ``getImageData`` is not counted. The cases:
@@ -232,14 +233,16 @@ KeyCanvas()""",
 def report_frame_target(results: dict[str, dict], label: str, issue: int) -> bool:
     """Print a case's one-display-frame target next to the floor; True when it is met.
 
-    The target (issues 15 and 16): a step stays within one display frame -- the frame
-    showing it begins at most 16.7 ms after the key press in 90% of the steps.
+    The target (issues 15 and 16): a step stays within one display frame -- in 90% of the
+    steps, the frame showing it begins at most 16.7 ms after the key press (it is the next
+    display frame), and that frame's own work takes at most 16.7 ms (it is not late).
     """
     case, plain, floor = results[label], results["SeriesViewer"], results[FLOOR_LABEL]
-    met = case["to_frame_p90_ms"] <= FRAME_MS
+    met = case["to_frame_p90_ms"] <= FRAME_MS and case["frame_work_p90_ms"] <= FRAME_MS
     print(
         f"{label} (issue {issue}): in the next display frame {case['next_display_frame']:.0%}"
-        f" of steps, p90 {case['to_frame_p90_ms']:.1f} ms <= {FRAME_MS:.1f} ms: "
+        f" of steps, p90 {case['to_frame_p90_ms']:.1f} ms, frame work p90 "
+        f"{case['frame_work_p90_ms']:.1f} ms (both <= {FRAME_MS:.1f} ms): "
         f"{'met' if met else 'MISSED'}; frame rendered median {case['median_ms']:.1f} / p90 "
         f"{case['p90_ms']:.1f} ms (plain viewer {plain['median_ms']:.1f} / {plain['p90_ms']:.1f},"
         f" floor {floor['median_ms']:.1f} / {floor['p90_ms']:.1f})"
@@ -411,6 +414,7 @@ def summarize(rows: list[list[float]]) -> dict:
     """Figures of one case from its steps' rows (see ``MEASURE_JS``)."""
     to_frame = [r[0] for r in rows]
     rendered = [r[7] for r in rows]
+    frame_work = [r[7] - r[6] for r in rows]  # that frame's callbacks -> rendered
     return {
         "n": len(rows),
         # Key press -> the frame showing the change had been rendered (latency).
@@ -423,6 +427,9 @@ def summarize(rows: list[list[float]]) -> dict:
         "to_frame_median_ms": statistics.median(to_frame),
         "to_frame_p90_ms": percentile(to_frame, 90),
         "next_display_frame": sum(t <= FRAME_MS for t in to_frame) / len(rows),
+        # That frame's own work on the page's main thread (its animation callbacks to
+        # rendered): at most a frame, or it is presented late.
+        "frame_work_p90_ms": percentile(frame_work, 90),
         # Steps shown in the first frame the browser rendered after the key press.
         "first_frame": sum(r[5] == 1 for r in rows) / len(rows),
         # Steps repainted before the kernel's own frame was on screen (frame cache hits).
@@ -441,24 +448,26 @@ def summarize(rows: list[list[float]]) -> dict:
 def print_table(results: dict[str, dict]) -> None:
     """The figures of every case, one line each."""
     print(f"slider step -> repainted image, {SIZE}x{SIZE} CT, Chromium headless, JupyterLab")
-    print(f"{'':<36}{'frame rendered':^32}{'display frame':^18}")
+    print(f"{'':<36}{'frame rendered':^30}{'display frame':^24}")
     print(
-        f"{'case':<32}{'n':>4}{'median':>8}{'p90':>8}{'min':>7}{'max':>8}"
-        f"{'p90':>8}{'next':>8}{'1st':>6}{'cached':>8}"
+        f"{'case':<32}{'n':>4}{'median':>8}{'p90':>7}{'min':>7}{'max':>8}"
+        f"{'p90':>7}{'next':>6}{'work':>7}{'1st':>6}{'cached':>8}"
     )
     for label, r in results.items():
         print(
-            f"{label:<32}{r['n']:>4}{r['median_ms']:>8.1f}{r['p90_ms']:>8.1f}"
-            f"{r['min_ms']:>7.1f}{r['max_ms']:>8.1f}{r['to_frame_p90_ms']:>8.1f}"
-            f"{r['next_display_frame']:>8.0%}{r['first_frame']:>6.0%}"
-            f"{r['before_server_reply']:>8.0%}"
+            f"{label:<32}{r['n']:>4}{r['median_ms']:>8.1f}{r['p90_ms']:>7.1f}"
+            f"{r['min_ms']:>7.1f}{r['max_ms']:>8.1f}{r['to_frame_p90_ms']:>7.1f}"
+            f"{r['next_display_frame']:>6.0%}{r['frame_work_p90_ms']:>7.1f}"
+            f"{r['first_frame']:>6.0%}{r['before_server_reply']:>8.0%}"
         )
     print(
         "ms. 'frame rendered': key press -> the frame showing the new picture had been\n"
-        "rendered (style, layout, paint). 'display frame': key press -> begin of that\n"
-        f"display frame (p90), and the steps shown in the next one (begun <= {FRAME_MS:.1f} ms\n"
-        "after the key). '1st': shown in the first frame rendered after the key. 'cached':\n"
-        "repainted before the kernel's frame was drawn (frame cache)."
+        "rendered (style, layout, paint); it includes the wait for that frame. 'display\n"
+        "frame': key press -> begin of that display frame (p90), the steps shown in the\n"
+        f"next one (begun <= {FRAME_MS:.1f} ms after the key), and the frame's own work on the\n"
+        "main thread (p90, its animation callbacks -> rendered). '1st': shown in the first\n"
+        "frame rendered after the key. 'cached': repainted before the kernel's frame was\n"
+        "drawn (frame cache)."
     )
     print("median split: keydown->sent | sent->last server message | ->rendered (ms)")
     for label, r in results.items():
