@@ -353,6 +353,24 @@ PIXEL_SIGNATURE_JS = """
 }
 """
 
+#: JavaScript: press ArrowRight on a slider handle and, in the same task, take the pixel
+#: signatures of the frame overlay and of ipympl's canvas before and after.
+KEY_IN_ONE_TASK_JS = (
+    """
+(handle, [overlay, canvas]) => {
+  const sig = (el) => ("""
+    + PIXEL_SIGNATURE_JS
+    + """)([el, 1]);
+  const overlayBefore = sig(overlay), canvasBefore = sig(canvas);
+  handle.focus();
+  handle.dispatchEvent(new KeyboardEvent('keydown', {
+    key: 'ArrowRight', code: 'ArrowRight', keyCode: 39, which: 39,
+    bubbles: true, cancelable: true}));
+  return [overlayBefore, sig(overlay), canvasBefore, sig(canvas)];
+}
+"""
+)
+
 
 class NotebookPage:
     """One browser page showing one notebook, with the waits the tests need.
@@ -526,6 +544,18 @@ class NotebookPage:
             timeout=timeout_ms or self.timeout_ms,
         )
         return target
+
+    def key_in_one_task(self, handle: Any, overlay: Any, canvas: Any) -> list[str | None]:
+        """Press ArrowRight on a slider ``handle`` and read the pixels in the same JavaScript task.
+
+        Returns the signatures of ``overlay`` (the frame cache's canvas) and ``canvas``
+        (ipympl's) before and after the key: ``[overlay before, overlay after, canvas before,
+        canvas after]``. No kernel message can arrive within one task, so an overlay that
+        changed was painted from the browser's frame cache.
+        """
+        return handle.evaluate(
+            KEY_IN_ONE_TASK_JS, [overlay.element_handle(), canvas.element_handle()]
+        )
 
     def step_slider(self, handle_locator: Any, key: str = "ArrowRight", times: int = 1) -> None:
         """Focus an ipywidgets slider handle and press ``key``."""

@@ -10,7 +10,7 @@ cached before it (the segment still drawn), and equals the kernel's own frame.
 from __future__ import annotations
 
 import pytest
-from harness import PIXEL_SIGNATURE_JS, write_notebook
+from harness import write_notebook
 
 pytestmark = pytest.mark.browser
 
@@ -59,24 +59,6 @@ def test_unticking_a_segment_in_the_legend_changes_the_canvas(notebook, jupyter_
     notebook.assert_no_widget_errors()
 
 
-#: Press ArrowRight and read both canvases in the same JavaScript task: no kernel message
-#: can arrive in between, so a changed overlay was painted from the browser's cache.
-KEY_IN_ONE_TASK_JS = (
-    """
-(handle, [overlay, canvas]) => {
-  const sig = (el) => ("""
-    + PIXEL_SIGNATURE_JS
-    + """)([el, 1]);
-  handle.focus();
-  handle.dispatchEvent(new KeyboardEvent('keydown', {
-    key: 'ArrowRight', code: 'ArrowRight', keyCode: 39, which: 39,
-    bubbles: true, cancelable: true}));
-  return [sig(overlay), sig(canvas)];
-}
-"""
-)
-
-
 def test_after_a_toggle_cached_frames_are_never_stale(notebook, jupyter_server):
     write_notebook(jupyter_server.root_dir / "segmentation_cache.ipynb", CELLS)
     notebook.open("segmentation_cache.ipynb")
@@ -93,9 +75,7 @@ def test_after_a_toggle_cached_frames_are_never_stale(notebook, jupyter_server):
     overlay.wait_for(state="visible")
     at_6 = notebook.pixel_signature(overlay)
     # Slice 7 with both segments, from the cache; then back to 6.
-    with_liver_7, _ = handle.evaluate(
-        KEY_IN_ONE_TASK_JS, [overlay.element_handle(), canvas.element_handle()]
-    )
+    _, with_liver_7, _, _ = notebook.key_in_one_task(handle, overlay, canvas)
     assert with_liver_7 != at_6
     notebook.wait_pixels_equal(canvas, with_liver_7)
     notebook.step_slider(handle, "ArrowLeft")
@@ -110,9 +90,7 @@ def test_after_a_toggle_cached_frames_are_never_stale(notebook, jupyter_server):
         "([el, old]) => el.dataset.generation !== old && Number(el.dataset.frames || 0) >= 3",
         arg=[cache.element_handle(), generation],
     )
-    moved, under = handle.evaluate(
-        KEY_IN_ONE_TASK_JS, [overlay.element_handle(), canvas.element_handle()]
-    )
+    _, moved, _, under = notebook.key_in_one_task(handle, overlay, canvas)
     assert moved not in (hidden_6, with_liver_7), "a stale frame (liver drawn) was painted"
     assert under == hidden_6  # painted before the kernel's frame could arrive
     # The kernel's own frame of slice 7 without the liver is the very same picture.

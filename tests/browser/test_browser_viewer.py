@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from harness import PIXEL_SIGNATURE_JS, write_notebook
+from harness import write_notebook
 
 pytestmark = pytest.mark.browser
 
@@ -55,24 +55,6 @@ PANE_COUNT_JS = """
   return runs;
 }
 """
-
-#: JavaScript: press ArrowRight on a slider handle and, in the same task, take the pixel
-#: signatures of the frame overlay and of ipympl's canvas before and after.
-KEY_IN_ONE_TASK_JS = (
-    """
-(handle, [overlay, canvas]) => {
-  const sig = (el) => ("""
-    + PIXEL_SIGNATURE_JS
-    + """)([el, 1]);
-  const overlayBefore = sig(overlay), canvasBefore = sig(canvas);
-  handle.focus();
-  handle.dispatchEvent(new KeyboardEvent('keydown', {
-    key: 'ArrowRight', code: 'ArrowRight', keyCode: 39, which: 39,
-    bubbles: true, cancelable: true}));
-  return [overlayBefore, sig(overlay), canvasBefore, sig(canvas)];
-}
-"""
-)
 
 
 def open_viewer(notebook, jupyter_server, name, *, annotations=False, app="lab"):
@@ -146,8 +128,8 @@ def test_frame_cache_repaints_the_next_slice_while_the_kernel_is_busy(notebook, 
     prompt = sleeper.locator(".jp-InputPrompt")
     page.wait_for_function("(el) => el.textContent.includes('*')", arg=prompt.element_handle())
     handle = viewer.locator(".widget-slider .noUi-handle").first
-    overlay_before, moved, canvas_before, canvas_after = handle.evaluate(
-        KEY_IN_ONE_TASK_JS, [overlay.element_handle(), canvas.element_handle()]
+    overlay_before, moved, canvas_before, canvas_after = notebook.key_in_one_task(
+        handle, overlay, canvas
     )
     assert overlay_before == before and canvas_before == before
     assert moved != before, "the key press did not repaint from the cache"
