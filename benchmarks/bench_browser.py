@@ -250,9 +250,22 @@ def report_frame_target(results: dict[str, dict], label: str, issue: int) -> boo
     return met
 
 
+#: True when the page's kernel is idle and nothing came from the server for ``quiet`` ms.
+QUIET_JS = """
+(quiet) => {
+  const el = document.querySelector('.jp-Notebook-ExecutionIndicator');
+  const last = window.__dwLastReceived || 0;
+  return !!el && el.getAttribute('data-status') === 'idle' && performance.now() - last >= quiet;
+}
+"""
+
 #: In-page measurement: step the slider ``steps`` times and time each repaint.
-MEASURE_JS = """
+MEASURE_JS = (
+    """
 async ([handleSelector, kind, target, steps, stride, quiet, spread]) => {
+  const isQuiet = ("""
+    + QUIET_JS
+    + """);
   const canvasHash = (el) => {
     const d = el.getContext('2d').getImageData(0, 0, el.width, el.height).data;
     let h = 2166136261 >>> 0;
@@ -295,12 +308,7 @@ async ([handleSelector, kind, target, steps, stride, quiet, spread]) => {
     // The previous step is over when the kernel reports idle and, with `quiet`, nothing has
     // arrived from the server for `quiet` ms (the viewer prefetches neighbouring slices
     // after it reports idle; the other cases send nothing then, so they wait the same).
-    for (;;) {
-      const el = document.querySelector('.jp-Notebook-ExecutionIndicator');
-      const last = window.__dwLastReceived || 0;
-      if (el && el.getAttribute('data-status') === 'idle' && performance.now() - last >= quiet) return;
-      await frame();
-    }
+    while (!isQuiet(quiet)) await frame();
   };
   const times = [];
   const log = window.__dwSocketLog || [];
@@ -347,15 +355,8 @@ async ([handleSelector, kind, target, steps, stride, quiet, spread]) => {
   return times;
 }
 """
+)
 
-#: True when the page's kernel is idle and nothing came from the server for ``quiet`` ms.
-QUIET_JS = """
-(quiet) => {
-  const el = document.querySelector('.jp-Notebook-ExecutionIndicator');
-  const last = window.__dwLastReceived || 0;
-  return !!el && el.getAttribute('data-status') === 'idle' && performance.now() - last >= quiet;
-}
-"""
 
 #: Installed before the page loads: timestamps of every websocket message sent and received,
 #: for the breakdown of a step (browser -> kernel -> browser -> screen).
