@@ -66,7 +66,7 @@ class FrameCacheBinding:
         self.widget.slider = slider
 
     def close(self) -> None:
-        """Close the link and the cache; a prefetch still scheduled then does nothing."""
+        """Close the cache; a prefetch or a canvas send still scheduled then does nothing."""
         self._closed = True
         self.viewer.model.unobserve(self._on_index, "index")
         self.widget.close()
