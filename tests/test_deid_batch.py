@@ -277,3 +277,33 @@ def test_a_reused_executor_reports_every_uid_of_the_second_batch_too(tmp_path):
     assert first.ok and second.ok
     assert len(first.uid_map) >= 6 + 2  # each SOP Instance UID, the study and the series
     assert second.uid_map == first.uid_map
+
+
+def test_copies_of_one_instance_go_to_the_first_source_whatever_the_io_threads_timing(
+    tmp_path, monkeypatch
+):
+    """Two sources with one SOP Instance UID share an output name: the first source gets it.
+
+    The first source's write is held back on its I/O thread; without the per-name order
+    the second source's write would take the name first.
+    """
+    import shutil
+    import time as time_module
+
+    from dicom_widgets.deid import batch
+
+    (path,) = write_series(ct_phantom(n_slices=1, size=16), tmp_path / "src")
+    copy = tmp_path / "src" / "copy.dcm"
+    shutil.copyfile(path, copy)
+    write_output = batch._write_output
+
+    def slow_for_the_first(outcome, *args):
+        if outcome.index == 0:
+            time_module.sleep(0.3)
+        return write_output(outcome, *args)
+
+    monkeypatch.setattr(batch, "_write_output", slow_for_the_first)
+    report = anonymize_files([path, copy], tmp_path / "out", key=KEY, fsync=True, progress=False)
+    first, second = report.outcomes
+    assert (first.status, second.status) == ("written", "exists"), report.outcomes
+    assert "identical content" in second.message

@@ -659,7 +659,7 @@ def process_file(
     index: int,
     source: str | Dataset,
     context: DeidContext,
-    io_pool: cf.Executor | None = None,
+    io_pool: _Writes | None = None,
 ) -> FileOutcome:
     """Read, de-identify, verify and write one source; whatever goes wrong stays with it.
 
@@ -671,9 +671,9 @@ def process_file(
     source : path or Dataset
     context : DeidContext
         The key and maps (the caller's own in a serial batch, the worker's in a pool).
-    io_pool : Executor, optional
-        Runs the write (and its fsync) so that the next file's work overlaps it; the outcome
-        is then completed by :func:`_settle`.
+    io_pool : _Writes, optional
+        Runs the write (and its fsync) on an I/O thread so that the next file's work overlaps
+        it; the outcome is then completed by :func:`_settle`.
 
     Returns
     -------
@@ -694,7 +694,7 @@ def _process(
     index: int,
     source: str | Dataset,
     context: DeidContext,
-    io_pool: cf.Executor | None,
+    io_pool: _Writes | None,
 ) -> FileOutcome:
     """One file's steps: read, the pixel steps, de-identify, encode, verify, write."""
     try:
@@ -750,7 +750,7 @@ def _process(
     if io_pool is not None:
         # The write (and its fsync) runs on an I/O thread while this worker goes on with
         # the next file; the chunk waits for it before reporting the outcome.
-        outcome._pending = io_pool.submit(_write_output, outcome, target, chunks, job, pseudonym)
+        outcome._pending = io_pool.write(outcome, target, chunks, job, pseudonym)
         outcome._pending_bytes = sum(len(chunk) for chunk in chunks)
         return outcome
     return _write_output(outcome, target, chunks, job, pseudonym)
@@ -864,6 +864,41 @@ def _write_output(
     return outcome
 
 
+class _Writes:
+    """A chunk's I/O threads, with the writes to one output name kept in input order.
+
+    Sources that share a SOP Instance UID (copies, re-encodings) share an output name:
+    the first in the batch gets it and the next ones "exists" or their alternate name.
+    Threads finishing in any order must not decide which, so a write to a name another
+    pending write of the chunk already targets waits for that one first (it was submitted
+    earlier, so it is running or done: no thread waits for one queued behind it).
+    """
+
+    def __init__(self, pool: cf.Executor) -> None:
+        self.pool = pool
+        self.last: dict[Path, cf.Future] = {}
+
+    def write(
+        self,
+        outcome: FileOutcome,
+        target: Path,
+        chunks: Sequence[bytes | memoryview],
+        job: BatchJob,
+        pseudonym: str,
+    ) -> cf.Future:
+        """Submit :func:`_write_output` for ``outcome``, after any earlier one to ``target``."""
+        before = self.last.get(target)
+
+        def write_after() -> FileOutcome:
+            if before is not None:
+                cf.wait([before])  # its failure is its own outcome's
+            return _write_output(outcome, target, chunks, job, pseudonym)
+
+        future = self.pool.submit(write_after)
+        self.last[target] = future
+        return future
+
+
 def _settle(outcome: FileOutcome) -> FileOutcome:
     """Wait for an outcome's pending write, if any."""
     pending = outcome._pending
@@ -901,9 +936,10 @@ def _run_in_order(
     pending: deque[FileOutcome] = deque()
     in_flight = 0  # bytes held by the pending writes
     threads = _IO_THREADS_FSYNC if job.fsync else _IO_THREADS
-    with cf.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="deid-io") as io_pool:
+    with cf.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="deid-io") as io_threads:
+        writes = _Writes(io_threads)
         for index, source in items:
-            pending.append(process_file(job, index, source, context, io_pool))
+            pending.append(process_file(job, index, source, context, writes))
             in_flight += pending[-1]._pending_bytes
             while pending and (
                 len(pending) > _MAX_PENDING
