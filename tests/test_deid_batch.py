@@ -307,3 +307,33 @@ def test_copies_of_one_instance_go_to_the_first_source_whatever_the_io_threads_t
     first, second = report.outcomes
     assert (first.status, second.status) == ("written", "exists"), report.outcomes
     assert "identical content" in second.message
+
+
+def test_a_source_listed_twice_is_refused_whatever_the_spelling(tmp_path, monkeypatch):
+    """The same file through a symlink, a relative path, ``..`` or its folder is one source:
+    each spelling resolves to the file itself, so the batch refuses it before writing."""
+    from dicom_widgets.errors import UnsafeOutputError
+
+    src = tmp_path / "src"
+    [first, second] = write_series(ct_phantom(n_slices=2, size=8), src)
+    (tmp_path / "link.dcm").symlink_to(first)
+    (tmp_path / "linked_folder").symlink_to(src, target_is_directory=True)
+    monkeypatch.chdir(src)
+    spellings = [
+        tmp_path / "link.dcm",
+        Path(first.name),
+        src / ".." / "src" / first.name,
+        tmp_path / "linked_folder" / first.name,
+        src,
+        tmp_path / "linked_folder",
+    ]
+    for spelling in spellings:
+        with pytest.raises(UnsafeOutputError, match="listed twice"):
+            anonymize_files([first, spelling], tmp_path / "out", key=KEY, progress=False)
+    assert not (tmp_path / "out").exists()
+    # Two files of one folder, one of them through a symlink: both go, each once.
+    report = anonymize_files(
+        [tmp_path / "link.dcm", second], tmp_path / "out", key=KEY, progress=False
+    )
+    assert report.counts() == {"written": 2}
+    assert sorted(o.source for o in report.outcomes) == sorted([str(first), str(second)])

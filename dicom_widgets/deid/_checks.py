@@ -88,7 +88,9 @@ def check_output_folder(
     dicom_widgets.errors.UnsafeOutputError: output folder ... is inside the source folder ...
     """
     out = Path(os.fspath(out_dir)).expanduser().resolve()
-    for folder in dict.fromkeys(Path(os.fspath(f)).resolve() for f in source_folders):
+    # Each folder once, then resolved: a batch names the folder of every one of its files.
+    folders = dict.fromkeys(Path(os.fspath(f)) for f in source_folders)
+    for folder in dict.fromkeys(f.resolve() for f in folders):
         if out == folder or folder in out.parents:
             raise UnsafeOutputError(
                 f"output folder {out} is inside the source folder {folder}: choose a folder "

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import os
+import stat
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from pydicom.dataelem import DataElement
@@ -33,6 +34,7 @@ _EXPLICIT_VR_LE = "1.2.840.10008.1.2.1"
 #: Below this many files the batch runs in the calling thread (process start-up costs more).
 PROCESS_POOL_THRESHOLD = 64
 _CHUNK = 16
+T = TypeVar("T")
 
 Region = tuple[int, int, int, int]
 # Photometric interpretations whose black (or minimum) is known after decoding (PS3.3 C.7.6.3.1.2).
@@ -980,6 +982,27 @@ def _run_serial(
     return _run_in_order(job, items, context, done)
 
 
+def _guided_chunks(items: Sequence[T], workers: int) -> list[list[T]]:
+    """``items`` in chunks of at most :data:`_CHUNK`, shrinking towards the end.
+
+    A chunk is a quarter of each worker's share of what is left (guided scheduling): few
+    chunks while there is much to do, small ones at the end, so that no worker is still
+    on a long last chunk while the others idle (two files at least: a chunk has its own
+    context and I/O threads).
+
+    Examples
+    --------
+    >>> [len(c) for c in _guided_chunks(list(range(60)), 2)]
+    [7, 6, 5, 5, 4, 4, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 1]
+    """
+    chunks, start = [], 0
+    while start < len(items):
+        size = max(2, min(_CHUNK, (len(items) - start) // (4 * workers)))
+        chunks.append(list(items[start : start + size]))
+        start += size
+    return chunks
+
+
 def _run_pool(
     job: BatchJob,
     items: Sequence[tuple[int, Any]],
@@ -989,8 +1012,7 @@ def _run_pool(
 ) -> list[FileOutcome]:
     """The pool path: chunks of sources go to ``executor``; a chunk that fails as a whole (a
     dead worker) gives error outcomes for its files, and the batch goes on."""
-    size = max(1, min(_CHUNK, len(items) // (4 * (os.cpu_count() or 1)) or 1))
-    chunks = [list(items[start : start + size]) for start in range(0, len(items), size)]
+    chunks = _guided_chunks(items, os.cpu_count() or 1)
     futures = {executor.submit(_run_chunk, job, chunk): chunk for chunk in chunks}
     outcomes: list[FileOutcome] = []
     try:
@@ -1023,6 +1045,23 @@ def _run_pool(
 
 
 # -- sources ----------------------------------------------------------------------------------
+def _resolved(path: Path, parents: dict[Path, Path]) -> tuple[Path, bool]:
+    """``(path.resolve(), path.is_dir())`` with one ``lstat``: a batch lists many files of
+    few folders, so each folder is resolved once (``parents``) and a file that is no symlink
+    is its resolved folder joined with its name."""
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:  # missing (reported per file) or unreadable: as Path.resolve() says
+        return path.resolve(), False
+    if stat.S_ISLNK(mode) or path.name in ("", ".", ".."):
+        resolved = path.resolve()
+        return resolved, resolved.is_dir()
+    parent = parents.get(path.parent)
+    if parent is None:
+        parent = parents[path.parent] = path.parent.resolve()
+    return parent / path.name, stat.S_ISDIR(mode)
+
+
 def _expand(sources: Iterable[Any]) -> tuple[list[Path | Dataset], list[Path]]:
     """The files (and datasets) of ``sources`` and the folders they come from; a source
     listed twice is refused."""
@@ -1032,6 +1071,7 @@ def _expand(sources: Iterable[Any]) -> tuple[list[Path | Dataset], list[Path]]:
     folders: list[Path] = []
     listed: dict[Path, str] = {}
     datasets_seen: set[int] = set()
+    parents: dict[Path, Path] = {}
     for item in sources:
         if isinstance(item, Dataset):
             # In-memory datasets (a widget opened on a Dataset): anonymized from a copy.
@@ -1041,11 +1081,11 @@ def _expand(sources: Iterable[Any]) -> tuple[list[Path | Dataset], list[Path]]:
             files.append(item)
             continue
         path = Path(os.fspath(item)).expanduser()
-        resolved = path.resolve()
+        resolved, is_dir = _resolved(path, parents)
         if resolved in listed:
             raise UnsafeOutputError(f"source {item!s} is listed twice (also as {listed[resolved]})")
         listed[resolved] = str(item)
-        if resolved.is_dir():
+        if is_dir:
             folders.append(resolved)
             files.extend(sorted(p.resolve() for p in resolved.rglob("*") if p.is_file()))
         else:
