@@ -337,3 +337,24 @@ def test_a_source_listed_twice_is_refused_whatever_the_spelling(tmp_path, monkey
     )
     assert report.counts() == {"written": 2}
     assert sorted(o.source for o in report.outcomes) == sorted([str(first), str(second)])
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore")
+def test_file_meta_conversions_shared_across_files_change_no_output(tmp_path, pydicom_files):
+    """The engine converts a file meta element once per value and hands later files a copy
+    (a series repeats its file meta): every pydicom file gives the same bytes with the
+    conversions cold (cleared before each file) as with them all warm."""
+    from dicom_widgets.deid import engine
+
+    job = _job(tmp_path)
+    files = [Path(p) for p in pydicom_files if Path(p).is_file()]
+    cold = {}
+    for i, path in enumerate(files):
+        engine._META_CONVERTED.clear()
+        cold[path] = _output_bytes(job, i, path)
+    assert len(engine._META_CONVERTED) > 0
+    warm = {path: _output_bytes(job, i, path) for i, path in enumerate(files)}
+    assert len(engine._META_CONVERTED) > 20  # the warm run did share them
+    assert warm == cold
+    assert sum(1 for status, data in cold.values() if data is not None) > 100

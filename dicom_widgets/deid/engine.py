@@ -1518,11 +1518,22 @@ class _Engine:
         meta = getattr(ds, "file_meta", None)
         if meta is None:
             return
+        store = meta._dict
         for tag in list(meta.keys()):
             if tag in _META_REMOVE or tag == 0x00020003:
                 continue
+            raw = store[tag]
+            key = _meta_key(tag, raw)
+            converted = _META_CONVERTED.get(key) if key is not None else None
+            if converted is not None:
+                store[tag] = copy.copy(converted)
+                continue
             try:
                 _ = meta[tag].value  # conversion raises for garbage
+                if key is not None:
+                    if len(_META_CONVERTED) >= _META_CONVERTED_SIZE:
+                        _META_CONVERTED.clear()
+                    _META_CONVERTED[key] = copy.copy(store[tag])
             except Exception as exc:  # noqa: BLE001 - a garbage element cannot be judged
                 del meta[tag]
                 path = f"file_meta.{_name(tag)}"
@@ -1556,7 +1567,7 @@ class _Engine:
                 element.record(_ABSENT)
         if 0x00020003 in meta:
             try:
-                before = str(meta[0x00020003].value)
+                before = _plain_uid(store[0x00020003]) or str(meta[0x00020003].value)
             except Exception:  # noqa: BLE001 - unreadable: replaced below
                 before = ""
                 self.warn(
@@ -1586,6 +1597,34 @@ class _Engine:
                 rule="basic" if code != "K" else "retain_uids",
             )
             element.record(meta.MediaStorageSOPInstanceUID, "follows SOP Instance UID (0008,0018)")
+
+
+#: File meta elements as converted, by :func:`_meta_key`: the files of a series repeat their
+#: file meta (transfer syntax, SOP class, implementation), and converting each element
+#: costs more than the rest of the step. Values are replaced, never changed in place, so
+#: a copy of the element can share its value.
+_META_CONVERTED: dict[tuple[Any, ...], DataElement] = {}
+_META_CONVERTED_SIZE = 256
+
+
+def _meta_key(tag: BaseTag, raw: Any) -> tuple[Any, ...] | None:
+    """What a raw file meta element converts from (``None`` for a converted one)."""
+    if isinstance(raw, DataElement) or not isinstance(raw.value, bytes):
+        return None
+    return int(tag), raw.VR, raw.value, raw.is_implicit_VR, raw.is_little_endian
+
+
+_PLAIN_UID = re.compile(rb"[0-9.]{1,64}\0?")
+
+
+def _plain_uid(raw: Any) -> str | None:
+    """The UID of a raw element holding digits and dots, of even length (as pydicom converts
+    it, without its validation and decoding; written back, its bytes are the same);
+    ``None`` for anything else (pydicom's to convert)."""
+    value = getattr(raw, "value", None)
+    if isinstance(raw, DataElement) or not isinstance(value, bytes) or len(value) % 2:
+        return None
+    return value.rstrip(b"\0").decode("ascii") if _PLAIN_UID.fullmatch(value) else None
 
 
 #: The actions of Table E.1-1, by code (compound codes are resolved before, by the IOD).
