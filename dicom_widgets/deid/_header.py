@@ -6,7 +6,7 @@ callback. For the common case (a Part 10 file, little endian, implicit or explic
 every element of defined length before the pixel data) :func:`read_header` walks the
 bytes with one ``struct`` call per element and builds the very dataset ``dcmread(...,
 stop_before_pixels=True)`` builds: the same raw elements (tag, VR, length, value, offset),
-the same file meta (read by pydicom itself), the same encodings and attributes. Anything
+the same file meta, the same encodings and attributes. Anything
 else (no preamble, big endian, deflate, a private transfer syntax, a command group, an
 undefined length, an unknown VR, an encoding other than the declared one, a file cut
 short) returns ``None`` with the reason, and the caller reads the file with pydicom.
@@ -20,7 +20,8 @@ import struct
 import warnings
 
 from pydicom.dataelem import RawDataElement, empty_value_for_VR
-from pydicom.dataset import Dataset, FileDataset
+from pydicom.charset import default_encoding
+from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
 from pydicom.tag import BaseTag
 
 from .._compat import IS_PYDICOM3
@@ -83,16 +84,8 @@ def _read(data: bytes) -> tuple[Dataset, int]:
     if data[128:132] != b"DICM":
         raise _Fallback("no Part 10 preamble")
     from pydicom.dataelem import convert_raw_data_element  # pydicom 3
-    from pydicom.filereader import _read_file_meta_info
 
-    fp = io.BytesIO(data)
-    fp.seek(132)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        file_meta = _read_file_meta_info(fp)  # pydicom's: small, and its quirks are its own
-    if caught:
-        raise _Fallback("file meta warning")  # pydicom's reader says it, the batch judges it
-    start = fp.tell()
+    file_meta, start = _file_meta(data)
     if start >= len(data):
         raise _Fallback("no dataset")  # pydicom then assumes implicit VR whatever the syntax
     if data[start : start + 2] == b"\x00\x00":
@@ -106,10 +99,33 @@ def _read(data: bytes) -> tuple[Dataset, int]:
         _encodings(convert_raw_data_element(charset).value) if charset is not None else "iso8859"
     )
     dataset.set_original_encoding(implicit, True, encoding)
+    fp = io.BytesIO(data)
     fp.seek(stop)
     ds = FileDataset(fp, dataset, data[:128], file_meta, implicit, True)
     ds.set_original_encoding(implicit, True, dataset._character_set)
     return ds, stop
+
+
+def _file_meta(data: bytes) -> tuple[FileMetaDataset, int]:
+    """The file meta group after the preamble and where it ends, as pydicom's
+    ``_read_file_meta_info`` reads it: raw elements (explicit VR little endian) up to the
+    first element of another group, the first of them converted, as is the group length
+    (pydicom checks them). Anything pydicom would warn about or retry goes to pydicom."""
+    elements, end = _elements(data, 132, False, meta=True)
+    file_meta = FileMetaDataset(elements)
+    file_meta.set_original_encoding(False, True, default_encoding)
+    if elements:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                file_meta[next(iter(elements))]  # pydicom's test of the interpretation
+                if 0x00020000 in elements:
+                    file_meta.FileMetaInformationGroupLength  # noqa: B018 - converted, as there
+            except Exception as exc:  # noqa: BLE001 - pydicom retries or raises: its call
+                raise _Fallback(f"file meta: {type(exc).__name__}") from None
+        if caught:
+            raise _Fallback("file meta warning")  # pydicom's reader says it, the batch judges it
+    return file_meta, end
 
 
 def _encodings(value: object) -> object:
@@ -136,9 +152,12 @@ def _body_encoding(syntax: object, data: bytes, start: int) -> bool:
     return implicit
 
 
-def _elements(data: bytes, pos: int, implicit: bool) -> tuple[dict[BaseTag, RawDataElement], int]:
+def _elements(
+    data: bytes, pos: int, implicit: bool, *, meta: bool = False
+) -> tuple[dict[BaseTag, RawDataElement], int]:
     """The raw elements from ``pos`` up to the pixel data (or the end), each as
-    ``data_element_generator`` yields it, and where they stop."""
+    ``data_element_generator`` yields it, and where they stop; with ``meta``, up to the
+    first element outside group 0002 (which must follow)."""
     elements: dict[BaseTag, RawDataElement] = {}
     end = len(data)
     unpack = _IMPLICIT.unpack_from if implicit else _EXPLICIT.unpack_from
@@ -149,6 +168,8 @@ def _elements(data: bytes, pos: int, implicit: bool) -> tuple[dict[BaseTag, RawD
             vr, value_at = None, pos + 8
         else:
             group, element, raw_vr, length = unpack(data, pos)
+            if meta and group != 2:
+                return elements, pos  # the body, in whatever encoding
             vr = vr_names.get(raw_vr)
             if vr is None:
                 raise _Fallback("unknown VR")
@@ -169,6 +190,6 @@ def _elements(data: bytes, pos: int, implicit: bool) -> tuple[dict[BaseTag, RawD
         value = data[value_at:pos] if length else empty_value_for_VR(vr, raw=True)
         key = BaseTag(tag)
         elements[key] = RawDataElement(key, vr, length, value, value_at, implicit, True)
-    if pos != end:
-        raise _Fallback("cut short")
+    if pos != end or meta:
+        raise _Fallback("cut short")  # (a file that is all file meta: pydicom's call)
     return elements, pos
