@@ -296,22 +296,10 @@ def _simple_value_bytes(elem: DataElement) -> bytes | None:
     if not isinstance(vr, str) or len(vr) != 2 or vr == "SQ" or elem.is_buffered:
         return None
     value = elem.value
-    if value is None or value == "" or (vr != "PN" and _is_empty_list(value)):
+    if vr in _STRING_VRS or value is None or value == "":
+        return text_value_bytes(vr, value)
+    if vr != "PN" and _is_empty_list(value):
         return b""
-    if vr in _STRING_VRS:
-        if type(value) in (str, UID):
-            text = value
-        elif isinstance(value, (MultiValue, list, tuple)) and all(
-            type(v) in (str, UID) for v in value
-        ):
-            text = "\\".join(value)
-        else:
-            return None
-        if not text.isascii():
-            return None
-        if len(text) % 2:
-            text += "\0" if vr == "UI" else " "
-        return text.encode("ascii")
     number = _NUMBER_FORMATS.get(vr)
     if number is not None:
         if type(value) is int and number in "HLhl":
@@ -325,6 +313,35 @@ def _simple_value_bytes(elem: DataElement) -> bytes | None:
     if vr in _BYTES_VRS and type(value) is bytes and not len(value) % 2:
         return value
     return None
+
+
+def text_value_bytes(vr: str, value: Any) -> bytes | None:
+    """The value bytes pydicom writes for ``value`` in a string VR when its encoding leaves
+    no choice (ASCII text or UIDs, one or several, padded to even length: UI with NUL,
+    the others with a space) and for an empty value of any VR; ``None`` otherwise.
+
+    Examples
+    --------
+    >>> text_value_bytes("UI", "1.2.3"), text_value_bytes("CS", ["A", "B"])
+    (b'1.2.3\\x00', b'A\\\\B ')
+    >>> text_value_bytes("US", None), text_value_bytes("US", 7)
+    (b'', None)
+    """
+    if value is None or value == "" or (vr != "PN" and _is_empty_list(value)):
+        return b""
+    if vr not in _STRING_VRS:
+        return None
+    if type(value) in (str, UID):
+        text = value
+    elif isinstance(value, (MultiValue, list, tuple)) and all(type(v) in (str, UID) for v in value):
+        text = "\\".join(value)
+    else:
+        return None
+    if not text.isascii():
+        return None
+    if len(text) % 2:
+        text += "\0" if vr == "UI" else " "
+    return text.encode("ascii")
 
 
 def _is_empty_list(value: Any) -> bool:

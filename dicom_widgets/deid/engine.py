@@ -18,6 +18,7 @@ from pydicom.sequence import Sequence
 from pydicom.tag import BaseTag, Tag
 
 from .._compat import is_multi_value, normalize_unknown_vrs, safe_get
+from .._encode import text_value_bytes
 from ._iod import dummy_item, resolve_compound
 from ._private import is_safe_private
 from ._tables import (
@@ -907,7 +908,7 @@ class _Engine:
             return False  # U on a non-UI value: let the general path decide
         else:
             new = dummy_value(vr)
-        ds._dict[raw.tag] = _new_element(raw.tag, vr, new)
+        ds._dict[raw.tag] = _replaced_raw(raw, vr, new)
         element = self.element(
             ds, itag, _join(prefix, _name(itag)), vr, action=action, code=code, rule=fired
         )
@@ -1690,6 +1691,17 @@ def _sequence_text(items: Any) -> tuple[str, ...]:
         if isinstance(item, Dataset):
             walk(item)
     return tuple(dict.fromkeys(found))
+
+
+def _replaced_raw(raw: Any, vr: str, value: Any) -> Any:
+    """A raw element's replacement holding ``value``: still raw, with the bytes pydicom
+    would write for it, when they leave no choice (:func:`~dicom_widgets._encode.text_value_bytes`:
+    ASCII text and UIDs, empty values), so that neither the engine nor the writer converts
+    it; otherwise a new element."""
+    encoded = text_value_bytes(vr, value) if vr != "SQ" else None
+    if encoded is None:
+        return _new_element(raw.tag, vr, value)
+    return raw._replace(VR=vr, length=len(encoded), value=encoded)
 
 
 def _new_element(tag: int, vr: str, value: Any) -> DataElement:
