@@ -1578,13 +1578,13 @@ class _Engine:
                     True,
                 )
             try:
-                new = ds.get("SOPInstanceUID")
+                new = _plain_uid(ds._dict.get(0x00080018)) or ds.get("SOPInstanceUID")
             except Exception:  # noqa: BLE001
                 new = None
             if new is not None and str(new) != str(before):
-                meta.MediaStorageSOPInstanceUID = str(new)
+                _set_media_storage_uid(meta, str(new))
             elif new is None and "retain_uids" not in self.options and before:
-                meta.MediaStorageSOPInstanceUID = self._remap_one(before)
+                _set_media_storage_uid(meta, self._remap_one(before))
             rule = rule_for(0x00020003)
             code = self.code_for(rule)[0] if rule else "U"
             element = self.element(
@@ -1597,7 +1597,8 @@ class _Engine:
                 code=code,
                 rule="basic" if code != "K" else "retain_uids",
             )
-            element.record(meta.MediaStorageSOPInstanceUID, "follows SOP Instance UID (0008,0018)")
+            after = _plain_uid(meta._dict.get(0x00020003)) or meta.MediaStorageSOPInstanceUID
+            element.record(after, "follows SOP Instance UID (0008,0018)")
 
 
 #: File meta elements as converted, by :func:`_meta_key`: the files of a series repeat their
@@ -1616,6 +1617,7 @@ def _meta_key(tag: BaseTag, raw: Any) -> tuple[Any, ...] | None:
 
 
 _PLAIN_UID = re.compile(rb"[0-9.]{1,64}\0?")
+_UID_SYNTAX = re.compile(r"[0-9.]{1,64}")
 
 
 def _plain_uid(raw: Any) -> str | None:
@@ -1626,6 +1628,17 @@ def _plain_uid(raw: Any) -> str | None:
     if isinstance(raw, DataElement) or not isinstance(value, bytes) or len(value) % 2:
         return None
     return value.rstrip(b"\0").decode("ascii") if _PLAIN_UID.fullmatch(value) else None
+
+
+def _set_media_storage_uid(meta: Dataset, uid: str) -> None:
+    """``meta.MediaStorageSOPInstanceUID = uid``; a raw element is replaced raw
+    (:func:`_replaced_raw`) when ``uid`` is well formed (pydicom's validation has nothing
+    to say), without converting the old value first."""
+    raw = meta._dict.get(0x00020003)
+    if raw is not None and not isinstance(raw, DataElement) and _UID_SYNTAX.fullmatch(uid):
+        meta._dict[raw.tag] = _replaced_raw(raw, "UI", uid)
+    else:
+        meta.MediaStorageSOPInstanceUID = uid
 
 
 #: The actions of Table E.1-1, by code (compound codes are resolved before, by the IOD).
