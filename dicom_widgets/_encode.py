@@ -62,8 +62,8 @@ def encode_part10(ds: Dataset) -> memoryview:
     return buffer.getbuffer()
 
 
-def _fast_encoding(ds: Dataset) -> bool | None:
-    """Implicit VR (True/False) when the fast path applies to ``ds``, else None."""
+def _fast_encoding(ds: Dataset) -> tuple[bool, list[Any]] | None:
+    """(implicit VR, the dataset's tags in order) when the fast path applies to ``ds``."""
     if not IS_PYDICOM3:
         return None  # pydicom 2.4 tracks the read encoding differently: let it write
     meta = getattr(ds, "file_meta", None)
@@ -76,20 +76,25 @@ def _fast_encoding(ds: Dataset) -> bool | None:
         return None
     if ds.original_character_set != ds._character_set:
         return None
-    if any(tag >> 16 in (0, 2) for tag in ds._dict):
-        return None  # pydicom refuses these: let it say so
+    tags = sorted(ds._dict, key=int)  # (int: BaseTag's own comparison is Python code)
+    for tag in tags:  # in order: groups 0 and 2 come first
+        if tag >> 16 > 2:
+            break
+        if tag >> 16 in (0, 2):
+            return None  # pydicom refuses these: let it say so
     pixel = ds._dict.get(0x7FE00010)
     if pixel is not None and getattr(pixel, "is_undefined_length", False):
         return None  # native syntax with encapsulated pixel data: pydicom's call
     if isinstance(pixel, RawDataElement) and pixel.length == 0xFFFFFFFF:
         return None
-    return implicit
+    return implicit, tags
 
 
 def _encode_fast(ds: Dataset, out: io.BytesIO) -> bool:
-    implicit = _fast_encoding(ds)
-    if implicit is None:
+    found = _fast_encoding(ds)
+    if found is None:
         return False
+    implicit, tags = found
     from pydicom.dataset import validate_file_meta
     from pydicom.filebase import DicomIO
     from pydicom.filewriter import write_data_element, write_file_meta_info
@@ -99,16 +104,18 @@ def _encode_fast(ds: Dataset, out: io.BytesIO) -> bool:
     # dcmwrite deep-copies the file meta; a copy of each element is enough (values are
     # replaced, never changed in place) and costs a tenth.
     # (The copy keeps the encoding the meta was read with, so raw elements stay raw.)
-    meta = copy(ds.file_meta)
-    meta._dict = {tag: copy(elem) for tag, elem in ds.file_meta._dict.items()}
-    for meta_keyword, keyword in (
-        ("MediaStorageSOPClassUID", "SOPClassUID"),
-        ("MediaStorageSOPInstanceUID", "SOPInstanceUID"),
-    ):
-        in_meta, in_ds = meta.get(meta_keyword, None), ds.get(keyword, None)
-        if in_meta is None or (in_ds and in_ds != in_meta):
-            setattr(meta, meta_keyword, in_ds)
-    validate_file_meta(meta, enforce_standard=True)
+    meta = ds.file_meta
+    if not _meta_as_written(ds):
+        meta = copy(ds.file_meta)
+        meta._dict = {tag: copy(elem) for tag, elem in ds.file_meta._dict.items()}
+        for meta_keyword, keyword in (
+            ("MediaStorageSOPClassUID", "SOPClassUID"),
+            ("MediaStorageSOPInstanceUID", "SOPInstanceUID"),
+        ):
+            in_meta, in_ds = meta.get(meta_keyword, None), ds.get(keyword, None)
+            if in_meta is None or (in_ds and in_ds != in_meta):
+                setattr(meta, meta_keyword, in_ds)
+        validate_file_meta(meta, enforce_standard=True)
     preamble = getattr(ds, "preamble", None) or b"\x00" * 128
     if len(preamble) != 128:
         return False  # pydicom raises for this: let it
@@ -126,7 +133,7 @@ def _encode_fast(ds: Dataset, out: io.BytesIO) -> bool:
     write = out.write
     encodings: Any = ds.get("SpecificCharacterSet", "iso8859")
     elements = ds._dict
-    for tag in sorted(elements):
+    for tag in tags:
         if not tag & 0xFFFF and tag >> 16 > 6:
             continue  # retired group lengths are not written (PS3.5 7.2), as pydicom does
         elem = elements[tag]
@@ -154,6 +161,34 @@ def _encode_fast(ds: Dataset, out: io.BytesIO) -> bool:
 
 _ITEM_TAG, _ITEM_END, _SEQUENCE_END = b"\xfe\xff\x00\xe0", b"\xfe\xff\x0d\xe0", b"\xfe\xff\xdd\xe0"
 _UNDEFINED = b"\xff\xff\xff\xff"
+
+
+#: Type 1 file meta elements (and Implementation Version Name, Type 3) that pydicom's
+#: ``validate_file_meta`` adds or refuses when absent or empty.
+_META_REQUIRED = (0x00020001, 0x00020002, 0x00020003, 0x00020010, 0x00020012)
+
+
+def _meta_as_written(ds: Dataset) -> bool:
+    """Whether ``dcmwrite`` writes ``ds.file_meta`` as it is: its Media Storage UIDs hold
+    the dataset's SOP Class and Instance UIDs (the same bytes, or the same converted values)
+    and ``validate_file_meta`` has nothing to add or refuse. Then no copy is needed."""
+    meta = ds.file_meta._dict
+    for meta_tag, tag in ((0x00020002, 0x00080016), (0x00020003, 0x00080018)):
+        in_meta, in_ds = meta.get(meta_tag), ds._dict.get(tag)
+        if in_meta is None or in_ds is None:
+            return False
+        if type(in_meta) is RawDataElement and type(in_ds) is RawDataElement:
+            if in_meta.value != in_ds.value:
+                return False
+        elif not (isinstance(in_meta, DataElement) and isinstance(in_ds, DataElement)):
+            return False
+        elif in_meta.value != in_ds.value:
+            return False
+    for tag in _META_REQUIRED:
+        elem = meta.get(tag)
+        if elem is None or (elem.length == 0 if type(elem) is RawDataElement else elem.is_empty):
+            return False
+    return 0x00020013 in meta and all(tag >> 16 == 2 for tag in meta)
 
 
 def _sequence_bytes(tag: int, elem: DataElement, implicit: bool) -> bytes | None:
@@ -200,7 +235,7 @@ def _item_bytes(item: Any, implicit: bool) -> bytes | None:
         and item.original_character_set == item._character_set
     )
     parts: list[bytes] = []
-    for tag in sorted(elements):
+    for tag in sorted(elements, key=int):
         if not tag & 0xFFFF and tag >> 16 > 6:
             continue  # retired group lengths are not written (PS3.5 7.2)
         elem = elements[tag]
@@ -232,7 +267,7 @@ def _meta_bytes(meta: Dataset) -> bytes | None:
     validated one: explicit VR little endian, (0002,0000) first and holding the length of
     the rest; ``None`` when an element needs pydicom's encoding."""
     parts = []
-    for tag in sorted(meta._dict):
+    for tag in sorted(meta._dict, key=int):
         if tag == 0x00020000:
             continue  # recomputed, as pydicom does
         found = _plain_parts(meta._dict[tag], False)

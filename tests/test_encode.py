@@ -147,7 +147,7 @@ def test_both_little_endian_syntaxes_take_the_fast_path(tmp_path, syntax):
     buffer.seek(0)
     reread = _read(buffer)
     if IS_PYDICOM3:
-        assert _fast_encoding(reread) is (syntax == "1.2.840.10008.1.2")
+        assert _fast_encoding(reread)[0] is (syntax == "1.2.840.10008.1.2")
     assert bytes(encode_part10(reread)) == _pydicom_bytes(_read(io.BytesIO(buffer.getvalue())))
 
 
