@@ -175,15 +175,23 @@ def _change_candidates(changes: Iterable[Change]) -> list[tuple[str, str, str, b
         text = change.before
         if not text or text.endswith("…") or text.startswith("<"):
             continue
-        for part in text.split("\\"):
-            part = part.strip()
-            if vr == "PN":
-                candidates.extend(
-                    (p, "removed", change.path, True) for p in _person_name_parts(part)
-                )
-            elif part:
-                candidates.append((part, "removed", change.path, vr != "UI"))
+        path = change.path
+        candidates.extend((value, "removed", path, word) for value, word in _parts(text, vr))
     return candidates
+
+
+@lru_cache(maxsize=8192)
+def _parts(text: str, vr: str) -> tuple[tuple[str, bool], ...]:
+    """(value, whole word) of each value of a removed element's text: its values split on
+    backslashes, a name's every component (cached: a series removes the same values)."""
+    parts: list[tuple[str, bool]] = []
+    for part in text.split("\\"):
+        part = part.strip()
+        if vr == "PN":
+            parts.extend((p, True) for p in _person_name_parts(part))
+        elif part:
+            parts.append((part, vr != "UI"))
+    return tuple(parts)
 
 
 def _kept(
@@ -193,17 +201,29 @@ def _kept(
     out = []
     for value, kind, source, word in candidates:
         key = (value, word)
-        if key in seen or kind != "id" and len(value.encode("utf-8")) < _MIN_BYTES:
+        if key in seen:
             continue
-        if len(set(value)) == 1 or value.startswith(_DICOM_ROOT):
-            continue  # "0000", "....", standard UIDs: coincidences, not identifiers
-        if kind in ("removed", "site") and _SHORT_NUMBER.fullmatch(value):
-            continue  # short numbers (a serial "0.000"...) match measurements by chance
-        if kind == "id" and len(value) < 6:
-            word = True
+        searched_as = _searched_as(value, kind, word)
+        if searched_as is None:
+            continue
         seen.add(key)
-        out.append(Needle(value, kind, source, word))
+        out.append(Needle(value, kind, source, searched_as))
     return out
+
+
+@lru_cache(maxsize=8192)
+def _searched_as(value: str, kind: str, word: bool) -> bool | None:
+    """Whether ``value`` is searched as a whole word (True/False), or not at all (None).
+
+    Cached: the files of a series remove the same names, dates and UIDs.
+    """
+    if kind != "id" and len(value.encode("utf-8")) < _MIN_BYTES:
+        return None
+    if len(set(value)) == 1 or value.startswith(_DICOM_ROOT):
+        return None  # "0000", "....", standard UIDs: coincidences, not identifiers
+    if kind in ("removed", "site") and _SHORT_NUMBER.fullmatch(value):
+        return None  # short numbers (a serial "0.000"...) match measurements by chance
+    return True if kind == "id" and len(value) < 6 else word
 
 
 _REMOVING_ACTIONS = frozenset({"X", "Z", "D", "U", "R"})
@@ -230,7 +250,16 @@ _ESC = re.compile(rb"\x1b[\x24\x28\x29\x2d\x2e\x2f]{1,2}[\x40-\x7e]")
 
 
 @lru_cache(maxsize=8192)
-def _encodings_of(value: str, codecs: tuple[str, ...]) -> list[tuple[bytes, str]]:
+def _encodings_of(value: str, codecs: tuple[str, ...]) -> list[tuple[bytes, bool, str]]:
+    """(bytes searched for, whether in the lowered text, codec) of each encoding of
+    ``value``: an ASCII form is searched case-insensitively (lowered), others as they are."""
+    return [
+        (raw.lower(), True, codec) if raw.isascii() else (raw, False, codec)
+        for raw, codec in _forms(value, codecs)
+    ]
+
+
+def _forms(value: str, codecs: tuple[str, ...]) -> list[tuple[bytes, str]]:
     forms: list[tuple[bytes, str]] = []
     for codec in codecs:
         try:
@@ -304,9 +333,7 @@ def search_bytes(
     codecs = tuple(_codecs(charset))
     found: list[tuple[Needle, int, str]] = []
     for needle in needles:
-        for raw, codec in _encodings_of(needle.value, codecs):
-            ascii_form = raw.isascii()
-            target = raw.lower() if ascii_form else raw
+        for target, ascii_form, codec in _encodings_of(needle.value, codecs):
             for (a, _b), low, original in zip(regions, lowered, originals):
                 hay = low if ascii_form else original
                 pos = hay.find(target)
