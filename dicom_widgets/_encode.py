@@ -174,21 +174,30 @@ def _meta_as_written(ds: Dataset) -> bool:
     and ``validate_file_meta`` has nothing to add or refuse. Then no copy is needed."""
     meta = ds.file_meta._dict
     for meta_tag, tag in ((0x00020002, 0x00080016), (0x00020003, 0x00080018)):
-        in_meta, in_ds = meta.get(meta_tag), ds._dict.get(tag)
-        if in_meta is None or in_ds is None:
-            return False
-        if type(in_meta) is RawDataElement and type(in_ds) is RawDataElement:
-            if in_meta.value != in_ds.value:
-                return False
-        elif not (isinstance(in_meta, DataElement) and isinstance(in_ds, DataElement)):
-            return False
-        elif in_meta.value != in_ds.value:
+        in_meta = _uid_text(meta.get(meta_tag))
+        if in_meta is None or in_meta != _uid_text(ds._dict.get(tag)):
             return False
     for tag in _META_REQUIRED:
         elem = meta.get(tag)
         if elem is None or (elem.length == 0 if type(elem) is RawDataElement else elem.is_empty):
             return False
     return 0x00020013 in meta and all(tag >> 16 == 2 for tag in meta)
+
+
+def _uid_text(elem: Any) -> str | None:
+    """The single UID an element holds, raw or converted, as pydicom compares it (``None``
+    for anything else: absent, empty, several values, not ASCII)."""
+    if elem is None:
+        return None
+    if type(elem) is RawDataElement:
+        value = elem.value
+        if not isinstance(value, bytes) or not value.isascii() or b"\\" in value:
+            return None
+        text = value.decode("ascii").strip("\0 ")
+    else:
+        value = getattr(elem, "value", None)
+        text = value.strip("\0 ") if isinstance(value, str) else None
+    return text or None
 
 
 def _sequence_bytes(tag: int, elem: DataElement, implicit: bool) -> bytes | None:

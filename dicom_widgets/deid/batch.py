@@ -525,7 +525,8 @@ def _check_complete(ds: Dataset, pixel_value: tuple[int, int] | None = None) -> 
             f"{pixel_value[1]} present"
         )
     # A file cut inside an element: pydicom keeps the short value of the last element read.
-    last = max(ds._dict) if ds._dict else None
+    # (key=int: BaseTag's comparisons are Python code, three calls each)
+    last = max(ds._dict, key=int) if ds._dict else None
     if last is not None:
         raw = ds._dict[last]
         declared = getattr(raw, "length", None)

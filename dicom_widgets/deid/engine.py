@@ -93,6 +93,7 @@ _UID_KEEP = frozenset(
 )
 # File meta elements that name the sending/receiving station.
 _META_REMOVE = (0x00020016, 0x00020017, 0x00020018, 0x00020100, 0x00020102)
+_META_NOT_CHECKED = frozenset(_META_REMOVE) | {0x00020003}  # removed, or replaced
 _CONTENT_SEQUENCE = 0x0040A730
 _TEXT_VALUE = 0x0040A160
 _SR_VALUE_TAG = {
@@ -1521,7 +1522,7 @@ class _Engine:
             return
         store = meta._dict
         for tag in list(meta.keys()):
-            if tag in _META_REMOVE or tag == 0x00020003:
+            if int(tag) in _META_NOT_CHECKED:  # (int: BaseTag's == is Python code)
                 continue
             raw = store[tag]
             key = _meta_key(tag, raw)
