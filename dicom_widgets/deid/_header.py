@@ -19,8 +19,8 @@ import io
 import struct
 import warnings
 
-from pydicom.dataelem import RawDataElement, empty_value_for_VR
 from pydicom.charset import default_encoding
+from pydicom.dataelem import RawDataElement, empty_value_for_VR
 from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
 from pydicom.tag import BaseTag
 
