@@ -16,7 +16,7 @@ from pydicom.dataset import Dataset
 
 from .._compat import decoded_photometric, normalize_unknown_vrs, read_dataset
 from .._encode import encode_part10
-from .._executors import process_pool, progress_bar
+from .._executors import progress_bar, shared_process_pool
 from .._io import atomic_write
 from ..errors import UnsafeOutputError
 from ._checks import DICOMDIR_NOT_COPIED, check_output_folder, sop_class_of, why_not_anonymized
@@ -1038,9 +1038,11 @@ def _run_pool(
                 bar.update(len(chunk_outcomes))
     except BaseException:
         # Interrupted: queued chunks are dropped; running ones finish their files (each
-        # written whole or not at all) before the interruption goes on.
+        # written whole or not at all) before the interruption goes on, so the folder is
+        # final by then.
         for future in futures:
             future.cancel()
+        cf.wait(futures)
         raise
     return outcomes
 
@@ -1229,23 +1231,21 @@ def _run(
     executor: cf.Executor | None,
     progress: bool | Callable[[int, int], None],
 ) -> list[FileOutcome]:
-    """Run the batch serially or on ``executor`` (our own process pool from
-    :data:`PROCESS_POOL_THRESHOLD` files when none is given); outcomes in input order."""
-    own_pool = None
-    if executor is None and len(items) >= PROCESS_POOL_THRESHOLD and (os.cpu_count() or 1) > 1:
-        own_pool = executor = process_pool()  # workers leave Ctrl-C to this process
+    """Run the batch serially or on ``executor`` (from :data:`PROCESS_POOL_THRESHOLD` files
+    when none is given, the process's shared pool: :func:`~dicom_widgets._executors.shared_process_pool`);
+    outcomes in input order."""
     bar = progress_bar(progress, len(items), desc="anonymize")
     try:
-        if executor is None:
-            outcomes = _run_serial(job, items, context, bar)
-        else:
+        if executor is not None:
             outcomes = _run_pool(job, items, context, executor, bar)
+        elif len(items) >= PROCESS_POOL_THRESHOLD and (os.cpu_count() or 1) > 1:
+            # The process's shared pool: started once, its workers leave Ctrl-C to us.
+            with shared_process_pool() as pool:
+                outcomes = _run_pool(job, items, context, pool, bar)
+        else:
+            outcomes = _run_serial(job, items, context, bar)
     finally:
         bar.close()
-        if own_pool is not None:
-            # Also when interrupted: queued chunks are cancelled, running ones finish their
-            # files, so the folder is final once the interruption goes on.
-            own_pool.shutdown(wait=True, cancel_futures=True)
     outcomes.sort(key=lambda o: o.index)
     return outcomes
 
