@@ -3,6 +3,7 @@ sources never written, the job object."""
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import hashlib
 import io
 import os
@@ -14,6 +15,7 @@ import textwrap
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -358,3 +360,50 @@ def test_file_meta_conversions_shared_across_files_change_no_output(tmp_path, py
     assert len(engine._META_CONVERTED) > 20  # the warm run did share them
     assert warm == cold
     assert sum(1 for status, data in cold.values() if data is not None) > 100
+
+
+class _LastChunkFirst(cf.Executor):
+    """Runs the submitted chunks, once all are in, from the last to the first (as workers
+    finishing in any order may): a later copy of a file takes its output name first."""
+
+    def __init__(self) -> None:
+        self.tasks: list[tuple[cf.Future, Any, tuple]] = []
+
+    def submit(self, fn, *args, **kwargs):
+        future: cf.Future = cf.Future()
+        self.tasks.append((future, fn, args))
+        return future
+
+    def run_backwards(self) -> None:
+        for future, fn, args in reversed(self.tasks):
+            future.set_result(fn(*args))
+
+
+def test_of_identical_copies_the_first_is_reported_written_whatever_the_order(tmp_path):
+    """Two copies of one file, first and last of a batch, run last chunk first: the output
+    is the same file, and, as serially, the first copy is "written", the last "exists"."""
+    import threading
+
+    paths = write_series(ct_phantom(n_slices=40, size=8), tmp_path / "src")
+    copy = tmp_path / "src" / "zz_copy.dcm"
+    copy.write_bytes(paths[0].read_bytes())
+    sources = [paths[0], *paths[1:], copy]
+    serial = anonymize_files(sources, tmp_path / "serial", key=KEY, progress=False)
+    executor = _LastChunkFirst()
+    runner = threading.Timer(0.3, executor.run_backwards)  # once _run_pool waits on them
+    runner.start()
+    pooled = anonymize_files(
+        sources, tmp_path / "pooled", key=KEY, progress=False, executor=executor
+    )
+    runner.join()
+    assert len(executor.tasks) > 2
+    first, last = pooled.outcomes[0], pooled.outcomes[-1]
+    assert (first.status, last.status) == ("written", "exists")
+    assert first.output and Path(first.output).name == Path(serial.outcomes[0].output).name
+    assert last.output is None and "identical content" in last.message
+    assert [(o.status, o.message) for o in pooled.outcomes] == [
+        (o.status, o.message) for o in serial.outcomes
+    ]
+    assert sorted(p.name for p in (tmp_path / "pooled").iterdir()) == sorted(
+        p.name for p in (tmp_path / "serial").iterdir()
+    )

@@ -92,6 +92,11 @@ class FileOutcome:
     text_regions: TextCleaning | None = None
     _pending: Any = field(default=None, repr=False, compare=False)
     _pending_bytes: int = field(default=0, repr=False, compare=False)
+    #: The output name the file was meant to have, the message it gets when written there,
+    #: and whether it found that name holding its very bytes (for _first_source_named).
+    _name: str = field(default="", repr=False, compare=False)
+    _written_message: str = field(default="", repr=False, compare=False)
+    _found_identical: bool = field(default=False, repr=False, compare=False)
 
     @property
     def unresolved(self) -> list[DeidWarning]:
@@ -744,6 +749,12 @@ def _process(
         pixel_cleaned=pixel_cleaned,
         transfer_syntax=str(out.file_meta.TransferSyntaxUID),
         text_regions=text,
+        _name=str(target),
+        _written_message=(
+            "pixel data cleaned; written uncompressed (Explicit VR Little Endian)"
+            if pixel_cleaned
+            else note
+        ),
     )
     if job.verify:
         _verify_output(outcome, result, header, str(target))
@@ -845,7 +856,8 @@ def _write_output(
         except FileExistsError:
             if _same_content(target, chunks):
                 outcome.status = "exists"
-                outcome.message = f"{target.name} exists with identical content (overwrite=False)"
+                outcome.message = _identical_message(target)
+                outcome._found_identical = True
                 return outcome
             # Another source with the same SOP Instance UID (copies, re-encodings): a second,
             # still identifier-free name derived from the source path under the key.
@@ -862,9 +874,33 @@ def _write_output(
         outcome.message = f"write failed: {type(exc).__name__}: {exc}"[:500]
         return outcome
     outcome.output = str(target)
-    if outcome.pixel_cleaned:
-        outcome.message = "pixel data cleaned; written uncompressed (Explicit VR Little Endian)"
+    outcome.message = outcome._written_message
     return outcome
+
+
+def _identical_message(target: Path) -> str:
+    return f"{target.name} exists with identical content (overwrite=False)"
+
+
+def _first_source_named(outcomes: list[FileOutcome]) -> None:
+    """Of sources giving the same bytes under one name, report the first in input order as
+    the one written, the others as ``"exists"``, as a serial batch does.
+
+    Pool workers write in any order, and a later copy may take the name first; the file is
+    the same either way, so only the outcomes change. (Sources sharing a SOP Instance UID
+    with different content each get a file, but which one gets the plain name and which
+    its alternate still depends on the workers' order.)
+    """
+    holders = {o.output: o for o in outcomes if o.status == "written" and o.output}
+    for outcome in sorted(outcomes, key=lambda o: o.index):
+        holder = holders.get(outcome._name) if outcome._found_identical else None
+        if holder is None or holder.index < outcome.index:
+            continue
+        outcome.status, outcome.output = "written", holder.output
+        outcome.message, outcome._found_identical = outcome._written_message, False
+        holder.status, holder.output, holder._found_identical = "exists", None, True
+        holder.message = _identical_message(Path(outcome._name))
+        holders[outcome._name] = outcome
 
 
 class _Writes:
@@ -1250,6 +1286,7 @@ def _run(
     finally:
         bar.close()
     outcomes.sort(key=lambda o: o.index)
+    _first_source_named(outcomes)
     return outcomes
 
 
