@@ -1,7 +1,10 @@
-"""Atomic file output: write to a temporary file in the target folder, then rename.
+"""Atomic file output: write a file without a name in the target folder, then name it.
 
 A reader never sees a half-written file, and an interrupted run leaves either the
-old file or none, never a truncated one.
+old file or none, never a truncated one. On Linux the file is made with ``O_TMPFILE``:
+it has no name until it is complete, so even a killed process (or a power loss before
+the name) leaves nothing behind. Elsewhere, or on a file system without it, it is a
+temporary file beside the target, renamed into place (removed if the write fails).
 """
 
 from __future__ import annotations
@@ -70,7 +73,14 @@ def atomic_write(
     target = Path(path)
     if target.exists() and not overwrite:
         raise FileExistsError(f"{target} already exists; pass overwrite=True to replace it")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.parent.is_dir():
+        target.parent.mkdir(parents=True, exist_ok=True)
+    anonymous = _anonymous_file(target.parent)
+    if anonymous is not None:
+        try:
+            return _write_anonymous(anonymous, target, writer, overwrite=overwrite, fsync=fsync)
+        except _NoAnonymousLink:
+            pass  # this system cannot name such a file: the temporary file's way, again
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         os.fchmod(fd, new_file_mode())
@@ -89,6 +99,72 @@ def atomic_write(
         if os.path.exists(tmp_name):
             os.unlink(tmp_name)
         raise
+    return target
+
+
+class _NoAnonymousLink(Exception):
+    """An anonymous file could not be given a name (the system does not allow it)."""
+
+
+#: Whether files made with O_TMPFILE can be linked into place here (False after a failure).
+_ANONYMOUS_FILES = [hasattr(os, "O_TMPFILE")]
+#: This process's /proc/self/fd (pid, descriptor): a forked child must open its own.
+_PROC_FDS: list[tuple[int, int]] = []
+
+
+def _anonymous_file(folder: Path) -> int | None:
+    """A descriptor of a new file without a name in ``folder`` (mode ``0o666`` less the
+    umask, as ``open()`` gives), or ``None`` where there is no such thing."""
+    if not _ANONYMOUS_FILES[0]:
+        return None
+    try:
+        return os.open(folder, os.O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC, 0o666)
+    except OSError:  # EOPNOTSUPP, EISDIR, EINVAL: this file system has none
+        return None
+
+
+def _proc_fds() -> int:
+    """A descriptor of this process's ``/proc/self/fd`` (opened once per process)."""
+    pid = os.getpid()
+    if not _PROC_FDS or _PROC_FDS[0][0] != pid:
+        _PROC_FDS[:] = [
+            (pid, os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC))
+        ]
+    return _PROC_FDS[0][1]
+
+
+def _write_anonymous(
+    fd: int, target: Path, writer: Callable[[BinaryIO], None], *, overwrite: bool, fsync: bool
+) -> Path:
+    """Write the anonymous file ``fd`` and give it ``target``'s name once it is complete
+    (``linkat``, which fails if the name exists; with ``overwrite``, a temporary name
+    renamed over the target). Raises :class:`_NoAnonymousLink` when the system refuses
+    the link (before the target is touched)."""
+    with os.fdopen(fd, "wb") as handle:
+        writer(handle)
+        handle.flush()
+        if fsync:
+            os.fsync(handle.fileno())
+        name = (
+            target
+            if not overwrite
+            else target.with_name(f".{target.name}.{os.urandom(6).hex()}.tmp")
+        )
+        try:
+            os.link(str(handle.fileno()), name, src_dir_fd=_proc_fds(), follow_symlinks=True)
+        except FileExistsError:
+            raise FileExistsError(
+                f"{target} already exists; pass overwrite=True to replace it"
+            ) from None
+        except OSError as exc:  # no /proc, a sandbox refusing linkat: never again here
+            _ANONYMOUS_FILES[0] = False
+            raise _NoAnonymousLink(str(exc)) from exc
+    if overwrite:
+        try:
+            os.replace(name, target)
+        except BaseException:
+            os.unlink(name)
+            raise
     return target
 
 

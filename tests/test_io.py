@@ -1,0 +1,115 @@
+"""Atomic output: a file gets its name only when complete, and nothing else is left behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from dicom_widgets import _io
+from dicom_widgets._io import atomic_write, atomic_write_bytes, new_file_mode
+
+ANONYMOUS = sys.platform.startswith("linux") and hasattr(os, "O_TMPFILE")
+
+
+@pytest.fixture(params=["anonymous", "temporary"])
+def way(request, monkeypatch):
+    """Both ways of writing: an O_TMPFILE file named when complete, a renamed temporary."""
+    if request.param == "anonymous":
+        if not ANONYMOUS:
+            pytest.skip("O_TMPFILE is Linux's")
+        monkeypatch.setattr(_io, "_ANONYMOUS_FILES", [True])
+    else:
+        monkeypatch.setattr(_io, "_ANONYMOUS_FILES", [False])
+    return request.param
+
+
+def test_writes_names_and_refuses_to_overwrite(tmp_path, way):
+    target = tmp_path / "sub" / "a.dcm"
+    assert atomic_write(target, lambda h: [h.write(b"abc"), h.write(b"def")]) == target
+    assert target.read_bytes() == b"abcdef"
+    assert target.stat().st_mode & 0o777 == new_file_mode()
+    with pytest.raises(FileExistsError):
+        atomic_write(target, lambda h: h.write(b"other"), fsync=False)
+    atomic_write(target, lambda h: h.write(b"new"), overwrite=True)
+    assert target.read_bytes() == b"new"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["a.dcm"]
+
+
+def test_a_failing_writer_leaves_nothing(tmp_path, way):
+    def fail(handle):
+        handle.write(b"half")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        atomic_write(tmp_path / "a.dcm", fail)
+    (tmp_path / "b.dcm").write_bytes(b"old")
+    with pytest.raises(RuntimeError):
+        atomic_write(tmp_path / "b.dcm", fail, overwrite=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.dcm"]
+    assert (tmp_path / "b.dcm").read_bytes() == b"old"
+
+
+@pytest.mark.skipif(not ANONYMOUS, reason="O_TMPFILE is Linux's")
+def test_a_killed_writer_leaves_nothing_at_all(tmp_path):
+    """kill -9 in the middle of a write: no file, not even a temporary one."""
+    script = textwrap.dedent(
+        f"""
+        import sys, time
+        from dicom_widgets._io import atomic_write
+        def slow(handle):
+            handle.write(b"x" * 4096)
+            handle.flush()
+            print("writing", flush=True)
+            time.sleep(60)
+        atomic_write({str(tmp_path / "a.dcm")!r}, slow)
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "writing"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        proc.kill()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_system_refusing_the_link_falls_back_to_a_temporary_file(tmp_path, monkeypatch):
+    if not ANONYMOUS:
+        pytest.skip("O_TMPFILE is Linux's")
+    monkeypatch.setattr(_io, "_ANONYMOUS_FILES", [True])
+
+    def no_proc():
+        raise FileNotFoundError("/proc/self/fd")
+
+    monkeypatch.setattr(_io, "_proc_fds", no_proc)
+    atomic_write_bytes(tmp_path / "a.dcm", b"abc")
+    assert (tmp_path / "a.dcm").read_bytes() == b"abc"
+    assert _io._ANONYMOUS_FILES == [False]  # not tried again in this process
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.dcm"]
+
+
+@pytest.mark.skipif(not ANONYMOUS, reason="O_TMPFILE is Linux's")
+def test_a_forked_child_names_its_own_files(tmp_path):
+    """The /proc/self/fd descriptor is per process: a child forked after the parent wrote
+    must not name the parent's descriptor (the pool's workers are forked)."""
+    atomic_write_bytes(tmp_path / "parent.dcm", b"parent")
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        code = 2
+        try:
+            atomic_write_bytes(tmp_path / "child.dcm", b"child")
+            code = 0 if _io._ANONYMOUS_FILES[0] else 3  # 3: it had to fall back
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert (tmp_path / "child.dcm").read_bytes() == b"child"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["child.dcm", "parent.dcm"]
+    assert Path(tmp_path / "parent.dcm").read_bytes() == b"parent"
