@@ -957,9 +957,10 @@ _MAX_PENDING = 16
 _MAX_PENDING_BYTES = 256 << 20
 #: I/O threads of a worker: a write waits in the kernel (for page cache memory, for the
 #: disk with fsync, where concurrent fsyncs share the journal's commits on ext4 and xfs),
-#: so several are in flight at once (bench_deid, 2 cores: 4 threads 7% faster than 2).
+#: so several are in flight at once. bench_deid on 2 cores, 2 workers: 4 threads 7%
+#: faster than 2 without fsync; with fsync, 4 no slower than 8 (median ratios 0.96-1.09
+#: against 1.07-1.17: more concurrent fsyncs only contend for the journal).
 _IO_THREADS = 4
-_IO_THREADS_FSYNC = 8
 
 
 def _run_in_order(
@@ -975,8 +976,7 @@ def _run_in_order(
     outcomes: list[FileOutcome] = []
     pending: deque[FileOutcome] = deque()
     in_flight = 0  # bytes held by the pending writes
-    threads = _IO_THREADS_FSYNC if job.fsync else _IO_THREADS
-    with cf.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="deid-io") as io_threads:
+    with cf.ThreadPoolExecutor(max_workers=_IO_THREADS, thread_name_prefix="deid-io") as io_threads:
         writes = _Writes(io_threads)
         for index, source in items:
             pending.append(process_file(job, index, source, context, writes))
