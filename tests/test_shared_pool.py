@@ -19,7 +19,11 @@ KEY = "00112233445566778899aabbccddeeff"
 
 
 def _worker_pids(pool) -> set[int]:
-    return {f.result() for f in [pool.submit(os.getpid) for _ in range(8)]}
+    """The pool's worker processes (started by a first task, which runs in one of them)."""
+    ran_in = pool.submit(os.getpid).result()
+    workers = set(pool._processes)
+    assert ran_in in workers
+    return workers
 
 
 def _pool_of_next_batch():
