@@ -163,7 +163,8 @@ class _SharedPool:
         self.lock = threading.Lock()
         self.pool: cf.ProcessPoolExecutor | None = None
         self.settings: tuple[Any, ...] = ()
-        self.users = 0
+        #: Batches running on each pool (a replaced pool is shut down when its last ends).
+        self.users: dict[cf.ProcessPoolExecutor, int] = {}
         self.timer: threading.Timer | None = None
 
     @contextmanager
@@ -175,20 +176,23 @@ class _SharedPool:
                 self.timer = None
             settings = _pydicom_settings()
             if self.pool is None or _is_broken(self.pool) or settings != self.settings:
-                if self.pool is not None and self.users == 0:
+                if self.pool is not None and not self.users.get(self.pool):
                     self.pool.shutdown(wait=False, cancel_futures=True)
                 self.pool, self.settings = process_pool(), settings
             pool = self.pool
-            self.users += 1
+            self.users[pool] = self.users.get(pool, 0) + 1
         try:
             yield pool
         finally:
             with self.lock:
-                self.users -= 1
-                if _is_broken(pool) and self.pool is pool:
+                self.users[pool] -= 1
+                if not self.users[pool]:
+                    del self.users[pool]
+                if self.pool is pool and _is_broken(pool):
                     self.pool = None
-                    pool.shutdown(wait=False, cancel_futures=True)
-                elif self.users == 0 and self.pool is pool:
+                if self.pool is not pool and pool not in self.users:
+                    pool.shutdown(wait=False, cancel_futures=True)  # replaced, now unused
+                elif self.pool is pool and pool not in self.users:
                     self.timer = threading.Timer(SHARED_POOL_IDLE_S, self.close_if_idle)
                     self.timer.daemon = True
                     self.timer.start()
@@ -196,7 +200,7 @@ class _SharedPool:
     def close_if_idle(self) -> None:
         """Shut the pool down unless a batch is using it."""
         with self.lock:
-            if self.users or self.pool is None:
+            if self.pool is None or self.pool in self.users:
                 return
             pool, self.pool = self.pool, None
         pool.shutdown(wait=True)

@@ -89,3 +89,19 @@ def _gone(pid: int, timeout: float = 10.0) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def test_a_pool_replaced_while_a_batch_runs_on_it_is_shut_down_after_that_batch(monkeypatch):
+    """Another thread's batch may still run on the pool that changed settings replace: it
+    keeps its pool to the end, which is then shut down (not left running until exit)."""
+    with shared_process_pool() as old:
+        _worker_pids(old)
+        monkeypatch.setattr(
+            config, "convert_wrong_length_to_UN", not config.convert_wrong_length_to_UN
+        )
+        with shared_process_pool() as new:
+            assert new is not old
+            assert old.submit(abs, -2).result() == 2  # still usable by its batch
+        assert not _executors._is_broken(old)
+    assert _executors._is_broken(old)  # shut down once its last batch ended
+    assert _executors._SHARED_POOL.pool is new
