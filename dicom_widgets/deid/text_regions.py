@@ -268,6 +268,11 @@ class _Word:
     reading: int  # which (frame, pass) read it
     line_key: tuple[int, int, int]
 
+    @property
+    def is_a_word(self) -> bool:
+        """Two letters or digits at least (speckle and picture edges read as one or none)."""
+        return sum(c.isalnum() for c in self.text) >= 2
+
 
 def _ocr_words(
     image: np.ndarray,
@@ -1014,13 +1019,7 @@ def _read_frame(
         reading += 1
     # Upscaled crops of every line found: small fonts become legible, and each line gets its
     # own threshold.
-    lines = _group(
-        [
-            w
-            for w in words
-            if w.box[2] - w.box[0] <= grey.shape[0] // 6 and sum(c.isalnum() for c in w.text) >= 2
-        ]
-    )
+    lines = _group([w for w in words if w.box[2] - w.box[0] <= grey.shape[0] // 6 and w.is_a_word])
     crops = []
     lines = [line for line in lines if not _settled(line, values)]
     for line in lines[:_MAX_CROPS]:
@@ -1106,7 +1105,7 @@ def _regions(
             matches.update(text_matches(text, values))
         alnum = sum(c.isalnum() for c in best_text)
         # Text is read by several passes; speckle misread as letters mostly by one.
-        support = len({w.reading for w in group if sum(c.isalnum() for c in w.text) >= 2})
+        support = len({w.reading for w in group if w.is_a_word})
         if not matches and (best_conf < min_confidence or alnum < 2 or support < 2):
             continue
         r0, c0, r1, c1 = _union(w.box for w in _letters_of_the_line(group))
@@ -1125,13 +1124,11 @@ def _regions(
 def _letters_of_the_line(group: list[_Word]) -> list[_Word]:
     """The words whose boxes make a line's box: a lone character much taller than the words
     of its line is an edge of the picture read as a letter ("I", "D"), not part of the line."""
-    heights = [w.box[2] - w.box[0] for w in group if sum(c.isalnum() for c in w.text) >= 2]
+    heights = [w.box[2] - w.box[0] for w in group if w.is_a_word]
     if not heights:
         return group
     tallest = 1.5 * float(np.median(heights))
-    return [
-        w for w in group if w.box[2] - w.box[0] <= tallest or sum(c.isalnum() for c in w.text) >= 2
-    ]
+    return [w for w in group if w.box[2] - w.box[0] <= tallest or w.is_a_word]
 
 
 # -- blanking ------------------------------------------------------------------------------
