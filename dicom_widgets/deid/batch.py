@@ -889,10 +889,10 @@ def _first_source_named(outcomes: list[FileOutcome]) -> None:
     Pool workers write in any order, and a later copy may take the name first; the file is
     the same either way, so only the outcomes change. (Sources sharing a SOP Instance UID
     with different content each get a file, but which one gets the plain name and which
-    its alternate still depends on the workers' order.)
+    its alternate still depends on the workers' order.) ``outcomes`` are in input order.
     """
     holders = {o.output: o for o in outcomes if o.status == "written" and o.output}
-    for outcome in sorted(outcomes, key=lambda o: o.index):
+    for outcome in outcomes:
         holder = holders.get(outcome._name) if outcome._found_identical else None
         if holder is None or holder.index < outcome.index:
             continue
