@@ -17,6 +17,7 @@ was read with; anything else goes to pydicom's ``dcmwrite`` whole.
 from __future__ import annotations
 
 import io
+import re
 import struct
 from copy import copy
 from typing import Any
@@ -29,7 +30,7 @@ from pydicom.valuerep import EXPLICIT_VR_LENGTH_32
 
 from ._compat import IS_PYDICOM3, write_dataset
 
-__all__ = ["encode_part10"]
+__all__ = ["encode_part10", "plain_uid", "text_value_bytes"]
 
 _IMPLICIT_HEADER = struct.Struct("<HHI")
 _EXPLICIT_SHORT = struct.Struct("<HH2sH")
@@ -185,19 +186,34 @@ def _meta_as_written(ds: Dataset) -> bool:
 
 
 def _uid_text(elem: Any) -> str | None:
-    """The single UID an element holds, raw or converted, as pydicom compares it (``None``
-    for anything else: absent, empty, several values, not ASCII)."""
-    if elem is None:
-        return None
-    if type(elem) is RawDataElement:
-        value = elem.value
-        if not isinstance(value, bytes) or not value.isascii() or b"\\" in value:
-            return None
-        text = value.decode("ascii").strip("\0 ")
-    else:
-        value = getattr(elem, "value", None)
-        text = value.strip("\0 ") if isinstance(value, str) else None
+    """The single UID an element holds, raw (:func:`plain_uid`) or converted, as pydicom
+    compares it (``None`` for anything else: absent, empty, several values, odd bytes)."""
+    if elem is None or type(elem) is RawDataElement:
+        return plain_uid(elem)
+    value = getattr(elem, "value", None)
+    text = value.strip("\0 ") if isinstance(value, str) else None
     return text or None
+
+
+_PLAIN_UID = re.compile(rb"[0-9.]{1,64}\0?")
+
+
+def plain_uid(raw: Any) -> str | None:
+    """The UID of a raw element holding digits and dots, of even length (as pydicom converts
+    it, without its validation and decoding; written back, its bytes are the same);
+    ``None`` for anything else (pydicom's to convert).
+
+    Examples
+    --------
+    >>> from pydicom.dataelem import RawDataElement
+    >>> [plain_uid(RawDataElement(0x00080018, "UI", len(b), b, 0, False, True))
+    ...  for b in (b"1.2.3\\x00", b"1.23", b" 1.2", b"1.2")]
+    ['1.2.3', '1.23', None, None]
+    """
+    value = getattr(raw, "value", None)
+    if isinstance(raw, DataElement) or not isinstance(value, bytes) or len(value) % 2:
+        return None
+    return value.rstrip(b"\0").decode("ascii") if _PLAIN_UID.fullmatch(value) else None
 
 
 def _sequence_bytes(tag: int, elem: DataElement, implicit: bool) -> bytes | None:

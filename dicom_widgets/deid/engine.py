@@ -18,7 +18,7 @@ from pydicom.sequence import Sequence
 from pydicom.tag import BaseTag, Tag
 
 from .._compat import is_multi_value, normalize_unknown_vrs, safe_get
-from .._encode import text_value_bytes
+from .._encode import plain_uid, text_value_bytes
 from ._iod import dummy_item, resolve_compound
 from ._private import is_safe_private
 from ._tables import (
@@ -1569,7 +1569,7 @@ class _Engine:
                 element.record(_ABSENT)
         if 0x00020003 in meta:
             try:
-                before = _plain_uid(store[0x00020003]) or str(meta[0x00020003].value)
+                before = plain_uid(store[0x00020003]) or str(meta[0x00020003].value)
             except Exception:  # noqa: BLE001 - unreadable: replaced below
                 before = ""
                 self.warn(
@@ -1579,7 +1579,7 @@ class _Engine:
                     True,
                 )
             try:
-                new = _plain_uid(ds._dict.get(0x00080018)) or ds.get("SOPInstanceUID")
+                new = plain_uid(ds._dict.get(0x00080018)) or ds.get("SOPInstanceUID")
             except Exception:  # noqa: BLE001
                 new = None
             if new is not None and str(new) != str(before):
@@ -1598,7 +1598,7 @@ class _Engine:
                 code=code,
                 rule="basic" if code != "K" else "retain_uids",
             )
-            after = _plain_uid(meta._dict.get(0x00020003)) or meta.MediaStorageSOPInstanceUID
+            after = plain_uid(meta._dict.get(0x00020003)) or meta.MediaStorageSOPInstanceUID
             element.record(after, "follows SOP Instance UID (0008,0018)")
 
 
@@ -1617,18 +1617,7 @@ def _meta_key(tag: BaseTag, raw: Any) -> tuple[Any, ...] | None:
     return int(tag), raw.VR, raw.value, raw.is_implicit_VR, raw.is_little_endian
 
 
-_PLAIN_UID = re.compile(rb"[0-9.]{1,64}\0?")
 _UID_SYNTAX = re.compile(r"[0-9.]{1,64}")
-
-
-def _plain_uid(raw: Any) -> str | None:
-    """The UID of a raw element holding digits and dots, of even length (as pydicom converts
-    it, without its validation and decoding; written back, its bytes are the same);
-    ``None`` for anything else (pydicom's to convert)."""
-    value = getattr(raw, "value", None)
-    if isinstance(raw, DataElement) or not isinstance(value, bytes) or len(value) % 2:
-        return None
-    return value.rstrip(b"\0").decode("ascii") if _PLAIN_UID.fullmatch(value) else None
 
 
 def _set_media_storage_uid(meta: Dataset, uid: str) -> None:
