@@ -9,10 +9,12 @@ temporary file beside the target, renamed into place (removed if the write fails
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
+import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -20,7 +22,14 @@ from pydicom.dataset import Dataset
 
 from ._compat import write_dataset
 
-__all__ = ["atomic_write", "atomic_write_bytes", "write_dataset_atomic", "new_file_mode"]
+__all__ = [
+    "FileRange",
+    "atomic_write",
+    "atomic_write_bytes",
+    "new_file_mode",
+    "write_chunks",
+    "write_dataset_atomic",
+]
 
 
 @functools.lru_cache(maxsize=1)
@@ -197,3 +206,110 @@ def atomic_write_bytes_unsynced(
 ) -> Path:
     """Like :func:`atomic_write_bytes` (temporary file + rename) but without ``fsync``."""
     return atomic_write(path, lambda handle: handle.write(data), overwrite=overwrite, fsync=False)
+
+
+class FileRange:
+    """Bytes of an open file, written out by the kernel without passing through memory.
+
+    A de-identified image is its new header followed by the source's pixel data element,
+    unchanged: reading that element into a buffer only to write it again costs a copy into
+    fresh memory (page faults included) and a copy out. :meth:`copy_to` asks the kernel to
+    copy file to file (``copy_file_range``, else ``sendfile``), and falls back to reading
+    and writing in pieces where neither works (another OS, some file systems).
+
+    Parameters
+    ----------
+    file : binary file
+        Open for reading; the range owns it (:meth:`close`).
+    offset, length : int
+        Where the bytes are.
+    name : str
+        The file's name, for errors.
+    """
+
+    #: Bytes per read when the kernel cannot copy (and when comparing).
+    PIECE = 1 << 20
+
+    def __init__(self, file: BinaryIO, offset: int, length: int, name: str) -> None:
+        self.file, self.offset, self.length, self.name = file, offset, length, name
+
+    def copy_to(self, out_fd: int) -> None:
+        """Write the bytes at ``out_fd``'s position; ``OSError`` if the file ends early."""
+        offset, left = self.offset, self.length
+        source = self.file.fileno()
+        while left:
+            copied = _copy_some(source, out_fd, offset, left, self.file)
+            if copied <= 0:
+                raise OSError(
+                    f"{self.name}: {left} bytes missing at offset {offset} "
+                    "(the file changed while it was copied)"
+                )
+            offset += copied
+            left -= copied
+
+    def same_as(self, handle: BinaryIO) -> bool:
+        """Whether ``handle`` reads the range's bytes next."""
+        self.file.seek(self.offset)
+        left = self.length
+        while left:
+            piece = self.file.read(min(left, self.PIECE))
+            if not piece or handle.read(len(piece)) != piece:
+                return False
+            left -= len(piece)
+        return True
+
+    def close(self) -> None:
+        self.file.close()
+
+    def __repr__(self) -> str:
+        return f"<FileRange {self.name!r} [{self.offset}:{self.offset + self.length}]>"
+
+
+def _copy_some(source: int, out_fd: int, offset: int, count: int, file: BinaryIO) -> int:
+    """Copy up to ``count`` bytes at ``offset`` of ``source`` to ``out_fd``; bytes copied."""
+    for way in _KERNEL_COPIES:
+        try:
+            return way(source, out_fd, offset, count)
+        except OSError as exc:
+            # Not between these two files (another file system, a FUSE mount...): the next
+            # way. Other errors (disk full, I/O) are the write's.
+            if exc.errno not in _NOT_SUPPORTED:
+                raise
+    file.seek(offset)
+    piece = file.read(min(count, FileRange.PIECE))
+    written = 0
+    while written < len(piece):
+        written += os.write(out_fd, piece[written:])
+    return written
+
+
+def _copy_file_range(source: int, out_fd: int, offset: int, count: int) -> int:
+    return os.copy_file_range(source, out_fd, count, offset)
+
+
+def _sendfile(source: int, out_fd: int, offset: int, count: int) -> int:
+    return os.sendfile(out_fd, source, offset, count)
+
+
+#: Errors that mean "not between these two files", not "the write failed".
+_NOT_SUPPORTED = frozenset(
+    {errno.EXDEV, errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, getattr(errno, "ENOTSUP", 0)}
+)
+#: The kernel's file-to-file copies here, best first (Linux has both; macOS' sendfile only
+#: writes to sockets, Windows has neither).
+_KERNEL_COPIES: list[Callable[[int, int, int, int], int]] = []
+if hasattr(os, "copy_file_range"):
+    _KERNEL_COPIES.append(_copy_file_range)
+if hasattr(os, "sendfile") and sys.platform.startswith("linux"):
+    _KERNEL_COPIES.append(_sendfile)
+
+
+def write_chunks(handle: BinaryIO, chunks: Sequence[bytes | memoryview | FileRange]) -> None:
+    """Write ``chunks`` in order to the open file ``handle`` (a :class:`FileRange` by the
+    kernel, after what is buffered)."""
+    for chunk in chunks:
+        if isinstance(chunk, FileRange):
+            handle.flush()
+            chunk.copy_to(handle.fileno())
+        else:
+            handle.write(chunk)

@@ -21,9 +21,9 @@ import numpy as np
 import pytest
 from pydicom.dataset import Dataset
 
-from dicom_widgets._compat import read_dataset, write_dataset
+from dicom_widgets._compat import IS_PYDICOM3, read_dataset, write_dataset
 from dicom_widgets.data import ct_phantom, write_series
-from dicom_widgets.deid import DeidContext, Profile, anonymize_files
+from dicom_widgets.deid import DeidContext, Profile, anonymize_files, batch
 from dicom_widgets.deid.batch import BatchJob, _load, process_file
 
 KEY = "00112233445566778899aabbccddeeff"
@@ -50,22 +50,32 @@ def _real_files(pydicom_files) -> list[Path]:
 
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore")
-def test_header_only_path_writes_what_the_whole_file_path_writes(tmp_path, pydicom_files):
+@pytest.mark.parametrize("header_prefix", [None, 4096])
+def test_header_only_path_writes_what_the_whole_file_path_writes(
+    tmp_path, pydicom_files, header_prefix, monkeypatch
+):
     """Copying the pixel data bytes after a re-encoded header gives, byte for byte, the file
     that reading the whole file, anonymizing and encoding it gives (the code before the
-    streaming path, still used when a pixel step needs the pixels: ``pixel_regions=[]``)."""
+    streaming path, still used when a pixel step needs the pixels: ``pixel_regions=[]``).
+
+    With a prefix of 4 KiB, files larger than that have their pixel data element left
+    in the file and copied by the kernel (headers that do not fit in it are read whole)."""
+    if header_prefix is not None:
+        monkeypatch.setattr(batch, "_HEADER_PREFIX", header_prefix)
     streamed, whole = _job(tmp_path / "a"), _job(tmp_path / "b", pixel_regions=[])
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     assert not streamed.needs_pixels and whole.needs_pixels
-    compared = spliced = 0
+    compared = spliced = in_file = 0
     for i, path in enumerate(_real_files(pydicom_files)):
         try:
             source = _load(str(path), i, streamed)
         except Exception:  # noqa: BLE001 - unreadable: both paths must say so
             assert _output_bytes(whole, i, path)[1] is None, path.name
             continue
+        source.close()
         spliced += source.pixel_span is not None
+        in_file += source.pixels_in_file is not None
         status_a, ours = _output_bytes(streamed, i, path)
         status_b, theirs = _output_bytes(whole, i, path)
         assert status_a == status_b, path.name
@@ -73,6 +83,8 @@ def test_header_only_path_writes_what_the_whole_file_path_writes(tmp_path, pydic
         compared += ours is not None
     assert compared > 150
     assert spliced > 100, "most real files should take the header-only path"
+    if IS_PYDICOM3 and header_prefix is not None:  # (2.4: pydicom reads every header)
+        assert in_file > 15
 
 
 def test_pixel_bytes_are_copied_never_decoded(tmp_path):
@@ -102,8 +114,9 @@ def test_burned_in_warning_still_seen_without_the_pixel_data(tmp_path):
     assert read_dataset(outcome.output).PatientIdentityRemoved == "NO"
 
 
-def test_truncated_pixel_data_found_without_reading_it(tmp_path):
-    [path] = write_series(ct_phantom(n_slices=1, size=64), tmp_path / "src")
+@pytest.mark.parametrize("size", [64, 256])  # read whole; the pixel data left in the file
+def test_truncated_pixel_data_found_without_reading_it(tmp_path, size):
+    [path] = write_series(ct_phantom(n_slices=1, size=size), tmp_path / "src")
     data = path.read_bytes()
     path.write_bytes(data[:-1000])
     [outcome] = anonymize_files([path], tmp_path / "out", progress=False).outcomes
@@ -407,3 +420,67 @@ def test_of_identical_copies_the_first_is_reported_written_whatever_the_order(tm
     assert sorted(p.name for p in (tmp_path / "pooled").iterdir()) == sorted(
         p.name for p in (tmp_path / "serial").iterdir()
     )
+
+
+def _open_files() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts descriptors in /proc")
+def test_a_source_left_open_for_its_pixels_is_closed_whatever_the_outcome(tmp_path):
+    """Large images keep their file open until the pixel data element is copied: after
+    written, "exists" (the same bytes compared from the file), an alternate name, a
+    truncated source and a missing one, no descriptor stays open."""
+    paths = write_series(ct_phantom(n_slices=6, size=256), tmp_path / "src")
+    source = _load(str(paths[0]), 0, _job(tmp_path))
+    source.close()
+    # (pydicom 2.4: headers are read by pydicom, from the whole file)
+    assert (source.pixels_in_file is not None) == IS_PYDICOM3
+    before = _open_files()
+    first = anonymize_files(paths, tmp_path / "out", key=KEY, progress=False, fsync=False)
+    again = anonymize_files(paths, tmp_path / "out", key=KEY, progress=False, fsync=False)
+    assert first.counts() == {"written": 6} and again.counts() == {"exists": 6}
+    assert all("identical content" in o.message for o in again.outcomes)
+    # The same SOP Instance UID, other pixels: the name holds other bytes (compared from the
+    # source file), so the copy gets the alternate name.
+    odd = tmp_path / "odd"
+    odd.mkdir()
+    other = read_dataset(paths[0])
+    other.PixelData = bytes(len(other.PixelData))
+    write_dataset(other, odd / "other.dcm")
+    cut = odd / "cut.dcm"
+    cut.write_bytes(paths[1].read_bytes()[:-5000])
+    mixed = anonymize_files(
+        [odd / "other.dcm", cut, odd / "missing.dcm"],
+        tmp_path / "out",
+        key=KEY,
+        progress=False,
+        fsync=False,
+    )
+    statuses = [o.status for o in mixed.outcomes]
+    assert statuses == ["written", "error", "error"], mixed._repr_text()
+    assert "-" in Path(mixed.outcomes[0].output).stem  # the alternate name
+    assert _open_files() == before
+
+
+@pytest.mark.skipif(not IS_PYDICOM3, reason="pydicom 2.4 reads each file whole")
+def test_a_source_cut_while_its_pixels_are_copied_is_an_error_with_no_output(tmp_path, monkeypatch):
+    """Another program truncates a source after its header was read: the copy of the pixel
+    data comes up short, the file's outcome says so, nothing is written for it, the rest of
+    the batch goes on."""
+    paths = write_series(ct_phantom(n_slices=3, size=256), tmp_path / "src")
+    victim = str(paths[1])
+    copy_to = batch.FileRange.copy_to
+
+    def truncated_first(span, out_fd):
+        if span.name == victim:
+            os.truncate(victim, span.offset + 100)
+        return copy_to(span, out_fd)
+
+    monkeypatch.setattr(batch.FileRange, "copy_to", truncated_first)
+    report = anonymize_files(paths, tmp_path / "out", key=KEY, progress=False, fsync=False)
+    by_source = {o.source: o for o in report.outcomes}
+    assert by_source[victim].status == "error"
+    assert "bytes missing" in by_source[victim].message and victim in by_source[victim].message
+    assert [o.status for o in report.outcomes].count("written") == 2
+    assert len(list((tmp_path / "out").iterdir())) == 2  # no partial file, no temporary

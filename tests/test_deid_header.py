@@ -136,9 +136,10 @@ class _InOrder:
         return future
 
 
-def _batch(sources, out, profile, monkeypatch, *, fast: bool):
+def _batch(sources, out, profile, monkeypatch, *, fast: bool, header_prefix: int | None = None):
     """The outputs (content hash -> count) and the outcomes of a batch, with the fast
-    reader on or off."""
+    reader on or off (and the bytes read before a file's pixel data is left in the file,
+    ``header_prefix``, when given)."""
     import hashlib
 
     from dicom_widgets.deid import anonymize_files, batch
@@ -147,14 +148,16 @@ def _batch(sources, out, profile, monkeypatch, *, fast: bool):
     with monkeypatch.context() as patch:
         if fast:
 
-            def counted(data: bytes):
-                found = read_header(data)
+            def counted(data: bytes, **kwargs):
+                found = read_header(data, **kwargs)
                 read_fast.append(found is not None)
                 return found
 
             patch.setattr(batch, "read_header", counted)
         else:
-            patch.setattr(batch, "read_header", lambda data: None)
+            patch.setattr(batch, "read_header", lambda data, **kwargs: None)
+        if header_prefix is not None:
+            patch.setattr(batch, "_HEADER_PREFIX", header_prefix)
         report = anonymize_files(
             sources,
             out,

@@ -113,3 +113,85 @@ def test_a_forked_child_names_its_own_files(tmp_path):
     assert (tmp_path / "child.dcm").read_bytes() == b"child"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["child.dcm", "parent.dcm"]
     assert Path(tmp_path / "parent.dcm").read_bytes() == b"parent"
+
+
+def _unsupported(*_args):
+    import errno
+
+    raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+
+@pytest.fixture(params=["copy_file_range", "sendfile", "unsupported then read", "read"])
+def copy_way(request, monkeypatch):
+    """Each way a FileRange reaches the output: the kernel's two copies, a kernel copy that
+    refuses these files (another file system), no kernel copy at all (macOS, Windows)."""
+    ways = {
+        "copy_file_range": [_io._copy_file_range],
+        "sendfile": [_io._sendfile],
+        "unsupported then read": [_unsupported],
+        "read": [],
+    }[request.param]
+    if any(w in (_io._copy_file_range, _io._sendfile) for w in ways) and not all(
+        w in _io._KERNEL_COPIES for w in ways
+    ):
+        pytest.skip(f"{request.param} is not available here")
+    monkeypatch.setattr(_io, "_KERNEL_COPIES", ways)
+    monkeypatch.setattr(_io.FileRange, "PIECE", 4096)  # several pieces when read
+    return request.param
+
+
+def test_a_file_range_is_copied_exactly_after_what_was_written(tmp_path, copy_way):
+    source = tmp_path / "source"
+    data = os.urandom(100_003)
+    source.write_bytes(data)
+    span = _io.FileRange(open(source, "rb", buffering=0), 1_001, 90_000, str(source))
+    try:
+        out = atomic_write(
+            tmp_path / "out",
+            lambda handle: _io.write_chunks(handle, [b"head", memoryview(b"er"), span]),
+            fsync=False,
+        )
+        assert out.read_bytes() == b"header" + data[1_001:91_001]
+        with open(out, "rb") as handle:
+            handle.read(6)
+            assert span.same_as(handle)
+        with open(source, "rb") as handle:
+            assert not span.same_as(handle)  # other bytes at the start
+    finally:
+        span.close()
+    assert source.read_bytes() == data  # the source is only read
+
+
+def test_a_file_range_past_the_end_of_its_file_fails_and_leaves_nothing(tmp_path, copy_way):
+    # The file was cut after it was read (another program): the copy comes up short.
+    source = tmp_path / "source"
+    source.write_bytes(os.urandom(50_000))
+    span = _io.FileRange(open(source, "rb", buffering=0), 1_000, 60_000, "the source")
+    try:
+        with pytest.raises(OSError, match="the source: .*bytes missing"):
+            atomic_write(
+                tmp_path / "out", lambda handle: _io.write_chunks(handle, [span]), fsync=False
+            )
+    finally:
+        span.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["source"]
+
+
+def test_a_file_range_reports_other_errors_as_they_are(tmp_path, monkeypatch):
+    import errno
+
+    def full(*_args):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(_io, "_KERNEL_COPIES", [full])
+    source = tmp_path / "source"
+    source.write_bytes(b"x" * 1000)
+    span = _io.FileRange(open(source, "rb", buffering=0), 0, 1000, str(source))
+    try:
+        with pytest.raises(OSError, match="No space left"):
+            atomic_write(
+                tmp_path / "out", lambda handle: _io.write_chunks(handle, [span]), fsync=False
+            )
+    finally:
+        span.close()
+    assert not (tmp_path / "out").exists()

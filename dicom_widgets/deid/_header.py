@@ -56,10 +56,11 @@ def _vrs() -> tuple[dict[bytes, str], frozenset[str]]:
 _VR_NAMES, _LONG_VRS = _vrs()
 
 
-def read_header(data: bytes) -> tuple[Dataset, int] | None:
+def read_header(data: bytes, *, count: bool = True) -> tuple[Dataset, int] | None:
     """The header of the Part 10 file ``data`` and the offset where it stops (the pixel
     data element, or the end), as ``dcmread(io.BytesIO(data), stop_before_pixels=True)``
-    returns them; ``None`` (reason counted in :data:`FALLBACKS`) when pydicom must read it.
+    returns them; ``None`` (reason counted in :data:`FALLBACKS` unless ``count`` is false:
+    ``data`` only the file's start) when pydicom must read it.
 
     Examples
     --------
@@ -73,7 +74,8 @@ def read_header(data: bytes) -> tuple[Dataset, int] | None:
     try:
         return _read(data)
     except _Fallback as reason:
-        FALLBACKS[str(reason)] = FALLBACKS.get(str(reason), 0) + 1
+        if count:
+            FALLBACKS[str(reason)] = FALLBACKS.get(str(reason), 0) + 1
         return None
 
 

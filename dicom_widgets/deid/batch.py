@@ -17,7 +17,7 @@ from pydicom.dataset import Dataset
 from .._compat import decoded_photometric, normalize_unknown_vrs, read_dataset
 from .._encode import encode_part10
 from .._executors import progress_bar, shared_process_pool
-from .._io import atomic_write
+from .._io import FileRange, atomic_write, write_chunks
 from ..errors import UnsafeOutputError
 from ._checks import DICOMDIR_NOT_COPIED, check_output_folder, sop_class_of, why_not_anonymized
 from ._header import read_header
@@ -389,9 +389,17 @@ class _Source:
     ds: Dataset
     label: str
     data: bytes | None = None
-    #: Offsets of the pixel data element in ``data``: its start, its value, its end;
+    #: Offsets of the pixel data element in the file: its start, its value, its end;
     #: ``None`` when ``ds`` holds the pixel data (or there is none).
     pixel_span: tuple[int, int, int] | None = None
+    #: The pixel data element left in the file (``data`` is then only the file's start),
+    #: copied to the output by the kernel; ``None`` when it is in ``data``.
+    pixels_in_file: FileRange | None = None
+
+    def close(self) -> None:
+        """Close the file the pixel data element is still in, if any."""
+        if self.pixels_in_file is not None:
+            self.pixels_in_file.close()
 
 
 def _parse(data: bytes, *, header_only: bool) -> tuple[Dataset, int]:
@@ -495,6 +503,11 @@ def _pixel_span(data: bytes, stop: int, implicit: bool) -> tuple[int, int, int] 
     return stop, found[0], found[1]
 
 
+#: Bytes read first from a file larger than this: its header (up to the pixel data) nearly
+#: always fits, and the pixel data element is then never read, only copied file to file.
+_HEADER_PREFIX = 64 << 10
+
+
 def _load(source: str | Dataset, index: int, job: BatchJob) -> _Source:
     """Read one source: header only, with the pixel data bytes located, unless the job's pixel
     step needs them decoded or the file cannot be copied that way (then it is read whole)."""
@@ -502,7 +515,18 @@ def _load(source: str | Dataset, index: int, job: BatchJob) -> _Source:
         from .engine import _copy_dataset
 
         return _Source(_copy_dataset(source), f"<dataset {index}>")
-    data = Path(source).read_bytes()
+    file = open(source, "rb", buffering=0)  # noqa: SIM115 - kept open by the result, or closed
+    try:
+        if not job.needs_pixels:
+            found = _header_then_pixels(file, source)
+            if found is not None:
+                return found
+            file.seek(0)
+        data = file.readall()
+    except BaseException:
+        file.close()
+        raise
+    file.close()
     if not job.needs_pixels:
         ds, stop = _parse(data, header_only=True)
         implicit = _copy_encoding(ds)
@@ -518,6 +542,48 @@ def _load(source: str | Dataset, index: int, job: BatchJob) -> _Source:
     ds, _ = _parse(data, header_only=False)
     _check_complete(ds)
     return _Source(ds, source, data)
+
+
+def _header_then_pixels(file: Any, source: str) -> _Source | None:
+    """The header from the first :data:`_HEADER_PREFIX` bytes of ``file`` and its last
+    element, a native pixel data element, left in the file to be copied (the file then stays
+    open, owned by the result); ``None`` when the file must be read whole: small, a header
+    beyond the prefix, a header :func:`read_header` leaves to pydicom, encapsulated pixel
+    data, elements after it. A pixel data element shorter than declared raises."""
+    size = os.fstat(file.fileno()).st_size
+    if size <= _HEADER_PREFIX:
+        return None
+    prefix = file.read(_HEADER_PREFIX)
+    # The pixel data tag and its length must lie in the prefix: a header that just fills it
+    # would otherwise look like a file without pixel data.
+    found = read_header(prefix, count=False) if len(prefix) == _HEADER_PREFIX else None
+    if found is None or found[1] + 12 > len(prefix):
+        return None
+    ds, stop = found
+    normalize_unknown_vrs(ds.file_meta)
+    implicit = _copy_encoding(ds)
+    if (
+        implicit is None
+        or prefix[stop : stop + 4] not in _PIXEL_TAG_BYTES
+        or _is_encapsulated(prefix, stop, implicit)  # its fragments are walked in memory
+    ):
+        return None
+    located = _element_end(prefix, stop, implicit)
+    if located is None:
+        return None
+    value, end = located
+    if end < size:
+        return None  # elements after the pixel data (signatures, padding): read it all
+    _check_complete(ds, (end - value, size - value))
+    pixels = FileRange(file, stop, end - stop, source)
+    return _Source(ds, source, prefix, (stop, value, end), pixels)
+
+
+def _is_encapsulated(data: bytes, start: int, implicit: bool) -> bool:
+    """Whether the pixel data element at ``start`` has an undefined length (its fragments
+    follow)."""
+    at = start + (4 if implicit else 8)
+    return data[at : at + 4] == b"\xff\xff\xff\xff"
 
 
 def _check_complete(ds: Dataset, pixel_value: tuple[int, int] | None = None) -> None:
@@ -650,13 +716,18 @@ def _text_step(ds: Dataset, job: BatchJob, label: str) -> TextCleaning | None:
     return clean_burned_in_text(ds, job.text_regions, source=label)
 
 
-def _encode(ds: Dataset, source: _Source) -> tuple[memoryview, list[bytes | memoryview]]:
+def _encode(
+    ds: Dataset, source: _Source
+) -> tuple[memoryview, list[bytes | memoryview | FileRange]]:
     """(header, chunks of the output file): the header is encoded from the dataset, the pixel
-    data element follows as the bytes read (a view: never decoded, copied only by the write)."""
+    data element follows as it is in the source (never decoded: still in the file, or a
+    view of the bytes read)."""
     if source.pixel_span is None:
         data = encode_part10(ds)  # a view: no copy of the (large) pixel data
         return data, [data]
     header = encode_part10(ds)
+    if source.pixels_in_file is not None:
+        return header, [header, source.pixels_in_file]
     begin, _, end = source.pixel_span
     assert source.data is not None
     return header, [header, memoryview(source.data)[begin:end]]
@@ -712,6 +783,19 @@ def _process(
         return FileOutcome(
             index, label, None, "error", f"unreadable: {type(exc).__name__}: {exc}"[:500]
         )
+    outcome = None
+    try:
+        outcome = _process_loaded(job, index, loaded, context, io_pool)
+    finally:
+        if outcome is None or outcome._pending is None:
+            loaded.close()  # (a pending write closes it when done)
+    return outcome
+
+
+def _process_loaded(
+    job: BatchJob, index: int, loaded: _Source, context: DeidContext, io_pool: _Writes | None
+) -> FileOutcome:
+    """:func:`_process` once the source is read."""
     ds, label = loaded.ds, loaded.label
     refused = why_not_anonymized(ds)
     if refused is not None:
@@ -765,7 +849,9 @@ def _process(
         # The write (and its fsync) runs on an I/O thread while this worker goes on with
         # the next file; the chunk waits for it before reporting the outcome.
         outcome._pending = io_pool.write(outcome, target, chunks, job, pseudonym)
-        outcome._pending_bytes = sum(len(chunk) for chunk in chunks)
+        outcome._pending_bytes = sum(
+            len(chunk) for chunk in chunks if not isinstance(chunk, FileRange)
+        )
         return outcome
     return _write_output(outcome, target, chunks, job, pseudonym)
 
@@ -824,10 +910,13 @@ def _verify_output(
         )
 
 
-def _same_content(path: Path, chunks: Sequence[bytes | memoryview]) -> bool:
+def _same_content(path: Path, chunks: Sequence[bytes | memoryview | FileRange]) -> bool:
     with open(path, "rb") as handle:
         for chunk in chunks:
-            if handle.read(len(chunk)) != chunk:
+            if isinstance(chunk, FileRange):
+                if not chunk.same_as(handle):
+                    return False
+            elif handle.read(len(chunk)) != chunk:
                 return False
         return handle.read(1) == b""
 
@@ -835,17 +924,34 @@ def _same_content(path: Path, chunks: Sequence[bytes | memoryview]) -> bool:
 def _write_output(
     outcome: FileOutcome,
     target: Path,
-    chunks: Sequence[bytes | memoryview],
+    chunks: Sequence[bytes | memoryview | FileRange],
     job: BatchJob,
     pseudonym: str,
 ) -> FileOutcome:
     """Write one verified output atomically (temporary file, then rename) and complete its
-    outcome; an interrupted write leaves no file behind."""
+    outcome; an interrupted write leaves no file behind. The source file a chunk still
+    reads from is closed at the end."""
+    try:
+        return _write_verified(outcome, target, chunks, job, pseudonym)
+    finally:
+        for chunk in chunks:
+            if isinstance(chunk, FileRange):
+                chunk.close()
+
+
+def _write_verified(
+    outcome: FileOutcome,
+    target: Path,
+    chunks: Sequence[bytes | memoryview | FileRange],
+    job: BatchJob,
+    pseudonym: str,
+) -> FileOutcome:
+    """:func:`_write_output`'s steps: the name, else "exists" or the alternate name."""
 
     def write(path: Path) -> None:
         atomic_write(
             path,
-            lambda handle: [handle.write(chunk) for chunk in chunks],
+            lambda handle: write_chunks(handle, chunks),
             overwrite=job.overwrite,
             fsync=job.fsync,
         )
@@ -921,7 +1027,7 @@ class _Writes:
         self,
         outcome: FileOutcome,
         target: Path,
-        chunks: Sequence[bytes | memoryview],
+        chunks: Sequence[bytes | memoryview | FileRange],
         job: BatchJob,
         pseudonym: str,
     ) -> cf.Future:
