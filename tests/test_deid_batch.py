@@ -124,6 +124,29 @@ def test_truncated_pixel_data_found_without_reading_it(tmp_path, size):
     assert not list((tmp_path / "out").iterdir())
 
 
+@pytest.mark.parametrize("cut", [5000, 8, 1])  # in a fragment, the delimiter, its last byte
+def test_truncated_fragments_found_in_the_file(tmp_path, monkeypatch, cut):
+    """A real JPEG 2000 multi-frame file, its fragments walked in the file (a 4 KiB prefix
+    holds its header): whole, it is written with the same bytes as when read whole; cut
+    short anywhere in its fragments, it is reported truncated and nothing is written."""
+    from pydicom.data import get_testdata_file
+
+    source = Path(get_testdata_file("emri_small_jpeg_2k_lossless.dcm"))
+    monkeypatch.setattr(batch, "_HEADER_PREFIX", 4096)
+    loaded = _load(str(source), 0, _job(tmp_path))
+    loaded.close()
+    assert (loaded.pixels_in_file is not None) == IS_PYDICOM3
+    streamed = _output_bytes(_job(tmp_path), 0, source)
+    assert streamed[0] == "written"
+    assert streamed == _output_bytes(_job(tmp_path, pixel_regions=[]), 0, source)
+    (tmp_path / "src").mkdir()
+    short = tmp_path / "src" / "short.dcm"
+    short.write_bytes(source.read_bytes()[:-cut])
+    [outcome] = anonymize_files([short], tmp_path / "out", progress=False).outcomes
+    assert outcome.status == "error" and "truncated" in outcome.message, outcome.message
+    assert not list((tmp_path / "out").iterdir())
+
+
 def test_elements_after_the_pixel_data_are_de_identified_too(tmp_path):
     ds = ct_phantom(n_slices=1, size=16)[0]
     ds.add_new(0xFFFCFFFC, "OB", b"Jane Q PHANTOM padding\x00\x00")  # after (7FE0,0010)

@@ -448,28 +448,56 @@ def _read(source: str | os.PathLike[str] | Any) -> Dataset:
     return ds
 
 
-def _element_end(data: bytes, start: int, implicit: bool) -> tuple[int, int] | None:
-    """(value offset, end offset) of the pixel data element starting at ``start`` (the end
-    may lie past the data when the file is cut short); ``None`` when its encoding is not one
-    to copy byte for byte."""
+def _element_end(
+    read: Callable[[int, int], bytes], size: int, start: int, implicit: bool
+) -> tuple[int, int] | None:
+    """(value offset, end offset) of the pixel data element starting at ``start`` of a file
+    of ``size`` bytes (``read(offset, n)`` gives its bytes; the end may lie past the file
+    when it is cut short); ``None`` when its encoding is not one to copy byte for byte."""
+    head = read(start, 12)
     if implicit:
-        length, value = int.from_bytes(data[start + 4 : start + 8], "little"), start + 8
-    elif data[start + 4 : start + 6] in _LONG_VRS:
-        length, value = int.from_bytes(data[start + 8 : start + 12], "little"), start + 12
+        length, value = int.from_bytes(head[4:8], "little"), start + 8
+    elif head[4:6] in _LONG_VRS:
+        length, value = int.from_bytes(head[8:12], "little"), start + 12
     else:
         return None
     if length != 0xFFFFFFFF:
         return value, value + length
     # Encapsulated: items up to the sequence delimiter (one step per fragment).
     pos = value
-    while pos + 8 <= len(data):
-        tag, size = data[pos : pos + 4], int.from_bytes(data[pos + 4 : pos + 8], "little")
+    while pos + 8 <= size:
+        item = read(pos, 8)
+        tag, length = item[:4], int.from_bytes(item[4:8], "little")
         if tag == _SEQUENCE_END:
             return value, pos + 8
-        if tag != _ITEM or size == 0xFFFFFFFF:
+        if tag != _ITEM or length == 0xFFFFFFFF:
             return None
-        pos += 8 + size
-    return value, len(data) + 1  # no delimiter: cut short
+        pos += 8 + length
+    return value, size + 1  # no delimiter: cut short
+
+
+def _in_memory(data: bytes) -> Callable[[int, int], bytes]:
+    """``read(offset, n)`` over bytes."""
+    return lambda offset, n: data[offset : offset + n]
+
+
+def _in_file(prefix: bytes, file: Any) -> Callable[[int, int], bytes]:
+    """``read(offset, n)`` over a file whose first bytes, ``prefix``, were read."""
+    if hasattr(os, "pread"):
+        fd = file.fileno()
+
+        def read_beyond(offset: int, n: int) -> bytes:
+            return os.pread(fd, n, offset)
+    else:  # pragma: no cover - Windows
+
+        def read_beyond(offset: int, n: int) -> bytes:
+            file.seek(offset)
+            return file.read(n)
+
+    def read(offset: int, n: int) -> bytes:
+        return prefix[offset : offset + n] if offset + n <= len(prefix) else read_beyond(offset, n)
+
+    return read
 
 
 def _read_encoding(ds: Dataset) -> tuple[bool, bool] | None:
@@ -497,7 +525,7 @@ def _pixel_span(data: bytes, stop: int, implicit: bool) -> tuple[int, int, int] 
     of ``data`` and encoded to be copied byte for byte; ``None`` otherwise."""
     if data[stop : stop + 4] not in _PIXEL_TAG_BYTES:
         return None
-    found = _element_end(data, stop, implicit)
+    found = _element_end(_in_memory(data), len(data), stop, implicit)
     if found is None or found[1] < len(data):
         return None  # elements after the pixel data (signatures, padding): read it all
     return stop, found[0], found[1]
@@ -546,10 +574,11 @@ def _load(source: str | Dataset, index: int, job: BatchJob) -> _Source:
 
 def _header_then_pixels(file: Any, source: str) -> _Source | None:
     """The header from the first :data:`_HEADER_PREFIX` bytes of ``file`` and its last
-    element, a native pixel data element, left in the file to be copied (the file then stays
-    open, owned by the result); ``None`` when the file must be read whole: small, a header
-    beyond the prefix, a header :func:`read_header` leaves to pydicom, encapsulated pixel
-    data, elements after it. A pixel data element shorter than declared raises."""
+    element, the pixel data element, left in the file to be copied (the file then stays
+    open, owned by the result; fragments of encapsulated pixel data are walked in the file);
+    ``None`` when the file must be read whole: small, a header beyond the prefix, a header
+    :func:`read_header` leaves to pydicom, elements after the pixel data. A pixel data
+    element shorter than declared raises."""
     size = os.fstat(file.fileno()).st_size
     if size <= _HEADER_PREFIX:
         return None
@@ -562,13 +591,9 @@ def _header_then_pixels(file: Any, source: str) -> _Source | None:
     ds, stop = found
     normalize_unknown_vrs(ds.file_meta)
     implicit = _copy_encoding(ds)
-    if (
-        implicit is None
-        or prefix[stop : stop + 4] not in _PIXEL_TAG_BYTES
-        or _is_encapsulated(prefix, stop, implicit)  # its fragments are walked in memory
-    ):
+    if implicit is None or prefix[stop : stop + 4] not in _PIXEL_TAG_BYTES:
         return None
-    located = _element_end(prefix, stop, implicit)
+    located = _element_end(_in_file(prefix, file), size, stop, implicit)
     if located is None:
         return None
     value, end = located
@@ -577,13 +602,6 @@ def _header_then_pixels(file: Any, source: str) -> _Source | None:
     _check_complete(ds, (end - value, size - value))
     pixels = FileRange(file, stop, end - stop, source)
     return _Source(ds, source, prefix, (stop, value, end), pixels)
-
-
-def _is_encapsulated(data: bytes, start: int, implicit: bool) -> bool:
-    """Whether the pixel data element at ``start`` has an undefined length (its fragments
-    follow)."""
-    at = start + (4 if implicit else 8)
-    return data[at : at + 4] == b"\xff\xff\xff\xff"
 
 
 def _check_complete(ds: Dataset, pixel_value: tuple[int, int] | None = None) -> None:
