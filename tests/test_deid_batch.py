@@ -147,6 +147,28 @@ def test_truncated_fragments_found_in_the_file(tmp_path, monkeypatch, cut):
     assert not list((tmp_path / "out").iterdir())
 
 
+@pytest.mark.parametrize("prefix_max", [16 << 20, 64 << 10])
+def test_a_header_longer_than_the_first_read_is_read_with_a_larger_one(
+    tmp_path, monkeypatch, prefix_max
+):
+    """A 200 KB header (an enhanced multi-frame's per-frame groups can be longer) runs past
+    the first 64 KiB: it is read again with 1 MiB, and the pixel data still stays in the
+    file; with no larger prefix allowed, the file is read whole. The same bytes either way."""
+    monkeypatch.setattr(batch, "_HEADER_PREFIX_MAX", prefix_max)
+    ds = ct_phantom(n_slices=1, size=1024)[0]
+    ds.add_new(0x00090010, "LO", "EXAMPLE CREATOR")
+    ds.add_new(0x00091001, "OB", bytes(200_000))  # (private: removed by the profile)
+    [path] = write_series([ds], tmp_path / "src")
+    assert path.read_bytes().find(b"\xe0\x7f\x10\x00") > 200_000
+    source = _load(str(path), 0, _job(tmp_path))
+    source.close()
+    assert (source.pixels_in_file is not None) == (IS_PYDICOM3 and prefix_max > 64 << 10)
+    assert source.pixel_span is not None
+    streamed = _output_bytes(_job(tmp_path), 0, path)
+    assert streamed[0] == "written"
+    assert streamed == _output_bytes(_job(tmp_path, pixel_regions=[]), 0, path)
+
+
 def test_elements_after_the_pixel_data_are_de_identified_too(tmp_path):
     ds = ct_phantom(n_slices=1, size=16)[0]
     ds.add_new(0xFFFCFFFC, "OB", b"Jane Q PHANTOM padding\x00\x00")  # after (7FE0,0010)

@@ -26,7 +26,7 @@ from pydicom.tag import BaseTag
 
 from .._compat import IS_PYDICOM3
 
-__all__ = ["read_header", "FALLBACKS"]
+__all__ = ["read_header", "FALLBACKS", "HeaderContinues"]
 
 _IMPLICIT_LE, _EXPLICIT_LE = "1.2.840.10008.1.2", "1.2.840.10008.1.2.1"
 # Read whole by pydicom: big endian, deflated (re-encoded), and a private syntax's encoding.
@@ -44,6 +44,14 @@ class _Fallback(Exception):
     """The header is not one :func:`read_header` reads exactly as pydicom does."""
 
 
+class _CutShort(_Fallback):
+    """The bytes end inside the header."""
+
+
+class HeaderContinues(Exception):
+    """The header goes on past the bytes given (only the start of the file was read)."""
+
+
 def _vrs() -> tuple[dict[bytes, str], frozenset[str]]:
     """Every VR by its two bytes, and those with a 4-byte length (pydicom's own lists)."""
     from pydicom.valuerep import EXPLICIT_VR_LENGTH_32, VR
@@ -56,11 +64,14 @@ def _vrs() -> tuple[dict[bytes, str], frozenset[str]]:
 _VR_NAMES, _LONG_VRS = _vrs()
 
 
-def read_header(data: bytes, *, count: bool = True) -> tuple[Dataset, int] | None:
+def read_header(data: bytes, *, whole: bool = True) -> tuple[Dataset, int] | None:
     """The header of the Part 10 file ``data`` and the offset where it stops (the pixel
     data element, or the end), as ``dcmread(io.BytesIO(data), stop_before_pixels=True)``
-    returns them; ``None`` (reason counted in :data:`FALLBACKS` unless ``count`` is false:
-    ``data`` only the file's start) when pydicom must read it.
+    returns them; ``None`` (reason counted in :data:`FALLBACKS`) when pydicom must read it.
+
+    ``whole=False``: ``data`` is only the file's start (the caller reads the file whole if
+    this gives ``None``, so nothing is counted), and a header running past it raises
+    :class:`HeaderContinues`.
 
     Examples
     --------
@@ -74,7 +85,9 @@ def read_header(data: bytes, *, count: bool = True) -> tuple[Dataset, int] | Non
     try:
         return _read(data)
     except _Fallback as reason:
-        if count:
+        if not whole and isinstance(reason, _CutShort):
+            raise HeaderContinues(str(reason)) from None
+        if whole:
             FALLBACKS[str(reason)] = FALLBACKS.get(str(reason), 0) + 1
         return None
 
@@ -89,7 +102,7 @@ def _read(data: bytes) -> tuple[Dataset, int]:
 
     file_meta, start = _file_meta(data)
     if start >= len(data):
-        raise _Fallback("no dataset")  # pydicom then assumes implicit VR whatever the syntax
+        raise _CutShort("no dataset")  # pydicom then assumes implicit VR whatever the syntax
     if data[start : start + 2] == b"\x00\x00":
         raise _Fallback("command group")
     syntax = file_meta.get("TransferSyntaxUID")  # converted, as read_partial does
@@ -178,7 +191,7 @@ def _elements(
             value_at = pos + 8
             if vr in long_vrs:
                 if value_at + 4 > end:
-                    raise _Fallback("cut short")
+                    raise _CutShort("cut short")
                 length = _LONG.unpack_from(data, value_at)[0]
                 value_at += 4
         tag = group << 16 | element
@@ -188,10 +201,10 @@ def _elements(
             raise _Fallback("undefined length")
         pos = value_at + length
         if pos > end:
-            raise _Fallback("cut short")
+            raise _CutShort("cut short")
         value = data[value_at:pos] if length else empty_value_for_VR(vr, raw=True)
         key = BaseTag(tag)
         elements[key] = RawDataElement(key, vr, length, value, value_at, implicit, True)
     if pos != end or meta:
-        raise _Fallback("cut short")  # (a file that is all file meta: pydicom's call)
+        raise _CutShort("cut short")  # (a file that is all file meta: pydicom's call)
     return elements, pos

@@ -20,7 +20,7 @@ from .._executors import progress_bar, shared_process_pool
 from .._io import FileRange, atomic_write, write_chunks
 from ..errors import UnsafeOutputError
 from ._checks import DICOMDIR_NOT_COPIED, check_output_folder, sop_class_of, why_not_anonymized
-from ._header import read_header
+from ._header import HeaderContinues, read_header
 from ._tables import EDITION
 from .context import DeidContext
 from .engine import AnonymizationResult, DeidWarning, _html_or_pre, anonymize
@@ -533,7 +533,10 @@ def _pixel_span(data: bytes, stop: int, implicit: bool) -> tuple[int, int, int] 
 
 #: Bytes read first from a file larger than this: its header (up to the pixel data) nearly
 #: always fits, and the pixel data element is then never read, only copied file to file.
+#: A longer header (an enhanced multi-frame's per-frame groups) is read with 16 times as
+#: much, up to :data:`_HEADER_PREFIX_MAX`.
 _HEADER_PREFIX = 64 << 10
+_HEADER_PREFIX_MAX = 16 << 20
 
 
 def _load(source: str | Dataset, index: int, job: BatchJob) -> _Source:
@@ -572,23 +575,44 @@ def _load(source: str | Dataset, index: int, job: BatchJob) -> _Source:
     return _Source(ds, source, data)
 
 
+def _file_start(file: Any, size: int) -> tuple[bytes, Dataset, int] | None:
+    """(the bytes read, the header, the offset of its pixel data tag) from the start of
+    ``file``, read in growing prefixes while the header runs past them; ``None`` when the
+    file must be read whole (no larger than the prefix, a header for pydicom, none found
+    within :data:`_HEADER_PREFIX_MAX`)."""
+    prefix, want = b"", _HEADER_PREFIX
+    while want < size and want <= _HEADER_PREFIX_MAX:
+        prefix += file.read(want - len(prefix))
+        if len(prefix) < want:
+            return None  # the file is shorter than it was a moment ago: read what it is
+        try:
+            found = read_header(prefix, whole=False)
+        except HeaderContinues:
+            found = None
+        else:
+            if found is None:
+                return None
+            ds, stop = found
+            # The pixel data tag and its length must lie in the prefix: a header that just
+            # fills it would otherwise look like a file without pixel data.
+            if stop + 12 <= len(prefix):
+                return prefix, ds, stop
+        want *= 16
+    return None
+
+
 def _header_then_pixels(file: Any, source: str) -> _Source | None:
-    """The header from the first :data:`_HEADER_PREFIX` bytes of ``file`` and its last
+    """The header from the first bytes of ``file`` (:func:`_file_start`) and its last
     element, the pixel data element, left in the file to be copied (the file then stays
     open, owned by the result; fragments of encapsulated pixel data are walked in the file);
-    ``None`` when the file must be read whole: small, a header beyond the prefix, a header
+    ``None`` when the file must be read whole: small, a header too long, a header
     :func:`read_header` leaves to pydicom, elements after the pixel data. A pixel data
     element shorter than declared raises."""
     size = os.fstat(file.fileno()).st_size
-    if size <= _HEADER_PREFIX:
+    start = _file_start(file, size)
+    if start is None:
         return None
-    prefix = file.read(_HEADER_PREFIX)
-    # The pixel data tag and its length must lie in the prefix: a header that just fills it
-    # would otherwise look like a file without pixel data.
-    found = read_header(prefix, count=False) if len(prefix) == _HEADER_PREFIX else None
-    if found is None or found[1] + 12 > len(prefix):
-        return None
-    ds, stop = found
+    prefix, ds, stop = start
     normalize_unknown_vrs(ds.file_meta)
     implicit = _copy_encoding(ds)
     if implicit is None or prefix[stop : stop + 4] not in _PIXEL_TAG_BYTES:
