@@ -147,6 +147,31 @@ def test_truncated_fragments_found_in_the_file(tmp_path, monkeypatch, cut):
     assert not list((tmp_path / "out").iterdir())
 
 
+def test_many_small_fragments_are_walked_in_the_file(tmp_path):
+    """Encapsulated pixel data of 20,000 small fragments, beyond the first 64 KiB: the walk
+    through the file (a page at a time) finds the same end as the walk in memory, and the
+    output is the same, byte for byte; cut in the middle, the file is truncated."""
+    from pydicom.encaps import encapsulate
+
+    ds = ct_phantom(n_slices=1, size=16)[0]
+    ds.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.4.50"  # never decoded here
+    ds.NumberOfFrames = 20_000
+    ds.PixelData = encapsulate([bytes([i % 251, 7]) for i in range(20_000)])
+    ds["PixelData"].VR = "OB"
+    [path] = write_series([ds], tmp_path / "src")
+    assert path.stat().st_size > 200_000
+    source = _load(str(path), 0, _job(tmp_path))
+    source.close()
+    assert (source.pixels_in_file is not None) == IS_PYDICOM3
+    assert source.pixel_span[2] == path.stat().st_size
+    streamed = _output_bytes(_job(tmp_path), 0, path)
+    assert streamed[0] == "written"
+    assert streamed == _output_bytes(_job(tmp_path, pixel_regions=[]), 0, path)
+    path.write_bytes(path.read_bytes()[:150_001])
+    [outcome] = anonymize_files([path], tmp_path / "out", progress=False).outcomes
+    assert outcome.status == "error" and "truncated" in outcome.message, outcome.message
+
+
 @pytest.mark.parametrize("prefix_max", [16 << 20, 64 << 10])
 def test_a_header_longer_than_the_first_read_is_read_with_a_larger_one(
     tmp_path, monkeypatch, prefix_max
