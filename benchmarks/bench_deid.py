@@ -85,7 +85,7 @@ def _phases(paths: list[Path], key: str, out: Path) -> None:
     import io
 
     from dicom_widgets._compat import read_dataset
-    from dicom_widgets._io import atomic_write
+    from dicom_widgets._io import atomic_write, write_chunks
     from dicom_widgets.deid import anonymize
     from dicom_widgets.deid.batch import BatchJob, _encode, _load
     from dicom_widgets.deid.verification import collect_needles, verify_bytes
@@ -137,8 +137,9 @@ def _phases(paths: list[Path], key: str, out: Path) -> None:
         totals["verify"] += time.perf_counter() - t
         t = time.perf_counter()
         atomic_write(
-            out / f"{i}.dcm", lambda h, chunks=chunks: [h.write(c) for c in chunks], fsync=False
+            out / f"{i}.dcm", lambda h, chunks=chunks: write_chunks(h, chunks), fsync=False
         )
+        source.close()
         totals["write"] += time.perf_counter() - t
     print("per file, serial, no fsync (ms):")
     for name, total in totals.items():
