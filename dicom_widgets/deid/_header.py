@@ -78,9 +78,10 @@ def read_header(data: bytes, *, whole: bool = True) -> tuple[Dataset, int] | Non
     >>> import io, tempfile
     >>> from dicom_widgets.data import ct_phantom, write_series
     >>> [path] = write_series(ct_phantom(n_slices=1, size=8), tempfile.mkdtemp())
-    >>> ds, stop = read_header(open(path, "rb").read()) or (None, 0)
-    >>> ds is None or (ds.Modality, hex(int.from_bytes(open(path, "rb").read()[stop:stop + 2], "little")))
-    ('CT', '0x7fe0')
+    >>> found = read_header(open(path, "rb").read())
+    >>> if found is not None:  # (pydicom 2.4: None, pydicom reads every header)
+    ...     ds, stop = found
+    ...     assert ds.Modality == "CT" and open(path, "rb").read()[stop:stop + 2].hex() == "e07f"
     """
     try:
         return _read(data)

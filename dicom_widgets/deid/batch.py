@@ -1191,6 +1191,20 @@ def _guided_chunks(items: Sequence[T], workers: int) -> list[list[T]]:
     return chunks
 
 
+def _workers_of(executor: Any) -> int:
+    """How many tasks ``executor`` runs at once: a standard library pool's size, else (a
+    dask client's executor...) this machine's cores.
+
+    Examples
+    --------
+    >>> with cf.ThreadPoolExecutor(3) as pool:
+    ...     _workers_of(pool)
+    3
+    """
+    workers = getattr(executor, "_max_workers", None)
+    return workers if isinstance(workers, int) and workers > 0 else os.cpu_count() or 1
+
+
 def _run_pool(
     job: BatchJob,
     items: Sequence[tuple[int, Any]],
@@ -1200,7 +1214,7 @@ def _run_pool(
 ) -> list[FileOutcome]:
     """The pool path: chunks of sources go to ``executor``; a chunk that fails as a whole (a
     dead worker) gives error outcomes for its files, and the batch goes on."""
-    chunks = _guided_chunks(items, os.cpu_count() or 1)
+    chunks = _guided_chunks(items, _workers_of(executor))
     futures = {executor.submit(_run_chunk, job, chunk): chunk for chunk in chunks}
     outcomes: list[FileOutcome] = []
     try:
