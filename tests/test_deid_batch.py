@@ -254,11 +254,12 @@ class _Stop:
             raise KeyboardInterrupt
 
 
+@pytest.mark.parametrize("size", [32, 256])  # read whole; the pixel data copied by the kernel
 @pytest.mark.parametrize("pool", [False, True])
-def test_interrupted_batch_leaves_no_partial_output(tmp_path, pool):
+def test_interrupted_batch_leaves_no_partial_output(tmp_path, pool, size):
     import concurrent.futures as cf
 
-    paths = write_series(ct_phantom(n_slices=40, size=32), tmp_path / "src")
+    paths = write_series(ct_phantom(n_slices=40, size=size), tmp_path / "src")
     reference = anonymize_files(paths, tmp_path / "ref", key=KEY, progress=False)
     assert reference.ok
     executor = cf.ProcessPoolExecutor(2) if pool else None
@@ -273,8 +274,9 @@ def test_interrupted_batch_leaves_no_partial_output(tmp_path, pool):
 
 
 @pytest.mark.slow
-def test_ctrl_c_in_a_subprocess_leaves_no_partial_output(tmp_path):
-    write_series(ct_phantom(n_slices=150, size=64), tmp_path / "src")
+@pytest.mark.parametrize("size", [64, 256])  # read whole; the pixel data copied by the kernel
+def test_ctrl_c_in_a_subprocess_leaves_no_partial_output(tmp_path, size):
+    write_series(ct_phantom(n_slices=150, size=size), tmp_path / "src")
     anonymize_files(tmp_path / "src", tmp_path / "ref", key=KEY, progress=False)
     script = textwrap.dedent(
         f"""
