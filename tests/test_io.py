@@ -195,3 +195,28 @@ def test_a_file_range_reports_other_errors_as_they_are(tmp_path, monkeypatch):
     finally:
         span.close()
     assert not (tmp_path / "out").exists()
+
+
+SHM = Path("/dev/shm")
+
+
+@pytest.mark.skipif(not SHM.is_dir(), reason="needs a tmpfs at /dev/shm")
+def test_a_file_range_from_another_file_system_is_copied(tmp_path):
+    """A source on tmpfs, the output on the test's file system: Linux refuses
+    copy_file_range between them (EXDEV), the copy goes on with the next way."""
+    import tempfile
+
+    if SHM.stat().st_dev == tmp_path.stat().st_dev:
+        pytest.skip("/dev/shm is on the same file system here")
+    with tempfile.TemporaryDirectory(dir=SHM) as shm:
+        source = Path(shm) / "source"
+        data = os.urandom(300_001)
+        source.write_bytes(data)
+        span = _io.FileRange(open(source, "rb", buffering=0), 17, 300_000 - 17, str(source))
+        try:
+            out = atomic_write(
+                tmp_path / "out", lambda handle: _io.write_chunks(handle, [span]), fsync=False
+            )
+        finally:
+            span.close()
+        assert out.read_bytes() == data[17:300_000]
