@@ -556,3 +556,92 @@ def test_a_source_cut_while_its_pixels_are_copied_is_an_error_with_no_output(tmp
     assert "bytes missing" in by_source[victim].message and victim in by_source[victim].message
     assert [o.status for o in report.outcomes].count("written") == 2
     assert len(list((tmp_path / "out").iterdir())) == 2  # no partial file, no temporary
+
+
+def _same_uid_other_pixels(path: Path, dest: Path, fill: int) -> Path:
+    """A copy of ``path`` sharing its SOP Instance UID, with other pixel bytes."""
+    ds = read_dataset(path)
+    ds.PixelData = bytes([fill]) * len(ds.PixelData)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    write_dataset(ds, dest)
+    return dest
+
+
+def _pixels(path: str | Path) -> bytes:
+    return read_dataset(path).PixelData
+
+
+@pytest.mark.parametrize("executor", [None, "threads"])
+def test_overwrite_gives_every_source_of_the_batch_its_own_file(tmp_path, executor):
+    """overwrite=True replaces what an earlier run left, never another source's file of
+    the same batch: two sources sharing a SOP Instance UID with other pixels each keep a
+    file (the first in input order the plain name), in a fresh folder and over an earlier
+    run's file holding neither, whichever worker writes first."""
+    [original] = write_series(ct_phantom(n_slices=1, size=16), tmp_path / "src")
+    first = _same_uid_other_pixels(original, tmp_path / "a" / "first.dcm", 1)
+    second = _same_uid_other_pixels(original, tmp_path / "b" / "second.dcm", 2)
+    earlier = _same_uid_other_pixels(original, tmp_path / "c" / "earlier.dcm", 3)
+    others = write_series(ct_phantom(n_slices=8, size=16), tmp_path / "others")
+    sources = [first, *others, second]
+
+    def run(out: Path, files: list[Path]) -> Any:
+        pool = cf.ThreadPoolExecutor(2) if executor else None
+        try:
+            return anonymize_files(
+                files, out, key=KEY, progress=False, overwrite=True, executor=pool, fsync=False
+            )
+        finally:
+            if pool is not None:
+                pool.shutdown()
+
+    for out, before in ((tmp_path / "fresh", None), (tmp_path / "over", earlier)):
+        if before is not None:
+            [plain] = run(out, [before]).written
+        report = run(out, sources)
+        assert report.counts() == {"written": 10}, report._repr_text()
+        a, b = report.outcomes[0], report.outcomes[-1]
+        assert a.output != b.output
+        assert _pixels(a.output) == _pixels(first) and _pixels(b.output) == _pixels(second)
+        assert len(list(out.iterdir())) == 10  # nothing lost, no duplicate, no temporary
+        if before is not None:
+            assert a.output == plain  # the earlier run's file went to the first source
+            assert "-" in Path(b.output).stem
+
+
+def test_overwrite_keeps_an_earlier_file_a_source_would_write_again(tmp_path):
+    """Over an earlier run: a source whose output is already there (same bytes) holds
+    its name; a copy of it gets no duplicate; a source with the same SOP Instance UID but
+    other pixels gets its alternate name; a re-run with another profile replaces every
+    file in place; the sources are never touched."""
+    [original] = write_series(ct_phantom(n_slices=1, size=16), tmp_path / "src")
+    other = _same_uid_other_pixels(original, tmp_path / "o" / "other.dcm", 9)
+    copy = tmp_path / "copy" / "copy.dcm"
+    copy.parent.mkdir()
+    copy.write_bytes(original.read_bytes())
+    out = tmp_path / "out"
+    [kept] = anonymize_files([original], out, key=KEY, progress=False).written
+    kept_bytes = Path(kept).read_bytes()
+
+    report = anonymize_files(
+        [other, original, copy], out, key=KEY, progress=False, overwrite=True, fsync=False
+    )
+    statuses = [(o.status, o.output) for o in report.outcomes]
+    assert statuses[1] == ("written", kept) and Path(kept).read_bytes() == kept_bytes
+    assert statuses[0][0] == "written" and statuses[0][1] != kept
+    assert statuses[2] == ("exists", None)
+    assert "identical" in report.outcomes[2].message
+    assert len(list(out.iterdir())) == 2
+
+    again = anonymize_files(
+        [original],
+        out,
+        key=KEY,
+        profile=Profile(retain_device_identity=True),
+        progress=False,
+        overwrite=True,
+        fsync=False,
+    )
+    assert [(o.status, o.output) for o in again.outcomes] == [("written", kept)]
+    assert Path(kept).read_bytes() != kept_bytes  # replaced in place, no alternate
+    assert len(list(out.iterdir())) == 2
+    assert read_dataset(original).PatientName  # the source is as it was

@@ -23,7 +23,7 @@ from ._checks import DICOMDIR_NOT_COPIED, check_output_folder, sop_class_of, why
 from ._header import HeaderContinues, read_header
 from ._tables import EDITION
 from .context import DeidContext
-from .engine import AnonymizationResult, DeidWarning, _html_or_pre, anonymize
+from .engine import AnonymizationResult, DeidWarning, _html_or_pre, _join_notes, anonymize
 from .profile import Profile
 from .text_regions import TextCleaning, TextRegionPlan, clean_burned_in_text, tesseract_version
 from .verification import Hit, VerificationReport, collect_needles, display_path, verify_bytes
@@ -992,17 +992,20 @@ def _write_verified(
 ) -> FileOutcome:
     """:func:`_write_output`'s steps: the name, else "exists" or the alternate name."""
 
-    def write(path: Path) -> None:
+    def write(path: Path, replace: bool) -> None:
         atomic_write(
             path,
             lambda handle: write_chunks(handle, chunks),
-            overwrite=job.overwrite,
+            overwrite=replace,
             fsync=job.fsync,
         )
 
     try:
         try:
-            write(target)
+            # Never replaced here, even with overwrite: the file there may be another
+            # source's of this batch (sharing the SOP Instance UID). One left by an earlier
+            # run is replaced once the whole batch is written (_replace_earlier_outputs).
+            write(target, replace=False)
         except FileExistsError:
             if _same_content(target, chunks):
                 outcome.status = "exists"
@@ -1013,7 +1016,7 @@ def _write_verified(
             # still identifier-free name derived from the source path under the key.
             alternate = target.with_name(f"{target.stem}-{pseudonym}.dcm")
             try:
-                write(alternate)
+                write(alternate, replace=job.overwrite)  # this source's own second name
                 target = alternate
             except FileExistsError:
                 outcome.status = "exists"
@@ -1028,11 +1031,59 @@ def _write_verified(
     return outcome
 
 
-def _identical_message(target: Path) -> str:
+def _identical_message(target: Path, overwrite: bool = False) -> str:
+    if overwrite:  # (an earlier run's file with these bytes went to the first such source)
+        return f"{target.name} holds identical content, written for another source of the batch"
     return f"{target.name} exists with identical content (overwrite=False)"
 
 
-def _first_source_named(outcomes: list[FileOutcome]) -> None:
+def _replace_earlier_outputs(outcomes: list[FileOutcome]) -> None:
+    """``overwrite=True``: give each name that a file from before the batch held to the
+    first source (input order) that wanted it, once every source of the batch has its file.
+
+    Workers never replace a name (it may be another source's of this batch), so a source
+    finding an earlier file there either found its very bytes ("exists") or wrote its
+    alternate name. Here, per such name: the first source that found its bytes there
+    holds it (they are its output already); else the first source's alternate is renamed
+    over it, and later sources with the same bytes lose their duplicate ("exists").
+    Nothing a source of the batch wrote is lost, and the outcome does not depend on which
+    worker wrote first.
+    """
+    import filecmp
+
+    made = {o.output for o in outcomes if o.status == "written" and o.output == o._name}
+    taken: set[str] = set()
+    for outcome in outcomes:
+        name = outcome._name
+        if outcome.status == "exists" and outcome._found_identical and name not in made | taken:
+            outcome.status, outcome.output, outcome._found_identical = "written", name, False
+            outcome.message = outcome._written_message
+            taken.add(name)
+    for outcome in outcomes:
+        name, output = outcome._name, outcome.output
+        if outcome.status != "written" or not name or output in (None, name) or name in made:
+            continue
+        if name in taken:
+            if filecmp.cmp(output, name, shallow=False):  # another copy of its bytes
+                os.unlink(output)
+                outcome.status, outcome.output, outcome._found_identical = "exists", None, True
+                outcome.message = _identical_message(Path(name), overwrite=True)
+            continue
+        try:
+            os.replace(output, name)
+        except OSError as exc:  # (a folder there, permissions): the alternate stays
+            outcome.message = _join_notes(
+                outcome.message, f"{Path(name).name} not replaced: {type(exc).__name__}: {exc}"
+            )
+            continue
+        outcome.output = name
+        taken.add(name)
+    for outcome in outcomes:
+        if outcome.status == "exists" and outcome._found_identical:
+            outcome.message = _identical_message(Path(outcome._name), overwrite=True)
+
+
+def _first_source_named(outcomes: list[FileOutcome], overwrite: bool = False) -> None:
     """Of sources giving the same bytes under one name, report the first in input order as
     the one written, the others as ``"exists"``, as a serial batch does.
 
@@ -1049,7 +1100,7 @@ def _first_source_named(outcomes: list[FileOutcome]) -> None:
         outcome.status, outcome.output = "written", holder.output
         outcome.message, outcome._found_identical = outcome._written_message, False
         holder.status, holder.output, holder._found_identical = "exists", None, True
-        holder.message = _identical_message(Path(outcome._name))
+        holder.message = _identical_message(Path(outcome._name), overwrite)
         holders[outcome._name] = outcome
 
 
@@ -1350,7 +1401,9 @@ def anonymize_files(
     progress : bool or callable
         Show a ``tqdm`` progress bar, or call ``progress(done, total)`` after each file/chunk.
     overwrite : bool
-        Replace existing output files (otherwise the outcome is ``"exists"``).
+        Replace output files left by an earlier run (otherwise the outcome is ``"exists"``).
+        Never the file of another source of the batch: sources sharing a SOP Instance UID
+        each keep theirs.
     pixel_regions : list of (row0, col0, row1, col1), or mapping (rows, cols) -> list
         Rectangles (end exclusive) blanked in every frame (with a mapping, of that geometry);
         such files are written Explicit VR Little Endian with code 113101 (Clean Pixel Data).
@@ -1452,7 +1505,9 @@ def _run(
     finally:
         bar.close()
     outcomes.sort(key=lambda o: o.index)
-    _first_source_named(outcomes)
+    if job.overwrite:
+        _replace_earlier_outputs(outcomes)
+    _first_source_named(outcomes, job.overwrite)
     return outcomes
 
 
