@@ -234,11 +234,15 @@ class FileRange:
         self.file, self.offset, self.length, self.name = file, offset, length, name
 
     def copy_to(self, out_fd: int) -> None:
-        """Write the bytes at ``out_fd``'s position; ``OSError`` if the file ends early."""
+        """Write the bytes at ``out_fd``'s position; ``OSError`` if the file ends early, or
+        the error of either file (naming this one: a read error is the source's)."""
         offset, left = self.offset, self.length
         source = self.file.fileno()
         while left:
-            copied = _copy_some(source, out_fd, offset, left, self.file)
+            try:
+                copied = _copy_some(source, out_fd, offset, left, self.file)
+            except OSError as exc:
+                raise OSError(exc.errno, f"{exc.strerror} (copying from {self.name})") from exc
             if copied <= 0:
                 raise OSError(
                     f"{self.name}: {left} bytes missing at offset {offset} "

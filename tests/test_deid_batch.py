@@ -645,3 +645,31 @@ def test_overwrite_keeps_an_earlier_file_a_source_would_write_again(tmp_path):
     assert Path(kept).read_bytes() != kept_bytes  # replaced in place, no alternate
     assert len(list(out.iterdir())) == 2
     assert read_dataset(original).PatientName  # the source is as it was
+
+
+@pytest.mark.skipif(
+    not IS_PYDICOM3 or not sys.platform.startswith("linux"),
+    reason="pydicom 2.4 reads each file whole; the fake copy uses Linux's sendfile and /proc",
+)
+def test_a_read_error_while_the_pixels_are_copied_names_the_source(tmp_path, monkeypatch):
+    """An I/O error in the kernel's copy (a failing disk under the source) is that file's
+    outcome, naming it; nothing is written for it and the batch goes on."""
+    import errno
+
+    from dicom_widgets import _io
+
+    paths = write_series(ct_phantom(n_slices=2, size=256), tmp_path / "src")
+    bad = str(paths[0])
+
+    def failing(source, out_fd, offset, count):
+        if os.readlink(f"/proc/self/fd/{source}") == bad:
+            raise OSError(errno.EIO, "Input/output error")
+        return os.sendfile(out_fd, source, offset, count)
+
+    monkeypatch.setattr(_io, "_KERNEL_COPIES", [failing])
+    report = anonymize_files(paths, tmp_path / "out", key=KEY, progress=False, fsync=False)
+    by_source = {o.source: o for o in report.outcomes}
+    assert by_source[bad].status == "error"
+    assert f"Input/output error (copying from {bad})" in by_source[bad].message
+    assert by_source[str(paths[1])].status == "written"
+    assert len(list((tmp_path / "out").iterdir())) == 1
