@@ -1032,7 +1032,9 @@ def _write_verified(
 
 
 def _identical_message(target: Path, overwrite: bool = False) -> str:
-    if overwrite:  # (an earlier run's file with these bytes went to the first such source)
+    """Why a source has no file of its own: its bytes are already there (with overwrite, it
+    can only be another source's file of this batch)."""
+    if overwrite:
         return f"{target.name} holds identical content, written for another source of the batch"
     return f"{target.name} exists with identical content (overwrite=False)"
 
@@ -1055,7 +1057,12 @@ def _replace_earlier_outputs(outcomes: list[FileOutcome]) -> None:
     taken: set[str] = set()
     for outcome in outcomes:
         name = outcome._name
-        if outcome.status == "exists" and outcome._found_identical and name not in made | taken:
+        if (
+            outcome.status == "exists"
+            and outcome._found_identical
+            and name not in made
+            and name not in taken
+        ):
             outcome.status, outcome.output, outcome._found_identical = "written", name, False
             outcome.message = outcome._written_message
             taken.add(name)
