@@ -5,6 +5,9 @@ old file or none, never a truncated one. On Linux the file is made with ``O_TMPF
 it has no name until it is complete, so even a killed process (or a power loss before
 the name) leaves nothing behind. Elsewhere, or on a file system without it, it is a
 temporary file beside the target, renamed into place (removed if the write fails).
+
+What is written may include a :class:`FileRange`, bytes of another file that the kernel
+copies without them passing through memory (the de-identified batch's pixel data).
 """
 
 from __future__ import annotations
@@ -242,7 +245,8 @@ class FileRange:
             try:
                 copied = _copy_some(source, out_fd, offset, left, self.file)
             except OSError as exc:
-                raise OSError(exc.errno, f"{exc.strerror} (copying from {self.name})") from exc
+                why = exc.strerror or str(exc)
+                raise OSError(exc.errno, f"{why} (copying from {self.name})") from exc
             if copied <= 0:
                 raise OSError(
                     f"{self.name}: {left} bytes missing at offset {offset} "
