@@ -92,9 +92,11 @@ class FileOutcome:
     text_regions: TextCleaning | None = None
     _pending: Any = field(default=None, repr=False, compare=False)
     _pending_bytes: int = field(default=0, repr=False, compare=False)
-    #: The output name the file was meant to have, the message it gets when written there,
-    #: and whether it found that name holding its very bytes (for _first_source_named).
+    #: The output name the file was meant to have, its own second name, the message it gets
+    #: when written, and whether it found that name holding its very bytes (these settle
+    #: which source of a batch gets which name: _first_source_named...).
     _name: str = field(default="", repr=False, compare=False)
+    _alternate: str = field(default="", repr=False, compare=False)
     _written_message: str = field(default="", repr=False, compare=False)
     _found_identical: bool = field(default=False, repr=False, compare=False)
 
@@ -888,16 +890,20 @@ def _process_loaded(
         _verify_output(outcome, result, header, str(target))
         if outcome.hits:
             return outcome
-    pseudonym = context.pseudonym("file", label, 10)
+    # The name if another source of the batch (sharing the SOP Instance UID, other bytes)
+    # has the first: still identifier-free, derived from the source path under the key.
+    outcome._alternate = str(
+        target.with_name(f"{target.stem}-{context.pseudonym('file', label, 10)}.dcm")
+    )
     if io_pool is not None:
         # The write (and its fsync) runs on an I/O thread while this worker goes on with
         # the next file; the chunk waits for it before reporting the outcome.
-        outcome._pending = io_pool.write(outcome, target, chunks, job, pseudonym)
+        outcome._pending = io_pool.write(outcome, target, chunks, job)
         outcome._pending_bytes = sum(
             len(chunk) for chunk in chunks if not isinstance(chunk, FileRange)
         )
         return outcome
-    return _write_output(outcome, target, chunks, job, pseudonym)
+    return _write_output(outcome, target, chunks, job)
 
 
 def _deidentify(
@@ -970,13 +976,12 @@ def _write_output(
     target: Path,
     chunks: Sequence[bytes | memoryview | FileRange],
     job: BatchJob,
-    pseudonym: str,
 ) -> FileOutcome:
     """Write one verified output atomically (temporary file, then rename) and complete its
     outcome; an interrupted write leaves no file behind. The source file a chunk still
     reads from is closed at the end."""
     try:
-        return _write_verified(outcome, target, chunks, job, pseudonym)
+        return _write_verified(outcome, target, chunks, job)
     finally:
         for chunk in chunks:
             if isinstance(chunk, FileRange):
@@ -988,7 +993,6 @@ def _write_verified(
     target: Path,
     chunks: Sequence[bytes | memoryview | FileRange],
     job: BatchJob,
-    pseudonym: str,
 ) -> FileOutcome:
     """:func:`_write_output`'s steps: the name, else "exists" or the alternate name."""
 
@@ -1012,9 +1016,8 @@ def _write_verified(
                 outcome.message = _identical_message(target)
                 outcome._found_identical = True
                 return outcome
-            # Another source with the same SOP Instance UID (copies, re-encodings): a second,
-            # still identifier-free name derived from the source path under the key.
-            alternate = target.with_name(f"{target.stem}-{pseudonym}.dcm")
+            # Another source with the same SOP Instance UID (copies, re-encodings).
+            alternate = Path(outcome._alternate)
             try:
                 write(alternate, replace=job.overwrite)  # this source's own second name
                 target = alternate
@@ -1131,7 +1134,6 @@ class _Writes:
         target: Path,
         chunks: Sequence[bytes | memoryview | FileRange],
         job: BatchJob,
-        pseudonym: str,
     ) -> cf.Future:
         """Submit :func:`_write_output` for ``outcome``, after any earlier one to ``target``."""
         before = self.last.get(target)
@@ -1139,7 +1141,7 @@ class _Writes:
         def write_after() -> FileOutcome:
             if before is not None:
                 cf.wait([before])  # its failure is its own outcome's
-            return _write_output(outcome, target, chunks, job, pseudonym)
+            return _write_output(outcome, target, chunks, job)
 
         future = self.pool.submit(write_after)
         self.last[target] = future
