@@ -571,80 +571,72 @@ def _pixels(path: str | Path) -> bytes:
     return read_dataset(path).PixelData
 
 
-@pytest.mark.parametrize("executor", [None, "threads"])
-def test_overwrite_gives_every_source_of_the_batch_its_own_file(tmp_path, executor):
-    """overwrite=True replaces what an earlier run left, never another source's file of
-    the same batch: two sources sharing a SOP Instance UID with other pixels each keep a
-    file (the first in input order the plain name), in a fresh folder and over an earlier
-    run's file holding neither, whichever worker writes first."""
+def _batch_in_order(sources: list[Path], out: Path, last_chunk_first: bool, **kwargs) -> Any:
+    """A batch run serially, or as a pool whose chunks finish last first."""
+    import threading
+
+    if not last_chunk_first:
+        return anonymize_files(sources, out, key=KEY, progress=False, **kwargs)
+    executor = _LastChunkFirst()
+    runner = threading.Timer(0.3, executor.run_backwards)  # once _run_pool waits on them
+    runner.start()
+    try:
+        return anonymize_files(sources, out, key=KEY, progress=False, executor=executor, **kwargs)
+    finally:
+        runner.join()
+
+
+def _named(report: Any) -> list[tuple[str, str, str | None]]:
+    return [(o.status, o.message, o.output and Path(o.output).name) for o in report.outcomes]
+
+
+def _files(report: Any) -> dict[str, bytes]:
+    return {Path(p).name: Path(p).read_bytes() for p in report.written}
+
+
+@pytest.mark.parametrize("last_chunk_first", [False, True])
+@pytest.mark.parametrize("earlier", ["same run", "other profile", "some sources", "other key"])
+def test_overwrite_gives_the_files_a_run_into_an_empty_folder_gives(
+    tmp_path, earlier, last_chunk_first
+):
+    """overwrite=True over what an earlier run left: the outcomes, names and files are those
+    of a serial run into an empty folder, whichever worker writes first; sources sharing a
+    SOP Instance UID (another pixels' re-encoding, a copy of each) each keep their file;
+    files at names none of its sources owns (their plain and alternate names) are left as
+    they were."""
     [original] = write_series(ct_phantom(n_slices=1, size=16), tmp_path / "src")
-    first = _same_uid_other_pixels(original, tmp_path / "a" / "first.dcm", 1)
-    second = _same_uid_other_pixels(original, tmp_path / "b" / "second.dcm", 2)
-    earlier = _same_uid_other_pixels(original, tmp_path / "c" / "earlier.dcm", 3)
-    others = write_series(ct_phantom(n_slices=8, size=16), tmp_path / "others")
-    sources = [first, *others, second]
+    other = _same_uid_other_pixels(original, tmp_path / "other" / "other.dcm", 5)
+    copies = []
+    for i, source in enumerate((original, other)):
+        copy = tmp_path / f"copy{i}" / "copy.dcm"
+        copy.parent.mkdir()
+        copy.write_bytes(source.read_bytes())
+        copies.append(copy)
+    fillers = write_series(ct_phantom(n_slices=12, size=8), tmp_path / "fillers")
+    sources = [original, *fillers[:6], other, copies[1], *fillers[6:], copies[0]]
+    empty = _batch_in_order(sources, tmp_path / "empty", False, overwrite=True)
+    assert empty.counts() == {"written": 15, "exists": 1}, empty._repr_text()
 
-    def run(out: Path, files: list[Path]) -> Any:
-        pool = cf.ThreadPoolExecutor(2) if executor else None
-        try:
-            return anonymize_files(
-                files, out, key=KEY, progress=False, overwrite=True, executor=pool, fsync=False
-            )
-        finally:
-            if pool is not None:
-                pool.shutdown()
-
-    for out, before in ((tmp_path / "fresh", None), (tmp_path / "over", earlier)):
-        if before is not None:
-            [plain] = run(out, [before]).written
-        report = run(out, sources)
-        assert report.counts() == {"written": 10}, report._repr_text()
-        a, b = report.outcomes[0], report.outcomes[-1]
-        assert a.output != b.output
-        assert _pixels(a.output) == _pixels(first) and _pixels(b.output) == _pixels(second)
-        assert len(list(out.iterdir())) == 10  # nothing lost, no duplicate, no temporary
-        if before is not None:
-            assert a.output == plain  # the earlier run's file went to the first source
-            assert "-" in Path(b.output).stem
-
-
-def test_overwrite_keeps_an_earlier_file_a_source_would_write_again(tmp_path):
-    """Over an earlier run: a source whose output is already there (same bytes) holds
-    its name; a copy of it gets no duplicate; a source with the same SOP Instance UID but
-    other pixels gets its alternate name; a re-run with another profile replaces every
-    file in place; the sources are never touched."""
-    [original] = write_series(ct_phantom(n_slices=1, size=16), tmp_path / "src")
-    other = _same_uid_other_pixels(original, tmp_path / "o" / "other.dcm", 9)
-    copy = tmp_path / "copy" / "copy.dcm"
-    copy.parent.mkdir()
-    copy.write_bytes(original.read_bytes())
     out = tmp_path / "out"
-    [kept] = anonymize_files([original], out, key=KEY, progress=False).written
-    kept_bytes = Path(kept).read_bytes()
+    before = {
+        "same run": lambda: _batch_in_order(sources, out, False),
+        "other profile": lambda: _batch_in_order(
+            sources, out, False, profile=Profile(retain_device_identity=True)
+        ),
+        "some sources": lambda: _batch_in_order([other, copies[0], *fillers[:3]], out, False),
+        "other key": lambda: anonymize_files(sources, out, key="ff" * 16, progress=False),
+    }[earlier]()
+    out.joinpath("notes.txt").write_text("not the batch's")
+    assert before.written
+    was = {p.name: p.read_bytes() for p in out.iterdir()}
 
-    report = anonymize_files(
-        [other, original, copy], out, key=KEY, progress=False, overwrite=True, fsync=False
-    )
-    statuses = [(o.status, o.output) for o in report.outcomes]
-    assert statuses[1] == ("written", kept) and Path(kept).read_bytes() == kept_bytes
-    assert statuses[0][0] == "written" and statuses[0][1] != kept
-    assert statuses[2] == ("exists", None)
-    assert "identical" in report.outcomes[2].message
-    assert len(list(out.iterdir())) == 2
-
-    again = anonymize_files(
-        [original],
-        out,
-        key=KEY,
-        profile=Profile(retain_device_identity=True),
-        progress=False,
-        overwrite=True,
-        fsync=False,
-    )
-    assert [(o.status, o.output) for o in again.outcomes] == [("written", kept)]
-    assert Path(kept).read_bytes() != kept_bytes  # replaced in place, no alternate
-    assert len(list(out.iterdir())) == 2
-    assert read_dataset(original).PatientName  # the source is as it was
+    report = _batch_in_order(sources, out, last_chunk_first, overwrite=True)
+    assert _named(report) == _named(empty)
+    assert _files(report) == _files(empty)
+    owned = {Path(n).name for o in report.outcomes for n in (o._name, o._alternate)}
+    left = {name: data for name, data in was.items() if name not in owned}
+    assert "notes.txt" in left and (earlier != "other key" or len(left) > 10)
+    assert {name: (out / name).read_bytes() for name in left} == left
 
 
 @pytest.mark.skipif(
@@ -673,3 +665,65 @@ def test_a_read_error_while_the_pixels_are_copied_names_the_source(tmp_path, mon
     assert f"Input/output error (copying from {bad})" in by_source[bad].message
     assert by_source[str(paths[1])].status == "written"
     assert len(list((tmp_path / "out").iterdir())) == 1
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+@pytest.mark.parametrize("alternate_taken", [None, "last", "last but one"])
+def test_sources_sharing_an_instance_uid_get_the_serial_names_whatever_the_order(
+    tmp_path, alternate_taken, overwrite
+):
+    """Re-encodings of an instance and a copy of each, spread over a batch run last chunk
+    first (the last source takes the plain name): every outcome, message, name and file
+    is the serial run's. The first source in input order holds the plain name, a copy of
+    it "exists", copies of the others get their own files. With ``alternate_taken``, an
+    earlier run's file holds the alternate name of the last source (it found the copy
+    before it holding its bytes) or of the last but one (the copy, which took the plain name
+    in the pool): that source "exists" too, or with ``overwrite`` replaces it."""
+    import threading
+
+    [original] = write_series(ct_phantom(n_slices=1, size=16), tmp_path / "src")
+    other = _same_uid_other_pixels(original, tmp_path / "other" / "other.dcm", 5)
+    third = _same_uid_other_pixels(original, tmp_path / "third" / "third.dcm", 6)
+    copies = []
+    for i, source in enumerate((original, other, third)):
+        copy = tmp_path / f"copy{i}" / "copy.dcm"
+        copy.parent.mkdir()
+        copy.write_bytes(source.read_bytes())
+        copies.append(copy)
+    fillers = write_series(ct_phantom(n_slices=30, size=8), tmp_path / "fillers")
+    sources = [original, *fillers[:10], other, *fillers[10:20], copies[1], copies[0]]
+    sources += [*fillers[20:], copies[2], third]
+
+    def named(report: Any, out: Path) -> tuple[list, dict]:
+        outcomes = [
+            (o.status, o.message, o.output and Path(o.output).name) for o in report.outcomes
+        ]
+        files = {p.name: p.read_bytes() for p in out.iterdir()}
+        return outcomes, files
+
+    results = []
+    for label in ("serial", "pooled"):
+        out = tmp_path / label
+        if alternate_taken:
+            taker = third if alternate_taken == "last" else copies[2]
+            earlier = anonymize_files([original, taker], out, key=KEY, progress=False)
+            for o in earlier.outcomes:
+                if "-" not in Path(o.output).stem:
+                    os.unlink(o.output)
+        executor = _LastChunkFirst() if label == "pooled" else None
+        runner = threading.Timer(0.3, executor.run_backwards) if executor else None
+        if runner is not None:
+            runner.start()
+        report = anonymize_files(
+            sources, out, key=KEY, progress=False, executor=executor, overwrite=overwrite
+        )
+        if runner is not None:
+            runner.join()
+            assert len(executor.tasks) > 4
+        results.append(named(report, out))
+    (serial, serial_files), (pooled, pooled_files) = results
+    assert pooled == serial
+    assert pooled_files == serial_files
+    statuses = [s for s, _, _ in serial]
+    taken_exists = bool(alternate_taken) and not overwrite
+    assert statuses[0] == "written" and statuses.count("exists") == 1 + taken_exists

@@ -23,7 +23,7 @@ from ._checks import DICOMDIR_NOT_COPIED, check_output_folder, sop_class_of, why
 from ._header import HeaderContinues, read_header
 from ._tables import EDITION
 from .context import DeidContext
-from .engine import AnonymizationResult, DeidWarning, _html_or_pre, _join_notes, anonymize
+from .engine import AnonymizationResult, DeidWarning, _html_or_pre, anonymize
 from .profile import Profile
 from .text_regions import TextCleaning, TextRegionPlan, clean_burned_in_text, tesseract_version
 from .verification import Hit, VerificationReport, collect_needles, display_path, verify_bytes
@@ -1008,7 +1008,7 @@ def _write_verified(
         try:
             # Never replaced here, even with overwrite: the file there may be another
             # source's of this batch (sharing the SOP Instance UID). One left by an earlier
-            # run is replaced once the whole batch is written (_replace_earlier_outputs).
+            # run is replaced once the whole batch is written (_first_claimant_named).
             write(target, replace=False)
         except FileExistsError:
             if _same_content(target, chunks):
@@ -1042,65 +1042,13 @@ def _identical_message(target: Path, overwrite: bool = False) -> str:
     return f"{target.name} exists with identical content (overwrite=False)"
 
 
-def _replace_earlier_outputs(outcomes: list[FileOutcome]) -> None:
-    """``overwrite=True``: give each name that a file from before the batch held to the
-    first source (input order) that wanted it, once every source of the batch has its file.
-
-    Workers never replace a name (it may be another source's of this batch), so a source
-    finding an earlier file there either found its very bytes ("exists") or wrote its
-    alternate name. Here, per such name: the first source that found its bytes there
-    holds it (they are its output already); else the first source's alternate is renamed
-    over it, and later sources with the same bytes lose their duplicate ("exists").
-    Nothing a source of the batch wrote is lost, and the outcome does not depend on which
-    worker wrote first.
-    """
-    import filecmp
-
-    made = {o.output for o in outcomes if o.status == "written" and o.output == o._name}
-    taken: set[str] = set()
-    for outcome in outcomes:
-        name = outcome._name
-        if (
-            outcome.status == "exists"
-            and outcome._found_identical
-            and name not in made
-            and name not in taken
-        ):
-            outcome.status, outcome.output, outcome._found_identical = "written", name, False
-            outcome.message = outcome._written_message
-            taken.add(name)
-    for outcome in outcomes:
-        name, output = outcome._name, outcome.output
-        if outcome.status != "written" or not name or output in (None, name) or name in made:
-            continue
-        if name in taken:
-            if filecmp.cmp(output, name, shallow=False):  # another copy of its bytes
-                os.unlink(output)
-                outcome.status, outcome.output, outcome._found_identical = "exists", None, True
-                outcome.message = _identical_message(Path(name), overwrite=True)
-            continue
-        try:
-            os.replace(output, name)
-        except OSError as exc:  # (a folder there, permissions): the alternate stays
-            outcome.message = _join_notes(
-                outcome.message, f"{Path(name).name} not replaced: {type(exc).__name__}: {exc}"
-            )
-            continue
-        outcome.output = name
-        taken.add(name)
-    for outcome in outcomes:
-        if outcome.status == "exists" and outcome._found_identical:
-            outcome.message = _identical_message(Path(outcome._name), overwrite=True)
-
-
-def _first_source_named(outcomes: list[FileOutcome], overwrite: bool = False) -> None:
+def _first_source_named(outcomes: list[FileOutcome]) -> None:
     """Of sources giving the same bytes under one name, report the first in input order as
     the one written, the others as ``"exists"``, as a serial batch does.
 
     Pool workers write in any order, and a later copy may take the name first; the file is
     the same either way, so only the outcomes change. (Sources sharing a SOP Instance UID
-    with different content each get a file, but which one gets the plain name and which
-    its alternate still depends on the workers' order.) ``outcomes`` are in input order.
+    with different content: :func:`_first_claimant_named`.) ``outcomes`` are in input order.
     """
     holders = {o.output: o for o in outcomes if o.status == "written" and o.output}
     for outcome in outcomes:
@@ -1110,8 +1058,109 @@ def _first_source_named(outcomes: list[FileOutcome], overwrite: bool = False) ->
         outcome.status, outcome.output = "written", holder.output
         outcome.message, outcome._found_identical = outcome._written_message, False
         holder.status, holder.output, holder._found_identical = "exists", None, True
-        holder.message = _identical_message(Path(outcome._name), overwrite)
+        holder.message = _identical_message(Path(outcome._name))
         holders[outcome._name] = outcome
+
+
+def _first_claimant_named(outcomes: list[FileOutcome], job: BatchJob) -> None:
+    """Of sources sharing an output name but not their bytes, give the name to the first in
+    input order, as a serial batch into an empty folder does (with ``overwrite``, also over
+    a file an earlier run left there).
+
+    Workers never replace a name, and write in any order: a later source (the holder) may
+    take the name first and send the first one to its alternate, or an earlier run's file
+    holds it. Then, while the name still holds those bytes, the holder gets them under its
+    own alternate name too (a hard link), and so does each source that had found them there
+    (a copy: serially it writes its own file); then the first one's alternate is renamed
+    over the name, and a later source whose very bytes the name now holds loses its
+    duplicate ("exists"). A holder whose alternate an earlier run's file took is "exists",
+    as serially. Each file has a name at every step. ``outcomes`` are in input order, with
+    identical copies already settled (:func:`_first_source_named`).
+    """
+    import filecmp
+
+    claimants: dict[str, list[FileOutcome]] = {}
+    for o in outcomes:
+        if o._name and (o.status == "written" or (o.status == "exists" and o._found_identical)):
+            claimants.setdefault(o._name, []).append(o)
+    for name, group in claimants.items():
+        first = group[0]
+        holder = next((o for o in group if o.status == "written" and o.output == name), None)
+        if holder is first or (holder is None and not job.overwrite):
+            continue  # (without overwrite, an earlier run's file keeps its name)
+        if first.status == "exists":  # an earlier run's file holds its very bytes
+            first.status, first.output, first._found_identical = "written", name, False
+            first.message = first._written_message
+            continue
+        holder_named = False
+        if holder is not None:
+            try:
+                _name_again(Path(name), Path(holder._alternate), replace=job.overwrite)
+                holder_named = True
+            except FileExistsError:
+                pass
+            except OSError:  # (a file system without hard links): as the workers wrote it
+                continue
+        for outcome in group[1:]:
+            if outcome.status == "exists":  # it found the bytes there: its own copy
+                _copy_output(Path(name), outcome, job)
+        try:
+            os.replace(first.output, name)
+        except OSError:
+            if holder_named:
+                os.unlink(holder._alternate)
+            continue
+        first.output = name
+        if holder_named:
+            holder.output = holder._alternate
+        elif holder is not None:
+            holder.status, holder.output = "exists", None
+            holder.message = f"{Path(name).name} exists (overwrite=False)"
+        for outcome in group[1:]:
+            if outcome is not holder and outcome.status == "written" and outcome.output:
+                if filecmp.cmp(outcome.output, name, shallow=False):  # the first one's bytes
+                    os.unlink(outcome.output)
+                    outcome.status, outcome.output, outcome._found_identical = "exists", None, True
+    for outcome in outcomes:
+        if outcome.status == "exists" and outcome._found_identical:
+            outcome.message = _identical_message(Path(outcome._name), job.overwrite)
+
+
+def _name_again(path: Path, name: Path, *, replace: bool) -> None:
+    """Give the file ``path`` a second name (a hard link), replacing a file there only with
+    ``replace``; ``FileExistsError`` otherwise."""
+    if not replace:
+        os.link(path, name)
+        return
+    temporary = name.with_name(f".{name.name}.{os.urandom(6).hex()}.tmp")
+    os.link(path, temporary)
+    try:
+        os.replace(temporary, name)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def _copy_output(source: Path, outcome: FileOutcome, job: BatchJob) -> None:
+    """Write a copy of the output ``source`` as ``outcome``'s file under its alternate name
+    (atomically, by the kernel), and say so in the outcome."""
+    alternate = Path(outcome._alternate)
+    span = FileRange(open(source, "rb", buffering=0), 0, source.stat().st_size, str(source))
+    try:
+        atomic_write(
+            alternate,
+            lambda handle: write_chunks(handle, [span]),
+            overwrite=job.overwrite,
+            fsync=job.fsync,
+        )
+    except FileExistsError:  # (as a serial batch says it)
+        outcome.message = f"{Path(outcome._name).name} exists (overwrite=False)"
+        outcome._found_identical = False
+        return
+    finally:
+        span.close()
+    outcome.status, outcome.output, outcome._found_identical = "written", str(alternate), False
+    outcome.message = outcome._written_message
 
 
 class _Writes:
@@ -1410,7 +1459,9 @@ def anonymize_files(
     progress : bool or callable
         Show a ``tqdm`` progress bar, or call ``progress(done, total)`` after each file/chunk.
     overwrite : bool
-        Replace output files left by an earlier run (otherwise the outcome is ``"exists"``).
+        Replace output files left by an earlier run (otherwise the outcome is ``"exists"``):
+        the batch's files are then those a run into an empty folder writes, and files at
+        names none of its sources owns (their plain and alternate names) are left alone.
         Never the file of another source of the batch: sources sharing a SOP Instance UID
         each keep theirs.
     pixel_regions : list of (row0, col0, row1, col1), or mapping (rows, cols) -> list
@@ -1514,9 +1565,8 @@ def _run(
     finally:
         bar.close()
     outcomes.sort(key=lambda o: o.index)
-    if job.overwrite:
-        _replace_earlier_outputs(outcomes)
-    _first_source_named(outcomes, job.overwrite)
+    _first_source_named(outcomes)
+    _first_claimant_named(outcomes, job)
     return outcomes
 
 
