@@ -83,11 +83,14 @@ def atomic_write(
         The written path.
     """
     target = Path(path)
-    if target.exists() and not overwrite:
+    if not overwrite and os.path.lexists(target):
         raise FileExistsError(f"{target} already exists; pass overwrite=True to replace it")
-    if not target.parent.is_dir():
-        target.parent.mkdir(parents=True, exist_ok=True)
     anonymous = _anonymous_file(target.parent)
+    # (the folder is looked at only when the file cannot be made: a batch writes hundreds
+    # of files into one folder, and each look is a system call)
+    if anonymous is None and not target.parent.is_dir():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        anonymous = _anonymous_file(target.parent)
     if anonymous is not None:
         try:
             return _write_anonymous(anonymous, target, writer, overwrite=overwrite, fsync=fsync)

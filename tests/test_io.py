@@ -220,3 +220,18 @@ def test_a_file_range_from_another_file_system_is_copied(tmp_path):
         finally:
             span.close()
         assert out.read_bytes() == data[17:300_000]
+
+
+def test_missing_folders_are_made(tmp_path, way):
+    target = tmp_path / "a" / "b" / "out.dcm"
+    atomic_write(target, lambda handle: handle.write(b"data"), fsync=False)
+    assert target.read_bytes() == b"data"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["out.dcm"]
+
+
+def test_a_dangling_symlink_is_an_existing_name(tmp_path, way):
+    target = tmp_path / "out.dcm"
+    target.symlink_to(tmp_path / "nowhere")
+    with pytest.raises(FileExistsError):
+        atomic_write(target, lambda handle: handle.write(b"data"), fsync=False)
+    assert target.is_symlink() and not (tmp_path / "nowhere").exists()
