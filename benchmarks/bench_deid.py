@@ -7,6 +7,10 @@ and without fsync, and ``anonymize_files`` serially and with its default executo
 process's shared pool, started by the first batch and reused by the next), with and
 without fsync.
 
+Then one multi-frame file (``--multiframe-mb``, 200 by default): plain pydicom read+write
+against ``anonymize_files``, each in a process of its own, wall time and how much the
+process's peak memory grew (pydicom holds the pixel data; the batch leaves it in the file).
+
 The goals of issue 21, printed as ratios to plain serial pydicom without fsync: the default
 executor at most 1.0x without fsync and at most 1.3x with it (best against best, then the
 ratio of each round and their median). The machine's load average
@@ -78,6 +82,78 @@ def _plain(paths: list[Path], out: Path, fsync: bool = False) -> None:
             if fsync:
                 handle.flush()
                 os.fsync(handle.fileno())
+
+
+#: Each multi-frame variant runs in a process of its own: a peak of memory is per process.
+_MULTIFRAME_VARIANT = """
+import resource, sys, time
+from pathlib import Path
+source, out, variant = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+import pydicom
+from dicom_widgets.deid import anonymize_files
+def status_kb(field):
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith(field))
+try:  # Linux: reset the peak to now (clear_refs 5), so that imports' peak does not count
+    with open("/proc/self/clear_refs", "w") as refs:
+        refs.write("5")
+    before, peak = status_kb("VmRSS:"), lambda: status_kb("VmHWM:")
+except OSError:  # elsewhere the peak so far, which can only understate the growth
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+wall = time.perf_counter()
+if variant == "plain":
+    out.mkdir()
+    pydicom.dcmread(source).save_as(out / "out.dcm")
+else:
+    report = anonymize_files([source], out, key="00" * 16, progress=False, fsync=False)
+    assert report.ok, report
+wall = time.perf_counter() - wall
+grown = peak() - before
+print(wall, grown / 1024)
+"""
+
+
+def _multiframe(megabytes: int, repeat: int, root: Path) -> None:
+    """One multi-frame CT file of about ``megabytes``: plain pydicom read+write against
+    ``anonymize_files``, each in a fresh process (interleaved rounds, best wall, and how much
+    the process's peak memory grew: pydicom holds the pixel data, the batch leaves it in the
+    file)."""
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    frames = max(1, megabytes * (1 << 20) // (512 * 512 * 2))
+    ds = ct_phantom(n_slices=1, size=512)[0]
+    ds.NumberOfFrames = frames
+    ds.PixelData = np.zeros(512 * 512 * frames, dtype=np.uint16).tobytes()
+    [source] = write_series([ds], root / "src")
+    del ds
+    best: dict[str, tuple[float, float]] = {}
+    names = {"plain": "plain pydicom read+write", "ours": "anonymize_files"}
+    for round_ in range(repeat):
+        for variant in names:
+            out = root / f"{variant}{round_}"
+            found = subprocess.run(
+                [sys.executable, "-c", _MULTIFRAME_VARIANT, str(source), str(out), variant],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout.split()
+            wall, grown = float(found[0]), float(found[1])
+            prev = best.get(variant, (float("inf"), float("inf")))
+            best[variant] = (min(prev[0], wall), min(prev[1], grown))
+            shutil.rmtree(out)
+    size = source.stat().st_size / (1 << 20)
+    print(f"one multi-frame file: {frames} frames of 512x512, {size:.0f} MB, best of {repeat}")
+    plain_wall, plain_memory = best["plain"]
+    for variant, name in names.items():
+        wall, grown = best[variant]
+        print(
+            f"  {name:<48} wall {wall:6.2f} s ({wall / plain_wall:4.2f}x)   "
+            f"peak memory +{grown:5.0f} MB ({grown / max(plain_memory, 1):4.2f}x)"
+        )
 
 
 def _phases(paths: list[Path], key: str, out: Path) -> None:
@@ -155,6 +231,12 @@ def main() -> None:
     )
     parser.add_argument(
         "--phases", action="store_true", help="also time each phase per file (serial)"
+    )
+    parser.add_argument(
+        "--multiframe-mb",
+        type=int,
+        default=200,
+        help="also one multi-frame file of about this size: wall and peak memory (0: skip)",
     )
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench_deid_"))
@@ -238,6 +320,8 @@ def main() -> None:
         print(f"verification: {last.verification!r}")
         if args.phases:
             _phases(paths, key, root / "phases")
+        if args.multiframe_mb:
+            _multiframe(args.multiframe_mb, args.repeat, root / "multiframe")
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
