@@ -140,6 +140,7 @@ def _multiframe(megabytes: int, repeat: int, root: Path) -> None:
                 check=True,
                 capture_output=True,
                 text=True,
+                cwd=root,  # (not a checkout's folder: the package is the one this run imports)
             ).stdout.split()
             wall, grown = float(found[0]), float(found[1])
             prev = best.get(variant, (float("inf"), float("inf")))
