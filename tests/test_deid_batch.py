@@ -727,3 +727,22 @@ def test_sources_sharing_an_instance_uid_get_the_serial_names_whatever_the_order
     statuses = [s for s, _, _ in serial]
     taken_exists = bool(alternate_taken) and not overwrite
     assert statuses[0] == "written" and statuses.count("exists") == 1 + taken_exists
+
+
+def test_a_name_that_cannot_be_settled_is_left_as_written_and_said(tmp_path, monkeypatch):
+    """The names are settled after every file is written; a failure there (a file removed
+    or a folder made read-only meanwhile) leaves the files as the workers wrote them, says
+    so in the outcomes, and the batch still returns its report."""
+    [original] = write_series(ct_phantom(n_slices=1, size=16), tmp_path / "src")
+    other = _same_uid_other_pixels(original, tmp_path / "other" / "other.dcm", 5)
+
+    def fails(name, group, job):
+        raise PermissionError(13, "Permission denied", name)
+
+    monkeypatch.setattr(batch, "_settle_name", fails)
+    report = anonymize_files([original, other], tmp_path / "out", key=KEY, progress=False)
+    assert report.counts() == {"written": 2}
+    assert all("name left as written: PermissionError" in o.message for o in report.outcomes)
+    assert sorted(Path(p).name for p in report.written) == sorted(
+        p.name for p in (tmp_path / "out").iterdir()
+    )

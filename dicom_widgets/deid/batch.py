@@ -23,7 +23,7 @@ from ._checks import DICOMDIR_NOT_COPIED, check_output_folder, sop_class_of, why
 from ._header import HeaderContinues, read_header
 from ._tables import EDITION
 from .context import DeidContext
-from .engine import AnonymizationResult, DeidWarning, _html_or_pre, anonymize
+from .engine import AnonymizationResult, DeidWarning, _html_or_pre, _join_notes, anonymize
 from .profile import Profile
 from .text_regions import TextCleaning, TextRegionPlan, clean_burned_in_text, tesseract_version
 from .verification import Hit, VerificationReport, collect_needles, display_path, verify_bytes
@@ -1077,53 +1077,64 @@ def _first_claimant_named(outcomes: list[FileOutcome], job: BatchJob) -> None:
     as serially. Each file has a name at every step. ``outcomes`` are in input order, with
     identical copies already settled (:func:`_first_source_named`).
     """
-    import filecmp
-
     claimants: dict[str, list[FileOutcome]] = {}
     for o in outcomes:
         if o._name and (o.status == "written" or (o.status == "exists" and o._found_identical)):
             claimants.setdefault(o._name, []).append(o)
     for name, group in claimants.items():
-        first = group[0]
-        holder = next((o for o in group if o.status == "written" and o.output == name), None)
-        if holder is first or (holder is None and not job.overwrite):
-            continue  # (without overwrite, an earlier run's file keeps its name)
-        if first.status == "exists":  # an earlier run's file holds its very bytes
-            first.status, first.output, first._found_identical = "written", name, False
-            first.message = first._written_message
-            continue
-        holder_named = False
-        if holder is not None:
-            try:
-                _name_again(Path(name), Path(holder._alternate), replace=job.overwrite)
-                holder_named = True
-            except FileExistsError:
-                pass
-            except OSError:  # (a file system without hard links): as the workers wrote it
-                continue
-        for outcome in group[1:]:
-            if outcome.status == "exists":  # it found the bytes there: its own copy
-                _copy_output(Path(name), outcome, job)
         try:
-            os.replace(first.output, name)
-        except OSError:
-            if holder_named:
-                os.unlink(holder._alternate)
-            continue
-        first.output = name
-        if holder_named:
-            holder.output = holder._alternate
-        elif holder is not None:
-            holder.status, holder.output = "exists", None
-            holder.message = f"{Path(name).name} exists (overwrite=False)"
-        for outcome in group[1:]:
-            if outcome is not holder and outcome.status == "written" and outcome.output:
-                if filecmp.cmp(outcome.output, name, shallow=False):  # the first one's bytes
-                    os.unlink(outcome.output)
-                    outcome.status, outcome.output, outcome._found_identical = "exists", None, True
+            _settle_name(name, group, job)
+        except OSError as exc:  # a file removed, a folder made read-only meanwhile
+            for outcome in group:
+                outcome.message = _join_notes(
+                    outcome.message, f"name left as written: {type(exc).__name__}: {exc}"
+                )
     for outcome in outcomes:
         if outcome.status == "exists" and outcome._found_identical:
             outcome.message = _identical_message(Path(outcome._name), job.overwrite)
+
+
+def _settle_name(name: str, group: list[FileOutcome], job: BatchJob) -> None:
+    """:func:`_first_claimant_named` for one name and the sources that wanted it."""
+    import filecmp
+
+    first = group[0]
+    holder = next((o for o in group if o.status == "written" and o.output == name), None)
+    if holder is first or (holder is None and not job.overwrite):
+        return  # (without overwrite, an earlier run's file keeps its name)
+    if first.status == "exists":  # an earlier run's file holds its very bytes
+        first.status, first.output, first._found_identical = "written", name, False
+        first.message = first._written_message
+        return
+    holder_named = False
+    if holder is not None:
+        try:
+            _name_again(Path(name), Path(holder._alternate), replace=job.overwrite)
+            holder_named = True
+        except FileExistsError:
+            pass
+        except OSError:  # (a file system without hard links): as the workers wrote it
+            return
+    for outcome in group[1:]:
+        if outcome.status == "exists":  # it found the bytes there: its own copy
+            _copy_output(Path(name), outcome, job)
+    try:
+        os.replace(first.output, name)
+    except OSError:
+        if holder_named:
+            os.unlink(holder._alternate)
+        return
+    first.output = name
+    if holder_named:
+        holder.output = holder._alternate
+    elif holder is not None:
+        holder.status, holder.output = "exists", None
+        holder.message = f"{Path(name).name} exists (overwrite=False)"
+    for outcome in group[1:]:
+        if outcome is not holder and outcome.status == "written" and outcome.output:
+            if filecmp.cmp(outcome.output, name, shallow=False):  # the first one's bytes
+                os.unlink(outcome.output)
+                outcome.status, outcome.output, outcome._found_identical = "exists", None, True
 
 
 def _name_again(path: Path, name: Path, *, replace: bool) -> None:
