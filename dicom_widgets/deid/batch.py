@@ -524,13 +524,16 @@ def _copy_encoding(ds: Dataset) -> bool | None:
     return implicit if _read_encoding(ds) == (implicit, True) else None
 
 
-def _pixel_span(data: bytes, stop: int, implicit: bool) -> tuple[int, int, int] | None:
+def _pixel_span(
+    read: Callable[[int, int], bytes], size: int, stop: int, implicit: bool
+) -> tuple[int, int, int] | None:
     """(start, value, end) of the pixel data element at ``stop`` when it is the last element
-    of ``data`` and encoded to be copied byte for byte; ``None`` otherwise."""
-    if data[stop : stop + 4] not in _PIXEL_TAG_BYTES:
+    of the file (``read`` and ``size`` as for :func:`_element_end`) and encoded to be copied
+    byte for byte; ``None`` otherwise."""
+    if read(stop, 4) not in _PIXEL_TAG_BYTES:
         return None
-    found = _element_end(_in_memory(data), len(data), stop, implicit)
-    if found is None or found[1] < len(data):
+    found = _element_end(read, size, stop, implicit)
+    if found is None or found[1] < size:
         return None  # elements after the pixel data (signatures, padding): read it all
     return stop, found[0], found[1]
 
@@ -569,7 +572,7 @@ def _load(source: str | Dataset, index: int, job: BatchJob) -> _Source:
             if stop >= len(data):
                 _check_complete(ds)
                 return _Source(ds, source, data)  # no pixel data: the header is everything
-            span = _pixel_span(data, stop, implicit)
+            span = _pixel_span(_in_memory(data), len(data), stop, implicit)
             if span is not None:
                 start, value, end = span
                 _check_complete(ds, (end - value, len(data) - value))
@@ -619,17 +622,14 @@ def _header_then_pixels(file: Any, source: str) -> _Source | None:
     prefix, ds, stop = start
     normalize_unknown_vrs(ds.file_meta)
     implicit = _copy_encoding(ds)
-    if implicit is None or prefix[stop : stop + 4] not in _PIXEL_TAG_BYTES:
+    if implicit is None:
         return None
-    located = _element_end(_in_file(prefix, file), size, stop, implicit)
-    if located is None:
+    span = _pixel_span(_in_file(prefix, file), size, stop, implicit)
+    if span is None:
         return None
-    value, end = located
-    if end < size:
-        return None  # elements after the pixel data (signatures, padding): read it all
+    _, value, end = span
     _check_complete(ds, (end - value, size - value))
-    pixels = FileRange(file, stop, end - stop, source)
-    return _Source(ds, source, prefix, (stop, value, end), pixels)
+    return _Source(ds, source, prefix, span, FileRange(file, stop, end - stop, source))
 
 
 def _check_complete(ds: Dataset, pixel_value: tuple[int, int] | None = None) -> None:
